@@ -1,0 +1,54 @@
+# Two commands matter: `make run` (the demo) and `make test` (everything).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+CHROMIUM ?= /usr/bin/chromium
+PORT ?= 8000
+
+.PHONY: run install test lint unit browser-deps bench bench-deps messages clean
+
+run: install
+	$(BIN)/portal migrate
+	$(BIN)/portal demo
+	$(BIN)/portal serve --port $(PORT)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Playwright's own browser download does not work everywhere; Debian's Chromium does.
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+		echo "installing Chromium and CJK fonts from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -m "not browser"
+
+test: install browser-deps lint
+	PORTAL_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+bench-deps:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+
+bench: install bench-deps
+	$(BIN)/python -m bench
+
+# Re-extract translatable strings and merge them into the zh_CN catalog.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d portal/locale -w 100
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

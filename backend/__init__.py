@@ -1,0 +1,1 @@
+"""The business: order core, logistics and refunds, with no knowledge of the web layer."""

@@ -1,0 +1,252 @@
+"""Demo data: ~40 orders in every state, with Chinese names, addresses and products.
+
+Seeding goes through the real services, so the audit trail and timelines look as they
+would in production. Running it twice adds nothing: orders are keyed by channel number.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from backend.actors import Actor, ActorKind
+from backend.db import Database, utcnow
+from backend.logistics.carriers import sandbox
+from backend.logistics.models import Shipment
+from backend.logistics.service import create_shipment, record_tracking_update
+from backend.orders.lifecycle import OrderAction, OrderStatus
+from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel
+from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.staff import Role, StaffNameTaken, add_staff
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = (
+    "伟",
+    "芳",
+    "娜",
+    "秀英",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀兰",
+    "霞",
+    "婷婷",
+    "子涵",
+    "浩然",
+    "欣怡",
+)
+PLACES = (
+    ("浙江省", "杭州市", "西湖区", "文三路100号华星科技大厦5楼"),
+    ("上海市", "上海市", "浦东新区", "张杨路500号时代广场12楼"),
+    ("北京市", "北京市", "朝阳区", "建国路88号SOHO现代城2号楼1801"),
+    ("广东省", "深圳市", "南山区", "科技园南区高新南一道9号"),
+    ("广东省", "广州市", "天河区", "天河路208号粤海天河城大厦"),
+    ("四川省", "成都市", "武侯区", "人民南路四段27号商鼎国际"),
+    ("湖北省", "武汉市", "洪山区", "珞喻路1037号华中科技大学东校区"),
+    ("江苏省", "南京市", "鼓楼区", "中山路321号现代大厦"),
+    ("陕西省", "西安市", "雁塔区", "小寨东路126号百隆广场"),
+    ("福建省", "厦门市", "思明区", "鹭江道8号国际银行大厦"),
+    ("山东省", "青岛市", "市南区", "香港中路61号远洋大厦"),
+    ("湖南省", "长沙市", "岳麓区", "麓山南路932号"),
+)
+PRODUCTS = (
+    ("TEA-LJ-250", "明前西湖龙井 250g 礼盒装", 26800),
+    ("CUP-CER-01", "景德镇手绘陶瓷茶杯 两只装", 8900),
+    ("SILK-SC-02", "杭州真丝围巾 桑蚕丝", 19900),
+    ("SNK-NUT-10", "每日坚果 混合果仁 30袋", 12900),
+    ("HON-ACA-500", "洋槐蜂蜜 500g", 5990),
+    ("TWL-CTN-03", "新疆长绒棉毛巾 三条装", 4990),
+    ("BAG-CAN-01", "帆布托特包 米白色", 7900),
+    ("PHN-CASE-15", "手机壳 磨砂防摔 适用 15 Pro", 3900),
+    ("LMP-DSK-01", "护眼台灯 无频闪", 15900),
+    ("RCE-WCH-5K", "五常大米 稻花香 5kg", 8800),
+)
+CHANNELS = (
+    SalesChannel.TAOBAO,
+    SalesChannel.TMALL,
+    SalesChannel.JD,
+    SalesChannel.PINDUODUO,
+    SalesChannel.DOUYIN,
+    SalesChannel.WECHAT,
+    SalesChannel.OWN_SHOP,
+)
+
+# (status to reach, how many, days ago it was placed, sandbox steps already travelled)
+PLAN: tuple[tuple[OrderStatus, int, float, int], ...] = (
+    (OrderStatus.PENDING_PAYMENT, 3, 0.02, 0),
+    (OrderStatus.PAID, 5, 0.05, 0),
+    (OrderStatus.PICKING, 3, 0.2, 0),
+    (OrderStatus.PACKED, 3, 0.4, 0),
+    (OrderStatus.SHIPPED, 4, 0.05, 1),  # just handed over: these move live in the demo
+    (OrderStatus.SHIPPED, 6, 1.5, 4),
+    (OrderStatus.DELIVERED, 6, 4, 99),
+    (OrderStatus.COMPLETED, 4, 12, 99),
+    (OrderStatus.AFTER_SALE, 2, 6, 99),
+    (OrderStatus.REFUNDED, 1, 9, 99),
+    (OrderStatus.CANCELLED, 3, 2, 0),
+)
+
+DEMO_STAFF = (
+    ("admin", Role.ADMIN, "demo-admin-2026"),
+    ("support", Role.SUPPORT, "demo-support-2026"),
+    ("warehouse", Role.WAREHOUSE, "demo-warehouse-2026"),
+    ("finance", Role.FINANCE, "demo-finance-2026"),
+)
+
+PATHS: dict[OrderStatus, tuple[OrderAction, ...]] = {
+    OrderStatus.PENDING_PAYMENT: (),
+    OrderStatus.PAID: (OrderAction.PAY,),
+    OrderStatus.PICKING: (OrderAction.PAY, OrderAction.START_PICKING),
+    OrderStatus.PACKED: (OrderAction.PAY, OrderAction.START_PICKING, OrderAction.PACK),
+    OrderStatus.CANCELLED: (OrderAction.CANCEL,),
+}
+SHIPPED_PATH = (OrderAction.PAY, OrderAction.START_PICKING, OrderAction.PACK)
+AFTER_DELIVERY: dict[OrderStatus, tuple[OrderAction, ...]] = {
+    OrderStatus.COMPLETED: (OrderAction.COMPLETE,),
+    OrderStatus.AFTER_SALE: (OrderAction.OPEN_AFTER_SALE,),
+    OrderStatus.REFUNDED: (OrderAction.OPEN_AFTER_SALE, OrderAction.REFUND_IN_FULL),
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    created: int
+    existing: int
+
+
+def _new_order(rng: random.Random, index: int, placed_at: datetime) -> NewOrder:
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    phone = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+    province, city, district, street = PLACES[index % len(PLACES)]
+    lines = [
+        NewLine(sku, title, rng.choice((1, 1, 1, 2)), price)
+        for sku, title, price in rng.sample(PRODUCTS, rng.choice((1, 1, 2, 3)))
+    ]
+    channel = CHANNELS[index % len(CHANNELS)]
+    return NewOrder(
+        channel=channel,
+        channel_order_no=f"DEMO{index:04d}",
+        customer_name=name,
+        customer_phone=phone,
+        address=NewAddress(name, phone, province, city, district, street),
+        lines=lines,
+        placed_at=placed_at,
+        payment_method=PaymentMethod.WECHAT_PAY if index % 2 else PaymentMethod.ALIPAY,
+    )
+
+
+def _ship(
+    database: Database, order_id: int, index: int, at: datetime, steps: int, actor: Actor
+) -> None:
+    tracking_no = f"SB{700000000000 + index * 7919}"
+    shipment_id = create_shipment(
+        database,
+        order_id,
+        sandbox.CARRIER_CODE,
+        tracking_no,
+        actor,
+        at=at,
+        origin_province="浙江省",
+    )
+    with database.read() as session:
+        city, district = session.execute(
+            select(AddressVersion.city, AddressVersion.district)
+            .join(Order, Order.current_address_id == AddressVersion.id)
+            .where(Order.id == order_id)
+        ).one()
+    route = sandbox.build_route(shipment_id, city, district)
+    events = sandbox.events_until(route, at, min(steps, len(route)))
+    if events:
+        record_tracking_update(
+            database,
+            sandbox.CARRIER_CODE,
+            tracking_no,
+            events,
+            source=sandbox.CARRIER_CODE,
+            full_history=False,
+            actor=Actor(ActorKind.CARRIER, sandbox.CARRIER_CODE),
+        )
+
+
+def seed_orders(
+    database: Database, now: datetime | None = None, seed: int = 20261122
+) -> DemoResult:
+    now = now or utcnow()
+    rng = random.Random(seed)
+    actor = Actor(ActorKind.SYSTEM, "demo", channel="demo")
+    created = existing = index = 0
+    for status, count, days_ago, steps in PLAN:
+        for _ in range(count):
+            index += 1
+            placed_at = now - timedelta(days=days_ago, minutes=rng.randrange(0, 50))
+            new = _new_order(rng, index, placed_at)
+            with database.read() as session:
+                known = session.scalar(
+                    select(Order.id).where(
+                        Order.channel == new.channel, Order.channel_order_no == new.channel_order_no
+                    )
+                )
+            if known is not None:
+                existing += 1
+                continue
+            order_id = place_order(database, new, actor)
+            _advance(database, order_id, index, status, placed_at, steps, actor)
+            created += 1
+    return DemoResult(created, existing)
+
+
+def _advance(
+    database: Database,
+    order_id: int,
+    index: int,
+    status: OrderStatus,
+    placed_at: datetime,
+    steps: int,
+    actor: Actor,
+) -> None:
+    at = placed_at
+    path = PATHS.get(status, SHIPPED_PATH)
+    for action in path:
+        at += timedelta(minutes=20)
+        apply_action(database, order_id, action, actor, at=at)
+    if status in PATHS:
+        return
+    _ship(database, order_id, index, min(at + timedelta(minutes=30), utcnow()), steps, actor)
+    for action in AFTER_DELIVERY.get(status, ()):
+        apply_action(database, order_id, action, actor)
+
+
+def seed_staff(database: Database) -> list[tuple[str, Role, str]]:
+    actor = Actor(ActorKind.SYSTEM, "demo", channel="demo")
+    for name, role, password in DEMO_STAFF:
+        with suppress(StaffNameTaken):
+            add_staff(database, name, role, password, actor)
+    return list(DEMO_STAFF)
+
+
+def list_demo_orders(database: Database, limit: int = 5) -> list[tuple[int, str, str]]:
+    """(order id, public number, status) of moving parcels first: the ones worth opening."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Order.id, Order.public_no, Order.status)
+            .outerjoin(Shipment, Shipment.order_id == Order.id)
+            .where(Order.channel_order_no.like("DEMO%"))
+            .order_by((Order.status == OrderStatus.SHIPPED).desc(), Order.placed_at.desc())
+            .limit(limit)
+        ).all()
+    return [(row.id, row.public_no, str(row.status)) for row in rows]

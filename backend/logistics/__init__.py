@@ -1,0 +1,1 @@
+"""Shipments, the normalized tracking timeline and the carrier adapters behind it."""

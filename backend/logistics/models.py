@@ -1,0 +1,65 @@
+"""Shipments and their tracking events, each event keeping the carrier's raw code and text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base, utcnow
+from backend.logistics.status import TrackingStatus
+
+
+class ShipmentDirection(StrEnum):
+    OUTBOUND = "outbound"
+    RETURN = "return"
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("carrier_code", "tracking_no"),
+        Index("ix_shipments_status_event", "status", "last_event_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    direction: Mapped[ShipmentDirection] = mapped_column(
+        String(10), default=ShipmentDirection.OUTBOUND
+    )
+    # Kuaidi100's company codes are the internal key ("shunfeng", "yuantong", ...).
+    carrier_code: Mapped[str] = mapped_column(String(32))
+    tracking_no: Mapped[str] = mapped_column(String(40))
+    status: Mapped[TrackingStatus] = mapped_column(String(24), default=TrackingStatus.PENDING)
+    raw_status: Mapped[str | None] = mapped_column(String(40))
+    origin_province: Mapped[str | None] = mapped_column(String(32))
+    destination_province: Mapped[str | None] = mapped_column(String(32))
+    label_created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    picked_up_at: Mapped[datetime | None]
+    last_event_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    # When the carrier was last heard from, successfully; drives "updated N minutes ago".
+    last_synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TrackingEvent(Base):
+    __tablename__ = "tracking_events"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "dedupe_key"),
+        Index("ix_tracking_events_shipment_time", "shipment_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    occurred_at: Mapped[datetime]
+    status: Mapped[TrackingStatus] = mapped_column(String(24))
+    raw_code: Mapped[str | None] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(500))
+    location: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20))
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,220 @@
+"""Logistics services: creating shipments and merging carrier events into their timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from backend import audit
+from backend.actors import Actor
+from backend.db import Database, utcnow
+from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
+from backend.logistics.status import TrackingStatus
+from backend.logistics.timeline import CarrierEvent, dedupe_key, first_time, fold_status
+from backend.orders.lifecycle import OrderAction, OrderStatus, can
+from backend.orders.models import AddressVersion, Order
+from backend.orders.service import OrderNotFound, transition
+
+
+class ShipmentNotFound(Exception):
+    """No shipment with that carrier and waybill number."""
+
+
+class DuplicateWaybill(Exception):
+    """That carrier's waybill number is already used by another shipment."""
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    shipment_id: int
+    order_id: int
+    added: int
+    removed: int
+    status_before: TrackingStatus
+    status_after: TrackingStatus
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.status_before != self.status_after)
+
+
+def create_shipment(
+    database: Database,
+    order_id: int,
+    carrier_code: str,
+    tracking_no: str,
+    actor: Actor,
+    at: datetime | None = None,
+    origin_province: str | None = None,
+) -> int:
+    """Hand the packed order to a carrier: the shipment row and the SHIP transition together."""
+    at = at or utcnow()
+    with database.write() as session:
+        order = session.get(Order, order_id, with_for_update=True)
+        if order is None:
+            raise OrderNotFound(order_id)
+        taken = session.scalar(
+            select(Shipment.id).where(
+                Shipment.carrier_code == carrier_code, Shipment.tracking_no == tracking_no
+            )
+        )
+        if taken is not None:
+            raise DuplicateWaybill(tracking_no)
+        destination = session.scalar(
+            select(AddressVersion.province).where(AddressVersion.id == order.current_address_id)
+        )
+        shipment = Shipment(
+            order_id=order_id,
+            direction=ShipmentDirection.OUTBOUND,
+            carrier_code=carrier_code,
+            tracking_no=tracking_no,
+            status=TrackingStatus.INFO_RECEIVED,
+            origin_province=origin_province,
+            destination_province=destination,
+            label_created_at=at,
+            created_at=at,
+        )
+        session.add(shipment)
+        session.flush()
+        transition(session, order, OrderAction.SHIP, actor, at)
+        audit.record(
+            session,
+            actor,
+            "shipment.created",
+            subject="shipment",
+            subject_id=shipment.id,
+            order_id=order_id,
+            after={"carrier": carrier_code, "tracking_no": tracking_no},
+            at=at,
+        )
+        return shipment.id
+
+
+def _stored_events(session: Session, shipment_id: int) -> list[TrackingEvent]:
+    return list(
+        session.scalars(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id))
+    )
+
+
+def _as_carrier_event(row: TrackingEvent) -> CarrierEvent:
+    return CarrierEvent(
+        occurred_at=row.occurred_at,
+        status=TrackingStatus(row.status),
+        description=row.description,
+        raw_code=row.raw_code,
+        location=row.location,
+    )
+
+
+def _merge(
+    session: Session, shipment: Shipment, events: list[CarrierEvent], source: str, full: bool
+) -> tuple[int, int, list[TrackingEvent]]:
+    stored = _stored_events(session, shipment.id)
+    by_key = {row.dedupe_key: row for row in stored}
+    incoming = {dedupe_key(shipment.carrier_code, shipment.tracking_no, e): e for e in events}
+    removed = 0
+    if full:
+        # A full-history push is the carrier's whole truth: what it no longer lists goes.
+        stale = [key for key, row in by_key.items() if key not in incoming and row.source == source]
+        if stale:
+            session.execute(
+                delete(TrackingEvent).where(
+                    TrackingEvent.shipment_id == shipment.id, TrackingEvent.dedupe_key.in_(stale)
+                )
+            )
+            removed = len(stale)
+            for key in stale:
+                del by_key[key]
+    added = 0
+    for key, event in incoming.items():
+        if key in by_key:
+            continue
+        row = TrackingEvent(
+            shipment_id=shipment.id,
+            occurred_at=event.occurred_at,
+            status=event.status,
+            raw_code=event.raw_code,
+            description=event.description[:500],
+            location=(event.location or None) and event.location[:100],
+            source=source,
+            dedupe_key=key,
+        )
+        session.add(row)
+        by_key[key] = row
+        added += 1
+    return added, removed, list(by_key.values())
+
+
+def _deliver_order(session: Session, order_id: int, actor: Actor, at: datetime) -> None:
+    order = session.get(Order, order_id, with_for_update=True)
+    if order is not None and can(OrderStatus(order.status), OrderAction.DELIVER):
+        transition(session, order, OrderAction.DELIVER, actor, at)
+
+
+def apply_carrier_events(
+    session: Session,
+    shipment: Shipment,
+    events: list[CarrierEvent],
+    *,
+    source: str,
+    full_history: bool,
+    actor: Actor,
+) -> TrackingUpdate:
+    """Merge events into a locked shipment inside the caller's transaction."""
+    now = utcnow()
+    before = TrackingStatus(shipment.status)
+    added, removed, rows = _merge(session, shipment, events, source, full_history)
+    timeline = [_as_carrier_event(row) for row in rows]
+    after = fold_status(timeline) if timeline else before
+    shipment.last_synced_at = now
+    if timeline:
+        shipment.last_event_at = max(e.occurred_at for e in timeline)
+        shipment.picked_up_at = first_time(
+            timeline, frozenset({TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT})
+        )
+    latest = max(timeline, key=lambda e: e.occurred_at) if timeline else None
+    shipment.raw_status = latest.raw_code if latest else shipment.raw_status
+    if after != before:
+        shipment.status = after
+        audit.record(
+            session,
+            actor,
+            "shipment.status_changed",
+            subject="shipment",
+            subject_id=shipment.id,
+            order_id=shipment.order_id,
+            before={"status": str(before)},
+            after={"status": str(after)},
+        )
+    if after is TrackingStatus.DELIVERED and shipment.delivered_at is None:
+        shipment.delivered_at = first_time(timeline, frozenset({TrackingStatus.DELIVERED}))
+        if shipment.direction == ShipmentDirection.OUTBOUND:
+            _deliver_order(session, shipment.order_id, actor, shipment.delivered_at or now)
+    return TrackingUpdate(shipment.id, shipment.order_id, added, removed, before, after)
+
+
+def record_tracking_update(
+    database: Database,
+    carrier_code: str,
+    tracking_no: str,
+    events: list[CarrierEvent],
+    *,
+    source: str,
+    full_history: bool,
+    actor: Actor,
+) -> TrackingUpdate:
+    """One carrier update, one transaction: the same update twice changes nothing."""
+    with database.write() as session:
+        shipment = session.scalars(
+            select(Shipment)
+            .where(Shipment.carrier_code == carrier_code, Shipment.tracking_no == tracking_no)
+            .with_for_update()
+        ).first()
+        if shipment is None:
+            raise ShipmentNotFound(f"{carrier_code}:{tracking_no}")
+        return apply_carrier_events(
+            session, shipment, events, source=source, full_history=full_history, actor=actor
+        )

@@ -1,0 +1,223 @@
+"""The customer's tracking page as a read model: three queries, masked, frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import Database
+from backend.logistics.carriers.names import carrier_name
+from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
+from backend.logistics.status import TrackingStatus
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.masking import mask_name, mask_phone, mask_street
+from backend.orders.models import AddressVersion, Order, OrderLine, SalesChannel
+
+
+class ProgressStep(StrEnum):
+    PLACED = "placed"  # 下单
+    PAID = "paid"  # 付款
+    DISPATCHED = "dispatched"  # 出库
+    IN_TRANSIT = "in_transit"  # 运输中
+    OUT_FOR_DELIVERY = "out_for_delivery"  # 派送中
+    DELIVERED = "delivered"  # 已签收
+
+
+PROGRESS_STEPS: tuple[ProgressStep, ...] = tuple(ProgressStep)
+
+_ORDER_STEP = {
+    OrderStatus.PENDING_PAYMENT: ProgressStep.PLACED,
+    OrderStatus.PAID: ProgressStep.PAID,
+    OrderStatus.PICKING: ProgressStep.PAID,
+    OrderStatus.PACKED: ProgressStep.PAID,
+    OrderStatus.SHIPPED: ProgressStep.DISPATCHED,
+    OrderStatus.DELIVERED: ProgressStep.DELIVERED,
+    OrderStatus.COMPLETED: ProgressStep.DELIVERED,
+    OrderStatus.AFTER_SALE: ProgressStep.DELIVERED,
+}
+
+_SHIPMENT_STEP = {
+    TrackingStatus.PICKED_UP: ProgressStep.IN_TRANSIT,
+    TrackingStatus.IN_TRANSIT: ProgressStep.IN_TRANSIT,
+    TrackingStatus.CUSTOMS: ProgressStep.IN_TRANSIT,
+    TrackingStatus.EXCEPTION: ProgressStep.IN_TRANSIT,
+    TrackingStatus.FAILED_ATTEMPT: ProgressStep.OUT_FOR_DELIVERY,
+    TrackingStatus.OUT_FOR_DELIVERY: ProgressStep.OUT_FOR_DELIVERY,
+    TrackingStatus.AVAILABLE_FOR_PICKUP: ProgressStep.OUT_FOR_DELIVERY,
+    TrackingStatus.DELIVERED: ProgressStep.DELIVERED,
+}
+
+
+def progress_step(
+    order_status: OrderStatus, shipment_status: TrackingStatus | None
+) -> ProgressStep:
+    """Where the order stands on 下单 → 付款 → 出库 → 运输中 → 派送中 → 已签收."""
+    by_order = _ORDER_STEP.get(order_status, ProgressStep.PLACED)
+    by_shipment = _SHIPMENT_STEP.get(shipment_status) if shipment_status else None
+    if by_shipment is None:
+        return by_order
+    return max(by_order, by_shipment, key=PROGRESS_STEPS.index)
+
+
+@dataclass(frozen=True)
+class LineView:
+    sku: str
+    name: str
+    quantity: int
+    unit_price_fen: int
+
+    @property
+    def amount_fen(self) -> int:
+        return self.quantity * self.unit_price_fen
+
+
+@dataclass(frozen=True)
+class EventView:
+    occurred_at: datetime
+    status: TrackingStatus
+    description: str
+    location: str | None
+    raw_code: str | None
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    id: int
+    direction: ShipmentDirection
+    carrier_code: str
+    carrier_name: str
+    tracking_no: str
+    status: TrackingStatus
+    last_event_at: datetime | None
+    last_synced_at: datetime | None
+    events: tuple[EventView, ...]
+
+
+@dataclass(frozen=True)
+class TrackingView:
+    order_id: int
+    public_no: str
+    channel: SalesChannel
+    status: OrderStatus
+    placed_at: datetime
+    paid_at: datetime | None
+    total_fen: int
+    paid_fen: int
+    recipient: str
+    phone: str
+    region: str
+    street: str
+    address_locked_at: datetime | None
+    lines: tuple[LineView, ...]
+    shipments: tuple[ShipmentView, ...]
+    progress: ProgressStep
+
+    @property
+    def outbound(self) -> ShipmentView | None:
+        for shipment in self.shipments:
+            if shipment.direction == ShipmentDirection.OUTBOUND:
+                return shipment
+        return None
+
+    @property
+    def refresh_marker(self) -> str:
+        """Changes whenever anything the timeline shows changes: lets polling answer 204."""
+        parts = [str(self.status)]
+        for s in self.shipments:
+            parts.append(f"{s.id}:{s.status}:{len(s.events)}:{s.last_event_at}")
+        return "|".join(parts)
+
+
+def list_shipment_views(session: Session, order_id: int) -> tuple[ShipmentView, ...]:
+    rows = session.execute(
+        select(
+            Shipment.id,
+            Shipment.direction,
+            Shipment.carrier_code,
+            Shipment.tracking_no,
+            Shipment.status,
+            Shipment.last_event_at,
+            Shipment.last_synced_at,
+            TrackingEvent.occurred_at,
+            TrackingEvent.status.label("event_status"),
+            TrackingEvent.description,
+            TrackingEvent.location,
+            TrackingEvent.raw_code,
+        )
+        .outerjoin(TrackingEvent, TrackingEvent.shipment_id == Shipment.id)
+        .where(Shipment.order_id == order_id)
+        .order_by(Shipment.id, TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
+    ).all()
+    heads: dict[int, Any] = {}
+    events: dict[int, list[EventView]] = {}
+    for row in rows:
+        heads.setdefault(row.id, row)
+        bucket = events.setdefault(row.id, [])
+        if row.occurred_at is not None:
+            bucket.append(
+                EventView(
+                    row.occurred_at,
+                    TrackingStatus(row.event_status),
+                    row.description,
+                    row.location,
+                    row.raw_code,
+                )
+            )
+    return tuple(
+        ShipmentView(
+            id=head.id,
+            direction=ShipmentDirection(head.direction),
+            carrier_code=head.carrier_code,
+            carrier_name=carrier_name(head.carrier_code),
+            tracking_no=head.tracking_no,
+            status=TrackingStatus(head.status),
+            last_event_at=head.last_event_at,
+            last_synced_at=head.last_synced_at,
+            events=tuple(events[shipment_id]),
+        )
+        for shipment_id, head in heads.items()
+    )
+
+
+def get_tracking_view(database: Database, public_no: str, customer_id: int) -> TrackingView | None:
+    """None both for a missing order and for someone else's: the caller answers 404 to both."""
+    with database.read() as session:
+        head = session.execute(
+            select(Order, AddressVersion)
+            .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
+            .where(Order.public_no == public_no, Order.customer_id == customer_id)
+        ).first()
+        if head is None:
+            return None
+        order, address = head
+        lines = session.execute(
+            select(OrderLine.sku, OrderLine.name, OrderLine.quantity, OrderLine.unit_price_fen)
+            .where(OrderLine.order_id == order.id)
+            .order_by(OrderLine.id)
+        ).all()
+        shipments = list_shipment_views(session, order.id)
+    outbound = next((s for s in shipments if s.direction == ShipmentDirection.OUTBOUND), None)
+    status = OrderStatus(order.status)
+    return TrackingView(
+        order_id=order.id,
+        public_no=order.public_no,
+        channel=SalesChannel(order.channel),
+        status=status,
+        placed_at=order.placed_at,
+        paid_at=order.paid_at,
+        total_fen=order.total_fen,
+        paid_fen=order.paid_fen,
+        recipient=mask_name(address.recipient_name) if address else "",
+        phone=mask_phone(address.phone) if address else "",
+        region=" ".join((address.province, address.city, address.district)) if address else "",
+        street=mask_street(address.street) if address else "",
+        address_locked_at=order.address_locked_at,
+        lines=tuple(LineView(*row) for row in lines),
+        shipments=shipments,
+        progress=progress_step(status, outbound.status if outbound else None),
+    )

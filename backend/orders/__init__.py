@@ -1,0 +1,1 @@
+"""Order core: the order model, its lifecycle, customer access and the services on orders."""

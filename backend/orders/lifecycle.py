@@ -1,0 +1,91 @@
+"""The order state machine as a table: pure functions, no I/O."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    PICKING = "picking"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    AFTER_SALE = "after_sale"  # a return or refund is open on a delivered order
+    REFUNDED = "refunded"  # closed with everything paid back
+    CANCELLED = "cancelled"
+
+
+class OrderAction(StrEnum):
+    PAY = "pay"
+    START_PICKING = "start_picking"
+    PACK = "pack"
+    SHIP = "ship"
+    DELIVER = "deliver"
+    COMPLETE = "complete"
+    OPEN_AFTER_SALE = "open_after_sale"
+    CLOSE_AFTER_SALE = "close_after_sale"
+    REFUND_IN_FULL = "refund_in_full"
+    CANCEL = "cancel"
+
+
+S, A = OrderStatus, OrderAction
+
+TRANSITIONS: MappingProxyType[OrderStatus, MappingProxyType[OrderAction, OrderStatus]] = (
+    MappingProxyType(
+        {
+            S.PENDING_PAYMENT: MappingProxyType({A.PAY: S.PAID, A.CANCEL: S.CANCELLED}),
+            S.PAID: MappingProxyType(
+                {A.START_PICKING: S.PICKING, A.PACK: S.PACKED, A.CANCEL: S.CANCELLED}
+            ),
+            S.PICKING: MappingProxyType({A.PACK: S.PACKED, A.CANCEL: S.CANCELLED}),
+            # Once packed the parcel is physically in the flow: no cancel, only shipping.
+            S.PACKED: MappingProxyType({A.SHIP: S.SHIPPED}),
+            S.SHIPPED: MappingProxyType({A.DELIVER: S.DELIVERED}),
+            S.DELIVERED: MappingProxyType(
+                {A.COMPLETE: S.COMPLETED, A.OPEN_AFTER_SALE: S.AFTER_SALE}
+            ),
+            # After-sale on completed orders is still possible; whether the window
+            # is open is a policy question answered elsewhere, not a status one.
+            S.COMPLETED: MappingProxyType({A.OPEN_AFTER_SALE: S.AFTER_SALE}),
+            S.AFTER_SALE: MappingProxyType(
+                {A.CLOSE_AFTER_SALE: S.COMPLETED, A.REFUND_IN_FULL: S.REFUNDED}
+            ),
+            S.REFUNDED: MappingProxyType({}),
+            S.CANCELLED: MappingProxyType({}),
+        }
+    )
+)
+
+TERMINAL_STATUSES = frozenset(status for status, moves in TRANSITIONS.items() if not moves)
+
+
+class TransitionNotAllowed(Exception):
+    """The action is not possible from the order's current status."""
+
+    def __init__(self, status: OrderStatus, action: OrderAction) -> None:
+        super().__init__(f"{action} is not allowed when the order is {status}")
+        self.status = status
+        self.action = action
+
+
+def allowed_actions(status: OrderStatus) -> frozenset[OrderAction]:
+    return frozenset(TRANSITIONS[status])
+
+
+def can(status: OrderStatus, action: OrderAction) -> bool:
+    return action in TRANSITIONS[status]
+
+
+def next_status(status: OrderStatus, action: OrderAction) -> OrderStatus:
+    try:
+        return TRANSITIONS[status][action]
+    except KeyError:
+        raise TransitionNotAllowed(status, action) from None
+
+
+def is_terminal(status: OrderStatus) -> bool:
+    return status in TERMINAL_STATUSES

@@ -1,0 +1,1 @@
+"""Returns and refunds: requests, the auto-approval rules and the payment gateways."""

@@ -1,0 +1,26 @@
+"""Every table, imported in one place so migrations and tests see the whole schema."""
+
+from backend.audit import AuditEvent
+from backend.db import Base
+from backend.jobs import Job
+from backend.logistics.models import Shipment, TrackingEvent
+from backend.orders.access import LookupAttempt, ShortLink
+from backend.orders.models import AddressVersion, Customer, Order, OrderLine
+from backend.staff import StaffUser
+
+metadata = Base.metadata
+
+__all__ = [
+    "AddressVersion",
+    "AuditEvent",
+    "Customer",
+    "Job",
+    "LookupAttempt",
+    "Order",
+    "OrderLine",
+    "Shipment",
+    "ShortLink",
+    "StaffUser",
+    "TrackingEvent",
+    "metadata",
+]

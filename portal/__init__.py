@@ -1,0 +1,1 @@
+"""The web layer: Starlette app, routes, templates and static files."""

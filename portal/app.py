@@ -1,0 +1,97 @@
+"""create_app(settings): the Starlette application, its middleware and its mounts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from backend.db import Database
+from backend.orders.access import LinkSigner
+from portal import i18n
+from portal.background import EmbeddedWorker, build_worker
+from portal.errors import EXCEPTION_HANDLERS
+from portal.rendering import build_templates
+from portal.routes import admin, customer_access, health, tracking
+from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
+from portal.sessions import Sessions
+from portal.settings import Settings, load_settings
+from portal.staff_auth import StaffLoginRequired, login_redirect
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class LocaleMiddleware:
+    """The customer's language: their cookie if they chose one, else the merchant's default."""
+
+    def __init__(self, app: ASGIApp, default: str) -> None:
+        self.app = app
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        locale = self.default
+        if scope["type"] == "http":
+            for key, value in scope.get("headers", []):
+                if key == b"cookie":
+                    for part in value.decode("latin-1").split(";"):
+                        name, _, chosen = part.strip().partition("=")
+                        if name == i18n.LOCALE_COOKIE and chosen in i18n.LOCALES:
+                            locale = chosen
+        i18n.set_locale(locale)
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+    settings = settings or load_settings()
+    owns_database = database is None
+    database = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        embedded = None
+        if settings.embedded_worker:
+            embedded = EmbeddedWorker(build_worker(database, settings))
+            embedded.start()
+        try:
+            yield
+        finally:
+            if embedded:
+                embedded.stop()
+            if owns_database:
+                database.dispose()
+
+    app = Starlette(
+        routes=[
+            *health.routes,
+            *customer_access.routes,
+            *tracking.routes,
+            Mount("/admin", routes=admin.routes),
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, https=settings.cookie_secure),
+            Middleware(GZipMiddleware, minimum_size=500),
+            Middleware(LocaleMiddleware, default=settings.default_locale),
+            Middleware(CSRFMiddleware, secure=settings.cookie_secure),
+        ],
+        exception_handlers={**EXCEPTION_HANDLERS, StaffLoginRequired: login_redirect},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.templates = build_templates()
+    app.state.sessions = Sessions(settings)
+    app.state.link_signer = LinkSigner(
+        list(settings.secret_keys), timedelta(days=settings.link_max_age_days)
+    )
+    return app

@@ -1,0 +1,176 @@
+"""The `portal` command: serve, worker, migrate, demo, link, staff."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import re
+import secrets
+import sys
+from datetime import timedelta
+
+from backend.actors import Actor, ActorKind
+from backend.db import Database
+from backend.orders.access import LinkSigner, issue_short_link
+from backend.orders.service import find_order_id
+from backend.staff import Role, StaffNameTaken, add_staff
+from portal.settings import Settings, load_settings
+
+CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
+
+
+class RedactSignedLinks(logging.Filter):
+    """Access logs keep the path but not a signed link's token (a bearer credential)."""
+
+    pattern = re.compile(r"/o/[A-Za-z0-9_\-.]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.pattern.sub("/o/<redacted>", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def customer_links(settings: Settings, database: Database, order_id: int) -> tuple[str, str]:
+    """(SMS short link, signed WeChat/H5 link) for an order."""
+    from backend.orders.models import Order
+
+    base = settings.base_url.rstrip("/")
+    code = issue_short_link(database, order_id, CLI_ACTOR, timedelta(days=settings.short_link_days))
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        version = order.link_version
+    signer = LinkSigner(list(settings.secret_keys), timedelta(days=settings.link_max_age_days))
+    return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from portal.app import create_app
+
+    if args.no_worker:
+        settings = Settings(**{**settings.__dict__, "embedded_worker": False})
+    logging.getLogger("uvicorn.access").addFilter(RedactSignedLinks())
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from portal.background import build_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    database = Database(settings.database_url)
+    worker = build_worker(database, settings)
+    print(f"worker {worker.name} running; Ctrl-C to stop", flush=True)
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        worker.stop()
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.migrate import upgrade
+
+    if settings.database_url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    upgrade(settings.database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.demo import list_demo_orders, seed_orders, seed_staff
+
+    database = Database(settings.database_url)
+    result = seed_orders(database)
+    staff = seed_staff(database)
+    print(f"demo orders: {result.created} created, {result.existing} already there")
+    print("\nCustomer links (open on a phone-sized window):")
+    for order_id, public_no, status in list_demo_orders(database):
+        short, signed = customer_links(settings, database, order_id)
+        print(f"  {public_no} [{status}]\n    SMS:    {short}\n    WeChat: {signed}")
+    print(f"\nLookup form: {settings.base_url.rstrip('/')}/lookup")
+    print(f"Staff console: {settings.base_url.rstrip('/')}/admin/ (demo logins)")
+    for name, role, password in staff:
+        print(f"  {name:<10} {password:<22} ({role})")
+    return 0
+
+
+def cmd_link(settings: Settings, args: argparse.Namespace) -> int:
+    database = Database(settings.database_url)
+    order_id = find_order_id(database, args.order_no)
+    if order_id is None:
+        print(f"no order {args.order_no}", file=sys.stderr)
+        return 1
+    short, signed = customer_links(settings, database, order_id)
+    print(f"SMS link:    {short}\nWeChat link: {signed}")
+    return 0
+
+
+def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password (at least 8 characters): ")
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+    try:
+        add_staff(Database(settings.database_url), args.name, Role(args.role), password, CLI_ACTOR)
+    except (StaffNameTaken, ValueError) as error:
+        print(f"not added: {error}", file=sys.stderr)
+        return 1
+    print(f"added {args.name} ({args.role})" + (f", password: {password}" if generated else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portal", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the web app (worker embedded on SQLite)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-worker", action="store_true", help="do not embed the worker")
+    serve.set_defaults(run=cmd_serve)
+    commands.add_parser("worker", help="run background jobs").set_defaults(run=cmd_worker)
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
+    commands.add_parser("demo", help="seed demo data (safe to run twice)").set_defaults(
+        run=cmd_demo
+    )
+    link = commands.add_parser("link", help="print customer links for an order")
+    link.add_argument("order_no")
+    link.set_defaults(run=cmd_link)
+    staff = commands.add_parser("staff", help="manage staff accounts")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_commands.add_parser("add", help="add a staff member")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[str(r) for r in Role])
+    add.add_argument("--password", help="omit to be asked (or get a generated one)")
+    add.set_defaults(run=cmd_staff_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(load_settings(), args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Words for the backend's enums, marked for translation; templates call `label(...)`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from backend.logistics.status import TrackingStatus
+from backend.logistics.tracking_view import ProgressStep
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import SalesChannel
+from portal.i18n import N_, gettext
+
+_LABELS: dict[StrEnum, str] = {
+    OrderStatus.PENDING_PAYMENT: N_("Awaiting payment"),
+    OrderStatus.PAID: N_("Paid"),
+    OrderStatus.PICKING: N_("Being picked"),
+    OrderStatus.PACKED: N_("Packed"),
+    OrderStatus.SHIPPED: N_("Shipped"),
+    OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.COMPLETED: N_("Completed"),
+    OrderStatus.AFTER_SALE: N_("After-sale in progress"),
+    OrderStatus.REFUNDED: N_("Refunded"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
+    TrackingStatus.PENDING: N_("Waiting for carrier data"),
+    TrackingStatus.INFO_RECEIVED: N_("Label created"),
+    TrackingStatus.PICKED_UP: N_("Picked up"),
+    TrackingStatus.IN_TRANSIT: N_("In transit"),
+    TrackingStatus.CUSTOMS: N_("Customs"),
+    TrackingStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    TrackingStatus.AVAILABLE_FOR_PICKUP: N_("Ready for pickup"),
+    TrackingStatus.FAILED_ATTEMPT: N_("Delivery attempt failed"),
+    TrackingStatus.EXCEPTION: N_("Exception"),
+    TrackingStatus.RETURNING: N_("Returning to sender"),
+    TrackingStatus.RETURNED: N_("Returned to sender"),
+    TrackingStatus.DELIVERED: N_("Signed for"),
+    TrackingStatus.CANCELLED: N_("Shipment cancelled"),
+    TrackingStatus.EXPIRED: N_("Tracking expired"),
+    TrackingStatus.UNKNOWN: N_("Update"),
+    ProgressStep.PLACED: N_("Ordered"),
+    ProgressStep.PAID: N_("Payment"),
+    ProgressStep.DISPATCHED: N_("Dispatched"),
+    ProgressStep.IN_TRANSIT: N_("In transit"),
+    ProgressStep.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    ProgressStep.DELIVERED: N_("Signed for"),
+    SalesChannel.TAOBAO: N_("Taobao"),
+    SalesChannel.TMALL: N_("Tmall"),
+    SalesChannel.JD: N_("JD"),
+    SalesChannel.PINDUODUO: N_("Pinduoduo"),
+    SalesChannel.DOUYIN: N_("Douyin"),
+    SalesChannel.WECHAT: N_("WeChat"),
+    SalesChannel.SHOPIFY: N_("Shopify"),
+    SalesChannel.OWN_SHOP: N_("Own shop"),
+    SalesChannel.MANUAL: N_("Manual order"),
+}
+
+
+def label(value: StrEnum) -> str:
+    return gettext(_LABELS.get(value, str(value)))
+
+
+def all_label_messages() -> list[str]:
+    return list(_LABELS.values())

@@ -1,0 +1,147 @@
+"""Staff pages: login, order search, and the order page with its audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from backend.logistics.tracking_view import list_shipment_views
+from backend.orders import access
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.queries import get_staff_order_view
+from backend.search import search_orders
+from backend.staff import InvalidCredentials, LoginLocked, Permission, authenticate
+from portal import calls
+from portal.i18n import N_
+from portal.rendering import render
+from portal.routes.customer_access import client_ip
+from portal.staff_auth import require_staff
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "admin/login.html", {"error": None, "name": ""})
+    form = await request.form()
+    name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
+    try:
+        staff = await calls.write(
+            authenticate, request.app.state.database, name, password, client_ip(request)
+        )
+    except InvalidCredentials:
+        return render(
+            request,
+            "admin/login.html",
+            {"error": N_("Wrong name or password."), "name": name},
+            status_code=422,
+        )
+    except LoginLocked:
+        return render(
+            request,
+            "admin/login.html",
+            {"error": N_("Too many failed logins. Try again in 15 minutes."), "name": name},
+            status_code=429,
+        )
+    response = RedirectResponse(request.url_for("admin_orders"), status_code=303)
+    request.app.state.sessions.sign_in_staff(response, staff.id)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    response = RedirectResponse(request.url_for("admin_login"), status_code=303)
+    request.app.state.sessions.sign_out_staff(response)
+    return response
+
+
+async def orders(request: Request) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    query = request.query_params.get("q", "")
+    status = request.query_params.get("status") or None
+    if status not in {None, *OrderStatus}:
+        status = None
+    found = await calls.read(request, search_orders, request.app.state.database, query, status)
+    return render(
+        request,
+        "admin/orders.html",
+        {
+            "staff": staff,
+            "orders": found,
+            "q": query,
+            "status": status,
+            "statuses": list(OrderStatus),
+        },
+        partial="admin/_order_results.html",
+    )
+
+
+def _order_id(request: Request) -> int:
+    try:
+        return int(request.path_params["order_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+
+
+async def order_detail(request: Request) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    database = request.app.state.database
+    order_id = _order_id(request)
+    view = await calls.read(request, get_staff_order_view, database, order_id)
+    if view is None:
+        raise HTTPException(404)
+
+    def shipments() -> object:
+        with database.read() as session:
+            return list_shipment_views(session, order_id)
+
+    return render(
+        request,
+        "admin/order.html",
+        {
+            "staff": staff,
+            "order": view,
+            "shipments": await calls.read(request, shipments),
+            "new_link": None,
+            "can_manage_links": staff.can(Permission.MANAGE_LINKS),
+        },
+    )
+
+
+async def issue_link(request: Request) -> Response:
+    staff = await require_staff(request, Permission.MANAGE_LINKS)
+    state = request.app.state
+    order_id = _order_id(request)
+    lifetime = timedelta(days=state.settings.short_link_days)
+    code = await calls.write(
+        access.issue_short_link, state.database, order_id, staff.actor(client_ip(request)), lifetime
+    )
+    link = state.settings.base_url.rstrip("/") + str(request.url_for("short_link", code=code).path)
+    return render(request, "admin/_link_result.html", {"new_link": link})
+
+
+async def revoke_links(request: Request) -> Response:
+    staff = await require_staff(request, Permission.MANAGE_LINKS)
+    order_id = _order_id(request)
+    await calls.write(
+        access.revoke_links, request.app.state.database, order_id, staff.actor(client_ip(request))
+    )
+    return RedirectResponse(request.url_for("admin_order", order_id=order_id), status_code=303)
+
+
+async def admin_home(request: Request) -> Response:
+    return RedirectResponse(request.url_for("admin_orders"), status_code=303)
+
+
+routes = [
+    Route("/", admin_home, name="admin_home"),
+    Route("/login", login, methods=["GET", "POST"], name="admin_login"),
+    Route("/logout", logout, methods=["POST"], name="admin_logout"),
+    Route("/orders", orders, name="admin_orders"),
+    Route("/orders/{order_id}", order_detail, name="admin_order"),
+    Route("/orders/{order_id}/links", issue_link, methods=["POST"], name="admin_issue_link"),
+    Route(
+        "/orders/{order_id}/links/revoke", revoke_links, methods=["POST"], name="admin_revoke_links"
+    ),
+]

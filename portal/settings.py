@@ -1,0 +1,111 @@
+"""One frozen Settings object, read from PORTAL_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default=f"sqlite:///{VAR_DIR / 'portal.db'}",
+        metadata=_help("SQLAlchemy URL; sqlite:///path (default) or postgresql://user@host/db"),
+    )
+    secret_keys: tuple[str, ...] = field(
+        default=(),
+        metadata=_help(
+            "Comma-separated signing keys, newest last; older ones still verify. "
+            "Unset: a random key is kept in var/secret.key"
+        ),
+    )
+    base_url: str = field(
+        default="http://127.0.0.1:8000",
+        metadata=_help(
+            "Public URL customers reach; used in SMS and WeChat links. "
+            "https:// turns on Secure cookies"
+        ),
+    )
+    link_max_age_days: int = field(default=30, metadata=_help("Lifetime of signed WeChat/H5 links"))
+    short_link_days: int = field(default=30, metadata=_help("Lifetime of SMS short codes (/t/...)"))
+    customer_session_hours: int = field(
+        default=24 * 7, metadata=_help("How long a customer stays signed in after a link or lookup")
+    )
+    staff_session_hours: int = field(default=12, metadata=_help("Staff login lifetime"))
+    tracking_refresh_seconds: int = field(
+        default=20, metadata=_help("How often an open tracking page asks for new events")
+    )
+    embedded_worker: bool = field(
+        default=False, metadata=_help("Run the background worker inside the web process")
+    )
+    sandbox_speed: float = field(
+        default=60.0,
+        metadata=_help("Demo carrier time compression (60: an hour passes in a minute)"),
+    )
+    inline_reads: bool = field(
+        default=True,
+        metadata=_help(
+            "Run short read queries on the event loop instead of the thread pool "
+            "(see README, Performance)"
+        ),
+    )
+    threads: int = field(default=4, metadata=_help("Thread pool size for writes and slow calls"))
+    default_locale: str = field(default="zh_CN", metadata=_help("zh_CN or en"))
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def _coerce(kind: object, raw: str) -> object:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    if kind in ("tuple[str, ...]",):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _local_secret() -> str:
+    """A development key that survives restarts, so demo links keep working."""
+    path = VAR_DIR / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        raw = environ.get(f"PORTAL_{spec.name.upper()}")
+        if raw is not None:
+            values[spec.name] = _coerce(spec.type, raw)
+    values.update(overrides)
+    if not values.get("secret_keys"):
+        values["secret_keys"] = (_local_secret(),)
+    if "embedded_worker" not in values:
+        url = str(values.get("database_url", Settings.database_url))
+        values["embedded_worker"] = url.startswith("sqlite")
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, help) rows: the README's configuration table is made from this."""
+    return [
+        (f"PORTAL_{spec.name.upper()}", str(spec.default), spec.metadata.get("help", ""))
+        for spec in fields(Settings)
+    ]

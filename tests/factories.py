@@ -1,0 +1,64 @@
+"""Test data through the real services: orders in a given state, shipments, staff."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from backend.actors import Actor, ActorKind
+from backend.db import Database, utcnow
+from backend.logistics.service import create_shipment
+from backend.orders.lifecycle import OrderAction, OrderStatus
+from backend.orders.models import Order, PaymentMethod, SalesChannel
+from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+
+SYSTEM = Actor(ActorKind.SYSTEM, "test", channel="test")
+_numbers = itertools.count(1)
+
+PATH_TO: dict[OrderStatus, tuple[OrderAction, ...]] = {
+    OrderStatus.PENDING_PAYMENT: (),
+    OrderStatus.PAID: (OrderAction.PAY,),
+    OrderStatus.PICKING: (OrderAction.PAY, OrderAction.START_PICKING),
+    OrderStatus.PACKED: (OrderAction.PAY, OrderAction.START_PICKING, OrderAction.PACK),
+    OrderStatus.CANCELLED: (OrderAction.CANCEL,),
+}
+
+
+def make_order(
+    database: Database,
+    *,
+    phone: str = "13800138000",
+    name: str = "张三",
+    status: OrderStatus = OrderStatus.PAID,
+    lines: list[NewLine] | None = None,
+    channel: SalesChannel = SalesChannel.TAOBAO,
+    placed_at: datetime | None = None,
+) -> Order:
+    """An order in `status`, reached through the lifecycle. Returns a detached snapshot."""
+    number = next(_numbers)
+    new = NewOrder(
+        channel=channel,
+        channel_order_no=f"T{number:06d}",
+        customer_name=name,
+        customer_phone=phone,
+        address=NewAddress(name, phone, "浙江省", "杭州市", "西湖区", "文三路100号"),
+        lines=lines or [NewLine("TEA-1", "西湖龙井 250g", 2, 12_800)],
+        payment_method=PaymentMethod.WECHAT_PAY,
+        placed_at=placed_at or utcnow() - timedelta(hours=1),
+    )
+    order_id = place_order(database, new, SYSTEM)
+    for action in PATH_TO.get(status, PATH_TO[OrderStatus.PACKED]):
+        apply_action(database, order_id, action, SYSTEM)
+    if status not in PATH_TO:
+        create_shipment(database, order_id, "sandbox", f"SB{number:010d}", SYSTEM)
+        follow = {
+            OrderStatus.DELIVERED: (OrderAction.DELIVER,),
+            OrderStatus.COMPLETED: (OrderAction.DELIVER, OrderAction.COMPLETE),
+        }.get(status, ())
+        for action in follow:
+            apply_action(database, order_id, action, SYSTEM)
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        session.expunge(order)
+        return order
