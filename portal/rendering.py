@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from backend.db import utcnow
@@ -80,3 +80,8 @@ def render(
     response.headers["Vary"] = "HX-Request, Cookie"
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def redirect(request: Request, name: str, **params: object) -> RedirectResponse:
+    """303 See Other to a named route, as a path: correct behind any proxy or host name."""
+    return RedirectResponse(request.url_for(name, **params).path, status_code=303)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from backend.staff import Permission, StaffIdentity, get_staff
 from portal import calls
+from portal.rendering import redirect
 
 
 class StaffLoginRequired(Exception):
@@ -28,4 +29,4 @@ async def require_staff(request: Request, permission: Permission) -> StaffIdenti
 
 
 async def login_redirect(request: Request, exc: Exception) -> Response:
-    return RedirectResponse(request.url_for("admin_login"), status_code=303)
+    return redirect(request, "admin_login")

@@ -186,6 +186,8 @@ def list_shipment_views(session: Session, order_id: int) -> tuple[ShipmentView, 
 
 def get_tracking_view(database: Database, public_no: str, customer_id: int) -> TrackingView | None:
     """None both for a missing order and for someone else's: the caller answers 404 to both."""
+    if not (public_no.isascii() and public_no.isalnum()) or len(public_no) > 24:
+        return None
     with database.read() as session:
         head = session.execute(
             select(Order, AddressVersion)

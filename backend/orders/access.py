@@ -226,7 +226,7 @@ def revoke_links(database: Database, order_id: int, actor: Actor) -> None:
 
 
 def normalize_order_number(raw: str) -> str:
-    return "".join(raw.split()).upper()[:64]
+    return "".join(ch for ch in raw if ch.isprintable() and not ch.isspace()).upper()[:64]
 
 
 def _lookup_is_limited(session: Session, order_key: str, ip: str, now: datetime) -> bool:

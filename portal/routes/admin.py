@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.logistics.tracking_view import list_shipment_views
@@ -16,8 +16,9 @@ from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
 from backend.staff import InvalidCredentials, LoginLocked, Permission, authenticate
 from portal import calls
+from portal.forms import clean_text, form_text
 from portal.i18n import N_
-from portal.rendering import render
+from portal.rendering import redirect, render
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import require_staff
 
@@ -26,7 +27,7 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "admin/login.html", {"error": None, "name": ""})
     form = await request.form()
-    name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
+    name, password = form_text(form, "name", 64), form_text(form, "password", 256)
     try:
         staff = await calls.write(
             authenticate, request.app.state.database, name, password, client_ip(request)
@@ -45,20 +46,20 @@ async def login(request: Request) -> Response:
             {"error": N_("Too many failed logins. Try again in 15 minutes."), "name": name},
             status_code=429,
         )
-    response = RedirectResponse(request.url_for("admin_orders"), status_code=303)
+    response = redirect(request, "admin_orders")
     request.app.state.sessions.sign_in_staff(response, staff.id)
     return response
 
 
 async def logout(request: Request) -> Response:
-    response = RedirectResponse(request.url_for("admin_login"), status_code=303)
+    response = redirect(request, "admin_login")
     request.app.state.sessions.sign_out_staff(response)
     return response
 
 
 async def orders(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
-    query = request.query_params.get("q", "")
+    query = clean_text(request.query_params.get("q", ""), 64)
     status = request.query_params.get("status") or None
     if status not in {None, *OrderStatus}:
         status = None
@@ -127,11 +128,11 @@ async def revoke_links(request: Request) -> Response:
     await calls.write(
         access.revoke_links, request.app.state.database, order_id, staff.actor(client_ip(request))
     )
-    return RedirectResponse(request.url_for("admin_order", order_id=order_id), status_code=303)
+    return redirect(request, "admin_order", order_id=order_id)
 
 
 async def admin_home(request: Request) -> Response:
-    return RedirectResponse(request.url_for("admin_orders"), status_code=303)
+    return redirect(request, "admin_orders")
 
 
 routes = [

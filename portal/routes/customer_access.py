@@ -8,8 +8,9 @@ from starlette.routing import Route
 
 from backend.orders import access
 from portal import calls
+from portal.forms import form_text
 from portal.i18n import LOCALE_COOKIE, LOCALES, N_
-from portal.rendering import render
+from portal.rendering import redirect, render
 
 NOT_FOUND_MESSAGE = N_("No order matches that order number and phone number. Please check both.")
 LIMITED_MESSAGE = N_("Too many attempts. Please wait 15 minutes and try again.")
@@ -66,8 +67,8 @@ async def lookup(request: Request) -> Response:
         return _lookup_form(request, {"order_no": "", "phone_last4": ""}, None, 200)
     form = await request.form()
     values = {
-        "order_no": str(form.get("order_no", ""))[:64],
-        "phone_last4": str(form.get("phone_last4", ""))[:8],
+        "order_no": form_text(form, "order_no", 64),
+        "phone_last4": form_text(form, "phone_last4", 8),
     }
     try:
         grant = await calls.write(
@@ -86,8 +87,8 @@ async def lookup(request: Request) -> Response:
 
 async def home(request: Request) -> Response:
     if request.app.state.sessions.customer_id(request) is not None:
-        return RedirectResponse(request.url_for("orders"), status_code=303)
-    return RedirectResponse(request.url_for("lookup"), status_code=303)
+        return redirect(request, "orders")
+    return redirect(request, "lookup")
 
 
 async def language(request: Request) -> Response:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.logistics.tracking_view import PROGRESS_STEPS, TrackingView, get_tracking_view
 from backend.orders.queries import list_customer_orders
 from portal import calls
-from portal.rendering import render
+from portal.rendering import redirect, render
 
 
 def _customer(request: Request) -> int | None:
@@ -18,7 +18,7 @@ def _customer(request: Request) -> int | None:
 
 
 def _to_lookup(request: Request) -> Response:
-    return RedirectResponse(request.url_for("lookup"), status_code=303)
+    return redirect(request, "lookup")
 
 
 async def orders(request: Request) -> Response:

@@ -1,0 +1,160 @@
+"""Durable jobs: enqueued in the caller's transaction, claimed once, retried, never lost."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from backend.db import utcnow
+from backend.jobs import (
+    MAX_ATTEMPTS,
+    Job,
+    JobStatus,
+    Periodic,
+    RetryLater,
+    Worker,
+    backoff,
+    enqueue,
+)
+
+
+def jobs(database):
+    with database.read() as session:
+        return {job.id: job for job in session.scalars(select(Job))}
+
+
+def test_a_job_rolled_back_with_its_transaction_never_existed(database):
+    try:
+        with database.write() as session:
+            enqueue(session, "notify", {"order": 1})
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    assert jobs(database) == {}
+
+
+def test_the_same_key_is_enqueued_once(database):
+    with database.write() as session:
+        enqueue(session, "notify", {"n": 1}, key="sms:order-1:shipped")
+    with database.write() as session:
+        enqueue(session, "notify", {"n": 2}, key="sms:order-1:shipped")
+    (job,) = jobs(database).values()
+    assert job.payload == {"n": 1}
+
+
+def test_a_successful_job_is_marked_done(database):
+    seen = []
+    with database.write() as session:
+        enqueue(session, "echo", {"value": 42})
+    worker = Worker(database, {"echo": lambda db, payload: seen.append(payload["value"])})
+    assert worker.run_until_idle() == 1
+    assert seen == [42]
+    (job,) = jobs(database).values()
+    assert (job.status, job.attempts, job.finished_at is not None) == (JobStatus.DONE, 1, True)
+
+
+def test_a_failing_job_is_retried_later_with_backoff_and_its_error_kept(database):
+    def explode(db, payload):
+        raise ConnectionError("carrier unreachable")
+
+    with database.write() as session:
+        enqueue(session, "explode")
+    worker = Worker(database, {"explode": explode})
+    worker.run_until_idle()
+    (job,) = jobs(database).values()
+    assert job.status == JobStatus.PENDING
+    assert job.run_at > utcnow() + timedelta(seconds=5)
+    assert "carrier unreachable" in job.last_error
+    assert worker.run_until_idle() == 0  # not due yet
+
+
+def test_a_job_that_keeps_failing_ends_dead_not_deleted(database):
+    with database.write() as session:
+        enqueue(session, "explode")
+    worker = Worker(database, {"explode": lambda db, p: 1 / 0})
+    for _ in range(MAX_ATTEMPTS):
+        with database.write() as session:
+            for job in session.scalars(select(Job)):
+                job.run_at = utcnow() - timedelta(seconds=1)
+        worker.run_one()
+    (job,) = jobs(database).values()
+    assert (job.status, job.attempts) == (JobStatus.DEAD, MAX_ATTEMPTS)
+
+
+def test_retry_later_does_not_count_as_a_failure(database):
+    with database.write() as session:
+        enqueue(session, "night")
+    worker = Worker(
+        database,
+        {
+            "night": lambda db, p: (_ for _ in ()).throw(
+                RetryLater(timedelta(hours=8), "quiet hours")
+            )
+        },
+    )
+    worker.run_until_idle()
+    (job,) = jobs(database).values()
+    assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+    assert job.run_at > utcnow() + timedelta(hours=7)
+
+
+def test_an_unknown_job_kind_is_kept_for_a_worker_that_knows_it(database):
+    with database.write() as session:
+        enqueue(session, "from-the-future")
+    Worker(database, {}).run_until_idle()
+    (job,) = jobs(database).values()
+    assert job.status == JobStatus.PENDING
+    assert "no handler" in job.last_error
+
+
+def test_a_periodic_job_rearms_itself(database):
+    runs = []
+    worker = Worker(
+        database, {"tick": lambda db, p: runs.append(1)}, [Periodic("tick", timedelta(minutes=5))]
+    )
+    worker.arm_periodic()
+    worker.arm_periodic()
+    assert worker.run_until_idle() == 1
+    (job,) = jobs(database).values()
+    assert job.status == JobStatus.PENDING
+    assert job.run_at > utcnow() + timedelta(minutes=4)
+    assert runs == [1]
+
+
+def test_a_job_abandoned_by_a_dead_worker_is_taken_over_after_its_lease(database):
+    with database.write() as session:
+        enqueue(session, "echo")
+    crashed = Worker(database, {}, name="crashed")
+    assert crashed.claim() is not None
+    healthy = Worker(database, {"echo": lambda db, p: None}, name="healthy")
+    assert healthy.claim() is None
+    assert healthy.claim(now=utcnow() + timedelta(minutes=6)) is not None
+
+
+def test_workers_racing_for_jobs_run_each_job_exactly_once(database):
+    total = 60
+    with database.write() as session:
+        for number in range(total):
+            enqueue(session, "count", {"n": number})
+    ran: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def count(db, payload):
+        with lock:
+            ran[payload["n"]] += 1
+
+    workers = [Worker(database, {"count": count}, name=f"w{i}") for i in range(4)]
+    threads = [threading.Thread(target=w.run_until_idle) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(ran) == list(range(total))
+    assert set(ran.values()) == {1}
+    assert {job.status for job in jobs(database).values()} == {JobStatus.DONE}
+
+
+def test_backoff_doubles_and_is_capped():
+    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
+    assert backoff(30) == timedelta(hours=1)

@@ -1,0 +1,101 @@
+"""Staff console: login, roles, search and the order page with its audit trail."""
+
+import re
+
+from backend.staff import Role
+from tests.factories import make_order
+from tests.portal.helpers import csrf_token, staff_login
+
+
+def test_non_staff_get_no_admin_page(client, database):
+    order = make_order(database)
+    for path in ("/admin/orders", f"/admin/orders/{order.id}"):
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/admin/login")
+
+
+def test_a_customer_session_is_not_a_staff_session(client, database):
+    order = make_order(database)
+    from tests.portal.helpers import open_short_link
+
+    open_short_link(client, database, order.id)
+    assert client.get("/admin/orders", follow_redirects=False).status_code == 303
+
+
+def test_a_wrong_password_is_refused_with_the_same_message_as_an_unknown_name(client, database):
+    staff_login(client, database, Role.SUPPORT, name="小李")
+    client.cookies.clear()
+    answers = []
+    for name, password in (("小李", "wrong-password"), ("nobody", "wrong-password")):
+        token = csrf_token(client, "/admin/login")
+        response = client.post(
+            "/admin/login", data={"name": name, "password": password, "csrf_token": token}
+        )
+        answers.append((response.status_code, "用户名或密码错误" in response.text))
+    assert answers == [(422, True), (422, True)]
+
+
+def test_staff_search_finds_orders_by_any_number_phone_or_name(client, database):
+    order = make_order(database, phone="13712345678", name="王小明")
+    other = make_order(database, phone="13600000000", name="赵六")
+    staff_login(client, database, Role.SUPPORT)
+    for query in (order.public_no, order.channel_order_no, "13712345678", "5678", "王小明"):
+        html = client.get("/admin/orders", params={"q": query}).text
+        assert order.public_no in html and other.public_no not in html, query
+
+
+def test_search_results_come_back_as_a_partial_for_htmx(client, database):
+    make_order(database)
+    staff_login(client, database, Role.SUPPORT)
+    partial = client.get("/admin/orders", params={"q": ""}, headers={"HX-Request": "true"})
+    assert partial.text.lstrip().startswith('<section id="order_results"')
+
+
+def test_the_order_page_shows_unmasked_data_the_address_history_and_the_audit_trail(
+    client, database
+):
+    order = make_order(database, phone="13712345678", name="王小明")
+    staff_login(client, database, Role.SUPPORT)
+    html = client.get(f"/admin/orders/{order.id}").text
+    assert "13712345678" in html and "文三路100号" in html
+    assert "order.placed" in html and "order.pay" in html
+    assert "v1" in html
+
+
+def test_support_can_create_a_working_sms_link_and_revoke_it(client, database):
+    order = make_order(database)
+    staff_login(client, database, Role.SUPPORT)
+    token = csrf_token(client, f"/admin/orders/{order.id}")
+    created = client.post(f"/admin/orders/{order.id}/links", headers={"X-CSRF-Token": token})
+    link = re.search(r"http://testserver(/t/[A-Za-z0-9]{8})", created.text).group(1)
+    customer = client.get(link, follow_redirects=False)
+    assert customer.status_code == 303
+    client.post(f"/admin/orders/{order.id}/links/revoke", data={"csrf_token": token})
+    assert client.get(link).status_code == 410
+    audit = client.get(f"/admin/orders/{order.id}").text
+    assert "link.issued" in audit and "link.revoked_all" in audit
+
+
+def test_warehouse_staff_cannot_manage_links(client, database):
+    order = make_order(database)
+    staff_login(client, database, Role.WAREHOUSE)
+    token = csrf_token(client, f"/admin/orders/{order.id}")
+    response = client.post(f"/admin/orders/{order.id}/links", headers={"X-CSRF-Token": token})
+    assert response.status_code == 403
+    assert "生成短信链接" not in client.get(f"/admin/orders/{order.id}").text
+
+
+def test_unknown_and_malformed_order_ids_are_not_found(client, database):
+    staff_login(client, database, Role.ADMIN)
+    token = csrf_token(client, "/admin/orders")
+    assert client.get("/admin/orders/999999").status_code == 404
+    assert client.get("/admin/orders/abc").status_code == 404
+    response = client.post("/admin/orders/999999/links", headers={"X-CSRF-Token": token})
+    assert response.status_code == 404
+
+
+def test_logging_out_ends_the_staff_session(client, database):
+    staff_login(client, database, Role.SUPPORT)
+    token = csrf_token(client, "/admin/orders")
+    client.post("/admin/logout", data={"csrf_token": token})
+    assert client.get("/admin/orders", follow_redirects=False).status_code == 303
