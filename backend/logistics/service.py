@@ -117,8 +117,17 @@ def _merge(
     incoming = {dedupe_key(shipment.carrier_code, shipment.tracking_no, e): e for e in events}
     removed = 0
     if full:
-        # A full-history push is the carrier's whole truth: what it no longer lists goes.
-        stale = [key for key, row in by_key.items() if key not in incoming and row.source == source]
+        # A full-history push is the carrier's whole truth up to its newest event: what it
+        # no longer lists goes. A late, older snapshot must not retract what came after it.
+        newest = max((e.occurred_at for e in events), default=None)
+        stale = [
+            key
+            for key, row in by_key.items()
+            if key not in incoming
+            and row.source == source
+            and newest is not None
+            and row.occurred_at <= newest
+        ]
         if stale:
             session.execute(
                 delete(TrackingEvent).where(

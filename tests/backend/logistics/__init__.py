@@ -1,0 +1,1 @@
+"""Tests of shipments, tracking and the carrier adapters."""
