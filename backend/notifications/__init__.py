@@ -1,0 +1,1 @@
+"""Customer notifications: SMS (Aliyun) and WeChat subscribe messages behind small protocols."""

@@ -1,0 +1,1 @@
+"""Tests of the notification adapters and their loopback emulators."""
