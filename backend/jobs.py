@@ -62,6 +62,10 @@ class RetryLater(Exception):
         self.delay = delay
 
 
+class GiveUp(Exception):
+    """A handler's way of saying "this will never succeed": the job goes straight to DEAD."""
+
+
 @dataclass(frozen=True)
 class Periodic:
     """A job that re-arms itself every `interval` once it has run."""
@@ -163,9 +167,10 @@ class Worker:
                 last_error=str(wait),
                 locked_by=None,
             )
-        except Exception as error:
+        except Exception as error:  # every failure is recorded on the row, none escapes
             log.warning("job %s (%s) failed: %s", job.id, job.kind, type(error).__name__)
-            dead = job.attempts >= MAX_ATTEMPTS and job.kind not in self.periodic
+            exhausted = job.attempts >= MAX_ATTEMPTS or isinstance(error, GiveUp)
+            dead = exhausted and job.kind not in self.periodic
             self._finish(
                 job,
                 status=JobStatus.DEAD if dead else JobStatus.PENDING,

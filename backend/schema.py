@@ -4,6 +4,7 @@ from backend.audit import AuditEvent
 from backend.db import Base
 from backend.jobs import Job
 from backend.logistics.models import Shipment, TrackingEvent
+from backend.notifications.outbox import Notification
 from backend.orders.access import LookupAttempt, ShortLink
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.staff import StaffUser
@@ -16,6 +17,7 @@ __all__ = [
     "Customer",
     "Job",
     "LookupAttempt",
+    "Notification",
     "Order",
     "OrderLine",
     "Shipment",

@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from backend.db import UTCDateTime
 from backend.schema import metadata
 
 config = context.config
@@ -33,10 +34,21 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
+def _render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+    """Migrations must not import application code: UTC datetimes are plain DateTime(tz)."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets later migrations alter SQLite tables, which cannot ALTER in place.
     context.configure(
-        connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

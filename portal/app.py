@@ -20,8 +20,9 @@ from backend.orders.access import LinkSigner
 from portal import i18n
 from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS
+from portal.integrations import build_integrations
 from portal.rendering import build_templates
-from portal.routes import admin, customer_access, health, tracking
+from portal.routes import admin, customer_access, health, tracking, webhooks
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
@@ -54,19 +55,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or load_settings()
     owns_database = database is None
     database = database or Database(settings.database_url)
+    integrations = build_integrations(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         embedded = None
         if settings.embedded_worker:
-            embedded = EmbeddedWorker(build_worker(database, settings))
+            embedded = EmbeddedWorker(build_worker(database, settings, integrations))
             embedded.start()
         try:
             yield
         finally:
             if embedded:
                 embedded.stop()
+            integrations.close()
             if owns_database:
                 database.dispose()
 
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *customer_access.routes,
             *tracking.routes,
             Mount("/admin", routes=admin.routes),
+            Mount("/webhooks", routes=webhooks.routes),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -91,6 +95,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     app.state.templates = build_templates()
     app.state.sessions = Sessions(settings)
+    app.state.tracking_clients = integrations.tracking
     app.state.link_signer = LinkSigner(
         list(settings.secret_keys), timedelta(days=settings.link_max_age_days)
     )

@@ -8,27 +8,42 @@ from typing import Any
 
 from backend.db import Database
 from backend.jobs import Handler, Periodic, Worker
+from backend.logistics import tracking_jobs
 from backend.logistics.carriers import sandbox
+from backend.logistics.service import SUBSCRIBE
+from backend.notifications import outbox
 from backend.orders.access import prune_lookup_attempts
+from portal.integrations import Integrations
 from portal.settings import Settings
 
 
-def build_worker(database: Database, settings: Settings, name: str | None = None) -> Worker:
+def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler]:
+    tracking, notifications = integrations.tracking, integrations.notifications
+
     def advance_sandbox(db: Database, _payload: dict[str, Any]) -> None:
         sandbox.advance_shipments(db, speed=settings.sandbox_speed)
 
-    def prune(db: Database, _payload: dict[str, Any]) -> None:
-        prune_lookup_attempts(db)
-
-    handlers: dict[str, Handler] = {
+    return {
         "sandbox.advance": advance_sandbox,
-        "access.prune_lookup_attempts": prune,
+        "access.prune_lookup_attempts": lambda db, _p: prune_lookup_attempts(db) and None,
+        SUBSCRIBE: lambda db, p: tracking_jobs.subscribe_shipment(db, tracking, p),
+        tracking_jobs.PUSH: lambda db, p: tracking_jobs.process_push(db, tracking, p),
+        tracking_jobs.POLL: lambda db, _p: tracking_jobs.poll_shipments(db, tracking) and None,
+        outbox.SEND: lambda db, p: outbox.send_notification(db, notifications, p),
     }
-    periodic = [
-        Periodic("sandbox.advance", timedelta(seconds=5)),
-        Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
-    ]
-    return Worker(database, handlers, periodic, name=name)
+
+
+PERIODIC = [
+    Periodic("sandbox.advance", timedelta(seconds=5)),
+    Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
+    Periodic(tracking_jobs.POLL, timedelta(minutes=1)),
+]
+
+
+def build_worker(
+    database: Database, settings: Settings, integrations: Integrations, name: str | None = None
+) -> Worker:
+    return Worker(database, build_handlers(settings, integrations), PERIODIC, name=name)
 
 
 class EmbeddedWorker:

@@ -59,6 +59,58 @@ class Settings:
     )
     threads: int = field(default=4, metadata=_help("Thread pool size for writes and slow calls"))
     default_locale: str = field(default="zh_CN", metadata=_help("zh_CN or en"))
+    kuaidi100_customer: str = field(default="", metadata=_help("Kuaidi100 customer id"))
+    kuaidi100_key: str = field(default="", metadata=_help("Kuaidi100 key; empty disables it"))
+    kuaidi100_secret: str = field(default="", metadata=_help("Kuaidi100 secret (intercept API)"))
+    kuaidi100_salt: str = field(
+        default="", metadata=_help("Salt Kuaidi100 signs pushes with; pushes are refused without")
+    )
+    kuaidi100_poll_url: str = field(
+        default="https://poll.kuaidi100.com", metadata=_help("Kuaidi100 query/subscribe base URL")
+    )
+    kuaidi100_api_url: str = field(
+        default="https://api.kuaidi100.com", metadata=_help("Kuaidi100 label/intercept base URL")
+    )
+    sf_partner_id: str = field(default="", metadata=_help("SF Express partner id (route query)"))
+    sf_check_word: str = field(default="", metadata=_help("SF Express check word"))
+    sf_url: str = field(
+        default="https://sfapi-sbox.sf-express.com/std/service",
+        metadata=_help("SF Express gateway URL"),
+    )
+    sf_push_token: str = field(
+        default="", metadata=_help("Secret path segment of /webhooks/sf/<token>; empty: refused")
+    )
+    sf_op_codes: str = field(
+        default="",
+        metadata=_help("SF opCode overrides, e.g. 70=failed_attempt,607=available_for_pickup"),
+    )
+    tracking_poll_carriers: tuple[str, ...] = field(
+        default=(), metadata=_help("Carrier codes queried every 30 min instead of subscribed")
+    )
+    aliyun_sms_access_key_id: str = field(default="", metadata=_help("Aliyun SMS AccessKey id"))
+    aliyun_sms_access_key_secret: str = field(default="", metadata=_help("Aliyun SMS secret"))
+    aliyun_sms_sign_name: str = field(default="", metadata=_help("Aliyun SMS signature name"))
+    aliyun_sms_endpoint: str = field(
+        default="https://dysmsapi.aliyuncs.com", metadata=_help("Aliyun SMS endpoint")
+    )
+    sms_templates: str = field(
+        default="", metadata=_help("event=TemplateCode pairs: shipped=SMS_1,delivered=SMS_2,...")
+    )
+    wechat_appid: str = field(default="", metadata=_help("WeChat app id; empty disables WeChat"))
+    wechat_app_secret: str = field(default="", metadata=_help("WeChat app secret"))
+    wechat_api_base_url: str = field(
+        default="https://api.weixin.qq.com", metadata=_help("WeChat API base URL")
+    )
+    wechat_templates: str = field(
+        default="", metadata=_help("event=template_id pairs for subscribe messages")
+    )
+    quiet_hours: str = field(
+        default="22:00-08:00", metadata=_help("No customer messages in this window (Shanghai)")
+    )
+    demo_emulators: bool = field(
+        default=False,
+        metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
+    )
 
     @property
     def cookie_secure(self) -> bool:

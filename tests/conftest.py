@@ -19,6 +19,8 @@ from portal.settings import Settings
 
 POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+KUAIDI100_SALT = "test-salt-0123456789abcdef012345"
+SF_PUSH_TOKEN = "sf-path-token-0123456789"
 TEST_KEYS = ("old-test-key-0123456789abcdef", "test-key-0123456789abcdef0123")
 
 
@@ -69,6 +71,13 @@ def settings(database: Database) -> Settings:
         base_url="http://testserver",
         tracking_refresh_seconds=1,
         embedded_worker=False,
+        kuaidi100_customer="TESTCUSTOMER",
+        kuaidi100_key="TESTKEY",
+        kuaidi100_salt=KUAIDI100_SALT,
+        sf_push_token=SF_PUSH_TOKEN,
+        sms_templates="shipped=SMS_SHIPPED,out_for_delivery=SMS_OUT,delivered=SMS_DELIVERED,"
+        "available_for_pickup=SMS_PICKUP,failed_attempt=SMS_FAILED,exception=SMS_EXCEPTION",
+        quiet_hours="00:00-00:00",
     )
 
 

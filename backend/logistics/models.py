@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
@@ -42,6 +42,9 @@ class Shipment(Base):
     delivered_at: Mapped[datetime | None]
     # When the carrier was last heard from, successfully; drives "updated N minutes ago".
     last_synced_at: Mapped[datetime | None]
+    # Shanghai calendar dates, set when the label is created from the lane's history.
+    estimated_earliest: Mapped[date | None]
+    estimated_latest: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

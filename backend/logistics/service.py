@@ -8,15 +8,36 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend import audit, jobs
 from backend.actors import Actor
 from backend.db import Database, utcnow
+from backend.logistics.carriers.names import carrier_name
+from backend.logistics.estimates import estimate_from_history, lane_transit_hours
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent, dedupe_key, first_time, fold_status
+from backend.notifications import outbox
+from backend.notifications.outbox import NotificationEvent
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, Order
 from backend.orders.service import OrderNotFound, transition
+
+SUBSCRIBE = "tracking.subscribe"
+# Parcels of the built-in demo carrier move by themselves; nobody outside tracks them.
+INTERNAL_CARRIERS = frozenset({"sandbox"})
+
+
+NOTIFY_ON = {
+    TrackingStatus.OUT_FOR_DELIVERY: NotificationEvent.OUT_FOR_DELIVERY,
+    TrackingStatus.AVAILABLE_FOR_PICKUP: NotificationEvent.AVAILABLE_FOR_PICKUP,
+    TrackingStatus.DELIVERED: NotificationEvent.DELIVERED,
+    TrackingStatus.FAILED_ATTEMPT: NotificationEvent.FAILED_ATTEMPT,
+    TrackingStatus.EXCEPTION: NotificationEvent.EXCEPTION,
+}
+
+
+def _notice_details(shipment: Shipment) -> dict[str, str]:
+    return {"carrier": carrier_name(shipment.carrier_code), "waybill": shipment.tracking_no}
 
 
 class ShipmentNotFound(Exception):
@@ -77,9 +98,27 @@ def create_shipment(
             label_created_at=at,
             created_at=at,
         )
+        estimate = estimate_from_history(
+            at,
+            lane_transit_hours(session, carrier_code, origin_province, destination, at),
+            origin_province,
+            destination,
+        )
+        shipment.estimated_earliest, shipment.estimated_latest = estimate.earliest, estimate.latest
         session.add(shipment)
         session.flush()
         transition(session, order, OrderAction.SHIP, actor, at)
+        outbox.notify(
+            session,
+            order_id,
+            NotificationEvent.SHIPPED,
+            shipment_id=shipment.id,
+            details=_notice_details(shipment),
+        )
+        if carrier_code not in INTERNAL_CARRIERS:
+            jobs.enqueue(
+                session, SUBSCRIBE, {"shipment_id": shipment.id}, key=f"subscribe:{shipment.id}"
+            )
         audit.record(
             session,
             actor,
@@ -188,6 +227,15 @@ def apply_carrier_events(
     shipment.raw_status = latest.raw_code if latest else shipment.raw_status
     if after != before:
         shipment.status = after
+        event = NOTIFY_ON.get(after)
+        if event is not None and shipment.direction == ShipmentDirection.OUTBOUND:
+            outbox.notify(
+                session,
+                shipment.order_id,
+                event,
+                shipment_id=shipment.id,
+                details=_notice_details(shipment),
+            )
         audit.record(
             session,
             actor,

@@ -38,6 +38,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(64))
     # Mainland mobile in E.164-less 11-digit form; the customer's identity across channels.
     phone: Mapped[str] = mapped_column(String(20), unique=True)
+    # Known once the customer has opened a link inside WeChat and allowed subscribe messages.
+    wechat_openid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

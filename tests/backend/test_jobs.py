@@ -158,3 +158,17 @@ def test_workers_racing_for_jobs_run_each_job_exactly_once(database):
 def test_backoff_doubles_and_is_capped():
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
     assert backoff(30) == timedelta(hours=1)
+
+
+def test_a_job_that_gives_up_is_dead_at_once(database):
+    from backend.jobs import GiveUp
+
+    def refuse(db, payload):
+        raise GiveUp("the carrier rejected the waybill number")
+
+    with database.write() as session:
+        enqueue(session, "refuse")
+    Worker(database, {"refuse": refuse}).run_until_idle()
+    (job,) = jobs(database).values()
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 1)
+    assert "rejected" in job.last_error

@@ -1,0 +1,1 @@
+"""Payment gateway refund adapters (WeChat Pay APIv3, Alipay) behind one RefundGateway protocol."""

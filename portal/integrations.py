@@ -1,0 +1,117 @@
+"""The outside world as configured: one HTTP client, carrier and notification clients."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import time
+
+import httpx
+
+from backend.logistics.carriers import sf
+from backend.logistics.carriers.base import CircuitBreaker
+from backend.logistics.carriers.kuaidi100 import Kuaidi100Client
+from backend.logistics.tracking_jobs import TrackingClients
+from backend.notifications.aliyun_sms import AliyunSmsClient
+from backend.notifications.outbox import NotificationConfig
+from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
+from portal.settings import Settings
+
+# WeChat's access token travels in the query string; httpx logs URLs at INFO.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """ "shipped=SMS_1, delivered=SMS_2" -> {"shipped": "SMS_1", "delivered": "SMS_2"}."""
+    pairs = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() and value.strip():
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    start, _, end = text.partition("-")
+    try:
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        return time(22, 0), time(8, 0)
+
+
+@dataclass
+class Integrations:
+    http: httpx.Client
+    tracking: TrackingClients
+    notifications: NotificationConfig
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _tracking(settings: Settings, http: httpx.Client) -> TrackingClients:
+    kuaidi100 = None
+    if settings.kuaidi100_key:
+        kuaidi100 = Kuaidi100Client(
+            http,
+            customer=settings.kuaidi100_customer,
+            key=settings.kuaidi100_key,
+            salt=settings.kuaidi100_salt,
+            secret=settings.kuaidi100_secret,
+            poll_base_url=settings.kuaidi100_poll_url,
+            api_base_url=settings.kuaidi100_api_url,
+            breaker=CircuitBreaker("kuaidi100"),
+        )
+    op_codes = sf.build_op_code_table(sf.parse_op_code_overrides(settings.sf_op_codes))
+    sf_client = None
+    if settings.sf_partner_id:
+        sf_client = sf.SfClient(
+            http,
+            partner_id=settings.sf_partner_id,
+            check_word=settings.sf_check_word,
+            base_url=settings.sf_url,
+            op_codes=op_codes,
+            breaker=CircuitBreaker("sf"),
+        )
+    return TrackingClients(
+        kuaidi100=kuaidi100,
+        sf=sf_client,
+        callback_url=settings.base_url.rstrip("/") + "/webhooks/kuaidi100",
+        poll_carriers=frozenset(settings.tracking_poll_carriers),
+        sf_op_codes=op_codes,
+    )
+
+
+def _notifications(settings: Settings, http: httpx.Client) -> NotificationConfig:
+    sms = wechat = None
+    if settings.aliyun_sms_access_key_id:
+        sms = AliyunSmsClient(
+            http,
+            access_key_id=settings.aliyun_sms_access_key_id,
+            access_key_secret=settings.aliyun_sms_access_key_secret,
+            sign_name=settings.aliyun_sms_sign_name,
+            endpoint=settings.aliyun_sms_endpoint,
+        )
+    if settings.wechat_appid:
+        tokens = StableTokenProvider(
+            http,
+            appid=settings.wechat_appid,
+            secret=settings.wechat_app_secret,
+            base_url=settings.wechat_api_base_url,
+        )
+        wechat = WeChatClient(http, tokens, base_url=settings.wechat_api_base_url)
+    quiet_start, quiet_end = parse_quiet_hours(settings.quiet_hours)
+    return NotificationConfig(
+        sms=sms,
+        wechat=wechat,
+        sms_templates=parse_pairs(settings.sms_templates),
+        wechat_templates=parse_pairs(settings.wechat_templates),
+        link_base=settings.base_url,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+    )
+
+
+def build_integrations(settings: Settings) -> Integrations:
+    http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+    return Integrations(http, _tracking(settings, http), _notifications(settings, http))

@@ -1,0 +1,85 @@
+"""Carrier pushes: verified, stored and acknowledged in the carrier's own reply format."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backend.logistics import tracking_jobs
+from backend.logistics.carriers import kuaidi100, sf
+from backend.logistics.carriers.base import MalformedPayload
+from portal import calls
+from portal.forms import form_text
+
+MAX_PUSH_BYTES = 2 * 1024 * 1024
+
+
+def _kuaidi100_refusal(code: str, message: str, status: int) -> Response:
+    return JSONResponse({"result": False, "returnCode": code, "message": message}, status)
+
+
+async def _body(request: Request) -> bytes | None:
+    length = request.headers.get("content-length")
+    if length and (not length.isdigit() or int(length) > MAX_PUSH_BYTES):
+        return None
+    body = await request.body()
+    return body if len(body) <= MAX_PUSH_BYTES else None
+
+
+async def kuaidi100_push(request: Request) -> Response:
+    if await _body(request) is None:
+        return _kuaidi100_refusal("413", "payload too large", 413)
+    form = await request.form()
+    param = str(form.get("param") or "")
+    sign = form_text(form, "sign", 64)
+    settings = request.app.state.settings
+    try:
+        await calls.write(
+            tracking_jobs.accept_kuaidi100_push,
+            request.app.state.database,
+            param,
+            sign,
+            settings.kuaidi100_salt,
+        )
+    except tracking_jobs.PushSignatureInvalid:
+        return _kuaidi100_refusal("403", "签名验证失败", 403)
+    except MalformedPayload:
+        return _kuaidi100_refusal("400", "数据格式错误", 400)
+    return JSONResponse(kuaidi100.PUSH_REPLY_OK)
+
+
+async def sf_push(request: Request) -> Response:
+    body = await _body(request)
+    if body is None:
+        return JSONResponse({"return_code": "4130", "return_msg": "payload too large"}, 413)
+    settings, state = request.app.state.settings, request.app.state
+    signed_form = None
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.form()
+        signed_form = {
+            key: str(form.get(key) or "") for key in ("msgData", "timestamp", "msgDigest")
+        }
+    try:
+        await calls.write(
+            tracking_jobs.accept_sf_push,
+            state.database,
+            state.tracking_clients,
+            token=request.path_params["token"],
+            expected_token=settings.sf_push_token,
+            body=body.decode("utf-8", "replace"),
+            signed_form=signed_form,
+            check_word=settings.sf_check_word,
+        )
+    except tracking_jobs.PushSignatureInvalid:
+        # A wrong path token looks like no endpoint at all.
+        return JSONResponse({"return_code": "4040", "return_msg": "not found"}, 404)
+    except MalformedPayload:
+        return JSONResponse({"return_code": "4000", "return_msg": "数据格式错误"}, 400)
+    return JSONResponse(sf.PUSH_REPLY_OK)
+
+
+routes = [
+    Route("/kuaidi100", kuaidi100_push, methods=["POST"], name="webhook_kuaidi100"),
+    Route("/sf/{token}", sf_push, methods=["POST"], name="webhook_sf"),
+]

@@ -1,0 +1,1 @@
+"""Tests for returns and refunds."""
