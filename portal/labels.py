@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from backend.logistics.alerts import AlertKind
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
 from backend.orders.lifecycle import OrderStatus
@@ -42,6 +43,10 @@ _LABELS: dict[StrEnum, str] = {
     ProgressStep.IN_TRANSIT: N_("In transit"),
     ProgressStep.OUT_FOR_DELIVERY: N_("Out for delivery"),
     ProgressStep.DELIVERED: N_("Signed for"),
+    AlertKind.NOT_PICKED_UP: N_("Not picked up within 24 hours"),
+    AlertKind.STALLED: N_("No tracking update for 48 hours"),
+    AlertKind.PROBLEM: N_("Delivery problem"),
+    AlertKind.CARRIER_SILENT: N_("Carrier has gone silent"),
     SalesChannel.TAOBAO: N_("Taobao"),
     SalesChannel.TMALL: N_("Tmall"),
     SalesChannel.JD: N_("JD"),

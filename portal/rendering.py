@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from backend.db import utcnow
+from backend.logistics.carriers.names import carrier_name
 from portal import i18n
 from portal.labels import label
 
@@ -34,10 +35,26 @@ def local_time(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(pattern)
 
 
+def month_day(value: date) -> str:
+    return i18n.gettext("%(month)s/%(day)s") % {"month": value.month, "day": value.day}
+
+
 def minutes_ago(value: datetime | None) -> int | None:
     if value is None:
         return None
     return max(int((utcnow() - value).total_seconds() // 60), 0)
+
+
+def duration(value: timedelta) -> str:
+    """A staff-facing age: 2天3小时, 5小时20分, 12分钟 (or the English equivalent)."""
+    minutes = max(int(value.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return i18n.gettext("%(days)sd %(hours)sh") % {"days": days, "hours": hours}
+    if hours:
+        return i18n.gettext("%(hours)sh %(minutes)smin") % {"hours": hours, "minutes": minutes}
+    return i18n.gettext("%(minutes)smin") % {"minutes": minutes}
 
 
 def build_templates() -> Jinja2Templates:
@@ -51,8 +68,16 @@ def build_templates() -> Jinja2Templates:
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
     )
-    environment.filters.update(fen=fen, local_time=local_time, minutes_ago=minutes_ago)
-    environment.globals.update(label=label, current_locale=i18n.current_locale)
+    environment.filters.update(
+        fen=fen,
+        local_time=local_time,
+        minutes_ago=minutes_ago,
+        duration=duration,
+        month_day=month_day,
+    )
+    environment.globals.update(
+        label=label, carrier_label=carrier_name, current_locale=i18n.current_locale
+    )
     return Jinja2Templates(env=environment)
 
 

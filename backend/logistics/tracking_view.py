@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from backend.db import Database
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
-from backend.logistics.status import TrackingStatus
+from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone, mask_street
 from backend.orders.models import AddressVersion, Order, OrderLine, SalesChannel
@@ -95,7 +95,16 @@ class ShipmentView:
     status: TrackingStatus
     last_event_at: datetime | None
     last_synced_at: datetime | None
+    estimated_earliest: date | None
+    estimated_latest: date | None
     events: tuple[EventView, ...]
+
+    @property
+    def estimate(self) -> tuple[date, date] | None:
+        """The delivery window to promise; none once the parcel's journey has ended."""
+        if self.status in TERMINAL_TRACKING_STATUSES or self.estimated_earliest is None:
+            return None
+        return self.estimated_earliest, self.estimated_latest or self.estimated_earliest
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,8 @@ def list_shipment_views(session: Session, order_id: int) -> tuple[ShipmentView, 
             Shipment.status,
             Shipment.last_event_at,
             Shipment.last_synced_at,
+            Shipment.estimated_earliest,
+            Shipment.estimated_latest,
             TrackingEvent.occurred_at,
             TrackingEvent.status.label("event_status"),
             TrackingEvent.description,
@@ -178,6 +189,8 @@ def list_shipment_views(session: Session, order_id: int) -> tuple[ShipmentView, 
             status=TrackingStatus(head.status),
             last_event_at=head.last_event_at,
             last_synced_at=head.last_synced_at,
+            estimated_earliest=head.estimated_earliest,
+            estimated_latest=head.estimated_latest,
             events=tuple(events[shipment_id]),
         )
         for shipment_id, head in heads.items()

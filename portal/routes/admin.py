@@ -9,7 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.db import utcnow
+from backend.logistics.alerts import list_alerts
 from backend.logistics.tracking_view import list_shipment_views
+from backend.notifications.outbox import list_order_messages
 from backend.orders import access
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
@@ -97,6 +100,8 @@ async def order_detail(request: Request) -> Response:
         with database.read() as session:
             return list_shipment_views(session, order_id)
 
+    messages = await calls.read(request, list_order_messages, database, order_id)
+
     return render(
         request,
         "admin/order.html",
@@ -105,6 +110,7 @@ async def order_detail(request: Request) -> Response:
             "order": view,
             "shipments": await calls.read(request, shipments),
             "new_link": None,
+            "messages": messages,
             "can_manage_links": staff.can(Permission.MANAGE_LINKS),
         },
     )
@@ -131,6 +137,13 @@ async def revoke_links(request: Request) -> Response:
     return redirect(request, "admin_order", order_id=order_id)
 
 
+async def exceptions(request: Request) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    alerts = await calls.read(request, list_alerts, request.app.state.database)
+    return render(request, "admin/exceptions.html", {"staff": staff, "alerts": alerts,
+                                                      "now": utcnow()})
+
+
 async def admin_home(request: Request) -> Response:
     return redirect(request, "admin_orders")
 
@@ -140,6 +153,7 @@ routes = [
     Route("/login", login, methods=["GET", "POST"], name="admin_login"),
     Route("/logout", logout, methods=["POST"], name="admin_logout"),
     Route("/orders", orders, name="admin_orders"),
+    Route("/exceptions", exceptions, name="admin_exceptions"),
     Route("/orders/{order_id}", order_detail, name="admin_order"),
     Route("/orders/{order_id}/links", issue_link, methods=["POST"], name="admin_issue_link"),
     Route(
