@@ -7,6 +7,7 @@ would in production. Running it twice adds nothing: orders are keyed by channel 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,6 +102,9 @@ PLAN: tuple[tuple[OrderStatus, int, float, int], ...] = (
     (OrderStatus.CANCELLED, 3, 2, 0),
 )
 
+# Tracked through Kuaidi100 (the emulator in the demo), as a merchant's parcels would be.
+REAL_CARRIERS = ("zhongtong", "yuantong", "yunda", "shentong", "jtexpress", "jd")
+
 DEMO_STAFF = (
     ("admin", Role.ADMIN, "demo-admin-2026"),
     ("support", Role.SUPPORT, "demo-support-2026"),
@@ -151,18 +155,22 @@ def _new_order(rng: random.Random, index: int, placed_at: datetime) -> NewOrder:
 
 
 def _ship(
-    database: Database, order_id: int, index: int, at: datetime, steps: int, actor: Actor
+    database: Database,
+    order_id: int,
+    index: int,
+    at: datetime,
+    steps: int,
+    actor: Actor,
+    carriers: Sequence[str],
 ) -> None:
-    tracking_no = f"SB{700000000000 + index * 7919}"
+    carrier = carriers[index % len(carriers)]
+    prefix = "SB" if carrier == sandbox.CARRIER_CODE else carrier[:2].upper()
+    tracking_no = f"{prefix}{700000000000 + index * 7919}"
     shipment_id = create_shipment(
-        database,
-        order_id,
-        sandbox.CARRIER_CODE,
-        tracking_no,
-        actor,
-        at=at,
-        origin_province="浙江省",
+        database, order_id, carrier, tracking_no, actor, at=at, origin_province="浙江省"
     )
+    if carrier != sandbox.CARRIER_CODE and steps < len(sandbox.build_route(0, "", "")):
+        return  # a real carrier's parcel still on the road: its events come from the carrier
     with database.read() as session:
         city, district = session.execute(
             select(AddressVersion.city, AddressVersion.district)
@@ -174,18 +182,22 @@ def _ship(
     if events:
         record_tracking_update(
             database,
-            sandbox.CARRIER_CODE,
+            carrier,
             tracking_no,
             events,
-            source=sandbox.CARRIER_CODE,
+            source="demo",
             full_history=False,
-            actor=Actor(ActorKind.CARRIER, sandbox.CARRIER_CODE),
+            actor=Actor(ActorKind.CARRIER, carrier),
         )
 
 
 def seed_orders(
-    database: Database, now: datetime | None = None, seed: int = 20261122
+    database: Database,
+    now: datetime | None = None,
+    seed: int = 20261122,
+    carriers: Sequence[str] = (sandbox.CARRIER_CODE,),
 ) -> DemoResult:
+    """`carriers`: the built-in sandbox (default), or real codes tracked through Kuaidi100."""
     now = now or utcnow()
     rng = random.Random(seed)
     actor = Actor(ActorKind.SYSTEM, "demo", channel="demo")
@@ -205,7 +217,7 @@ def seed_orders(
                 existing += 1
                 continue
             order_id = place_order(database, new, actor)
-            _advance(database, order_id, index, status, placed_at, steps, actor)
+            _advance(database, order_id, index, status, placed_at, steps, actor, carriers)
             created += 1
     return DemoResult(created, existing)
 
@@ -218,6 +230,7 @@ def _advance(
     placed_at: datetime,
     steps: int,
     actor: Actor,
+    carriers: Sequence[str],
 ) -> None:
     at = placed_at
     path = PATHS.get(status, SHIPPED_PATH)
@@ -226,7 +239,8 @@ def _advance(
         apply_action(database, order_id, action, actor, at=at)
     if status in PATHS:
         return
-    _ship(database, order_id, index, min(at + timedelta(minutes=30), utcnow()), steps, actor)
+    shipped_at = min(at + timedelta(minutes=30), utcnow())
+    _ship(database, order_id, index, shipped_at, steps, actor, carriers)
     for action in AFTER_DELIVERY.get(status, ()):
         apply_action(database, order_id, action, actor)
 

@@ -133,7 +133,9 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
 
 
 @contextmanager
-def serve(database_url: str, inline_reads: bool, var_dir: Path) -> Iterator[tuple[str, int]]:
+def serve(
+    database_url: str, inline_reads: bool, var_dir: Path, page_cache: bool = True
+) -> Iterator[tuple[str, int]]:
     """One uvicorn worker serving the app; yields its base URL and pid, then stops it."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -144,6 +146,7 @@ def serve(database_url: str, inline_reads: bool, var_dir: Path) -> Iterator[tupl
         "PORTAL_BASE_URL": base,
         "PORTAL_EMBEDDED_WORKER": "0",
         "PORTAL_INLINE_READS": "1" if inline_reads else "0",
+        "PORTAL_PAGE_CACHE_SIZE": "2048" if page_cache else "0",
         "PORTAL_VAR_DIR": str(var_dir),
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "portal.app:create_app"]
@@ -232,19 +235,24 @@ def _mode_name(inline_reads: bool) -> str:
 
 
 def build_series(
-    backend: Backend, order: DemoOrder, code: str, inline_reads: bool, stack: ExitStack
+    backend: Backend,
+    order: DemoOrder,
+    code: str,
+    inline_reads: bool,
+    stack: ExitStack,
+    page_cache: bool = True,
 ) -> list[Series]:
     """Starts the mode's server and warms it up; returns its series: ping, page (, gzip)."""
     var_dir = stack.enter_context(scratch_directory())
-    base, pid = stack.enter_context(serve(backend.url, inline_reads, var_dir))
+    base, pid = stack.enter_context(serve(backend.url, inline_reads, var_dir, page_cache))
     cookies = {"Cookie": sign_in(base, code, order)}
-    mode = _mode_name(inline_reads)
+    mode = _mode_name(inline_reads) + ("" if page_cache else ", page cache off")
     page_url = f"{base}/orders/{order.public_no}"
     series = [
         Series(f"{mode}, /ping", f"{base}/ping", cookies, pid),
         Series(f"{mode}", page_url, cookies, pid),
     ]
-    if inline_reads:
+    if inline_reads and page_cache:
         gzip_headers = {**cookies, "Accept-Encoding": "gzip"}
         series.append(Series(f"{mode}, Accept-Encoding: gzip", page_url, gzip_headers, pid))
     for one in series:
@@ -252,9 +260,9 @@ def build_series(
     return series
 
 
-def report(backend: Backend, on: list[Series], off: list[Series]) -> list[str]:
+def report(backend: Backend, on: list[Series], off: list[Series], cold: list[Series]) -> list[str]:
     summary = []
-    for ping, *pages in (on, off):
+    for ping, *pages in (on, off, cold):
         print(f"    {ping.name:<40} {ping.describe()}")
         for page in pages:
             print(f"    {page.name:<40} {page.describe()}")
@@ -286,20 +294,22 @@ def measure_backend(backend: Backend) -> list[str]:
     database = seed_demo(backend)
     try:
         order = get_demo_order(database)
-        codes = {mode: issue_code(database, order) for mode in (True, False)}
+        codes = {mode: issue_code(database, order) for mode in ("on", "off", "cold")}
     finally:
         database.dispose()
     print(
         f"\n  {backend.label}: order {order.public_no}, {order.events} events, {order.lines} lines"
     )
     with ExitStack() as stack:
-        on = build_series(backend, order, codes[True], True, stack)
-        off = build_series(backend, order, codes[False], False, stack)
+        on = build_series(backend, order, codes["on"], True, stack)
+        off = build_series(backend, order, codes["off"], False, stack)
+        # Every request rendered from the database: what a page costs the first time.
+        cold = build_series(backend, order, codes["cold"], True, stack, page_cache=False)
         seconds = max(SECONDS // ROUNDS, 1)
         for _ in range(ROUNDS):
-            for series in (*on, *off):
+            for series in (*on, *off, *cold):
                 series.measure(seconds)
-    return report(backend, on, off)
+    return report(backend, on, off, cold)
 
 
 def run() -> list[str]:

@@ -9,7 +9,7 @@ import random
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -52,6 +52,11 @@ CITIES = (
     Place("四川", "成都市", "武侯区", "CN510107000000"),
     Place("湖北", "武汉市", "洪山区", "CN420111000000"),
     Place("江苏", "南京市", "鼓楼区", "CN320106000000"),
+    Place("广东", "广州市", "天河区", "CN440106000000"),
+    Place("陕西", "西安市", "雁塔区", "CN610113000000"),
+    Place("福建", "厦门市", "思明区", "CN350203000000"),
+    Place("山东", "青岛市", "市南区", "CN370202000000"),
+    Place("湖南", "长沙市", "岳麓区", "CN430104000000"),
 )
 
 
@@ -95,14 +100,22 @@ def plan_route(
     *,
     station: bool | None = None,
     problem: str | None = None,
+    origin_city: str | None = None,
+    destination_city: str | None = None,
 ) -> list[Trace]:
     """A deterministic, realistic route for `number`: 揽收, hubs, 派件, 驿站 or 本人签收.
 
     Unless told, about 40% go through a 驿站/快递柜 and 20% hit a 疑难 (208 滞留 or
-    206 无法联系) before delivery; `problem` is "208", "206" or "none".
+    206 无法联系) before delivery; `problem` is "208", "206" or "none". Known origin and
+    destination cities are used when given (the subscription's `to`, the merchant's depot).
     """
     rng = random.Random(number)
     origin, via, d = rng.sample(CITIES, 3)
+    by_name = {place.city: place for place in CITIES}
+    origin = by_name.get(origin_city or "", origin)
+    d = by_name.get(destination_city or "", d)
+    if origin.city == d.city or via.city in (origin.city, d.city):
+        via = next(p for p in CITIES if p.city not in (origin.city, d.city))
     station = rng.random() < 0.4 if station is None else station
     if problem is None:
         problem = rng.choice(("208", "206")) if rng.random() < 0.2 else "none"
@@ -242,6 +255,9 @@ class Kuaidi100Emulator:
         self.customer, self.key, self.secret = customer, key, secret
         self.start = start or datetime.now(UTC) - timedelta(days=2)
         self.outage = False  # while set, every protocol endpoint answers HTTP 503
+        # For the demo: each step happens when it is revealed, from the merchant's depot.
+        self.live_times = False
+        self.origin_city: str | None = None
         self.waybills: dict[str, Waybill] = {}
         self.pushes: list[PushRecord] = []
         self.intercepts: list[InterceptRecord] = []
@@ -303,7 +319,12 @@ class Kuaidi100Emulator:
         if not company or not 6 <= len(number) <= 32 or not callback.startswith("http"):
             return {"result": False, "returnCode": "700", "message": "订阅数据错误"}
         with self._lock:
-            waybill = self.waybills.get(number) or self.add_waybill(company, number)
+            waybill = self.waybills.get(number) or self.add_waybill(
+                company,
+                number,
+                origin_city=self.origin_city,
+                destination_city=str(param.get("to") or "") or None,
+            )
             if waybill.subscription is not None and waybill.monitor == "polling":
                 return {"result": False, "returnCode": "501", "message": "重复订阅"}
             salt = options.get("salt")
@@ -343,6 +364,9 @@ class Kuaidi100Emulator:
                 moved = waybill.monitor == "polling" and waybill.revealed < len(waybill.plan)
                 if moved:
                     waybill.revealed += 1
+                    if self.live_times:
+                        step = waybill.plan[waybill.revealed - 1]
+                        waybill.plan[waybill.revealed - 1] = replace(step, at=datetime.now(UTC))
                 if waybill.subscription is None or not (moved or waybill.repush):
                     continue
                 if waybill.is_signed and waybill.monitor == "polling":

@@ -21,6 +21,7 @@ from portal import i18n
 from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS
 from portal.integrations import build_integrations
+from portal.page_cache import PageCache
 from portal.rendering import build_templates
 from portal.routes import admin, customer_access, health, tracking, webhooks
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.templates = build_templates()
+    app.state.templates = build_templates(app)
+    app.state.page_cache = PageCache(settings.page_cache_size)
     app.state.sessions = Sessions(settings)
     app.state.tracking_clients = integrations.tracking
     app.state.link_signer = LinkSigner(

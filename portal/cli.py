@@ -8,6 +8,8 @@ import logging
 import re
 import secrets
 import sys
+from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 
 from backend.actors import Actor, ActorKind
@@ -54,16 +56,22 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from portal.app import create_app
 
     if args.no_worker:
-        settings = Settings(**{**settings.__dict__, "embedded_worker": False})
+        settings = replace(settings, embedded_worker=False)
     logging.getLogger("uvicorn.access").addFilter(RedactSignedLinks())
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        workers=1,
-        log_level="info",
-        proxy_headers=True,
-    )
+    with ExitStack() as stack:
+        if settings.demo_emulators:
+            from portal.demo_services import demo_services, resubscribe_moving_parcels
+
+            settings = stack.enter_context(demo_services(settings))
+            resubscribe_moving_parcels(Database(settings.database_url))
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            workers=1,
+            log_level="info",
+            proxy_headers=True,
+        )
     return 0
 
 
@@ -96,10 +104,12 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.demo import list_demo_orders, seed_orders, seed_staff
+    from backend.demo import REAL_CARRIERS, list_demo_orders, seed_orders, seed_staff
 
     database = Database(settings.database_url)
-    result = seed_orders(database)
+    # With the emulators, parcels go by real carrier codes and move through Kuaidi100.
+    carriers = REAL_CARRIERS if settings.demo_emulators else ("sandbox",)
+    result = seed_orders(database, carriers=carriers)
     staff = seed_staff(database)
     print(f"demo orders: {result.created} created, {result.existing} already there")
     print("\nCustomer links (open on a phone-sized window):")

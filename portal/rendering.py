@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -16,6 +19,7 @@ from backend.db import utcnow
 from backend.logistics.carriers.names import carrier_name
 from portal import i18n
 from portal.labels import label
+from portal.page_cache import CSRF_MARKER, with_csrf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -57,7 +61,7 @@ def duration(value: timedelta) -> str:
     return i18n.gettext("%(minutes)smin") % {"minutes": minutes}
 
 
-def build_templates() -> Jinja2Templates:
+def build_templates(app: Starlette) -> Jinja2Templates:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -76,9 +80,22 @@ def build_templates() -> Jinja2Templates:
         month_day=month_day,
     )
     environment.globals.update(
-        label=label, carrier_label=carrier_name, current_locale=i18n.current_locale
+        label=label,
+        carrier_label=carrier_name,
+        current_locale=i18n.current_locale,
+        url_path=_path_finder(app),
     )
     return Jinja2Templates(env=environment)
+
+
+def _path_finder(app: Starlette) -> Callable[..., str]:
+    """url_path_for walks every route each call; routes never change, so answers are kept."""
+
+    @lru_cache(maxsize=4096)
+    def find(name: str, **params: Any) -> str:
+        return str(app.url_path_for(name, **params))
+
+    return find
 
 
 def is_htmx(request: Request) -> bool:
@@ -105,6 +122,23 @@ def render(
     response.headers["Vary"] = "HX-Request, Cookie"
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def render_page(request: Request, template: str, context: dict[str, Any]) -> bytes:
+    """A template rendered to bytes, with the CSRF marker in place of this visitor's token."""
+    templates: Jinja2Templates = request.app.state.templates
+    context = {**context, "request": request, "csrf_token": CSRF_MARKER}
+    return templates.get_template(template).render(context).encode()
+
+
+def page_response(request: Request, page: bytes, status_code: int = 200) -> Response:
+    token = request.scope.get("state", {}).get("csrf_token", "")
+    return Response(
+        with_csrf(page, token),
+        status_code=status_code,
+        media_type="text/html",
+        headers={"Vary": "HX-Request, Cookie", "Cache-Control": "no-store"},
+    )
 
 
 def redirect(request: Request, name: str, **params: object) -> RedirectResponse:

@@ -57,6 +57,10 @@ class Settings:
             "(see README, Performance)"
         ),
     )
+    page_cache_size: int = field(
+        default=2048,
+        metadata=_help("Rendered tracking pages kept in memory per process; 0 renders every time"),
+    )
     threads: int = field(default=4, metadata=_help("Thread pool size for writes and slow calls"))
     default_locale: str = field(default="zh_CN", metadata=_help("zh_CN or en"))
     kuaidi100_customer: str = field(default="", metadata=_help("Kuaidi100 customer id"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -34,6 +34,15 @@ NOTIFY_ON = {
     TrackingStatus.FAILED_ATTEMPT: NotificationEvent.FAILED_ATTEMPT,
     TrackingStatus.EXCEPTION: NotificationEvent.EXCEPTION,
 }
+
+
+# A transition that happened long ago (a backlog after an outage, history imported with a
+# shipment) is old news: the customer is not texted about yesterday's delivery.
+NEWS_WINDOW = timedelta(hours=24)
+
+
+def is_news(occurred_at: datetime) -> bool:
+    return occurred_at > utcnow() - NEWS_WINDOW
 
 
 def _notice_details(shipment: Shipment) -> dict[str, str]:
@@ -108,13 +117,14 @@ def create_shipment(
         session.add(shipment)
         session.flush()
         transition(session, order, OrderAction.SHIP, actor, at)
-        outbox.notify(
-            session,
-            order_id,
-            NotificationEvent.SHIPPED,
-            shipment_id=shipment.id,
-            details=_notice_details(shipment),
-        )
+        if is_news(at):
+            outbox.notify(
+                session,
+                order_id,
+                NotificationEvent.SHIPPED,
+                shipment_id=shipment.id,
+                details=_notice_details(shipment),
+            )
         if carrier_code not in INTERNAL_CARRIERS:
             jobs.enqueue(
                 session, SUBSCRIBE, {"shipment_id": shipment.id}, key=f"subscribe:{shipment.id}"
@@ -228,7 +238,8 @@ def apply_carrier_events(
     if after != before:
         shipment.status = after
         event = NOTIFY_ON.get(after)
-        if event is not None and shipment.direction == ShipmentDirection.OUTBOUND:
+        outbound = shipment.direction == ShipmentDirection.OUTBOUND
+        if event is not None and outbound and latest is not None and is_news(latest.occurred_at):
             outbox.notify(
                 session,
                 shipment.order_id,

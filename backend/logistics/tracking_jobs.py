@@ -164,9 +164,13 @@ def subscribe_shipment(
     database: Database, clients: TrackingClients, payload: dict[str, Any]
 ) -> None:
     """Job handler: ask Kuaidi100 to push this waybill's updates to us."""
-    found = _waybills(database, Shipment.id == payload["shipment_id"])
+    found = _waybills(
+        database,
+        Shipment.id == payload["shipment_id"],
+        Shipment.status.not_in([str(s) for s in TERMINAL_TRACKING_STATUSES]),
+    )
     if not found or clients.kuaidi100 is None:
-        return
+        return  # gone, already at the end of its journey, or no Kuaidi100 account
     waybill = found[0]
     if waybill.carrier_code in clients.poll_carriers:
         return  # polled instead; nothing to subscribe

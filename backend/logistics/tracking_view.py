@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from backend.db import Database
@@ -142,28 +142,67 @@ class TrackingView:
         return "|".join(parts)
 
 
-def list_shipment_views(session: Session, order_id: int) -> tuple[ShipmentView, ...]:
-    rows = session.execute(
-        select(
-            Shipment.id,
-            Shipment.direction,
-            Shipment.carrier_code,
-            Shipment.tracking_no,
-            Shipment.status,
-            Shipment.last_event_at,
-            Shipment.last_synced_at,
-            Shipment.estimated_earliest,
-            Shipment.estimated_latest,
-            TrackingEvent.occurred_at,
-            TrackingEvent.status.label("event_status"),
-            TrackingEvent.description,
-            TrackingEvent.location,
-            TrackingEvent.raw_code,
-        )
-        .outerjoin(TrackingEvent, TrackingEvent.shipment_id == Shipment.id)
-        .where(Shipment.order_id == order_id)
-        .order_by(Shipment.id, TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
-    ).all()
+_SHIPMENTS_WITH_EVENTS = (
+    select(
+        Shipment.id,
+        Shipment.direction,
+        Shipment.carrier_code,
+        Shipment.tracking_no,
+        Shipment.status,
+        Shipment.last_event_at,
+        Shipment.last_synced_at,
+        Shipment.estimated_earliest,
+        Shipment.estimated_latest,
+        TrackingEvent.occurred_at,
+        TrackingEvent.status.label("event_status"),
+        TrackingEvent.description,
+        TrackingEvent.location,
+        TrackingEvent.raw_code,
+    )
+    .outerjoin(TrackingEvent, TrackingEvent.shipment_id == Shipment.id)
+    .where(Shipment.order_id == bindparam("order_id"))
+    .order_by(Shipment.id, TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
+)
+
+# Built once: constructing a select() costs more than running it against SQLite.
+_HEAD = (
+    select(
+        Order.id,
+        Order.public_no,
+        Order.channel,
+        Order.status,
+        Order.placed_at,
+        Order.paid_at,
+        Order.total_fen,
+        Order.paid_fen,
+        Order.address_locked_at,
+        Order.updated_at,
+        AddressVersion.recipient_name,
+        AddressVersion.phone,
+        AddressVersion.province,
+        AddressVersion.city,
+        AddressVersion.district,
+        AddressVersion.street,
+        select(func.max(Shipment.updated_at))
+        .where(Shipment.order_id == Order.id)
+        .scalar_subquery()
+        .label("shipments_updated_at"),
+    )
+    .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
+    .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
+)
+
+_LINES = (
+    select(OrderLine.sku, OrderLine.name, OrderLine.quantity, OrderLine.unit_price_fen)
+    .where(OrderLine.order_id == bindparam("order_id"))
+    .order_by(OrderLine.id)
+)
+
+
+def list_shipment_views(
+    connection: Connection | Session, order_id: int
+) -> tuple[ShipmentView, ...]:
+    rows = connection.execute(_SHIPMENTS_WITH_EVENTS, {"order_id": order_id}).all()
     heads: dict[int, Any] = {}
     events: dict[int, list[EventView]] = {}
     for row in rows:
@@ -197,42 +236,58 @@ def list_shipment_views(session: Session, order_id: int) -> tuple[ShipmentView, 
     )
 
 
-def get_tracking_view(database: Database, public_no: str, customer_id: int) -> TrackingView | None:
+@dataclass(frozen=True)
+class TrackingHead:
+    """The first query of a tracking view: who may see it, and whether it changed."""
+
+    order_id: int
+    version: str
+    row: Any
+
+
+def get_tracking_head(database: Database, public_no: str, customer_id: int) -> TrackingHead | None:
     """None both for a missing order and for someone else's: the caller answers 404 to both."""
     if not (public_no.isascii() and public_no.isalnum()) or len(public_no) > 24:
         return None
-    with database.read() as session:
-        head = session.execute(
-            select(Order, AddressVersion)
-            .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
-            .where(Order.public_no == public_no, Order.customer_id == customer_id)
+    with database.engine.connect() as connection:
+        row = connection.execute(
+            _HEAD, {"public_no": public_no, "customer_id": customer_id}
         ).first()
-        if head is None:
-            return None
-        order, address = head
-        lines = session.execute(
-            select(OrderLine.sku, OrderLine.name, OrderLine.quantity, OrderLine.unit_price_fen)
-            .where(OrderLine.order_id == order.id)
-            .order_by(OrderLine.id)
-        ).all()
-        shipments = list_shipment_views(session, order.id)
+    if row is None:
+        return None
+    return TrackingHead(row.id, f"{row.updated_at}|{row.shipments_updated_at}", row)
+
+
+def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingView:
+    """The other two queries: lines, and shipments with their events."""
+    with database.engine.connect() as connection:
+        lines = connection.execute(_LINES, {"order_id": head.order_id}).all()
+        shipments = list_shipment_views(connection, head.order_id)
+    row = head.row
     outbound = next((s for s in shipments if s.direction == ShipmentDirection.OUTBOUND), None)
-    status = OrderStatus(order.status)
+    status = OrderStatus(row.status)
+    has_address = row.recipient_name is not None
     return TrackingView(
-        order_id=order.id,
-        public_no=order.public_no,
-        channel=SalesChannel(order.channel),
+        order_id=row.id,
+        public_no=row.public_no,
+        channel=SalesChannel(row.channel),
         status=status,
-        placed_at=order.placed_at,
-        paid_at=order.paid_at,
-        total_fen=order.total_fen,
-        paid_fen=order.paid_fen,
-        recipient=mask_name(address.recipient_name) if address else "",
-        phone=mask_phone(address.phone) if address else "",
-        region=" ".join((address.province, address.city, address.district)) if address else "",
-        street=mask_street(address.street) if address else "",
-        address_locked_at=order.address_locked_at,
-        lines=tuple(LineView(*row) for row in lines),
+        placed_at=row.placed_at,
+        paid_at=row.paid_at,
+        total_fen=row.total_fen,
+        paid_fen=row.paid_fen,
+        recipient=mask_name(row.recipient_name) if has_address else "",
+        phone=mask_phone(row.phone) if has_address else "",
+        region=" ".join((row.province, row.city, row.district)) if has_address else "",
+        street=mask_street(row.street) if has_address else "",
+        address_locked_at=row.address_locked_at,
+        lines=tuple(LineView(*line) for line in lines),
         shipments=shipments,
         progress=progress_step(status, outbound.status if outbound else None),
     )
+
+
+def get_tracking_view(database: Database, public_no: str, customer_id: int) -> TrackingView | None:
+    """The whole view in three queries; None for a missing order and for someone else's."""
+    head = get_tracking_head(database, public_no, customer_id)
+    return complete_tracking_view(database, head) if head is not None else None

@@ -140,8 +140,9 @@ async def revoke_links(request: Request) -> Response:
 async def exceptions(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
     alerts = await calls.read(request, list_alerts, request.app.state.database)
-    return render(request, "admin/exceptions.html", {"staff": staff, "alerts": alerts,
-                                                      "now": utcnow()})
+    return render(
+        request, "admin/exceptions.html", {"staff": staff, "alerts": alerts, "now": utcnow()}
+    )
 
 
 async def admin_home(request: Request) -> Response:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.logistics.tracking_view import PROGRESS_STEPS, TrackingView, get_tracking_view
+from backend.logistics.tracking_view import (
+    PROGRESS_STEPS,
+    TrackingHead,
+    complete_tracking_view,
+    get_tracking_head,
+)
 from backend.orders.queries import list_customer_orders
 from portal import calls
-from portal.rendering import redirect, render
+from portal.i18n import current_locale
+from portal.page_cache import PageCache
+from portal.rendering import is_htmx, page_response, redirect, render, render_page
 
 
 def _customer(request: Request) -> int | None:
@@ -31,34 +40,52 @@ async def orders(request: Request) -> Response:
     return render(request, "customer/orders.html", {"orders": summaries})
 
 
-async def _view(request: Request, customer_id: int) -> TrackingView:
-    view = await calls.read(
+async def _head(request: Request, customer_id: int) -> TrackingHead:
+    head = await calls.read(
         request,
-        get_tracking_view,
+        get_tracking_head,
         request.app.state.database,
         request.path_params["public_no"],
         customer_id,
     )
-    if view is None:
+    if head is None:
         raise HTTPException(404)
-    return view
+    return head
 
 
-def _context(request: Request, view: TrackingView) -> dict[str, object]:
-    return {
-        "view": view,
-        "steps": PROGRESS_STEPS,
-        "current_step": PROGRESS_STEPS.index(view.progress),
-        "refresh_seconds": request.app.state.settings.tracking_refresh_seconds,
-    }
+def _marker(head: TrackingHead) -> str:
+    """Changes with the order, its shipments, and the minute ("updated N minutes ago")."""
+    return f"{head.version}|{int(time.time() // 60)}"
+
+
+async def _page(request: Request, head: TrackingHead, template: str) -> Response:
+    cache: PageCache = request.app.state.page_cache
+    key = (template, head.order_id, _marker(head), current_locale())
+    page = cache.get(key)
+    if page is None:
+        view = await calls.read(request, complete_tracking_view, request.app.state.database, head)
+        page = render_page(
+            request,
+            template,
+            {
+                "view": view,
+                "marker": _marker(head),
+                "steps": PROGRESS_STEPS,
+                "current_step": PROGRESS_STEPS.index(view.progress),
+                "refresh_seconds": request.app.state.settings.tracking_refresh_seconds,
+            },
+        )
+        cache.put(key, page)
+    return page_response(request, page)
 
 
 async def tracking(request: Request) -> Response:
     customer_id = _customer(request)
     if customer_id is None:
         return _to_lookup(request)
-    view = await _view(request, customer_id)
-    return render(request, "customer/tracking.html", _context(request, view))
+    head = await _head(request, customer_id)
+    partial = "customer/_timeline.html" if is_htmx(request) else "customer/tracking.html"
+    return await _page(request, head, partial)
 
 
 async def timeline(request: Request) -> Response:
@@ -66,10 +93,10 @@ async def timeline(request: Request) -> Response:
     customer_id = _customer(request)
     if customer_id is None:
         raise HTTPException(404)
-    view = await _view(request, customer_id)
-    if request.query_params.get("marker") == view.refresh_marker:
+    head = await _head(request, customer_id)
+    if request.query_params.get("marker") == _marker(head):
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
-    return render(request, "customer/_timeline.html", _context(request, view))
+    return await _page(request, head, "customer/_timeline.html")
 
 
 routes = [

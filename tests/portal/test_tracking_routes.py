@@ -223,3 +223,20 @@ def test_malformed_order_numbers_in_the_path_are_not_found(client, database, num
     open_short_link(client, database, order.id)
     assert client.get(f"/orders/{number}").status_code == 404
     assert client.get(f"/orders/{number}/timeline").status_code == 404
+
+
+def test_a_cached_page_carries_each_visitors_own_csrf_token(client, database, settings):
+    from starlette.testclient import TestClient
+
+    from portal.app import create_app
+
+    order, _ = shipped_with_events(database)
+    open_short_link(client, database, order.id)
+    first = client.get(f"/orders/{order.public_no}").text
+    with TestClient(create_app(settings, database)) as other:
+        open_short_link(other, database, order.id)
+        other.get("/lookup")
+        second = other.get(f"/orders/{order.public_no}").text
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', first).group(1)
+    assert token == client.cookies.get("portal_csrf")
+    assert token not in second and "&csrf-token;" not in first + second

@@ -1,0 +1,114 @@
+"""The demo's outside world: loopback Kuaidi100 and SMS emulators the app talks to for real.
+
+`make run` serves these next to the portal, so parcels move and messages are sent
+through the production adapters, webhooks and worker, not through a shortcut.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+
+import httpx
+from sqlalchemy import select
+
+from backend import jobs
+from backend.db import Database
+from backend.logistics.models import Shipment
+from backend.logistics.service import INTERNAL_CARRIERS, SUBSCRIBE
+from backend.logistics.status import TERMINAL_TRACKING_STATUSES
+from emulators.kuaidi100 import Kuaidi100Emulator
+from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
+from emulators.serving import serve_in_thread
+from portal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_SMS_TEMPLATES = (
+    "shipped=SMS_DEMO_SHIPPED,out_for_delivery=SMS_DEMO_OUT,delivered=SMS_DEMO_SIGNED,"
+    "available_for_pickup=SMS_DEMO_PICKUP,failed_attempt=SMS_DEMO_FAILED,"
+    "exception=SMS_DEMO_EXCEPTION"
+)
+
+
+class Ticker:
+    """Moves every subscribed demo parcel one step each `interval` seconds."""
+
+    def __init__(self, emulator: Kuaidi100Emulator, interval: float) -> None:
+        self.emulator = emulator
+        self.interval = interval
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="demo-ticker", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.emulator.advance()
+            except Exception:  # the demo clock must keep ticking whatever one push did
+                log.exception("demo emulator tick failed")
+
+    def __enter__(self) -> Ticker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+
+
+def resubscribe_moving_parcels(database: Database) -> int:
+    """The emulators keep no state between runs: parcels still on the road are subscribed again."""
+    boot = secrets.token_hex(4)
+    with database.write() as session:
+        moving = session.scalars(
+            select(Shipment.id).where(
+                Shipment.carrier_code.not_in(sorted(INTERNAL_CARRIERS)),
+                Shipment.status.not_in([str(s) for s in TERMINAL_TRACKING_STATUSES]),
+            )
+        ).all()
+        for shipment_id in moving:
+            jobs.enqueue(
+                session,
+                SUBSCRIBE,
+                {"shipment_id": shipment_id},
+                key=f"demo-subscribe:{boot}:{shipment_id}",
+            )
+    return len(moving)
+
+
+@contextmanager
+def demo_services(settings: Settings, tick_seconds: float = 15.0) -> Iterator[Settings]:
+    """Start the emulators; yields settings wired to them (credentials, URLs, templates)."""
+    ((key_id, key_secret),) = DEMO_ALIYUN_KEYS.items()
+    with ExitStack() as stack:
+        http = stack.enter_context(httpx.Client(timeout=httpx.Timeout(5.0)))
+        kuaidi100 = Kuaidi100Emulator(http=http)
+        kuaidi100.live_times, kuaidi100.origin_city = True, "杭州市"
+        sms = NotificationEmulator()
+        kuaidi100_url = stack.enter_context(serve_in_thread(kuaidi100.app, port=8100))
+        sms_url = stack.enter_context(serve_in_thread(sms.app, port=8025))
+        wired = replace(
+            settings,
+            kuaidi100_customer=kuaidi100.customer,
+            kuaidi100_key=kuaidi100.key,
+            kuaidi100_secret=kuaidi100.secret,
+            kuaidi100_salt=secrets.token_hex(16),
+            kuaidi100_poll_url=kuaidi100_url,
+            kuaidi100_api_url=kuaidi100_url,
+            aliyun_sms_access_key_id=key_id,
+            aliyun_sms_access_key_secret=key_secret,
+            aliyun_sms_sign_name="示例商城",
+            aliyun_sms_endpoint=sms_url,
+            sms_templates=settings.sms_templates or DEMO_SMS_TEMPLATES,
+        )
+        stack.enter_context(Ticker(kuaidi100, tick_seconds))
+        print(
+            f"demo emulators: Kuaidi100 {kuaidi100_url}, SMS {sms_url} "
+            f"(messages: {sms_url}/_emulator/messages)",
+            flush=True,
+        )
+        yield wired
