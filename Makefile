@@ -8,10 +8,11 @@ PORT ?= 8000
 
 .PHONY: run install test lint unit browser-deps bench bench-deps messages clean
 
+# The demo talks to loopback Kuaidi100 (port 8100) and SMS (port 8025) emulators.
 run: install
 	$(BIN)/portal migrate
-	$(BIN)/portal demo
-	$(BIN)/portal serve --port $(PORT)
+	PORTAL_DEMO_EMULATORS=1 $(BIN)/portal demo
+	PORTAL_DEMO_EMULATORS=1 $(BIN)/portal serve --port $(PORT)
 
 install: $(STAMP)
 
