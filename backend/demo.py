@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -102,6 +102,10 @@ PLAN: tuple[tuple[OrderStatus, int, float, int], ...] = (
     (OrderStatus.CANCELLED, 3, 2, 0),
 )
 
+# Parcels that stopped moving, for the exceptions queue: (days since shipped, steps seen).
+STUCK: tuple[tuple[float, int], ...] = ((1.3, 0), (1.6, 0), (3.5, 2), (4.2, 3))
+HELD_PREFIX = "DEMO-HOLD-"
+
 # Tracked through Kuaidi100 (the emulator in the demo), as a merchant's parcels would be.
 REAL_CARRIERS = ("zhongtong", "yuantong", "yunda", "shentong", "jtexpress", "jd")
 
@@ -162,6 +166,7 @@ def _ship(
     steps: int,
     actor: Actor,
     carriers: Sequence[str],
+    held: bool = False,
 ) -> None:
     carrier = carriers[index % len(carriers)]
     prefix = "SB" if carrier == sandbox.CARRIER_CODE else carrier[:2].upper()
@@ -169,7 +174,8 @@ def _ship(
     shipment_id = create_shipment(
         database, order_id, carrier, tracking_no, actor, at=at, origin_province="浙江省"
     )
-    if carrier != sandbox.CARRIER_CODE and steps < len(sandbox.build_route(0, "", "")):
+    still_moving = steps < len(sandbox.build_route(0, "", ""))
+    if carrier != sandbox.CARRIER_CODE and still_moving and not held:
         return  # a real carrier's parcel still on the road: its events come from the carrier
     with database.read() as session:
         city, district = session.execute(
@@ -207,19 +213,51 @@ def seed_orders(
             index += 1
             placed_at = now - timedelta(days=days_ago, minutes=rng.randrange(0, 50))
             new = _new_order(rng, index, placed_at)
-            with database.read() as session:
-                known = session.scalar(
-                    select(Order.id).where(
-                        Order.channel == new.channel, Order.channel_order_no == new.channel_order_no
-                    )
-                )
-            if known is not None:
+            if _known(database, new):
                 existing += 1
                 continue
             order_id = place_order(database, new, actor)
             _advance(database, order_id, index, status, placed_at, steps, actor, carriers)
             created += 1
+    for number, (days_ago, steps) in enumerate(STUCK, start=1):
+        index += 1
+        shipped_at = now - timedelta(days=days_ago)
+        new = replace(
+            _new_order(rng, index, shipped_at - timedelta(hours=2)),
+            channel_order_no=f"{HELD_PREFIX}{number}",
+        )
+        if _known(database, new):
+            existing += 1
+            continue
+        order_id = place_order(database, new, actor)
+        for action in SHIPPED_PATH:
+            apply_action(database, order_id, action, actor, at=shipped_at - timedelta(hours=1))
+        _ship(database, order_id, index, shipped_at, steps, actor, carriers, held=True)
+        created += 1
     return DemoResult(created, existing)
+
+
+def _known(database: Database, new: NewOrder) -> bool:
+    with database.read() as session:
+        return (
+            session.scalar(
+                select(Order.id).where(
+                    Order.channel == new.channel, Order.channel_order_no == new.channel_order_no
+                )
+            )
+            is not None
+        )
+
+
+def list_held_waybills(database: Database) -> list[tuple[str, str]]:
+    """(carrier, waybill) of the demo parcels that stopped moving; the emulator holds them."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Shipment.carrier_code, Shipment.tracking_no)
+            .join(Order, Order.id == Shipment.order_id)
+            .where(Order.channel_order_no.like(f"{HELD_PREFIX}%"))
+        ).all()
+    return [(carrier, number) for carrier, number in rows]
 
 
 def _advance(

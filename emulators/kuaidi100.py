@@ -154,6 +154,7 @@ class Waybill:
     monitor: str = "polling"
     monitor_message: str = ""
     repush: bool = False  # the last push was not acknowledged; send it again next time
+    held: bool = False  # a parcel stuck at the depot: it never moves (for stalled-parcel demos)
 
     @property
     def history(self) -> list[Trace]:
@@ -361,7 +362,11 @@ class Kuaidi100Emulator:
             for waybill in self.waybills.values():
                 if number is not None and waybill.number != number:
                     continue
-                moved = waybill.monitor == "polling" and waybill.revealed < len(waybill.plan)
+                moved = (
+                    waybill.monitor == "polling"
+                    and not waybill.held
+                    and waybill.revealed < len(waybill.plan)
+                )
                 if moved:
                     waybill.revealed += 1
                     if self.live_times:

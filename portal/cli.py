@@ -62,8 +62,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if settings.demo_emulators:
             from portal.demo_services import demo_services, resubscribe_moving_parcels
 
-            settings = stack.enter_context(demo_services(settings))
-            resubscribe_moving_parcels(Database(settings.database_url))
+            database = Database(settings.database_url)
+            settings = stack.enter_context(demo_services(settings, database))
+            resubscribe_moving_parcels(database)
+            database.dispose()
         uvicorn.run(
             create_app(settings),
             host=args.host,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from backend import jobs
 from backend.db import Database
+from backend.demo import list_held_waybills
 from backend.logistics.models import Shipment
 from backend.logistics.service import INTERNAL_CARRIERS, SUBSCRIBE
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES
@@ -60,6 +61,12 @@ class Ticker:
         self.thread.join(timeout=5)
 
 
+def hold_stuck_parcels(emulator: Kuaidi100Emulator, database: Database) -> None:
+    """The demo's stalled parcels stay stalled, so the exceptions queue has them."""
+    for carrier, number in list_held_waybills(database):
+        emulator.add_waybill(carrier, number).held = True
+
+
 def resubscribe_moving_parcels(database: Database) -> int:
     """The emulators keep no state between runs: parcels still on the road are subscribed again."""
     boot = secrets.token_hex(4)
@@ -81,13 +88,16 @@ def resubscribe_moving_parcels(database: Database) -> int:
 
 
 @contextmanager
-def demo_services(settings: Settings, tick_seconds: float = 15.0) -> Iterator[Settings]:
+def demo_services(
+    settings: Settings, database: Database, tick_seconds: float = 15.0
+) -> Iterator[Settings]:
     """Start the emulators; yields settings wired to them (credentials, URLs, templates)."""
     ((key_id, key_secret),) = DEMO_ALIYUN_KEYS.items()
     with ExitStack() as stack:
         http = stack.enter_context(httpx.Client(timeout=httpx.Timeout(5.0)))
         kuaidi100 = Kuaidi100Emulator(http=http)
         kuaidi100.live_times, kuaidi100.origin_city = True, "杭州市"
+        hold_stuck_parcels(kuaidi100, database)
         sms = NotificationEmulator()
         kuaidi100_url = stack.enter_context(serve_in_thread(kuaidi100.app, port=8100))
         sms_url = stack.enter_context(serve_in_thread(sms.app, port=8025))

@@ -1,0 +1,35 @@
+"""The demo data: every state, safe to seed twice, and something for every staff queue."""
+
+from sqlalchemy import func, select
+
+from backend.demo import REAL_CARRIERS, list_held_waybills, seed_orders, seed_staff
+from backend.logistics.alerts import AlertKind, list_alerts
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import Order
+from backend.staff import authenticate
+
+
+def test_the_demo_covers_every_order_state_and_seeding_twice_adds_nothing(database):
+    first = seed_orders(database)
+    second = seed_orders(database)
+    assert first.created >= 40 and first.existing == 0
+    assert (second.created, second.existing) == (0, first.created)
+    with database.read() as session:
+        statuses = set(session.scalars(select(Order.status).distinct()))
+        total = session.scalar(select(func.count()).select_from(Order))
+    assert statuses == {str(s) for s in OrderStatus}
+    assert total == first.created
+
+
+def test_the_demo_gives_the_exceptions_queue_stalled_and_unpicked_parcels(database):
+    seed_orders(database, carriers=REAL_CARRIERS)
+    kinds = {alert.kind for alert in list_alerts(database)}
+    assert {AlertKind.NOT_PICKED_UP, AlertKind.STALLED} <= kinds
+    assert len(list_held_waybills(database)) == 4
+
+
+def test_demo_staff_can_log_in_and_seeding_them_twice_is_harmless(database):
+    seed_staff(database)
+    staff = seed_staff(database)
+    name, role, password = staff[0]
+    assert authenticate(database, name, password, ip=None).role == role
