@@ -6,12 +6,14 @@ from backend.jobs import Job
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.notifications.outbox import Notification
 from backend.orders.access import LookupAttempt, ShortLink
+from backend.orders.address_changes import AddressChange
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.staff import StaffUser
 
 metadata = Base.metadata
 
 __all__ = [
+    "AddressChange",
     "AddressVersion",
     "AuditEvent",
     "Customer",

@@ -8,10 +8,11 @@ from typing import Any
 
 from backend.db import Database
 from backend.jobs import Handler, Periodic, Worker
-from backend.logistics import tracking_jobs
+from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
 from backend.logistics.service import SUBSCRIBE
 from backend.notifications import outbox
+from backend.orders import address_changes
 from backend.orders.access import prune_lookup_attempts
 from portal.integrations import Integrations
 from portal.settings import Settings
@@ -19,6 +20,7 @@ from portal.settings import Settings
 
 def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler]:
     tracking, notifications = integrations.tracking, integrations.notifications
+    rules = settings.address_rules
 
     def advance_sandbox(db: Database, _payload: dict[str, Any]) -> None:
         sandbox.advance_shipments(db, speed=settings.sandbox_speed)
@@ -30,10 +32,20 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         tracking_jobs.PUSH: lambda db, p: tracking_jobs.process_push(db, tracking, p),
         tracking_jobs.POLL: lambda db, _p: tracking_jobs.poll_shipments(db, tracking) and None,
         outbox.SEND: lambda db, p: outbox.send_notification(db, notifications, p),
+        address_changes.SEND_CODE: lambda db, p: outbox.send_verification_code(notifications, p),
+        address_changes.ADDRESS_CHANGED: address_propagation.handle_address_changed,
+        address_changes.REQUEST_DECIDED: address_propagation.handle_request_decided,
+        address_propagation.CARRIER_ADDRESS_CHANGE: lambda db, p: (
+            address_propagation.request_carrier_address_change(db, tracking, p)
+        ),
+        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules) and None,
     }
 
 
+AUTO_APPROVE = "address.auto_approve"
+
 PERIODIC = [
+    Periodic(AUTO_APPROVE, timedelta(minutes=1)),
     Periodic("sandbox.advance", timedelta(seconds=5)),
     Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 DEMO_SMS_TEMPLATES = (
     "shipped=SMS_DEMO_SHIPPED,out_for_delivery=SMS_DEMO_OUT,delivered=SMS_DEMO_SIGNED,"
     "available_for_pickup=SMS_DEMO_PICKUP,failed_attempt=SMS_DEMO_FAILED,"
-    "exception=SMS_DEMO_EXCEPTION"
+    "exception=SMS_DEMO_EXCEPTION,verification_code=SMS_DEMO_CODE,"
+    "address_changed=SMS_DEMO_ADDRESS,address_request_approved=SMS_DEMO_APPROVED,"
+    "address_request_rejected=SMS_DEMO_REJECTED"
 )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
+
+from backend.orders.address_policy import AddressRules
 
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
 
@@ -63,6 +66,15 @@ class Settings:
     )
     threads: int = field(default=4, metadata=_help("Thread pool size for writes and slow calls"))
     default_locale: str = field(default="zh_CN", metadata=_help("zh_CN or en"))
+    address_free_edit_hours: float = field(
+        default=2.0, metadata=_help("Hours after payment a customer may change the address freely")
+    )
+    address_max_customer_edits: int = field(
+        default=3, metadata=_help("Address changes a customer may make on one order")
+    )
+    address_auto_approve_hours: float = field(
+        default=4.0, metadata=_help("Unanswered address requests are approved after this long")
+    )
     kuaidi100_customer: str = field(default="", metadata=_help("Kuaidi100 customer id"))
     kuaidi100_key: str = field(default="", metadata=_help("Kuaidi100 key; empty disables it"))
     kuaidi100_secret: str = field(default="", metadata=_help("Kuaidi100 secret (intercept API)"))
@@ -115,6 +127,14 @@ class Settings:
         default=False,
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
     )
+
+    @property
+    def address_rules(self) -> AddressRules:
+        return AddressRules(
+            free_edit_window=timedelta(hours=self.address_free_edit_hours),
+            max_customer_edits=self.address_max_customer_edits,
+            auto_approve_after=timedelta(hours=self.address_auto_approve_hours),
+        )
 
     @property
     def cookie_secure(self) -> bool:

@@ -76,7 +76,9 @@ def settings(database: Database) -> Settings:
         kuaidi100_salt=KUAIDI100_SALT,
         sf_push_token=SF_PUSH_TOKEN,
         sms_templates="shipped=SMS_SHIPPED,out_for_delivery=SMS_OUT,delivered=SMS_DELIVERED,"
-        "available_for_pickup=SMS_PICKUP,failed_attempt=SMS_FAILED,exception=SMS_EXCEPTION",
+        "available_for_pickup=SMS_PICKUP,failed_attempt=SMS_FAILED,exception=SMS_EXCEPTION,"
+        "verification_code=SMS_CODE,address_changed=SMS_ADDRESS,"
+        "address_request_approved=SMS_APPROVED,address_request_rejected=SMS_REJECTED",
         quiet_hours="00:00-00:00",
     )
 

@@ -42,6 +42,12 @@ class Shipment(Base):
     delivered_at: Mapped[datetime | None]
     # When the carrier was last heard from, successfully; drives "updated N minutes ago".
     last_synced_at: Mapped[datetime | None]
+    # Last reprint of the label; an address version newer than the label needs a new one.
+    label_reprinted_at: Mapped[datetime | None]
+
+    def label_is_stale(self, address_changed_at: datetime | None) -> bool:
+        printed = self.label_reprinted_at or self.label_created_at
+        return address_changed_at is not None and address_changed_at > printed
     # Shanghai calendar dates, set when the label is created from the lane's history.
     estimated_earliest: Mapped[date | None]
     estimated_latest: Mapped[date | None]

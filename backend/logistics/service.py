@@ -71,6 +71,98 @@ class TrackingUpdate:
         return bool(self.added or self.removed or self.status_before != self.status_after)
 
 
+def _add_label(
+    session: Session,
+    order: Order,
+    carrier_code: str,
+    tracking_no: str,
+    actor: Actor,
+    at: datetime,
+    origin_province: str | None,
+) -> Shipment:
+    taken = session.scalar(
+        select(Shipment.id).where(
+            Shipment.carrier_code == carrier_code, Shipment.tracking_no == tracking_no
+        )
+    )
+    if taken is not None:
+        raise DuplicateWaybill(tracking_no)
+    destination = session.scalar(
+        select(AddressVersion.province).where(AddressVersion.id == order.current_address_id)
+    )
+    estimate = estimate_from_history(
+        at,
+        lane_transit_hours(session, carrier_code, origin_province, destination, at),
+        origin_province,
+        destination,
+    )
+    shipment = Shipment(
+        order_id=order.id,
+        direction=ShipmentDirection.OUTBOUND,
+        carrier_code=carrier_code,
+        tracking_no=tracking_no,
+        status=TrackingStatus.INFO_RECEIVED,
+        origin_province=origin_province,
+        destination_province=destination,
+        label_created_at=at,
+        created_at=at,
+        estimated_earliest=estimate.earliest,
+        estimated_latest=estimate.latest,
+    )
+    session.add(shipment)
+    session.flush()
+    if carrier_code not in INTERNAL_CARRIERS:
+        jobs.enqueue(
+            session, SUBSCRIBE, {"shipment_id": shipment.id}, key=f"subscribe:{shipment.id}"
+        )
+    audit.record(
+        session,
+        actor,
+        "shipment.created",
+        subject="shipment",
+        subject_id=shipment.id,
+        order_id=order.id,
+        after={"carrier": carrier_code, "tracking_no": tracking_no},
+        at=at,
+    )
+    return shipment
+
+
+def _ship(session: Session, order: Order, shipment: Shipment, actor: Actor, at: datetime) -> None:
+    transition(session, order, OrderAction.SHIP, actor, at)
+    if is_news(at):
+        outbox.notify(
+            session,
+            order.id,
+            NotificationEvent.SHIPPED,
+            shipment_id=shipment.id,
+            details=_notice_details(shipment),
+        )
+
+
+def _locked_order(session: Session, order_id: int) -> Order:
+    order = session.get(Order, order_id, with_for_update=True)
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+def create_label(
+    database: Database,
+    order_id: int,
+    carrier_code: str,
+    tracking_no: str,
+    actor: Actor,
+    at: datetime | None = None,
+    origin_province: str | None = None,
+) -> int:
+    """The warehouse printed the carrier's label (电子面单); the order ships at pickup."""
+    at = at or utcnow()
+    with database.write() as session:
+        order = _locked_order(session, order_id)
+        return _add_label(session, order, carrier_code, tracking_no, actor, at, origin_province).id
+
+
 def create_shipment(
     database: Database,
     order_id: int,
@@ -83,62 +175,9 @@ def create_shipment(
     """Hand the packed order to a carrier: the shipment row and the SHIP transition together."""
     at = at or utcnow()
     with database.write() as session:
-        order = session.get(Order, order_id, with_for_update=True)
-        if order is None:
-            raise OrderNotFound(order_id)
-        taken = session.scalar(
-            select(Shipment.id).where(
-                Shipment.carrier_code == carrier_code, Shipment.tracking_no == tracking_no
-            )
-        )
-        if taken is not None:
-            raise DuplicateWaybill(tracking_no)
-        destination = session.scalar(
-            select(AddressVersion.province).where(AddressVersion.id == order.current_address_id)
-        )
-        shipment = Shipment(
-            order_id=order_id,
-            direction=ShipmentDirection.OUTBOUND,
-            carrier_code=carrier_code,
-            tracking_no=tracking_no,
-            status=TrackingStatus.INFO_RECEIVED,
-            origin_province=origin_province,
-            destination_province=destination,
-            label_created_at=at,
-            created_at=at,
-        )
-        estimate = estimate_from_history(
-            at,
-            lane_transit_hours(session, carrier_code, origin_province, destination, at),
-            origin_province,
-            destination,
-        )
-        shipment.estimated_earliest, shipment.estimated_latest = estimate.earliest, estimate.latest
-        session.add(shipment)
-        session.flush()
-        transition(session, order, OrderAction.SHIP, actor, at)
-        if is_news(at):
-            outbox.notify(
-                session,
-                order_id,
-                NotificationEvent.SHIPPED,
-                shipment_id=shipment.id,
-                details=_notice_details(shipment),
-            )
-        if carrier_code not in INTERNAL_CARRIERS:
-            jobs.enqueue(
-                session, SUBSCRIBE, {"shipment_id": shipment.id}, key=f"subscribe:{shipment.id}"
-            )
-        audit.record(
-            session,
-            actor,
-            "shipment.created",
-            subject="shipment",
-            subject_id=shipment.id,
-            order_id=order_id,
-            after={"carrier": carrier_code, "tracking_no": tracking_no},
-            at=at,
-        )
+        order = _locked_order(session, order_id)
+        shipment = _add_label(session, order, carrier_code, tracking_no, actor, at, origin_province)
+        _ship(session, order, shipment, actor, at)
         return shipment.id
 
 
@@ -206,6 +245,26 @@ def _merge(
     return added, removed, list(by_key.values())
 
 
+CARRIER_HAS_IT = frozenset(
+    {
+        TrackingStatus.PICKED_UP,
+        TrackingStatus.IN_TRANSIT,
+        TrackingStatus.CUSTOMS,
+        TrackingStatus.OUT_FOR_DELIVERY,
+        TrackingStatus.AVAILABLE_FOR_PICKUP,
+        TrackingStatus.FAILED_ATTEMPT,
+        TrackingStatus.DELIVERED,
+    }
+)
+
+
+def _ship_at_pickup(session: Session, shipment: Shipment, actor: Actor, at: datetime) -> None:
+    """A label printed before packing becomes a shipment when the carrier first scans it."""
+    order = session.get(Order, shipment.order_id, with_for_update=True)
+    if order is not None and can(OrderStatus(order.status), OrderAction.SHIP):
+        _ship(session, order, shipment, actor, at)
+
+
 def _deliver_order(session: Session, order_id: int, actor: Actor, at: datetime) -> None:
     order = session.get(Order, order_id, with_for_update=True)
     if order is not None and can(OrderStatus(order.status), OrderAction.DELIVER):
@@ -257,6 +316,8 @@ def apply_carrier_events(
             before={"status": str(before)},
             after={"status": str(after)},
         )
+    if after in CARRIER_HAS_IT and shipment.direction == ShipmentDirection.OUTBOUND:
+        _ship_at_pickup(session, shipment, actor, shipment.picked_up_at or now)
     if after is TrackingStatus.DELIVERED and shipment.delivered_at is None:
         shipment.delivered_at = first_time(timeline, frozenset({TrackingStatus.DELIVERED}))
         if shipment.direction == ShipmentDirection.OUTBOUND:

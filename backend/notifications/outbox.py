@@ -39,6 +39,9 @@ LINK_LIFETIME = timedelta(days=30)
 
 
 class NotificationEvent(StrEnum):
+    ADDRESS_CHANGED = "address_changed"  # to the phone that was on the order before
+    ADDRESS_REQUEST_APPROVED = "address_request_approved"
+    ADDRESS_REQUEST_REJECTED = "address_request_rejected"
     SHIPPED = "shipped"
     OUT_FOR_DELIVERY = "out_for_delivery"
     AVAILABLE_FOR_PICKUP = "available_for_pickup"
@@ -73,6 +76,8 @@ class Notification(Base):
     # Also the provider's OutId: short, because Aliyun's length limit is undocumented.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[NotificationStatus] = mapped_column(String(10), default="pending")
+    # Security notices (the address was changed) are sent at night too.
+    urgent: Mapped[bool] = mapped_column(default=False)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
@@ -126,10 +131,17 @@ def notify(
     order_id: int,
     event: NotificationEvent,
     *,
-    shipment_id: int | None,
+    shipment_id: int | None = None,
     details: Mapping[str, str],
+    reference: str | None = None,
+    sms_to: str | None = None,
+    urgent: bool = False,
 ) -> None:
-    """Queue the messages for one transition, inside the caller's transaction; once only."""
+    """Queue the messages for one transition, inside the caller's transaction; once only.
+
+    `reference` tells repeated events of one order apart (one per address version);
+    `sms_to` sends the text elsewhere than the current phone (the one being replaced).
+    """
     row = session.execute(
         select(
             Order.public_no,
@@ -142,11 +154,11 @@ def notify(
         .where(Order.id == order_id)
     ).one()
     now = utcnow()
-    targets = [(Channel.SMS, row.phone or row.buyer)]
+    targets = [(Channel.SMS, sms_to or row.phone or row.buyer)]
     if row.wechat_openid:
         targets.append((Channel.WECHAT, row.wechat_openid))
     for channel, recipient in targets:
-        key = f"n:{order_id}:{shipment_id or 0}:{event}:{channel}"
+        key = f"n:{order_id}:{reference or shipment_id or 0}:{event}:{channel}"[:64]
         if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
             continue
         params = {"order": row.public_no, **details}
@@ -161,6 +173,7 @@ def notify(
             params=params,
             idempotency_key=key,
             created_at=now,
+            urgent=urgent,
         )
         session.add(notification)
         session.flush()
@@ -207,7 +220,7 @@ def send_notification(
     if notification is None or notification.status != NotificationStatus.PENDING:
         return
     wake = quiet_until(utcnow(), config.quiet_start, config.quiet_end)
-    if wake is not None:
+    if wake is not None and not notification.urgent:
         raise jobs.RetryLater(wake - utcnow(), "quiet hours")
     outcome: dict[str, Any] = {"attempts": notification.attempts + 1}
     try:
@@ -251,6 +264,26 @@ def _save(database: Database, notification_id: int, values: dict[str, Any]) -> N
                     else "openid",
                 },
             )
+
+
+def send_verification_code(config: NotificationConfig, payload: dict[str, Any]) -> None:
+    """Job: the one-time code, now (no quiet hours: the customer is waiting for it)."""
+    template = config.sms_templates.get("verification_code")
+    if config.sms is None or not template:
+        raise jobs.GiveUp("no SMS provider or verification template configured")
+    try:
+        config.sms.send(
+            payload["phone"],
+            template,
+            {"code": payload["code"]},
+            f"code:{payload['order_id']}:{payload['code']}",
+        )
+    except NotificationRejected as error:
+        raise jobs.GiveUp(str(error)) from error
+    except NotificationUnavailable as error:
+        if error.maybe_sent:
+            return  # a second code text would only confuse
+        raise
 
 
 @dataclass(frozen=True)

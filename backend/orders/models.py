@@ -75,6 +75,8 @@ class Order(Base):
     current_address_id: Mapped[int | None] = mapped_column(
         ForeignKey("address_versions.id", use_alter=True)
     )
+    # Changes the customer made themselves; the rules cap them (AddressRules).
+    customer_address_edits: Mapped[int] = mapped_column(default=0)
     # Bumping this revokes every signed link issued for the order.
     link_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

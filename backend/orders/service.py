@@ -58,6 +58,16 @@ class NewAddress:
     street: str
     postal_code: str | None = None
 
+    def as_dict_without_postal(self) -> dict[str, str]:
+        return {
+            "recipient_name": self.recipient_name,
+            "phone": self.phone,
+            "province": self.province,
+            "city": self.city,
+            "district": self.district,
+            "street": self.street,
+        }
+
     def as_dict(self) -> dict[str, str | None]:
         return {
             "recipient_name": self.recipient_name,
