@@ -37,15 +37,18 @@ class Permission(StrEnum):
     MANAGE_LINKS = "manage_links"
     SCAN_PARCELS = "scan_parcels"
     REVIEW_REFUNDS = "review_refunds"
+    REVIEW_ADDRESSES = "review_addresses"
     MANAGE_STAFF = "manage_staff"
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SUPPORT: frozenset({P.VIEW_ORDERS, P.MANAGE_LINKS, P.REVIEW_REFUNDS}),
+    Role.SUPPORT: frozenset({P.VIEW_ORDERS, P.MANAGE_LINKS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES}),
     Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS}),
     Role.FINANCE: frozenset({P.VIEW_ORDERS, P.REVIEW_REFUNDS}),
-    Role.SUPERVISOR: frozenset({P.VIEW_ORDERS, P.MANAGE_LINKS, P.SCAN_PARCELS, P.REVIEW_REFUNDS}),
+    Role.SUPERVISOR: frozenset(
+        {P.VIEW_ORDERS, P.MANAGE_LINKS, P.SCAN_PARCELS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -23,7 +23,16 @@ from portal.errors import EXCEPTION_HANDLERS
 from portal.integrations import build_integrations
 from portal.page_cache import PageCache
 from portal.rendering import build_templates
-from portal.routes import admin, customer_access, health, tracking, webhooks
+from portal.routes import (
+    address,
+    admin,
+    admin_requests,
+    customer_access,
+    health,
+    tracking,
+    warehouse,
+    webhooks,
+)
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
@@ -79,7 +88,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *health.routes,
             *customer_access.routes,
             *tracking.routes,
-            Mount("/admin", routes=admin.routes),
+            *address.routes,
+            Mount("/admin", routes=[*admin.routes, *admin_requests.routes]),
+            Mount("/warehouse", routes=warehouse.routes),
             Mount("/webhooks", routes=webhooks.routes),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],

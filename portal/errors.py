@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked
 from backend.orders.service import OrderNotFound
 from portal.i18n import N_
@@ -62,7 +63,52 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_page(request, 500)
 
 
+_ADDRESS_PROBLEMS: dict[type[Exception], tuple[int, str]] = {
+    changes.AddressChangeNotAllowed: (409, N_("The address of this order cannot be changed now.")),
+    changes.VerificationCodeExpired: (
+        422,
+        N_("The code has expired or was tried too often. Please start again."),
+    ),
+    changes.TooManyCodes: (429, N_("Too many codes were sent. Please try again in an hour.")),
+    changes.AddressChangeNotFound: (
+        409,
+        N_("This change is no longer waiting for a code. Please start again."),
+    ),
+}
+
+
+async def address_problem(request: Request, exc: Exception) -> Response:
+    """Lost the race to the pack scan, code expired, limits: said plainly, with a way on."""
+    public_no = request.path_params.get("public_no", "")
+    tracking = str(request.app.url_path_for("tracking", public_no=public_no))
+    edit = str(request.app.url_path_for("address_edit", public_no=public_no))
+    context: dict[str, object] = {
+        "back_path": tracking,
+        "locked_at": None,
+        "intercept_path": None,
+        "retry_path": None,
+        "message": "",
+    }
+    if isinstance(exc, changes.AddressLocked):
+        status = 409
+        context |= {"locked_at": exc.locked_at, "intercept_path": edit + "?intercept=1"}
+    else:
+        status, message = _ADDRESS_PROBLEMS[type(exc)]
+        context["message"] = message
+        if not isinstance(exc, (changes.AddressChangeNotAllowed, changes.TooManyCodes)):
+            context["retry_path"] = edit
+    return render(
+        request,
+        "customer/address_problem.html",
+        context,
+        partial="customer/_address_problem.html",
+        status_code=status,
+    )
+
+
 EXCEPTION_HANDLERS = {
+    changes.AddressLocked: address_problem,
+    **{error: address_problem for error in _ADDRESS_PROBLEMS},
     HTTPException: http_error,
     LinkInvalid: link_problem,
     LinkExpired: link_problem,

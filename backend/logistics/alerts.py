@@ -17,8 +17,11 @@ from backend.orders.models import Order
 NOT_PICKED_UP_AFTER = timedelta(hours=24)
 STALLED_AFTER = timedelta(hours=48)
 CARRIER_SILENT_AFTER = timedelta(hours=6)
-PROBLEM_STATUSES = (TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT,
-                    TrackingStatus.RETURNING)
+PROBLEM_STATUSES = (
+    TrackingStatus.EXCEPTION,
+    TrackingStatus.FAILED_ATTEMPT,
+    TrackingStatus.RETURNING,
+)
 
 
 class AlertKind(StrEnum):
@@ -45,19 +48,36 @@ class Alert:
 def _shipment_alerts(database: Database, now: datetime) -> list[Alert]:
     open_statuses = [str(s) for s in TERMINAL_TRACKING_STATUSES]
     base = (
-        select(Shipment.order_id, Order.public_no, Shipment.carrier_code, Shipment.tracking_no,
-               Shipment.status, Shipment.label_created_at, Shipment.last_event_at)
+        select(
+            Shipment.order_id,
+            Order.public_no,
+            Shipment.carrier_code,
+            Shipment.tracking_no,
+            Shipment.status,
+            Shipment.label_created_at,
+            Shipment.last_event_at,
+        )
         .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.direction == ShipmentDirection.OUTBOUND,
-               Shipment.status.not_in(open_statuses))
+        .where(
+            Shipment.direction == ShipmentDirection.OUTBOUND, Shipment.status.not_in(open_statuses)
+        )
     )
     alerts: list[Alert] = []
     with database.read() as session:
         for row in session.execute(base):
             kind, since = _classify(row.status, row.label_created_at, row.last_event_at, now)
             if kind is not None:
-                alerts.append(Alert(kind, since, row.order_id, row.public_no, row.carrier_code,
-                                    row.tracking_no, TrackingStatus(row.status)))
+                alerts.append(
+                    Alert(
+                        kind,
+                        since,
+                        row.order_id,
+                        row.public_no,
+                        row.carrier_code,
+                        row.tracking_no,
+                        TrackingStatus(row.status),
+                    )
+                )
     return alerts
 
 
@@ -81,8 +101,10 @@ def _silent_carriers(database: Database, now: datetime) -> list[Alert]:
     with database.read() as session:
         active = session.execute(
             select(Shipment.carrier_code, func.max(Shipment.last_synced_at))
-            .where(Shipment.status.not_in([str(s) for s in TERMINAL_TRACKING_STATUSES]),
-                   Shipment.carrier_code.not_in(sorted(INTERNAL_CARRIERS)))
+            .where(
+                Shipment.status.not_in([str(s) for s in TERMINAL_TRACKING_STATUSES]),
+                Shipment.carrier_code.not_in(sorted(INTERNAL_CARRIERS)),
+            )
             .group_by(Shipment.carrier_code)
         ).all()
     return [

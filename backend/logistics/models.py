@@ -48,6 +48,7 @@ class Shipment(Base):
     def label_is_stale(self, address_changed_at: datetime | None) -> bool:
         printed = self.label_reprinted_at or self.label_created_at
         return address_changed_at is not None and address_changed_at > printed
+
     # Shanghai calendar dates, set when the label is created from the lane's history.
     estimated_earliest: Mapped[date | None]
     estimated_latest: Mapped[date | None]

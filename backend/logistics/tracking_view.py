@@ -14,6 +14,8 @@ from backend.db import Database
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
+from backend.orders.address_changes import AddressChange, ChangeStatus
+from backend.orders.address_policy import AddressDecision, AddressFacts, AddressRules, decide
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone, mask_street
 from backend.orders.models import AddressVersion, Order, OrderLine, SalesChannel
@@ -183,10 +185,25 @@ _HEAD = (
         AddressVersion.city,
         AddressVersion.district,
         AddressVersion.street,
+        Order.risk_flag,
+        Order.customer_address_edits,
         select(func.max(Shipment.updated_at))
         .where(Shipment.order_id == Order.id)
         .scalar_subquery()
         .label("shipments_updated_at"),
+        select(func.count(AddressChange.id))
+        .where(
+            AddressChange.order_id == Order.id,
+            AddressChange.status == ChangeStatus.PENDING_APPROVAL,
+        )
+        .scalar_subquery()
+        .label("requests_pending"),
+        select(AddressChange.reason)
+        .where(AddressChange.order_id == Order.id, AddressChange.status == ChangeStatus.REJECTED)
+        .order_by(AddressChange.decided_at.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("last_rejection"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
@@ -243,6 +260,22 @@ class TrackingHead:
     order_id: int
     version: str
     row: Any
+
+    def address_decision(self, now: datetime, rules: AddressRules) -> AddressDecision:
+        """What the customer may do about the address right now (the backend's rules)."""
+        facts = AddressFacts(
+            status=OrderStatus(self.row.status),
+            paid_at=self.row.paid_at,
+            address_locked_at=self.row.address_locked_at,
+            risk_flag=bool(self.row.risk_flag),
+            customer_edits=self.row.customer_address_edits,
+            request_pending=bool(self.row.requests_pending),
+        )
+        return decide(facts, now, rules)
+
+    @property
+    def last_rejection(self) -> str | None:
+        return self.row.last_rejection  # type: ignore[no-any-return]
 
 
 def get_tracking_head(database: Database, public_no: str, customer_id: int) -> TrackingHead | None:

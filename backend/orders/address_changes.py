@@ -498,3 +498,52 @@ def auto_approve_due(database: Database, rules: AddressRules, now: datetime | No
         except AddressChangeNotFound:
             continue  # staff answered it meanwhile
     return len(due)
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    change_id: int
+    order_id: int
+    public_no: str
+    kind: ChangeKind
+    created_at: datetime
+    auto_approve_at: datetime | None
+    current: str
+    proposed: str
+    requested_by: str
+
+
+def list_pending_requests(database: Database, limit: int = 100) -> list[PendingRequest]:
+    """The staff queue: changes after the window, and redirect requests, oldest first."""
+    with database.read() as session:
+        rows = session.execute(
+            select(AddressChange, Order.public_no, AddressVersion)
+            .join(Order, Order.id == AddressChange.order_id)
+            .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
+            .where(AddressChange.status == ChangeStatus.PENDING_APPROVAL)
+            .order_by(AddressChange.created_at)
+            .limit(limit)
+        ).all()
+    return [
+        PendingRequest(
+            change.id,
+            change.order_id,
+            public_no,
+            ChangeKind(change.kind),
+            change.created_at,
+            change.auto_approve_at,
+            _one_line(current),
+            _one_line(change),
+            change.requested_by,
+        )
+        for change, public_no, current in rows
+    ]
+
+
+def _one_line(address: AddressVersion | AddressChange | None) -> str:
+    if address is None:
+        return ""
+    return (
+        f"{address.recipient_name} {address.phone} "
+        f"{address.province}{address.city}{address.district} {address.street}"
+    )

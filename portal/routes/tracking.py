@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.db import utcnow
 from backend.logistics.tracking_view import (
     PROGRESS_STEPS,
     TrackingHead,
@@ -17,7 +18,7 @@ from backend.logistics.tracking_view import (
 )
 from backend.orders.queries import list_customer_orders
 from portal import calls
-from portal.i18n import current_locale
+from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
 
@@ -53,6 +54,14 @@ async def _head(request: Request, customer_id: int) -> TrackingHead:
     return head
 
 
+# Messages a redirect may ask the page to show; anything else in ?notice= is ignored.
+NOTICES = {
+    "address_changed": N_("Your address has been changed. The phone on the order was told."),
+    "address_requested": N_("Your change request was sent to customer service."),
+    "intercept_requested": N_("Your redirect request was sent to customer service."),
+}
+
+
 def _marker(head: TrackingHead) -> str:
     """Changes with the order, its shipments, and the minute ("updated N minutes ago")."""
     return f"{head.version}|{int(time.time() // 60)}"
@@ -60,10 +69,13 @@ def _marker(head: TrackingHead) -> str:
 
 async def _page(request: Request, head: TrackingHead, template: str) -> Response:
     cache: PageCache = request.app.state.page_cache
-    key = (template, head.order_id, _marker(head), current_locale())
+    notice = request.query_params.get("notice")
+    notice = notice if notice in NOTICES else None
+    key = (template, head.order_id, _marker(head), current_locale(), notice)
     page = cache.get(key)
     if page is None:
         view = await calls.read(request, complete_tracking_view, request.app.state.database, head)
+        now = utcnow()
         page = render_page(
             request,
             template,
@@ -73,6 +85,10 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
                 "steps": PROGRESS_STEPS,
                 "current_step": PROGRESS_STEPS.index(view.progress),
                 "refresh_seconds": request.app.state.settings.tracking_refresh_seconds,
+                "decision": head.address_decision(now, request.app.state.settings.address_rules),
+                "last_rejection": head.last_rejection,
+                "now": now,
+                "notice": NOTICES.get(notice or ""),
             },
         )
         cache.put(key, page)

@@ -1,0 +1,77 @@
+"""The warehouse scan page: a barcode scanner (keyboard wedge), typing, or the phone camera."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backend.logistics import warehouse
+from backend.staff import Permission
+from portal import calls
+from portal.forms import form_text
+from portal.i18n import N_
+from portal.rendering import render
+from portal.routes.customer_access import client_ip
+from portal.staff_auth import require_staff
+
+
+async def scan_page(request: Request) -> Response:
+    staff = await require_staff(request, Permission.SCAN_PARCELS)
+    recent = await calls.read(request, warehouse.list_recent_scans, request.app.state.database)
+    return render(
+        request,
+        "warehouse/scan.html",
+        {"staff": staff, "result": None, "error": None, "recent": recent},
+    )
+
+
+async def scan(request: Request) -> Response:
+    staff = await require_staff(request, Permission.SCAN_PARCELS)
+    form = await request.form()
+    code = form_text(form, "code", 60)
+    database = request.app.state.database
+    context: dict[str, object] = {"staff": staff, "result": None, "error": None, "code": code}
+    status = 200
+    try:
+        context["result"] = await calls.write(
+            warehouse.scan_parcel, database, code, staff.actor(client_ip(request), channel="scan")
+        )
+    except warehouse.ParcelNotFound:
+        context["error"], status = N_("No order or waybill with this number."), 404
+    except warehouse.ScanRefused as refused:
+        context["error"], status = N_("Do not pack: this order is %(status)s."), 409
+        context["refused_status"] = refused.status
+    context["recent"] = await calls.read(request, warehouse.list_recent_scans, database)
+    return render(
+        request,
+        "warehouse/scan.html",
+        context,
+        partial="warehouse/_scan_result.html",
+        status_code=status,
+    )
+
+
+async def reprint(request: Request) -> Response:
+    staff = await require_staff(request, Permission.SCAN_PARCELS)
+    try:
+        shipment_id = int(request.path_params["shipment_id"])
+        await calls.write(
+            warehouse.confirm_reprint,
+            request.app.state.database,
+            shipment_id,
+            staff.actor(client_ip(request), channel="scan"),
+        )
+    except (ValueError, warehouse.ParcelNotFound):
+        raise HTTPException(404) from None
+    return render(request, "warehouse/_reprinted.html", {})
+
+
+routes = [
+    Route("/scan", scan_page, name="warehouse_scan"),
+    Route("/scan", scan, methods=["POST"], name="warehouse_scan_post"),
+    Route(
+        "/shipments/{shipment_id}/reprinted", reprint, methods=["POST"], name="warehouse_reprinted"
+    ),
+]
