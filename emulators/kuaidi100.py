@@ -432,8 +432,11 @@ class Kuaidi100Emulator:
             return "修改地址需填写收件人信息"
         with self._lock:
             waybill = self.waybills.get(str(param.get("kuaidinum") or ""))
-            if waybill is None or not waybill.revealed or waybill.is_signed:
-                return "仅支持运输中且未签收的快件"  # the doc's "运输中且未签收" rule
+            # The doc says "运输中且未签收". ❓ Whether a printed e-waybill the carrier has not
+            # collected yet counts is not documented; the emulator accepts it (it is in the
+            # carrier's system) and refuses only unknown and signed parcels.
+            if waybill is None or waybill.is_signed:
+                return "仅支持运输中且未签收的快件"
         return None
 
     async def _control_advance(self, request: Request) -> Response:

@@ -68,7 +68,6 @@ def scan_parcel(
     database: Database, code: str, actor: Actor, now: datetime | None = None
 ) -> ScanResult:
     """Order number or waybill: packed and locked in one transaction, with the row locked."""
-    now = now or utcnow()
     code = _normalize(code)
     if not code:
         raise ParcelNotFound(code)
@@ -78,6 +77,7 @@ def scan_parcel(
             raise ParcelNotFound(code)
         order = session.get(Order, order_id, with_for_update=True)
         assert order is not None
+        now = now or utcnow()  # after the row lock: the lock time follows the commit order
         status = OrderStatus(order.status)
         already = order.address_locked_at is not None
         if not already:

@@ -42,7 +42,6 @@ from backend.orders.service import NewAddress, OrderNotFound, add_address_versio
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
-MAX_CODES_PER_HOUR = 5
 ADDRESS_CHANGED = "address.changed"  # job: tell the old phone, the carrier, the warehouse
 SEND_CODE = "address.send_code"  # job: text the one-time code
 REQUEST_DECIDED = "address.request_decided"  # job: tell the customer staff's answer
@@ -126,7 +125,7 @@ class VerificationCodeExpired(Exception):
 
 
 class TooManyCodes(Exception):
-    """Codes are sent at most MAX_CODES_PER_HOUR times an hour per order."""
+    """Codes are sent at most `max_codes_per_hour` times an hour per order."""
 
 
 def validate_address(
@@ -216,7 +215,7 @@ def start_address_change(
                 AddressChange.code_hash.is_not(None),
             )
         )
-        if (recent or 0) >= MAX_CODES_PER_HOUR:
+        if (recent or 0) >= rules.max_codes_per_hour:
             raise TooManyCodes
         phone = (
             session.scalar(
@@ -300,10 +299,11 @@ def confirm_address_change(
     now: datetime | None = None,
 ) -> ChangeOutcome:
     """The code is right: apply the change (in the window) or file it for staff (after)."""
-    now = now or utcnow()
     failure: Exception | None = None
     with database.write() as session:
         order = _locked_order(session, order_id)
+        # Read the clock only once the row is ours: times then follow the commit order.
+        now = now or utcnow()
         change = session.get(AddressChange, change_id)
         if (
             change is None
@@ -445,7 +445,6 @@ def decide_request(
     now: datetime | None = None,
 ) -> ChangeStatus:
     """Staff (or the auto-approval timer) answer a pending request."""
-    now = now or utcnow()
     with database.write() as session:
         order_id = session.scalar(
             select(AddressChange.order_id).where(AddressChange.id == change_id)
@@ -453,6 +452,7 @@ def decide_request(
         if order_id is None:
             raise AddressChangeNotFound
         order = _locked_order(session, order_id)
+        now = now or utcnow()
         change = session.get(AddressChange, change_id)
         assert change is not None
         if change.status != ChangeStatus.PENDING_APPROVAL:

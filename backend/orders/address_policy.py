@@ -34,6 +34,8 @@ class AddressRules:
     max_customer_edits: int = 3
     # A request nobody answers is approved after this long, so the customer is not stuck.
     auto_approve_after: timedelta = timedelta(hours=4)
+    # One-time codes texted per order per hour: caps SMS cost and phone-number harassment.
+    max_codes_per_hour: int = 5
 
 
 @dataclass(frozen=True)
