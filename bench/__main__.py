@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from bench import POSTGRES_URL_VARIABLE, row
 
-BENCHMARKS = ("tracking_page", "query_count", "page_weight")
+BENCHMARKS = ("tracking_page", "query_count", "page_weight", "push_callbacks")
 
 
 def describe_machine() -> str:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # SQLite has one writer at a time: queue writes on one thread instead of its lock.
+    app.state.write_limiter = anyio.CapacityLimiter(1 if database.is_sqlite else settings.threads)
     app.state.database = database
     app.state.templates = build_templates(app)
     app.state.page_cache = PageCache(settings.page_cache_size)

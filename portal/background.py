@@ -27,10 +27,10 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
 
     return {
         "sandbox.advance": advance_sandbox,
-        "access.prune_lookup_attempts": lambda db, _p: prune_lookup_attempts(db) and None,
+        "access.prune_lookup_attempts": lambda db, _p: prune_lookup_attempts(db),
         SUBSCRIBE: lambda db, p: tracking_jobs.subscribe_shipment(db, tracking, p),
         tracking_jobs.PUSH: lambda db, p: tracking_jobs.process_push(db, tracking, p),
-        tracking_jobs.POLL: lambda db, _p: tracking_jobs.poll_shipments(db, tracking) and None,
+        tracking_jobs.POLL: lambda db, _p: tracking_jobs.poll_shipments(db, tracking),
         outbox.SEND: lambda db, p: outbox.send_notification(db, notifications, p),
         address_changes.SEND_CODE: lambda db, p: outbox.send_verification_code(notifications, p),
         address_changes.ADDRESS_CHANGED: address_propagation.handle_address_changed,
@@ -38,7 +38,7 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         address_propagation.CARRIER_ADDRESS_CHANGE: lambda db, p: (
             address_propagation.request_carrier_address_change(db, tracking, p)
         ),
-        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules) and None,
+        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules),
     }
 
 

@@ -79,15 +79,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from portal.background import build_worker
+    from portal.integrations import build_integrations
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     database = Database(settings.database_url)
-    worker = build_worker(database, settings)
+    integrations = build_integrations(settings)
+    worker = build_worker(database, settings, integrations)
     print(f"worker {worker.name} running; Ctrl-C to stop", flush=True)
     try:
         worker.run_forever()
     except KeyboardInterrupt:
         worker.stop()
+    finally:
+        integrations.close()
+        database.dispose()
     return 0
 
 

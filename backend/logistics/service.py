@@ -316,7 +316,8 @@ def apply_carrier_events(
             before={"status": str(before)},
             after={"status": str(after)},
         )
-    if after in CARRIER_HAS_IT and shipment.direction == ShipmentDirection.OUTBOUND:
+    handed_over = after in CARRIER_HAS_IT and before not in CARRIER_HAS_IT
+    if handed_over and shipment.direction == ShipmentDirection.OUTBOUND:
         _ship_at_pickup(session, shipment, actor, shipment.picked_up_at or now)
     if after is TrackingStatus.DELIVERED and shipment.delivered_at is None:
         shipment.delivered_at = first_time(timeline, frozenset({TrackingStatus.DELIVERED}))

@@ -170,6 +170,7 @@ async def submit(request: Request) -> Response:
         else changes.ChangeKind.EDIT
     )
     started = await calls.write(
+        request,
         changes.start_address_change,
         request.app.state.database,
         head.order_id,
@@ -217,6 +218,7 @@ async def confirm(request: Request) -> Response:
     change_id = int(change_id_text)
     try:
         outcome = await calls.write(
+            request,
             changes.confirm_address_change,
             request.app.state.database,
             head.order_id,

@@ -33,7 +33,7 @@ async def login(request: Request) -> Response:
     name, password = form_text(form, "name", 64), form_text(form, "password", 256)
     try:
         staff = await calls.write(
-            authenticate, request.app.state.database, name, password, client_ip(request)
+            request, authenticate, request.app.state.database, name, password, client_ip(request)
         )
     except InvalidCredentials:
         return render(
@@ -122,7 +122,12 @@ async def issue_link(request: Request) -> Response:
     order_id = _order_id(request)
     lifetime = timedelta(days=state.settings.short_link_days)
     code = await calls.write(
-        access.issue_short_link, state.database, order_id, staff.actor(client_ip(request)), lifetime
+        request,
+        access.issue_short_link,
+        state.database,
+        order_id,
+        staff.actor(client_ip(request)),
+        lifetime,
     )
     link = state.settings.base_url.rstrip("/") + str(request.url_for("short_link", code=code).path)
     return render(request, "admin/_link_result.html", {"new_link": link})
@@ -132,7 +137,11 @@ async def revoke_links(request: Request) -> Response:
     staff = await require_staff(request, Permission.MANAGE_LINKS)
     order_id = _order_id(request)
     await calls.write(
-        access.revoke_links, request.app.state.database, order_id, staff.actor(client_ip(request))
+        request,
+        access.revoke_links,
+        request.app.state.database,
+        order_id,
+        staff.actor(client_ip(request)),
     )
     return redirect(request, "admin_order", order_id=order_id)
 

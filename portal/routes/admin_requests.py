@@ -42,6 +42,7 @@ async def decide(request: Request) -> Response:
     # Answered meanwhile (by a colleague or the timer): the queue then shows the truth.
     with suppress(changes.AddressChangeNotFound):
         await calls.write(
+            request,
             changes.decide_request,
             request.app.state.database,
             change_id,

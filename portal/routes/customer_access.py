@@ -72,6 +72,7 @@ async def lookup(request: Request) -> Response:
     }
     try:
         grant = await calls.write(
+            request,
             access.lookup_order,
             request.app.state.database,
             values["order_no"],

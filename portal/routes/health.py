@@ -10,7 +10,7 @@ from portal import calls
 
 
 async def healthz(request: Request) -> Response:
-    healthy = await calls.write(request.app.state.database.ping)
+    healthy = await calls.write(request, request.app.state.database.ping)
     if healthy:
         return JSONResponse({"status": "ok", "database": "ok"})
     return JSONResponse({"status": "degraded", "database": "unreachable"}, status_code=503)

@@ -21,10 +21,12 @@ from portal import calls
 from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
+from portal.sessions import Sessions
 
 
 def _customer(request: Request) -> int | None:
-    return request.app.state.sessions.customer_id(request)
+    sessions: Sessions = request.app.state.sessions
+    return sessions.customer_id(request)
 
 
 def _to_lookup(request: Request) -> Response:

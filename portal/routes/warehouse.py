@@ -36,7 +36,11 @@ async def scan(request: Request) -> Response:
     status = 200
     try:
         context["result"] = await calls.write(
-            warehouse.scan_parcel, database, code, staff.actor(client_ip(request), channel="scan")
+            request,
+            warehouse.scan_parcel,
+            database,
+            code,
+            staff.actor(client_ip(request), channel="scan"),
         )
     except warehouse.ParcelNotFound:
         context["error"], status = N_("No order or waybill with this number."), 404
@@ -58,6 +62,7 @@ async def reprint(request: Request) -> Response:
     try:
         shipment_id = int(request.path_params["shipment_id"])
         await calls.write(
+            request,
             warehouse.confirm_reprint,
             request.app.state.database,
             shipment_id,

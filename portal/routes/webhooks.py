@@ -36,6 +36,7 @@ async def kuaidi100_push(request: Request) -> Response:
     settings = request.app.state.settings
     try:
         await calls.write(
+            request,
             tracking_jobs.accept_kuaidi100_push,
             request.app.state.database,
             param,
@@ -62,6 +63,7 @@ async def sf_push(request: Request) -> Response:
         }
     try:
         await calls.write(
+            request,
             tracking_jobs.accept_sf_push,
             state.database,
             state.tracking_clients,
