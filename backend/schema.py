@@ -8,6 +8,7 @@ from backend.notifications.outbox import Notification
 from backend.orders.access import LookupAttempt, ShortLink
 from backend.orders.address_changes import AddressChange
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
+from backend.refunds.models import Refund, ReturnLine, ReturnRequest
 from backend.staff import StaffUser
 
 metadata = Base.metadata
@@ -22,6 +23,9 @@ __all__ = [
     "Notification",
     "Order",
     "OrderLine",
+    "Refund",
+    "ReturnLine",
+    "ReturnRequest",
     "Shipment",
     "ShortLink",
     "StaffUser",

@@ -1,0 +1,82 @@
+"""Return requests, their lines, and refunds with the idempotency key stored before any call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base, utcnow
+from backend.refunds.lifecycle import ReturnStatus
+
+
+class ReturnRequest(Base):
+    __tablename__ = "return_requests"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[ReturnStatus] = mapped_column(String(20), index=True)
+    refund_type: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    amount_fen: Mapped[int]
+    approved_amount_fen: Mapped[int | None]
+    # Every rule evaluated, passed or not, so the customer sees why in plain words.
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    review_due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReturnLine(Base):
+    __tablename__ = "return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    quantity: Mapped[int]
+
+
+class RefundState(StrEnum):
+    STORED = "stored"  # the row and its key exist; the gateway has not answered yet
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    CLOSED = "closed"
+    ABNORMAL = "abnormal"  # WeChat: the money could not reach the account; finance acts
+    FAILED = "failed"  # the gateway refused; nothing was paid
+
+
+# Refunds in these states count against what was paid: money gone or possibly going.
+COMMITTED_STATES = frozenset(
+    {RefundState.STORED, RefundState.PROCESSING, RefundState.SUCCESS, RefundState.ABNORMAL}
+)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    # Stored before the gateway is called and reused by every retry: never paid twice.
+    out_refund_no: Mapped[str] = mapped_column(String(64), unique=True)
+    amount_fen: Mapped[int]
+    status: Mapped[RefundState] = mapped_column(String(12), default=RefundState.STORED)
+    raw_status: Mapped[str | None] = mapped_column(String(40))
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
+    received_account: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    succeeded_at: Mapped[datetime | None]
