@@ -9,6 +9,7 @@ from backend.orders.access import LookupAttempt, ShortLink
 from backend.orders.address_changes import AddressChange
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.refunds.models import Refund, ReturnLine, ReturnRequest
+from backend.refunds.service import ReturnPhoto
 from backend.staff import StaffUser
 
 metadata = Base.metadata
@@ -25,6 +26,7 @@ __all__ = [
     "OrderLine",
     "Refund",
     "ReturnLine",
+    "ReturnPhoto",
     "ReturnRequest",
     "Shipment",
     "ShortLink",

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.db import Database
 from backend.orders.access import LinkSigner
+from backend.refunds.photos import PhotoStore
 from portal import i18n
 from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS
@@ -30,6 +31,7 @@ from portal.routes import (
     admin_requests,
     customer_access,
     health,
+    returns,
     tracking,
     warehouse,
     webhooks,
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *customer_access.routes,
             *tracking.routes,
             *address.routes,
+            *returns.routes,
             Mount("/admin", routes=[*admin.routes, *admin_requests.routes]),
             Mount("/warehouse", routes=warehouse.routes),
             Mount("/webhooks", routes=webhooks.routes),
@@ -110,8 +113,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     app.state.templates = build_templates(app)
     app.state.page_cache = PageCache(settings.page_cache_size)
+    # Outside the static root, never served as files: photos go out only through routes
+    # that check who is asking.
+    app.state.photo_store = PhotoStore(settings.photo_dir, public_roots=[STATIC_DIR])
     app.state.sessions = Sessions(settings)
     app.state.tracking_clients = integrations.tracking
+    app.state.refund_gateways = integrations.refunds
     app.state.link_signer = LinkSigner(
         list(settings.secret_keys), timedelta(days=settings.link_max_age_days)
     )

@@ -14,6 +14,8 @@ from backend.logistics.service import SUBSCRIBE
 from backend.notifications import outbox
 from backend.orders import address_changes
 from backend.orders.access import prune_lookup_attempts
+from backend.refunds import payouts
+from backend.refunds import service as refund_service
 from portal.integrations import Integrations
 from portal.settings import Settings
 
@@ -39,6 +41,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
             address_propagation.request_carrier_address_change(db, tracking, p)
         ),
         AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules),
+        payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
+        payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
+        payouts.SETTLED: refund_service.refund_settled,
     }
 
 
@@ -46,6 +51,7 @@ AUTO_APPROVE = "address.auto_approve"
 
 PERIODIC = [
     Periodic(AUTO_APPROVE, timedelta(minutes=1)),
+    Periodic(payouts.RECONCILE, timedelta(minutes=1)),
     Periodic("sandbox.advance", timedelta(seconds=5)),
     Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),

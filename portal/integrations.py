@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import time
+from pathlib import Path
 
 import httpx
 
@@ -15,6 +16,10 @@ from backend.logistics.tracking_jobs import TrackingClients
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
 from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
+from backend.refunds.gateways.alipay import AlipayClient
+from backend.refunds.gateways.base import RefundGateway, load_private_key, load_public_key
+from backend.refunds.gateways.wechatpay import WeChatPayClient
+from backend.refunds.payouts import Gateways
 from portal.settings import Settings
 
 # WeChat's access token travels in the query string; httpx logs URLs at INFO.
@@ -44,6 +49,7 @@ class Integrations:
     http: httpx.Client
     tracking: TrackingClients
     notifications: NotificationConfig
+    refunds: Gateways
 
     def close(self) -> None:
         self.http.close()
@@ -112,6 +118,39 @@ def _notifications(settings: Settings, http: httpx.Client) -> NotificationConfig
     )
 
 
+def _read(path: str) -> str:
+    return Path(path).read_text()
+
+
+def _refunds(settings: Settings, http: httpx.Client) -> Gateways:
+    gateways: dict[str, RefundGateway] = {}
+    if settings.wechatpay_mchid:
+        gateways["wechatpay"] = WeChatPayClient(
+            http,
+            mchid=settings.wechatpay_mchid,
+            serial_no=settings.wechatpay_serial_no,
+            private_key=load_private_key(_read(settings.wechatpay_private_key_file)),
+            platform_keys={
+                serial: load_public_key(_read(path))
+                for serial, path in parse_pairs(settings.wechatpay_platform_keys).items()
+            },
+            api_v3_key=settings.wechatpay_api_v3_key.encode(),
+            notify_url=settings.base_url.rstrip("/") + "/webhooks/wechatpay/refund",
+            base_url=settings.wechatpay_base_url,
+        )
+    if settings.alipay_app_id:
+        gateways["alipay"] = AlipayClient(
+            http,
+            app_id=settings.alipay_app_id,
+            private_key=load_private_key(_read(settings.alipay_private_key_file)),
+            alipay_public_key=load_public_key(_read(settings.alipay_public_key_file)),
+            gateway_url=settings.alipay_gateway_url,
+        )
+    return Gateways(gateways)
+
+
 def build_integrations(settings: Settings) -> Integrations:
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
-    return Integrations(http, _tracking(settings, http), _notifications(settings, http))
+    return Integrations(
+        http, _tracking(settings, http), _notifications(settings, http), _refunds(settings, http)
+    )

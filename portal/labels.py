@@ -9,6 +9,7 @@ from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import SalesChannel
+from backend.refunds.views import Step
 from portal.i18n import N_, gettext
 
 _LABELS: dict[StrEnum, str] = {
@@ -47,6 +48,12 @@ _LABELS: dict[StrEnum, str] = {
     AlertKind.STALLED: N_("No tracking update for 48 hours"),
     AlertKind.PROBLEM: N_("Delivery problem"),
     AlertKind.CARRIER_SILENT: N_("Carrier has gone silent"),
+    Step.SUBMITTED: N_("Request submitted"),
+    Step.APPROVED: N_("Approved"),
+    Step.PARCEL: N_("Item on its way back"),
+    Step.RECEIVED: N_("Received at the warehouse"),
+    Step.REFUNDING: N_("Refund in progress"),
+    Step.REFUNDED: N_("Refund successful"),
     SalesChannel.TAOBAO: N_("Taobao"),
     SalesChannel.TMALL: N_("Tmall"),
     SalesChannel.JD: N_("JD"),

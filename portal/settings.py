@@ -60,6 +60,10 @@ class Settings:
             "(see README, Performance)"
         ),
     )
+    photo_dir: str = field(
+        default=str(VAR_DIR / "photos"),
+        metadata=_help("Where return photos are kept (outside the static root)"),
+    )
     page_cache_size: int = field(
         default=2048,
         metadata=_help("Rendered tracking pages kept in memory per process; 0 renders every time"),
@@ -122,6 +126,26 @@ class Settings:
     )
     quiet_hours: str = field(
         default="22:00-08:00", metadata=_help("No customer messages in this window (Shanghai)")
+    )
+    wechatpay_mchid: str = field(
+        default="", metadata=_help("WeChat Pay merchant id; empty disables it")
+    )
+    wechatpay_serial_no: str = field(default="", metadata=_help("Serial of our API certificate"))
+    wechatpay_private_key_file: str = field(
+        default="", metadata=_help("Our API private key (PEM file)")
+    )
+    wechatpay_platform_keys: str = field(
+        default="", metadata=_help("serial=path.pem pairs of WeChat Pay platform public keys")
+    )
+    wechatpay_api_v3_key: str = field(default="", metadata=_help("APIv3 key (notify decryption)"))
+    wechatpay_base_url: str = field(
+        default="https://api.mch.weixin.qq.com", metadata=_help("WeChat Pay API base URL")
+    )
+    alipay_app_id: str = field(default="", metadata=_help("Alipay app id; empty disables it"))
+    alipay_private_key_file: str = field(default="", metadata=_help("Our app private key (PEM)"))
+    alipay_public_key_file: str = field(default="", metadata=_help("Alipay's public key (PEM)"))
+    alipay_gateway_url: str = field(
+        default="https://openapi.alipay.com/gateway.do", metadata=_help("Alipay gateway URL")
     )
     demo_emulators: bool = field(
         default=False,

@@ -64,8 +64,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
-def settings(database: Database) -> Settings:
+def settings(database: Database, tmp_path: Path) -> Settings:
     return Settings(
+        photo_dir=str(tmp_path / "photos"),
         database_url=database.url,
         secret_keys=TEST_KEYS,
         base_url="http://testserver",

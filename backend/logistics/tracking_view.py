@@ -19,6 +19,7 @@ from backend.orders.address_policy import AddressDecision, AddressFacts, Address
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone, mask_street
 from backend.orders.models import AddressVersion, Order, OrderLine, SalesChannel
+from backend.refunds.models import ReturnRequest
 
 
 class ProgressStep(StrEnum):
@@ -204,6 +205,14 @@ _HEAD = (
         .limit(1)
         .scalar_subquery()
         .label("last_rejection"),
+        select(func.max(ReturnRequest.id))
+        .where(ReturnRequest.order_id == Order.id)
+        .scalar_subquery()
+        .label("latest_return_id"),
+        select(func.max(ReturnRequest.updated_at))
+        .where(ReturnRequest.order_id == Order.id)
+        .scalar_subquery()
+        .label("returns_updated_at"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
@@ -288,7 +297,8 @@ def get_tracking_head(database: Database, public_no: str, customer_id: int) -> T
         ).first()
     if row is None:
         return None
-    return TrackingHead(row.id, f"{row.updated_at}|{row.shipments_updated_at}", row)
+    version = f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
+    return TrackingHead(row.id, version, row)
 
 
 def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingView:

@@ -42,6 +42,7 @@ class NotificationEvent(StrEnum):
     ADDRESS_CHANGED = "address_changed"  # to the phone that was on the order before
     ADDRESS_REQUEST_APPROVED = "address_request_approved"
     ADDRESS_REQUEST_REJECTED = "address_request_rejected"
+    REFUND_SUCCEEDED = "refund_succeeded"
     SHIPPED = "shipped"
     OUT_FOR_DELIVERY = "out_for_delivery"
     AVAILABLE_FOR_PICKUP = "available_for_pickup"

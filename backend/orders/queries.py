@@ -191,3 +191,28 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         addresses=tuple(AddressRecord(*a) for a in addresses),
         audit=tuple(AuditRecord(*e) for e in events),
     )
+
+
+@dataclass(frozen=True)
+class LineRecord:
+    id: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price_fen: int
+
+
+def list_order_lines(database: Database, order_id: int) -> list[LineRecord]:
+    with database.read() as session:
+        rows = session.execute(
+            select(
+                OrderLine.id,
+                OrderLine.sku,
+                OrderLine.name,
+                OrderLine.quantity,
+                OrderLine.unit_price_fen,
+            )
+            .where(OrderLine.order_id == order_id)
+            .order_by(OrderLine.id)
+        ).all()
+    return [LineRecord(*row) for row in rows]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -234,3 +234,16 @@ def reconcile(database: Database, gateways: Gateways, now: datetime | None = Non
             continue
         apply_gateway_result(database, result)
     return len(stale)
+
+
+class NotifyReader(Protocol):
+    def read_notify(self, headers: Mapping[str, str], body: bytes) -> Any: ...
+
+
+def receive_wechatpay_notify(
+    database: Database, client: NotifyReader, headers: Mapping[str, str], body: bytes
+) -> bool:
+    """The refund notify: verified and decrypted by the adapter (NotifyRejected otherwise),
+    then applied like any other word from the gateway; repeats and early ones change nothing."""
+    notice = client.read_notify(headers, body)
+    return apply_gateway_result(database, notice.refund)

@@ -17,6 +17,7 @@ from backend.logistics.tracking_view import (
     get_tracking_head,
 )
 from backend.orders.queries import list_customer_orders
+from backend.refunds.service import RETURNABLE
 from portal import calls
 from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
@@ -91,6 +92,8 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
                 "last_rejection": head.last_rejection,
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
+                "returnable": view.status in RETURNABLE,
+                "latest_return_id": head.row.latest_return_id,
             },
         )
         cache.put(key, page)

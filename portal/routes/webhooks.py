@@ -9,6 +9,10 @@ from starlette.routing import Route
 from backend.logistics import tracking_jobs
 from backend.logistics.carriers import kuaidi100, sf
 from backend.logistics.carriers.base import MalformedPayload
+from backend.refunds import payouts
+from backend.refunds.gateways import wechatpay
+from backend.refunds.gateways.base import MalformedPayload as RefundMalformed
+from backend.refunds.gateways.base import NotifyRejected
 from portal import calls
 from portal.forms import form_text
 
@@ -81,7 +85,28 @@ async def sf_push(request: Request) -> Response:
     return JSONResponse(sf.PUSH_REPLY_OK)
 
 
+async def wechatpay_refund(request: Request) -> Response:
+    body = await _body(request)
+    client = request.app.state.refund_gateways.by_name.get("wechatpay")
+    if body is None or client is None:
+        return JSONResponse(wechatpay.NOTIFY_REPLY_FAIL, 404 if client is None else 413)
+    try:
+        await calls.write(
+            request,
+            payouts.receive_wechatpay_notify,
+            request.app.state.database,
+            client,
+            dict(request.headers),
+            body,
+        )
+    except (NotifyRejected, RefundMalformed):
+        # WeChat sends it again later; a forged one is simply refused.
+        return JSONResponse(wechatpay.NOTIFY_REPLY_FAIL, 401)
+    return JSONResponse(wechatpay.NOTIFY_REPLY_OK)
+
+
 routes = [
     Route("/kuaidi100", kuaidi100_push, methods=["POST"], name="webhook_kuaidi100"),
     Route("/sf/{token}", sf_push, methods=["POST"], name="webhook_sf"),
+    Route("/wechatpay/refund", wechatpay_refund, methods=["POST"], name="webhook_wechatpay_refund"),
 ]

@@ -1,0 +1,376 @@
+"""Return requests: filed with photos, decided by the rules or by staff, refunded once.
+
+Each verb is one transaction with its audit event; the money moves in payouts.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from backend import audit
+from backend.actors import Actor
+from backend.db import Base, Database, utcnow
+from backend.notifications import outbox
+from backend.notifications.outbox import NotificationEvent
+from backend.orders.lifecycle import OrderAction, OrderStatus, can
+from backend.orders.models import Order, OrderLine
+from backend.orders.service import OrderNotFound, transition
+from backend.refunds import payouts
+from backend.refunds.lifecycle import ReturnAction, ReturnStatus, next_status
+from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnRequest
+from backend.refunds.photos import PhotoStore, check_photo_count, sanitize_photo
+from backend.refunds.rules import Decision, Outcome, RefundFacts, RefundRules, RefundType, decide
+
+REVIEW_PROMISE = timedelta(hours=48)
+RETURNABLE = frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.AFTER_SALE})
+
+
+class ReturnPhoto(Base):
+    __tablename__ = "return_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"), index=True)
+    storage_name: Mapped[str] = mapped_column(String(40))
+    thumbnail_name: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int]
+    height: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnNotAllowed(Exception):
+    """The order is not in a state a return can be filed for."""
+
+
+class ReturnInvalid(Exception):
+    """The request breaks a hard rule (photos missing, quantity too high ...)."""
+
+    def __init__(self, code: str, decision: Decision | None = None) -> None:
+        super().__init__(code)
+        self.code, self.decision = code, decision
+
+
+class ReturnNotFound(Exception):
+    """No such return for this customer, or not waiting for what was asked."""
+
+
+def store_photo(
+    database: Database, store: PhotoStore, order_id: int, data: bytes, limit: int = 6
+) -> int:
+    """Check, clean and keep one photo for an order's coming return; nothing left on failure."""
+    photo = sanitize_photo(data)  # raises PhotoRejected before anything is written
+    with database.read() as session:
+        pending = session.scalar(
+            select(func.count())
+            .select_from(ReturnPhoto)
+            .where(ReturnPhoto.order_id == order_id, ReturnPhoto.return_id.is_(None))
+        )
+    check_photo_count((pending or 0) + 1, limit)
+    names = [store.save(photo.image), store.save(photo.thumbnail)]
+    try:
+        with database.write() as session:
+            row = ReturnPhoto(
+                order_id=order_id,
+                storage_name=names[0],
+                thumbnail_name=names[1],
+                width=photo.width,
+                height=photo.height,
+                sha256=photo.sha256,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+    except BaseException:
+        for name in names:
+            store.delete(name)
+        raise
+
+
+@dataclass(frozen=True)
+class FiledReturn:
+    return_id: int
+    status: ReturnStatus
+    decision: Decision
+
+
+def _returned_so_far(session: Session, order_id: int) -> dict[int, int]:
+    rows = session.execute(
+        select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity))
+        .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+        .where(ReturnRequest.order_id == order_id, ReturnRequest.status != ReturnStatus.REJECTED)
+        .group_by(ReturnLine.order_line_id)
+    ).all()
+    return {line_id: int(quantity) for line_id, quantity in rows}
+
+
+def _amount(session: Session, order_id: int, quantities: dict[int, int]) -> int:
+    lines = {
+        line.id: line
+        for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order_id))
+    }
+    already = _returned_so_far(session, order_id)
+    amount = 0
+    for line_id, quantity in quantities.items():
+        line = lines.get(line_id)
+        if line is None or quantity <= 0:
+            raise ReturnInvalid("line_unknown")
+        if quantity > line.quantity - already.get(line_id, 0):
+            raise ReturnInvalid("quantity_too_high")
+        amount += quantity * line.unit_price_fen
+    if not amount:
+        raise ReturnInvalid("nothing_selected")
+    return amount
+
+
+def _recent_refunds(session: Session, customer_id: int, now: datetime, days: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ReturnRequest)
+            .where(
+                ReturnRequest.customer_id == customer_id,
+                ReturnRequest.created_at > now - timedelta(days=days),
+                ReturnRequest.status.not_in([ReturnStatus.REJECTED, ReturnStatus.IN_REVIEW]),
+            )
+        )
+        or 0
+    )
+
+
+def file_return(
+    database: Database,
+    order_id: int,
+    customer_id: int,
+    quantities: dict[int, int],
+    refund_type: RefundType,
+    reason: str,
+    description: str,
+    photo_ids: list[int],
+    rules: RefundRules,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+) -> FiledReturn:
+    """The customer's request: checked by the rules, approved at once or sent to staff."""
+    with database.write() as session:
+        order = session.get(Order, order_id, with_for_update=True)
+        if order is None or order.customer_id != customer_id:
+            raise OrderNotFound(order_id)
+        now = now or utcnow()
+        if OrderStatus(order.status) not in RETURNABLE:
+            raise ReturnNotAllowed(str(order.status))
+        amount = _amount(session, order_id, quantities)
+        if payouts.committed_fen(session, order_id) + amount > order.paid_fen:
+            raise payouts.RefundExceedsPayment(order.paid_fen, 0, amount)
+        photos = list(
+            session.scalars(
+                select(ReturnPhoto).where(
+                    ReturnPhoto.id.in_(photo_ids or [0]),
+                    ReturnPhoto.order_id == order_id,
+                    ReturnPhoto.return_id.is_(None),
+                )
+            )
+        )
+        decision = decide(
+            RefundFacts(
+                amount_fen=amount,
+                delivered_at=order.delivered_at,
+                now=now,
+                recent_refunds=_recent_refunds(
+                    session, customer_id, now, rules.recent_refunds_window_days
+                ),
+                risk_flag=order.risk_flag,
+                reason=reason,
+                has_photos=bool(photos),
+                refund_type=refund_type,
+            ),
+            rules,
+        )
+        if decision.outcome is Outcome.REJECT_INVALID:
+            raise ReturnInvalid(decision.failed[0].code, decision)
+        request = ReturnRequest(
+            order_id=order_id,
+            customer_id=customer_id,
+            refund_type=str(refund_type),
+            reason=reason,
+            description=description,
+            amount_fen=amount,
+            created_at=now,
+            status=ReturnStatus.IN_REVIEW,
+            checks=_checks(decision),
+            review_due_at=now + REVIEW_PROMISE,
+        )
+        session.add(request)
+        session.flush()
+        for line_id, quantity in quantities.items():
+            session.add(ReturnLine(return_id=request.id, order_line_id=line_id, quantity=quantity))
+        for photo in photos:
+            photo.return_id = request.id
+        if can(OrderStatus(order.status), OrderAction.OPEN_AFTER_SALE):
+            transition(session, order, OrderAction.OPEN_AFTER_SALE, actor, now)
+        audit.record(
+            session,
+            actor,
+            "return.filed",
+            subject="return",
+            subject_id=request.id,
+            order_id=order_id,
+            at=now,
+            after={
+                "amount_fen": amount,
+                "outcome": str(decision.outcome),
+                "reason": reason,
+                "type": str(refund_type),
+            },
+        )
+        if decision.outcome is Outcome.AUTO_APPROVE:
+            _approve(session, request, amount, Actor.system("refund-rules"), now)
+        return FiledReturn(request.id, ReturnStatus(request.status), decision)
+
+
+def _checks(decision: Decision) -> list[dict[str, Any]]:
+    return [{"code": c.code, "passed": c.passed, "params": dict(c.params)} for c in decision.checks]
+
+
+def _move(request: ReturnRequest, action: ReturnAction) -> None:
+    request.status = next_status(ReturnStatus(request.status), action)
+
+
+def _approve(
+    session: Session, request: ReturnRequest, amount: int, actor: Actor, now: datetime
+) -> None:
+    request.approved_amount_fen = amount
+    request.decided_by, request.decided_at = f"{actor.kind}:{actor.identifier}", now
+    request.review_due_at = None
+    _move(request, ReturnAction.APPROVE)
+    audit.record(
+        session,
+        actor,
+        "return.approved",
+        subject="return",
+        subject_id=request.id,
+        order_id=request.order_id,
+        at=now,
+        after={"amount_fen": amount},
+    )
+    if request.refund_type == RefundType.REFUND_ONLY:
+        _move(request, ReturnAction.START_REFUND)
+        payouts.start_refund(
+            session, request.order_id, amount, actor, return_id=request.id, now=now
+        )
+    else:
+        _move(request, ReturnAction.WAIT_FOR_PARCEL)
+
+
+def review_return(
+    database: Database,
+    return_id: int,
+    approve: bool,
+    actor: Actor,
+    *,
+    amount_fen: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> ReturnStatus:
+    """Staff decide: approve (in full or in part) or reject with a reason the customer sees."""
+    with database.write() as session:
+        order_id = session.scalar(
+            select(ReturnRequest.order_id).where(ReturnRequest.id == return_id)
+        )
+        if order_id is None:
+            raise ReturnNotFound(return_id)
+        session.get(Order, order_id, with_for_update=True)
+        request = session.get(ReturnRequest, return_id)
+        assert request is not None
+        if request.status != ReturnStatus.IN_REVIEW:
+            raise ReturnNotFound(return_id)
+        now = now or utcnow()
+        if approve:
+            amount = request.amount_fen if amount_fen is None else amount_fen
+            if not 0 < amount <= request.amount_fen:
+                raise ReturnInvalid("amount_out_of_range")
+            _approve(session, request, amount, actor, now)
+        else:
+            _move(request, ReturnAction.REJECT)
+            request.reject_reason = reason.strip()[:200] or "不符合退款条件"
+            request.decided_by, request.decided_at = f"{actor.kind}:{actor.identifier}", now
+            request.review_due_at = None
+            audit.record(
+                session,
+                actor,
+                "return.rejected",
+                subject="return",
+                subject_id=request.id,
+                order_id=order_id,
+                at=now,
+                after={"reason": request.reject_reason},
+            )
+        return ReturnStatus(request.status)
+
+
+def receive_return(database: Database, return_id: int, actor: Actor) -> ReturnStatus:
+    """The warehouse signed for the returned parcel: the refund is released."""
+    with database.write() as session:
+        request = session.get(ReturnRequest, return_id, with_for_update=True)
+        if request is None:
+            raise ReturnNotFound(return_id)
+        already_refunding = request.status == ReturnStatus.REFUNDING
+        _move(request, ReturnAction.PARCEL_RECEIVED)
+        audit.record(
+            session,
+            actor,
+            "return.received",
+            subject="return",
+            subject_id=return_id,
+            order_id=request.order_id,
+        )
+        if not already_refunding and request.status == ReturnStatus.RECEIVED:
+            _move(request, ReturnAction.START_REFUND)
+            payouts.start_refund(
+                session,
+                request.order_id,
+                request.approved_amount_fen or request.amount_fen,
+                actor,
+                return_id=request.id,
+            )
+        return ReturnStatus(request.status)
+
+
+def refund_settled(database: Database, payload: dict[str, Any]) -> None:
+    """Job (payouts.SETTLED): the return and the order follow their refund's outcome."""
+    with database.write() as session:
+        refund = session.get(Refund, payload["refund_id"])
+        if refund is None or refund.return_id is None:
+            return
+        order = session.get(Order, refund.order_id, with_for_update=True)
+        request = session.get(ReturnRequest, refund.return_id)
+        assert order is not None and request is not None
+        if request.status != ReturnStatus.REFUNDING:
+            return  # already moved: the job ran before
+        system = Actor.system("payouts")
+        if refund.status == RefundState.SUCCESS:
+            _move(request, ReturnAction.REFUND_SUCCEEDED)
+            action = (
+                OrderAction.REFUND_IN_FULL
+                if payouts.committed_fen(session, order.id) >= order.paid_fen
+                else OrderAction.CLOSE_AFTER_SALE
+            )
+            if can(OrderStatus(order.status), action):
+                transition(session, order, action, system)
+        elif refund.status in (RefundState.FAILED, RefundState.CLOSED, RefundState.ABNORMAL):
+            _move(request, ReturnAction.REFUND_FAILED)
+        if refund.status == RefundState.SUCCESS:
+            yuan, cents = divmod(refund.amount_fen, 100)
+            outbox.notify(
+                session,
+                order.id,
+                NotificationEvent.REFUND_SUCCEEDED,
+                details={"amount": f"{yuan}.{cents:02d}"},
+                reference=f"r{refund.id}",
+            )

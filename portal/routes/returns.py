@@ -1,0 +1,246 @@
+"""Returns from the customer's side: the request form, photo uploads, the live progress page."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from backend.actors import Actor, ActorKind
+from backend.logistics.tracking_view import TrackingHead, get_tracking_head
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.queries import list_order_lines
+from backend.refunds import service, views
+from backend.refunds.photos import PhotoRejected, PhotoStore
+from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
+from portal import calls
+from portal.forms import form_text
+from portal.i18n import N_, current_locale
+from portal.refund_words import explain_all
+from portal.rendering import is_htmx, render
+from portal.routes.customer_access import client_ip
+
+# What a photo upload may weigh on the wire; the browser compresses long before this.
+MAX_UPLOAD_BYTES = 12 * 1024 * 1024
+PHOTO_MESSAGES = {
+    "photo_too_large": N_("The photo is too large (10 MB at most)."),
+    "photo_too_many_pixels": N_("The photo has too many pixels."),
+    "photo_type_not_allowed": N_("Only JPEG, PNG, WebP or HEIC photos can be uploaded."),
+    "photo_corrupt": N_("The photo could not be read. Please take it again."),
+    "too_many_photos": N_("At most 6 photos."),
+}
+ARRIVAL_TEXT = {
+    views.Arrival.IMMEDIATE: N_("Refunds to WeChat or Alipay balances arrive at once."),
+    views.Arrival.BANK_DAYS: N_("Refunds to a bank card arrive within 1–3 working days."),
+    views.Arrival.PLATFORM: N_("The marketplace pays this refund back to you."),
+}
+RETURN_MESSAGES = {
+    "photos_provided": N_("This reason needs at least one photo of the item."),
+    "refund_type_allowed": N_("For this reason the item has to be sent back."),
+    "quantity_too_high": N_("You cannot return more than you bought."),
+    "nothing_selected": N_("Choose at least one item."),
+    "line_unknown": N_("Choose at least one item."),
+    "reason_known": N_("Choose a reason."),
+    "amount_positive": N_("Choose at least one item."),
+}
+
+
+async def _head(request: Request) -> TrackingHead:
+    customer_id = request.app.state.sessions.customer_id(request)
+    head = None
+    if customer_id is not None:
+        head = await calls.read(
+            request,
+            get_tracking_head,
+            request.app.state.database,
+            request.path_params["public_no"],
+            customer_id,
+        )
+    if head is None:
+        raise HTTPException(404)
+    return head
+
+
+def _store(request: Request) -> PhotoStore:
+    store: PhotoStore = request.app.state.photo_store
+    return store
+
+
+def _form(
+    request: Request, head: TrackingHead, error: str | None = None, status: int = 200
+) -> Response:
+    lines = list_order_lines(request.app.state.database, head.order_id)
+    return render(
+        request,
+        "customer/return_form.html",
+        {
+            "public_no": head.row.public_no,
+            "lines": lines,
+            "error": error,
+            "reasons": [(r.code, r.label(current_locale())) for r in DEFAULT_REFUND_RULES.reasons],
+        },
+        status_code=status,
+    )
+
+
+async def return_form(request: Request) -> Response:
+    head = await _head(request)
+    if OrderStatus(head.row.status) not in service.RETURNABLE:
+        raise HTTPException(404)
+    return _form(request, head)
+
+
+async def upload_photo(request: Request) -> Response:
+    head = await _head(request)
+    length = request.headers.get("content-length", "")
+    if length and (not length.isdigit() or int(length) > MAX_UPLOAD_BYTES):
+        return render(
+            request,
+            "customer/_photo_error.html",
+            {"message": PHOTO_MESSAGES["photo_too_large"]},
+            status_code=413,
+        )
+    form = await request.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD_BYTES)
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile):
+        return render(
+            request,
+            "customer/_photo_error.html",
+            {"message": PHOTO_MESSAGES["photo_corrupt"]},
+            status_code=422,
+        )
+    data = await upload.read(MAX_UPLOAD_BYTES + 1)
+    try:
+        photo_id = await calls.write(
+            request,
+            service.store_photo,
+            request.app.state.database,
+            _store(request),
+            head.order_id,
+            data,
+        )
+    except PhotoRejected as rejected:
+        return render(
+            request,
+            "customer/_photo_error.html",
+            {"message": PHOTO_MESSAGES.get(rejected.code, PHOTO_MESSAGES["photo_corrupt"])},
+            status_code=422,
+        )
+    return render(
+        request,
+        "customer/_photo_thumb.html",
+        {"public_no": head.row.public_no, "photo_id": photo_id},
+    )
+
+
+async def photo(request: Request) -> Response:
+    head = await _head(request)
+    try:
+        photo_id = int(request.path_params["photo_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+    name = await calls.read(
+        request,
+        views.photo_file,
+        request.app.state.database,
+        photo_id,
+        head.order_id,
+        request.query_params.get("size") == "thumb",
+    )
+    if name is None:
+        raise HTTPException(404)
+    return Response(
+        _store(request).read(name),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+async def file_return(request: Request) -> Response:
+    head = await _head(request)
+    form = await request.form(max_files=0, max_fields=60)
+    quantities = {}
+    for key, value in form.multi_items():
+        wanted = str(value)
+        if key.startswith("qty_") and key[4:].isdigit() and wanted.isdigit() and int(wanted):
+            quantities[int(key[4:])] = min(int(wanted), 10_000)
+    photo_ids = [int(str(v)) for v in form.getlist("photo_ids") if str(v).isdigit()][:6]
+    refund_type_text = form_text(form, "refund_type", 20)
+    if refund_type_text not in {str(t) for t in RefundType}:
+        return _form(request, head, N_("Choose refund only or return and refund."), 422)
+    actor = Actor(
+        ActorKind.CUSTOMER,
+        f"customer:{head.row.public_no}",
+        ip=client_ip(request),
+        channel="portal",
+    )
+    try:
+        filed = await calls.write(
+            request,
+            service.file_return,
+            request.app.state.database,
+            head.order_id,
+            request.app.state.sessions.customer_id(request),
+            quantities,
+            RefundType(refund_type_text),
+            form_text(form, "reason", 40),
+            form_text(form, "description", 500, multiline=True),
+            photo_ids,
+            DEFAULT_REFUND_RULES,
+            actor,
+        )
+    except service.ReturnInvalid as invalid:
+        message = RETURN_MESSAGES.get(invalid.code, N_("Please check the request."))
+        return _form(request, head, message, 422)
+    target = str(
+        request.app.url_path_for(
+            "return_progress", public_no=head.row.public_no, return_id=filed.return_id
+        )
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+async def progress(request: Request) -> Response:
+    head = await _head(request)
+    try:
+        return_id = int(request.path_params["return_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+    view = await calls.read(
+        request,
+        views.get_return_view,
+        request.app.state.database,
+        return_id,
+        request.app.state.sessions.customer_id(request),
+    )
+    if view is None or view.order_id != head.order_id:
+        raise HTTPException(404)
+    if is_htmx(request) and request.query_params.get("marker") == view.marker:
+        return Response(status_code=204)
+    return render(
+        request,
+        "customer/return_progress.html",
+        {
+            "view": view,
+            "approved_because": explain_all(view.checks, passed=True),
+            "review_because": explain_all(view.checks, passed=False),
+            "arrival_text": ARRIVAL_TEXT,
+        },
+        partial="customer/_return_progress.html",
+    )
+
+
+routes = [
+    Route("/orders/{public_no}/return", return_form, name="return_form"),
+    Route("/orders/{public_no}/return", file_return, methods=["POST"], name="return_file"),
+    Route(
+        "/orders/{public_no}/return/photos",
+        upload_photo,
+        methods=["POST"],
+        name="return_photo_upload",
+    ),
+    Route("/orders/{public_no}/return/photos/{photo_id}", photo, name="return_photo"),
+    Route("/orders/{public_no}/returns/{return_id}", progress, name="return_progress"),
+]
