@@ -102,16 +102,17 @@ async def upload_photo(request: Request) -> Response:
             {"message": PHOTO_MESSAGES["photo_too_large"]},
             status_code=413,
         )
-    form = await request.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD_BYTES)
-    upload = form.get("photo")
-    if not isinstance(upload, UploadFile):
+    # The form closes its spooled files on the way out, whatever happens.
+    async with request.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD_BYTES) as form:
+        upload = form.get("photo")
+        data = await upload.read(MAX_UPLOAD_BYTES + 1) if isinstance(upload, UploadFile) else b""
+    if not data:
         return render(
             request,
             "customer/_photo_error.html",
             {"message": PHOTO_MESSAGES["photo_corrupt"]},
             status_code=422,
         )
-    data = await upload.read(MAX_UPLOAD_BYTES + 1)
     try:
         photo_id = await calls.write(
             request,
@@ -160,7 +161,8 @@ async def photo(request: Request) -> Response:
 
 async def file_return(request: Request) -> Response:
     head = await _head(request)
-    form = await request.form(max_files=0, max_fields=60)
+    async with request.form(max_files=0, max_fields=60) as form:
+        pass
     quantities = {}
     for key, value in form.multi_items():
         wanted = str(value)
