@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -22,8 +23,8 @@ MAX_QUANTITY = 100_000
 
 # Plain decimal yuan as channels send it: "12", "12.3", "12.34"; no sign, exponent or grouping,
 # because "1,234.00" or "1e3" in a price field means the payload is not what we think it is.
-_YUAN = re.compile(r"\d{1,12}(?:\.\d+)?")
-_DIGITS = re.compile(r"\d{1,18}")
+_YUAN = re.compile(r"[0-9]{1,12}(?:\.[0-9]+)?")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 # Taobao "135*******", JD "138****1234", Douyin mask_post_tel: a masked number, kept verbatim.
 _MASKED_PHONE = re.compile(r"[\d+\- ]*\*[\d*+\- ]*")
 _POSTAL_CODE = re.compile(r"\d{6}")
@@ -70,6 +71,11 @@ def to_identifier(value: object) -> str:
     return identifier
 
 
+def _ascii_digits(text: str) -> str:
+    # Chinese input methods type full-width digits (１２.３４); NFKC makes them ASCII.
+    return unicodedata.normalize("NFKC", text).strip()
+
+
 def _decimal_of(value: object) -> Decimal:
     if isinstance(value, bool):
         raise ConversionFailed("not_a_number")
@@ -81,7 +87,7 @@ def _decimal_of(value: object) -> Decimal:
         return Decimal(repr(value))
     if not isinstance(value, str):
         raise ConversionFailed("not_a_number")
-    text = value.strip()
+    text = _ascii_digits(value)
     if text.startswith("-") and _YUAN.fullmatch(text[1:]):
         raise ConversionFailed("negative")
     if not _YUAN.fullmatch(text):
@@ -125,8 +131,8 @@ def _integer(value: object) -> int:
         raise ConversionFailed("not_an_integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
+    if isinstance(value, str) and _DIGITS.fullmatch(_ascii_digits(value)):
+        return int(_ascii_digits(value))
     if isinstance(value, float | Decimal):
         # Spreadsheets store every number as a double: 2 arrives as 2.0.
         try:

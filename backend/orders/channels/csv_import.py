@@ -13,9 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from xml.etree.ElementTree import ParseError
 
 from backend.orders.address_fields import (
     AddressFieldInvalid,
@@ -289,12 +291,13 @@ def parse_order_xlsx(
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError):
+        try:
+            # Read-only workbooks parse lazily, so a damaged sheet can fail while iterating.
+            return parse_order_rows(workbook.worksheets[0].iter_rows(values_only=True), channel)
+        finally:
+            workbook.close()
+    except (InvalidFileException, zipfile.BadZipFile, ParseError, OSError, LookupError, ValueError):
         return [], [RowError(FILE_ROW, "", "unreadable_file")]
-    try:
-        return parse_order_rows(workbook.worksheets[0].iter_rows(values_only=True), channel)
-    finally:
-        workbook.close()
 
 
 def parse_order_file(

@@ -108,18 +108,20 @@ def _status(mapping: ChannelMapping, payload: Mapping[str, object], raw: str) ->
     return status
 
 
+def _optional_text(payload: Mapping[str, object], spec: FieldSpec | None, name: str) -> str | None:
+    value = None if spec is None else read(payload, spec, name)
+    return None if value is None else _typed(value, str, name)
+
+
 def _address(spec: AddressMapping, payload: Mapping[str, object]) -> CanonicalAddress:
-    postal = None if spec.postal_code is None else read(payload, spec.postal_code, "postal_code")
     return CanonicalAddress(
         recipient_name=read_text(payload, spec.recipient_name, "address.recipient_name"),
         phone=read_text(payload, spec.phone, "address.phone"),
         province=read_text(payload, spec.province, "address.province"),
         city=read_text(payload, spec.city, "address.city"),
-        district=""
-        if spec.district is None
-        else read_text(payload, spec.district, "address.district"),
+        district=_optional_text(payload, spec.district, "address.district") or "",
         street=read_text(payload, spec.street, "address.street"),
-        postal_code=None if postal is None else _typed(postal, str, "address.postal_code"),
+        postal_code=_optional_text(payload, spec.postal_code, "address.postal_code"),
     )
 
 
