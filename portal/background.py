@@ -10,11 +10,11 @@ from backend.db import Database
 from backend.jobs import Handler, Periodic, Worker
 from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
-from backend.logistics.service import SUBSCRIBE
+from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
 from backend.orders import address_changes
 from backend.orders.access import prune_lookup_attempts
-from backend.refunds import payouts
+from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
 from portal.settings import Settings
@@ -44,6 +44,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: refund_service.refund_settled,
+        RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
+            db, p, settings.fast_refund
+        ),
     }
 
 

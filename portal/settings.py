@@ -60,6 +60,14 @@ class Settings:
             "(see README, Performance)"
         ),
     )
+    fast_refund: bool = field(
+        default=True,
+        metadata=_help("极速退款: pay small auto-approved refunds once the carrier has the return"),
+    )
+    return_address: str = field(
+        default="浙江省杭州市西湖区文三路100号 售后仓 0571-88880000",
+        metadata=_help("Where customers send returns (shown on the refund page)"),
+    )
     photo_dir: str = field(
         default=str(VAR_DIR / "photos"),
         metadata=_help("Where return photos are kept (outside the static root)"),

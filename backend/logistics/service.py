@@ -23,6 +23,7 @@ from backend.orders.models import AddressVersion, Order
 from backend.orders.service import OrderNotFound, transition
 
 SUBSCRIBE = "tracking.subscribe"
+RETURN_PARCEL_MOVED = "logistics.return_parcel_moved"
 # Parcels of the built-in demo carrier move by themselves; nobody outside tracks them.
 INTERNAL_CARRIERS = frozenset({"sandbox"})
 
@@ -145,6 +146,46 @@ def _locked_order(session: Session, order_id: int) -> Order:
     if order is None:
         raise OrderNotFound(order_id)
     return order
+
+
+def add_return_shipment(
+    session: Session, order_id: int, carrier_code: str, tracking_no: str, actor: Actor
+) -> Shipment:
+    """The customer's parcel coming back, inside the caller's transaction; tracked like any."""
+    taken = session.scalar(
+        select(Shipment.id).where(
+            Shipment.carrier_code == carrier_code, Shipment.tracking_no == tracking_no
+        )
+    )
+    if taken is not None:
+        raise DuplicateWaybill(tracking_no)
+    now = utcnow()
+    shipment = Shipment(
+        order_id=order_id,
+        direction=ShipmentDirection.RETURN,
+        carrier_code=carrier_code,
+        tracking_no=tracking_no,
+        status=TrackingStatus.INFO_RECEIVED,
+        label_created_at=now,
+        created_at=now,
+    )
+    session.add(shipment)
+    session.flush()
+    if carrier_code not in INTERNAL_CARRIERS:
+        jobs.enqueue(
+            session, SUBSCRIBE, {"shipment_id": shipment.id}, key=f"subscribe:{shipment.id}"
+        )
+    audit.record(
+        session,
+        actor,
+        "shipment.return_sent",
+        subject="shipment",
+        subject_id=shipment.id,
+        order_id=order_id,
+        after={"carrier": carrier_code, "tracking_no": tracking_no},
+        at=now,
+    )
+    return shipment
 
 
 def create_label(
@@ -319,6 +360,14 @@ def apply_carrier_events(
     handed_over = after in CARRIER_HAS_IT and before not in CARRIER_HAS_IT
     if handed_over and shipment.direction == ShipmentDirection.OUTBOUND:
         _ship_at_pickup(session, shipment, actor, shipment.picked_up_at or now)
+    if after != before and shipment.direction == ShipmentDirection.RETURN:
+        # Whoever waits for returned goods (refunds) hears of it without logistics knowing them.
+        jobs.enqueue(
+            session,
+            RETURN_PARCEL_MOVED,
+            {"shipment_id": shipment.id, "status": str(after)},
+            key=f"return-moved:{shipment.id}:{after}",
+        )
     if after is TrackingStatus.DELIVERED and shipment.delivered_at is None:
         shipment.delivered_at = first_time(timeline, frozenset({TrackingStatus.DELIVERED}))
         if shipment.direction == ShipmentDirection.OUTBOUND:

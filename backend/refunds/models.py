@@ -32,6 +32,10 @@ class ReturnRequest(Base):
     decided_at: Mapped[datetime | None]
     reject_reason: Mapped[str | None] = mapped_column(String(200))
     review_due_at: Mapped[datetime | None]
+    # The parcel the customer sends back (退货退款), tracked like any other shipment.
+    return_shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    # A rejected request may be asked again once, with more evidence.
+    resubmitted_from: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

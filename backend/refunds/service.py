@@ -21,7 +21,11 @@ from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import Order, OrderLine
 from backend.orders.service import OrderNotFound, transition
 from backend.refunds import payouts
-from backend.refunds.lifecycle import ReturnAction, ReturnStatus, next_status
+from backend.refunds.lifecycle import (
+    ReturnAction,
+    ReturnStatus,
+    next_status,
+)
 from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnRequest
 from backend.refunds.photos import PhotoStore, check_photo_count, sanitize_photo
 from backend.refunds.rules import Decision, Outcome, RefundFacts, RefundRules, RefundType, decide
@@ -156,6 +160,8 @@ def file_return(
     actor: Actor,
     *,
     now: datetime | None = None,
+    review_only: bool = False,
+    earlier_photos: list[int] | None = None,
 ) -> FiledReturn:
     """The customer's request: checked by the rules, approved at once or sent to staff."""
     with database.write() as session:
@@ -187,7 +193,7 @@ def file_return(
                 ),
                 risk_flag=order.risk_flag,
                 reason=reason,
-                has_photos=bool(photos),
+                has_photos=bool(photos) or bool(earlier_photos),
                 refund_type=refund_type,
             ),
             rules,
@@ -229,7 +235,8 @@ def file_return(
                 "type": str(refund_type),
             },
         )
-        if decision.outcome is Outcome.AUTO_APPROVE:
+        # A request asked again after a person said no goes back to a person.
+        if decision.outcome is Outcome.AUTO_APPROVE and not review_only:
             _approve(session, request, amount, Actor.system("refund-rules"), now)
         return FiledReturn(request.id, ReturnStatus(request.status), decision)
 
@@ -238,7 +245,7 @@ def _checks(decision: Decision) -> list[dict[str, Any]]:
     return [{"code": c.code, "passed": c.passed, "params": dict(c.params)} for c in decision.checks]
 
 
-def _move(request: ReturnRequest, action: ReturnAction) -> None:
+def move(request: ReturnRequest, action: ReturnAction) -> None:
     request.status = next_status(ReturnStatus(request.status), action)
 
 
@@ -248,7 +255,7 @@ def _approve(
     request.approved_amount_fen = amount
     request.decided_by, request.decided_at = f"{actor.kind}:{actor.identifier}", now
     request.review_due_at = None
-    _move(request, ReturnAction.APPROVE)
+    move(request, ReturnAction.APPROVE)
     audit.record(
         session,
         actor,
@@ -260,12 +267,12 @@ def _approve(
         after={"amount_fen": amount},
     )
     if request.refund_type == RefundType.REFUND_ONLY:
-        _move(request, ReturnAction.START_REFUND)
+        move(request, ReturnAction.START_REFUND)
         payouts.start_refund(
             session, request.order_id, amount, actor, return_id=request.id, now=now
         )
     else:
-        _move(request, ReturnAction.WAIT_FOR_PARCEL)
+        move(request, ReturnAction.WAIT_FOR_PARCEL)
 
 
 def review_return(
@@ -297,7 +304,7 @@ def review_return(
                 raise ReturnInvalid("amount_out_of_range")
             _approve(session, request, amount, actor, now)
         else:
-            _move(request, ReturnAction.REJECT)
+            move(request, ReturnAction.REJECT)
             request.reject_reason = reason.strip()[:200] or "不符合退款条件"
             request.decided_by, request.decided_at = f"{actor.kind}:{actor.identifier}", now
             request.review_due_at = None
@@ -310,34 +317,6 @@ def review_return(
                 order_id=order_id,
                 at=now,
                 after={"reason": request.reject_reason},
-            )
-        return ReturnStatus(request.status)
-
-
-def receive_return(database: Database, return_id: int, actor: Actor) -> ReturnStatus:
-    """The warehouse signed for the returned parcel: the refund is released."""
-    with database.write() as session:
-        request = session.get(ReturnRequest, return_id, with_for_update=True)
-        if request is None:
-            raise ReturnNotFound(return_id)
-        already_refunding = request.status == ReturnStatus.REFUNDING
-        _move(request, ReturnAction.PARCEL_RECEIVED)
-        audit.record(
-            session,
-            actor,
-            "return.received",
-            subject="return",
-            subject_id=return_id,
-            order_id=request.order_id,
-        )
-        if not already_refunding and request.status == ReturnStatus.RECEIVED:
-            _move(request, ReturnAction.START_REFUND)
-            payouts.start_refund(
-                session,
-                request.order_id,
-                request.approved_amount_fen or request.amount_fen,
-                actor,
-                return_id=request.id,
             )
         return ReturnStatus(request.status)
 
@@ -355,7 +334,7 @@ def refund_settled(database: Database, payload: dict[str, Any]) -> None:
             return  # already moved: the job ran before
         system = Actor.system("payouts")
         if refund.status == RefundState.SUCCESS:
-            _move(request, ReturnAction.REFUND_SUCCEEDED)
+            move(request, ReturnAction.REFUND_SUCCEEDED)
             action = (
                 OrderAction.REFUND_IN_FULL
                 if payouts.committed_fen(session, order.id) >= order.paid_fen
@@ -364,7 +343,7 @@ def refund_settled(database: Database, payload: dict[str, Any]) -> None:
             if can(OrderStatus(order.status), action):
                 transition(session, order, action, system)
         elif refund.status in (RefundState.FAILED, RefundState.CLOSED, RefundState.ABNORMAL):
-            _move(request, ReturnAction.REFUND_FAILED)
+            move(request, ReturnAction.REFUND_FAILED)
         if refund.status == RefundState.SUCCESS:
             yuan, cents = divmod(refund.amount_fen, 100)
             outbox.notify(
@@ -374,3 +353,55 @@ def refund_settled(database: Database, payload: dict[str, Any]) -> None:
                 details={"amount": f"{yuan}.{cents:02d}"},
                 reference=f"r{refund.id}",
             )
+
+
+def ask_again(
+    database: Database,
+    return_id: int,
+    customer_id: int,
+    description: str,
+    photo_ids: list[int],
+    rules: RefundRules,
+    actor: Actor,
+) -> FiledReturn:
+    """A rejected request may be asked again once, with more words and photos."""
+    with database.read() as session:
+        request = session.get(ReturnRequest, return_id)
+        if request is None or request.customer_id != customer_id:
+            raise ReturnNotFound(return_id)
+        again = session.scalar(
+            select(func.count())
+            .select_from(ReturnRequest)
+            .where(ReturnRequest.resubmitted_from == return_id)
+        )
+        if request.status != ReturnStatus.REJECTED or again or request.resubmitted_from:
+            raise ReturnInvalid("already_asked_again")
+        lines = dict(
+            session.execute(
+                select(ReturnLine.order_line_id, ReturnLine.quantity).where(
+                    ReturnLine.return_id == return_id
+                )
+            ).all()
+        )
+        earlier = list(
+            session.scalars(select(ReturnPhoto.id).where(ReturnPhoto.return_id == return_id))
+        )
+    filed = file_return(
+        database,
+        request.order_id,
+        customer_id,
+        lines,
+        RefundType(request.refund_type),
+        request.reason,
+        description,
+        photo_ids,
+        rules,
+        actor,
+        review_only=True,
+        earlier_photos=earlier,
+    )
+    with database.write() as session:
+        again_request = session.get(ReturnRequest, filed.return_id)
+        assert again_request is not None
+        again_request.resubmitted_from = return_id
+    return filed

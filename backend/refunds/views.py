@@ -78,6 +78,7 @@ class ReturnView:
     arrival: Arrival
     lines: tuple[tuple[str, int], ...]
     photo_ids: tuple[int, ...]
+    asked_again: bool = False
 
     @property
     def is_final(self) -> bool:
@@ -117,6 +118,11 @@ def get_return_view(
         ).all()
         photos = session.scalars(select(ReturnPhoto.id).where(ReturnPhoto.return_id == return_id))
         photo_ids = tuple(photos)
+        asked_again = request.resubmitted_from is not None or bool(
+            session.scalar(
+                select(ReturnRequest.id).where(ReturnRequest.resubmitted_from == return_id)
+            )
+        )
     refund_type = RefundType(request.refund_type)
     return ReturnView(
         id=request.id,
@@ -143,6 +149,7 @@ def get_return_view(
         ),
         lines=tuple((name, quantity) for name, quantity in lines),
         photo_ids=photo_ids,
+        asked_again=asked_again,
     )
 
 

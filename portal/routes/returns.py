@@ -9,10 +9,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.actors import Actor, ActorKind
+from backend.logistics.carriers.names import CARRIER_NAMES
+from backend.logistics.service import DuplicateWaybill
 from backend.logistics.tracking_view import TrackingHead, get_tracking_head
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import list_order_lines
-from backend.refunds import service, views
+from backend.refunds import return_parcels, service, views
 from backend.refunds.photos import PhotoRejected, PhotoStore
 from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
 from portal import calls
@@ -204,12 +206,13 @@ async def file_return(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-async def progress(request: Request) -> Response:
-    head = await _head(request)
-    try:
-        return_id = int(request.path_params["return_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+async def _progress_page(
+    request: Request,
+    head: TrackingHead,
+    return_id: int,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     view = await calls.read(
         request,
         views.get_return_view,
@@ -219,7 +222,7 @@ async def progress(request: Request) -> Response:
     )
     if view is None or view.order_id != head.order_id:
         raise HTTPException(404)
-    if is_htmx(request) and request.query_params.get("marker") == view.marker:
+    if status == 200 and is_htmx(request) and request.query_params.get("marker") == view.marker:
         return Response(status_code=204)
     return render(
         request,
@@ -229,9 +232,91 @@ async def progress(request: Request) -> Response:
             "approved_because": explain_all(view.checks, passed=True),
             "review_because": explain_all(view.checks, passed=False),
             "arrival_text": ARRIVAL_TEXT,
+            "carriers": sorted(CARRIER_NAMES.items()),
+            "return_address": request.app.state.settings.return_address,
+            "error": error,
         },
         partial="customer/_return_progress.html",
+        status_code=status,
     )
+
+
+async def progress(request: Request) -> Response:
+    head = await _head(request)
+    return await _progress_page(request, head, _return_id(request))
+
+
+def _return_id(request: Request) -> int:
+    try:
+        return int(request.path_params["return_id"])
+    except ValueError:
+        raise HTTPException(404) from None
+
+
+def _customer_actor(request: Request, head: TrackingHead) -> Actor:
+    return Actor(
+        ActorKind.CUSTOMER,
+        f"customer:{head.row.public_no}",
+        ip=client_ip(request),
+        channel="portal",
+    )
+
+
+def _back_to_progress(request: Request, head: TrackingHead, return_id: int) -> Response:
+    target = str(
+        request.app.url_path_for(
+            "return_progress", public_no=head.row.public_no, return_id=return_id
+        )
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+async def send_back(request: Request) -> Response:
+    """退货退款: the customer enters the waybill of the parcel they posted back."""
+    head = await _head(request)
+    return_id = _return_id(request)
+    form = await request.form()
+    try:
+        await calls.write(
+            request,
+            return_parcels.send_back,
+            request.app.state.database,
+            return_id,
+            request.app.state.sessions.customer_id(request),
+            form_text(form, "carrier", 32),
+            form_text(form, "tracking_no", 40),
+            _customer_actor(request, head),
+        )
+    except (service.ReturnInvalid, DuplicateWaybill):
+        return await _progress_page(
+            request, head, return_id, N_("Check the carrier and the waybill number."), 422
+        )
+    return _back_to_progress(request, head, return_id)
+
+
+async def ask_again(request: Request) -> Response:
+    """A rejected request, asked once more with more words and photos."""
+    head = await _head(request)
+    return_id = _return_id(request)
+    form = await request.form(max_files=0, max_fields=20)
+    photo_ids = [int(str(v)) for v in form.getlist("photo_ids") if str(v).isdigit()][:6]
+    try:
+        filed = await calls.write(
+            request,
+            service.ask_again,
+            request.app.state.database,
+            return_id,
+            request.app.state.sessions.customer_id(request),
+            form_text(form, "description", 500, multiline=True),
+            photo_ids,
+            DEFAULT_REFUND_RULES,
+            _customer_actor(request, head),
+        )
+    except service.ReturnInvalid:
+        return await _progress_page(
+            request, head, return_id, N_("This request has already been asked again."), 422
+        )
+    return _back_to_progress(request, head, filed.return_id)
 
 
 routes = [
@@ -245,4 +330,16 @@ routes = [
     ),
     Route("/orders/{public_no}/return/photos/{photo_id}", photo, name="return_photo"),
     Route("/orders/{public_no}/returns/{return_id}", progress, name="return_progress"),
+    Route(
+        "/orders/{public_no}/returns/{return_id}/parcel",
+        send_back,
+        methods=["POST"],
+        name="return_send_back",
+    ),
+    Route(
+        "/orders/{public_no}/returns/{return_id}/again",
+        ask_again,
+        methods=["POST"],
+        name="return_ask_again",
+    ),
 ]

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.logistics import warehouse
+from backend.refunds import return_parcels
 from backend.staff import Permission
 from portal import calls
 from portal.forms import form_text
@@ -34,6 +35,15 @@ async def scan(request: Request) -> Response:
     database = request.app.state.database
     context: dict[str, object] = {"staff": staff, "result": None, "error": None, "code": code}
     status = 200
+    actor = staff.actor(client_ip(request), channel="scan")
+    # A returned parcel is signed in (its refund released) rather than packed.
+    returned = await calls.write(request, return_parcels.receive_by_waybill, database, code, actor)
+    if returned is not None:
+        context["returned"] = returned
+        context["recent"] = await calls.read(request, warehouse.list_recent_scans, database)
+        return render(
+            request, "warehouse/scan.html", context, partial="warehouse/_scan_result.html"
+        )
     try:
         context["result"] = await calls.write(
             request,

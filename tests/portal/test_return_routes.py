@@ -194,3 +194,65 @@ def test_staff_can_approve_part_of_a_request(client, database):
     with database.read() as session:
         request = session.get(ReturnRequest, int(return_id))
     assert request.approved_amount_fen == 30_050 and request.status == "awaiting_parcel"
+
+
+def test_a_return_parcel_is_tracked_and_its_refund_released_when_the_warehouse_scans_it(
+    client, database
+):
+    order = make_order(database, status=OrderStatus.DELIVERED)
+    open_short_link(client, database, order.id)
+    page = file(client, order, "return_and_refund", "no_reason_7_days", [])
+    assert "请将商品寄回" in page.text and "售后仓" in page.text
+    progress_path = re.search(r'action="(/orders/[^"]+/parcel)"', page.text).group(1)
+    token = csrf_token(client, "/lookup")
+    bad = client.post(
+        progress_path, data={"carrier": "zhongtong", "tracking_no": "1", "csrf_token": token}
+    )
+    assert bad.status_code == 422
+    sent = client.post(
+        progress_path,
+        data={"carrier": "zhongtong", "tracking_no": "ZT7512340000", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "退货寄回中" in sent.text
+    staff_login(client, database, Role.WAREHOUSE)
+    token = csrf_token(client, "/warehouse/scan")
+    scanned = client.post(
+        "/warehouse/scan",
+        data={"code": "zt7512340000"},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert "退货已签收" in scanned.text
+    with database.read() as session:
+        request = session.scalars(select(ReturnRequest)).one()
+        refund = session.scalars(select(Refund)).one()
+    assert request.status == "refunding" and refund.amount_fen == 12_800
+
+
+def test_a_rejected_request_may_be_asked_again_once(client, database):
+    order = make_order(
+        database, status=OrderStatus.DELIVERED, lines=[NewLine("COAT-1", "羊毛大衣", 1, 35_000)]
+    )
+    open_short_link(client, database, order.id)
+    file(client, order, "return_and_refund", "no_reason_7_days", [])
+    staff_login(client, database, Role.SUPPORT)
+    return_id = re.search(r"/admin/returns/(\d+)", client.get("/admin/returns").text).group(1)
+    token = csrf_token(client, "/admin/returns")
+    client.post(
+        f"/admin/returns/{return_id}",
+        data={"verdict": "reject", "reason": "衣物已洗涤，不支持退货", "csrf_token": token},
+    )
+    progress = client.get(f"/orders/{order.public_no}/returns/{return_id}").text
+    assert "衣物已洗涤" in progress and "再次申请" in progress
+    again_path = f"/orders/{order.public_no}/returns/{return_id}/again"
+    token = csrf_token(client, "/lookup")
+    again = client.post(
+        again_path,
+        data={"description": "未洗涤，吊牌完好", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert again.status_code == 200 and "客服将在48小时内" in again.text
+    twice = client.post(again_path, data={"description": "再试一次", "csrf_token": token})
+    assert twice.status_code == 422
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(ReturnRequest)) == 2
