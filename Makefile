@@ -8,7 +8,7 @@ PORT ?= 8000
 
 .PHONY: run install test lint unit browser-deps bench bench-deps messages clean
 
-# The demo talks to loopback Kuaidi100 (port 8100) and SMS (port 8025) emulators.
+# The demo talks to loopback Kuaidi100 (8100), SMS (8025) and WeChat Pay (8770) emulators.
 run: install
 	$(BIN)/portal migrate
 	PORTAL_DEMO_EMULATORS=1 $(BIN)/portal demo

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -22,8 +23,10 @@ from backend.demo import list_held_waybills
 from backend.logistics.models import Shipment
 from backend.logistics.service import INTERNAL_CARRIERS, SUBSCRIBE
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES
+from backend.orders.models import Order
 from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
+from emulators.payments import PaymentsEmulator
 from emulators.serving import serve_in_thread
 from portal.settings import Settings
 
@@ -117,10 +120,44 @@ def demo_services(
             aliyun_sms_endpoint=sms_url,
             sms_templates=settings.sms_templates or DEMO_SMS_TEMPLATES,
         )
+        payments = PaymentsEmulator(settle_delay=2.0)
+        payments_url = stack.enter_context(serve_in_thread(payments.app, port=8770))
+        wired = _with_payments(wired, payments, payments_url, database)
         stack.enter_context(Ticker(kuaidi100, tick_seconds))
         print(
             f"demo emulators: Kuaidi100 {kuaidi100_url}, SMS {sms_url} "
-            f"(messages: {sms_url}/_emulator/messages)",
+            f"(messages: {sms_url}/_emulator/messages), WeChat Pay {payments_url}",
             flush=True,
         )
         yield wired
+
+
+def _with_payments(
+    settings: Settings, payments: PaymentsEmulator, url: str, database: Database
+) -> Settings:
+    """Enrol a demo merchant and tell the emulator about every paid demo order."""
+    credentials = payments.enroll_wechat_merchant("1900000109")
+    keys = Path(settings.photo_dir).parent / "demo-keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    (keys / "merchant.pem").write_text(credentials.private_key_pem)
+    (keys / "platform.pem").write_text(credentials.platform_public_key_pem)
+    with database.read() as session:
+        paid = session.execute(select(Order.public_no, Order.paid_fen).where(Order.paid_fen > 0))
+        for public_no, paid_fen in paid:
+            payments.seed_payment(public_no, paid_fen)
+    alipay = payments.enroll_alipay_app("2021000000000001")
+    (keys / "alipay-app.pem").write_text(alipay.private_key_pem)
+    (keys / "alipay-public.pem").write_text(alipay.alipay_public_key_pem)
+    return replace(
+        settings,
+        alipay_app_id=alipay.app_id,
+        alipay_private_key_file=str(keys / "alipay-app.pem"),
+        alipay_public_key_file=str(keys / "alipay-public.pem"),
+        alipay_gateway_url=f"{url}/gateway.do",
+        wechatpay_mchid=credentials.mchid,
+        wechatpay_serial_no=credentials.serial_no,
+        wechatpay_private_key_file=str(keys / "merchant.pem"),
+        wechatpay_platform_keys=f"{credentials.platform_serial}={keys / 'platform.pem'}",
+        wechatpay_api_v3_key=credentials.api_v3_key.decode(),
+        wechatpay_base_url=url,
+    )

@@ -135,7 +135,11 @@ def execute_refund(database: Database, gateways: Gateways, payload: dict[str, An
             return
         order = session.get(Order, refund.order_id)
         assert order is not None
-    gateway = gateways.get(refund.gateway)
+    gateway = gateways.by_name.get(refund.gateway)
+    if gateway is None:
+        # Not retried: nobody can pay it until finance acts, and the customer must see that.
+        record_failure(database, refund.id, f"no {refund.gateway} gateway configured")
+        return
     try:
         result = gateway.refund(
             order.public_no, refund.out_refund_no, refund.amount_fen, order.paid_fen, "售后退款"

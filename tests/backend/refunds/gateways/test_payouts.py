@@ -154,3 +154,17 @@ def test_twenty_concurrent_refunds_on_one_payment_never_exceed_it(database, paid
         total = payouts.committed_fen(session, paid.id)
     assert outcomes.count("stored") == paid.paid_fen // amount
     assert total <= paid.paid_fen and total == outcomes.count("stored") * amount
+
+
+def test_a_refund_with_no_gateway_configured_fails_visibly_instead_of_waiting(database, paid):
+    refund_id = store(database, paid, 1_000)
+    empty = payouts.Gateways({})
+    Worker(
+        database,
+        {
+            payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, empty, p),
+            payouts.SETTLED: lambda db, p: None,
+        },
+    ).run_until_idle()
+    failed = refund_row(database, refund_id)
+    assert failed.status == RefundState.FAILED and "no wechatpay gateway" in failed.last_error
