@@ -7,6 +7,8 @@ from backend.logistics.models import Shipment, TrackingEvent
 from backend.notifications.outbox import Notification
 from backend.orders.access import LookupAttempt, ShortLink
 from backend.orders.address_changes import AddressChange
+from backend.orders.intake import ChannelEvent
+from backend.orders.inventory import ChannelSku, Reservation, Sku
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.refunds.models import Refund, ReturnLine, ReturnRequest
 from backend.refunds.service import ReturnPhoto
@@ -18,6 +20,8 @@ __all__ = [
     "AddressChange",
     "AddressVersion",
     "AuditEvent",
+    "ChannelEvent",
+    "ChannelSku",
     "Customer",
     "Job",
     "LookupAttempt",
@@ -25,11 +29,13 @@ __all__ = [
     "Order",
     "OrderLine",
     "Refund",
+    "Reservation",
     "ReturnLine",
     "ReturnPhoto",
     "ReturnRequest",
     "Shipment",
     "ShortLink",
+    "Sku",
     "StaffUser",
     "TrackingEvent",
     "metadata",

@@ -75,6 +75,10 @@ class Order(Base):
     current_address_id: Mapped[int | None] = mapped_column(
         ForeignKey("address_versions.id", use_alter=True)
     )
+    # Why intake held the order for staff (unknown SKU, duplicate, value ...); None: free to ship.
+    hold_reason: Mapped[str | None] = mapped_column(String(20), index=True)
+    # The channel's own last-modified time: an older update never overwrites a newer one.
+    channel_updated_at: Mapped[datetime | None]
     # Changes the customer made themselves; the rules cap them (AddressRules).
     customer_address_edits: Mapped[int] = mapped_column(default=0)
     # Bumping this revokes every signed link issued for the order.

@@ -1,0 +1,124 @@
+"""The SKU master and stock reservations: reserved with one conditional UPDATE, never oversold.
+
+A reservation never reads stock and then writes it: `UPDATE skus SET reserved = reserved + n
+WHERE id = ? AND on_hand - reserved >= n` either takes the units or changes no row, so two
+buyers can never both get the last unit, on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from backend.db import Base, utcnow
+
+
+class Sku(Base):
+    __tablename__ = "skus"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="never_oversold"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cost_fen: Mapped[int] = mapped_column(default=0)
+    on_hand: Mapped[int] = mapped_column(default=0)
+    reserved: Mapped[int] = mapped_column(default=0)
+
+
+class ChannelSku(Base):
+    """A channel's own SKU id mapped to ours (Taobao's sku_id, Shopify's sku ...)."""
+
+    __tablename__ = "channel_skus"
+    __table_args__ = (UniqueConstraint("channel", "channel_sku"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    channel_sku: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+
+
+class ReservationState(StrEnum):
+    RESERVED = "reserved"
+    RELEASED = "released"  # cancelled, or unpaid too long
+    COMMITTED = "committed"  # shipped: the units left the warehouse
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    quantity: Mapped[int]
+    state: Mapped[ReservationState] = mapped_column(String(10), default=ReservationState.RESERVED)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def resolve_sku(session: Session, channel: str, channel_sku: str) -> Sku | None:
+    """The internal SKU for a channel's SKU: an explicit mapping first, then the same code."""
+    mapped = session.scalar(
+        select(Sku)
+        .join(ChannelSku, ChannelSku.sku_id == Sku.id)
+        .where(ChannelSku.channel == channel, ChannelSku.channel_sku == channel_sku)
+    )
+    return mapped or session.scalar(select(Sku).where(Sku.code == channel_sku))
+
+
+def try_reserve(session: Session, order_id: int, sku_id: int, quantity: int) -> bool:
+    """Take `quantity` units if they are free; one conditional UPDATE, no read before it."""
+    result = session.execute(
+        update(Sku)
+        .where(Sku.id == sku_id, Sku.on_hand - Sku.reserved >= quantity)
+        .values(reserved=Sku.reserved + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    session.add(Reservation(order_id=order_id, sku_id=sku_id, quantity=quantity))
+    return True
+
+
+def release(session: Session, order_id: int) -> int:
+    """Give back an order's reserved units (cancelled, or unpaid too long)."""
+    held = session.scalars(
+        select(Reservation).where(
+            Reservation.order_id == order_id, Reservation.state == ReservationState.RESERVED
+        )
+    )
+    released = 0
+    for reservation in held:
+        session.execute(
+            update(Sku)
+            .where(Sku.id == reservation.sku_id)
+            .values(reserved=Sku.reserved - reservation.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        reservation.state = ReservationState.RELEASED
+        released += reservation.quantity
+    return released
+
+
+def commit(session: Session, order_id: int) -> None:
+    """The units shipped: they leave both the stock and the reservation."""
+    held = session.scalars(
+        select(Reservation).where(
+            Reservation.order_id == order_id, Reservation.state == ReservationState.RESERVED
+        )
+    )
+    for reservation in held:
+        session.execute(
+            update(Sku)
+            .where(Sku.id == reservation.sku_id)
+            .values(
+                reserved=Sku.reserved - reservation.quantity,
+                on_hand=Sku.on_hand - reservation.quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        reservation.state = ReservationState.COMMITTED
