@@ -155,6 +155,16 @@ class Settings:
     alipay_gateway_url: str = field(
         default="https://openapi.alipay.com/gateway.do", metadata=_help("Alipay gateway URL")
     )
+    shopify_webhook_secret: str = field(
+        default="", metadata=_help("Shopify app secret for X-Shopify-Hmac-Sha256; empty: refused")
+    )
+    channel_secrets: str = field(
+        default="",
+        metadata=_help("channel=secret pairs for taobao, tmall, jd, pinduoduo, douyin pushes"),
+    )
+    high_value_order_yuan: int = field(
+        default=5000, metadata=_help("Orders above this need a second reviewer")
+    )
     demo_emulators: bool = field(
         default=False,
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),

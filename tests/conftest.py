@@ -21,6 +21,8 @@ POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 KUAIDI100_SALT = "test-salt-0123456789abcdef012345"
 SF_PUSH_TOKEN = "sf-path-token-0123456789"
+SHOPIFY_SECRET = "shopify-app-secret-0123456789"
+CHANNEL_SECRET = "channel-secret-0123456789"
 TEST_KEYS = ("old-test-key-0123456789abcdef", "test-key-0123456789abcdef0123")
 
 
@@ -81,6 +83,8 @@ def settings(database: Database, tmp_path: Path) -> Settings:
         "verification_code=SMS_CODE,address_changed=SMS_ADDRESS,"
         "address_request_approved=SMS_APPROVED,address_request_rejected=SMS_REJECTED",
         quiet_hours="00:00-00:00",
+        shopify_webhook_secret=SHOPIFY_SECRET,
+        channel_secrets=f"taobao={CHANNEL_SECRET},jd={CHANNEL_SECRET},pinduoduo={CHANNEL_SECRET}",
     )
 
 

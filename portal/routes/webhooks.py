@@ -9,12 +9,16 @@ from starlette.routing import Route
 from backend.logistics import tracking_jobs
 from backend.logistics.carriers import kuaidi100, sf
 from backend.logistics.carriers.base import MalformedPayload
+from backend.orders import channel_webhooks
+from backend.orders.channels import PayloadInvalid
+from backend.orders.intake import IntakeResult, IntakeRules
 from backend.refunds import payouts
 from backend.refunds.gateways import wechatpay
 from backend.refunds.gateways.base import MalformedPayload as RefundMalformed
 from backend.refunds.gateways.base import NotifyRejected
 from portal import calls
 from portal.forms import form_text
+from portal.integrations import parse_pairs
 
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 
@@ -105,8 +109,67 @@ async def wechatpay_refund(request: Request) -> Response:
     return JSONResponse(wechatpay.NOTIFY_REPLY_OK)
 
 
+def _intake_rules(request: Request) -> IntakeRules:
+    return IntakeRules(high_value_fen=request.app.state.settings.high_value_order_yuan * 100)
+
+
+def _intake_answer(result: IntakeResult) -> Response:
+    return JSONResponse({"ok": True, "order": result.order_id, "outcome": str(result.outcome)})
+
+
+async def shopify(request: Request) -> Response:
+    body = await _body(request)
+    if body is None:
+        return JSONResponse({"error": "payload too large"}, 413)
+    settings = request.app.state.settings
+    try:
+        result = await calls.write(
+            request,
+            channel_webhooks.receive_shopify,
+            request.app.state.database,
+            body,
+            request.headers.get("x-shopify-hmac-sha256"),
+            settings.shopify_webhook_secret,
+            request.headers.get("x-shopify-event-id"),
+            _intake_rules(request),
+        )
+    except channel_webhooks.DeliveryNotAuthentic:
+        return JSONResponse({"error": "signature"}, 401)
+    except PayloadInvalid as invalid:
+        return JSONResponse({"error": "payload", "field": invalid.field}, 422)
+    return _intake_answer(result)
+
+
+async def channel_push(request: Request) -> Response:
+    if await _body(request) is None:
+        return JSONResponse({"error": "payload too large"}, 413)
+    channel = request.path_params["channel"]
+    secret = parse_pairs(request.app.state.settings.channel_secrets).get(channel, "")
+    form = await request.form(max_files=0, max_fields=100, max_part_size=MAX_PUSH_BYTES)
+    params = {key: str(value) for key, value in form.items()}
+    try:
+        result = await calls.write(
+            request,
+            channel_webhooks.receive_form,
+            request.app.state.database,
+            channel,
+            params,
+            secret,
+            _intake_rules(request),
+        )
+    except channel_webhooks.ChannelUnknown:
+        return JSONResponse({"error": "unknown channel"}, 404)
+    except channel_webhooks.DeliveryNotAuthentic:
+        return JSONResponse({"error": "signature"}, 401)
+    except PayloadInvalid as invalid:
+        return JSONResponse({"error": "payload", "field": invalid.field}, 422)
+    return _intake_answer(result)
+
+
 routes = [
     Route("/kuaidi100", kuaidi100_push, methods=["POST"], name="webhook_kuaidi100"),
     Route("/sf/{token}", sf_push, methods=["POST"], name="webhook_sf"),
+    Route("/shopify", shopify, methods=["POST"], name="webhook_shopify"),
+    Route("/channels/{channel}", channel_push, methods=["POST"], name="webhook_channel"),
     Route("/wechatpay/refund", wechatpay_refund, methods=["POST"], name="webhook_wechatpay_refund"),
 ]

@@ -1,0 +1,70 @@
+"""Channel webhooks: signed deliveries become orders once; anything unsigned stores nothing."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.orders.channels import signatures as sig
+from backend.orders.intake import ChannelEvent
+from backend.orders.models import Order
+from tests.backend.orders.channels.recorded import load_payload, payload_bytes
+from tests.conftest import CHANNEL_SECRET, SHOPIFY_SECRET
+
+
+def count(database, model):
+    with database.read() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def post_shopify(client, body, secret=SHOPIFY_SECRET, event="evt-1"):
+    return client.post("/webhooks/shopify", content=body, headers={
+        "X-Shopify-Hmac-Sha256": sig.build_shopify_hmac(body, secret),
+        "X-Shopify-Event-Id": event, "Content-Type": "application/json"})
+
+
+def test_a_signed_shopify_order_is_taken_once_whatever_is_replayed(client, database):
+    body = payload_bytes("shopify", "normal")
+    answers = [post_shopify(client, body).json()["outcome"] for _ in range(3)]
+    later = post_shopify(client, body, event="evt-2").json()["outcome"]
+    assert answers == ["created", "duplicate_delivery", "duplicate_delivery"]
+    assert later == "ignored_older"
+    assert count(database, Order) == 1 and count(database, ChannelEvent) == 4
+
+
+def test_a_bad_shopify_signature_is_refused_with_nothing_stored(client, database):
+    response = post_shopify(client, payload_bytes("shopify", "normal"), secret="wrong")
+    assert response.status_code == 401
+    assert count(database, Order) == 0 and count(database, ChannelEvent) == 0
+
+
+def test_garbage_with_a_good_signature_is_a_clear_422(client, database):
+    response = post_shopify(client, b'{"id": "not-a-number"}')
+    assert response.status_code == 422 and count(database, Order) == 0
+
+
+SIGNERS = {
+    "taobao": (lambda p: sig.build_top_signature(p, CHANNEL_SECRET), "trade"),
+    "jd": (lambda p: sig.build_jd_signature(p, CHANNEL_SECRET), "order"),
+    "pinduoduo": (lambda p: sig.build_pdd_signature(p, CHANNEL_SECRET), "order"),
+}
+
+
+@pytest.mark.parametrize("channel", sorted(SIGNERS))
+def test_marketplace_pushes_are_verified_with_their_own_scheme(client, database, channel):
+    sign, field = SIGNERS[channel]
+    params = {"app_key": "demo", "timestamp": "2026-11-22 12:00:00", "sign_method": "md5",
+              field: json.dumps(load_payload(channel, "normal"), ensure_ascii=False)}
+    signed = {**params, "sign": sign(params)}
+    assert client.post(f"/webhooks/channels/{channel}", data=signed).json()["outcome"] == "created"
+    tampered = {**signed, field: signed[field].replace("1", "2", 1)}
+    assert client.post(f"/webhooks/channels/{channel}", data=tampered).status_code == 401
+    unsigned = client.post(f"/webhooks/channels/{channel}", data=params)
+    assert unsigned.status_code == 401
+    assert count(database, Order) == 1
+
+
+def test_an_unknown_channel_or_one_without_a_secret_is_refused(client, database):
+    assert client.post("/webhooks/channels/ebay", data={"sign": "x"}).status_code == 404
+    assert client.post("/webhooks/channels/douyin", data={"sign": "x"}).status_code == 401
+    assert count(database, Order) == 0
