@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.actors import Actor
@@ -14,6 +14,8 @@ from backend.db import Base, utcnow
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # Recent events of one kind (the warehouse's recent scans) without scanning the table.
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)

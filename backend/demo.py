@@ -19,6 +19,9 @@ from backend.db import Database, utcnow
 from backend.logistics.carriers import sandbox
 from backend.logistics.models import Shipment
 from backend.logistics.service import create_shipment, record_tracking_update
+from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
+from backend.orders.intake import IntakeRules, ingest_channel_order
+from backend.orders.inventory import Sku
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
@@ -302,3 +305,44 @@ def list_demo_orders(database: Database, limit: int = 5) -> list[tuple[int, str,
             .limit(limit)
         ).all()
     return [(row.id, row.public_no, str(row.status)) for row in rows]
+
+
+# Channel orders that land in the operations queues: (order no, channel, phone, sku, qty, price).
+HELD_INTAKE: tuple[tuple[str, SalesChannel, str, str, int, int], ...] = (
+    ("TB-DEMO-DUP-1", SalesChannel.TAOBAO, "13911110001", "TEA-LJ-250", 1, 26800),
+    ("DY-DEMO-DUP-2", SalesChannel.DOUYIN, "13911110001", "TEA-LJ-250", 1, 26800),
+    ("JD-DEMO-VIP-1", SalesChannel.JD, "13911110002", "SILK-SC-02", 30, 19900),
+    ("PDD-DEMO-LOW-1", SalesChannel.PINDUODUO, "13911110003", "LMP-DSK-01", 1, 4900),
+    ("TB-DEMO-SKU-1", SalesChannel.TAOBAO, "13911110004", "TB-SKU-3608123456", 1, 5990),
+)
+
+
+def seed_operations(database: Database) -> int:
+    """The SKU master with stock and cost, and channel orders that staff must look at."""
+    with database.write() as session:
+        known = set(session.scalars(select(Sku.code)))
+        for code, name, price in PRODUCTS:
+            if code not in known:
+                session.add(Sku(code=code, name=name, on_hand=200, cost_fen=price * 6 // 10))
+    actor = Actor(ActorKind.CHANNEL, "demo", channel="demo")
+    taken = 0
+    for number, channel, phone, sku, quantity, price in HELD_INTAKE:
+        now = utcnow() - timedelta(minutes=2)
+        name = dict((code, title) for code, title, _ in PRODUCTS).get(sku, "未建档商品")
+        order = CanonicalOrder(
+            channel=channel,
+            channel_order_no=number,
+            status=OrderStatus.PAID,
+            raw_status="PAID",
+            buyer_name="赵敏",
+            buyer_phone=phone,
+            address=CanonicalAddress("赵敏", phone, "浙江省", "杭州市", "西湖区", "文三路100号"),
+            lines=(CanonicalLine(sku, name, quantity, price),),
+            total_fen=price * quantity,
+            placed_at=now,
+            paid_at=now,
+            updated_at=now,
+        )
+        result = ingest_channel_order(database, order, "{}", IntakeRules(), actor)
+        taken += result.outcome == "created"
+    return taken

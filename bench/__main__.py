@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 
 from bench import POSTGRES_URL_VARIABLE, row
 
-BENCHMARKS = ("tracking_page", "query_count", "page_weight", "push_callbacks")
+BENCHMARKS = (
+    "tracking_page",
+    "query_count",
+    "page_weight",
+    "push_callbacks",
+    "pack_scans",
+    "channel_intake",
+)
 
 
 def describe_machine() -> str:

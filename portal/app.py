@@ -28,6 +28,7 @@ from portal.rendering import build_templates
 from portal.routes import (
     address,
     admin,
+    admin_operations,
     admin_requests,
     admin_returns,
     customer_access,
@@ -94,7 +95,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *tracking.routes,
             *address.routes,
             *returns.routes,
-            Mount("/admin", routes=[*admin.routes, *admin_requests.routes, *admin_returns.routes]),
+            Mount(
+                "/admin",
+                routes=[
+                    *admin.routes,
+                    *admin_requests.routes,
+                    *admin_returns.routes,
+                    *admin_operations.routes,
+                ],
+            ),
             Mount("/warehouse", routes=warehouse.routes),
             Mount("/webhooks", routes=webhooks.routes),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -12,7 +12,7 @@ from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
 from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
-from backend.orders import address_changes
+from backend.orders import address_changes, inventory
 from backend.orders.access import prune_lookup_attempts
 from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
@@ -44,6 +44,7 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: refund_service.refund_settled,
+        RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
         RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
             db, p, settings.fast_refund
         ),
@@ -51,10 +52,12 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
 
 
 AUTO_APPROVE = "address.auto_approve"
+RELEASE_UNPAID = "inventory.release_unpaid"
 
 PERIODIC = [
     Periodic(AUTO_APPROVE, timedelta(minutes=1)),
     Periodic(payouts.RECONCILE, timedelta(minutes=1)),
+    Periodic(RELEASE_UNPAID, timedelta(minutes=1)),
     Periodic("sandbox.advance", timedelta(seconds=5)),
     Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),

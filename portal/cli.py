@@ -111,13 +111,20 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.demo import REAL_CARRIERS, list_demo_orders, seed_orders, seed_staff
+    from backend.demo import (
+        REAL_CARRIERS,
+        list_demo_orders,
+        seed_operations,
+        seed_orders,
+        seed_staff,
+    )
 
     database = Database(settings.database_url)
     # With the emulators, parcels go by real carrier codes and move through Kuaidi100.
     carriers = REAL_CARRIERS if settings.demo_emulators else ("sandbox",)
     result = seed_orders(database, carriers=carriers)
     staff = seed_staff(database)
+    seed_operations(database)
     print(f"demo orders: {result.created} created, {result.existing} already there")
     print("\nCustomer links (open on a phone-sized window):")
     for order_id, public_no, status in list_demo_orders(database):

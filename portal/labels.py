@@ -7,6 +7,8 @@ from enum import StrEnum
 from backend.logistics.alerts import AlertKind
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
+from backend.operations import Team
+from backend.orders.intake import HoldReason
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import SalesChannel
 from backend.refunds.views import Step
@@ -54,6 +56,15 @@ _LABELS: dict[StrEnum, str] = {
     Step.RECEIVED: N_("Received at the warehouse"),
     Step.REFUNDING: N_("Refund in progress"),
     Step.REFUNDED: N_("Refund successful"),
+    Team.FINANCE: N_("Finance"),
+    Team.SUPPORT: N_("Customer service"),
+    Team.WAREHOUSE: N_("Warehouse"),
+    Team.OPERATIONS: N_("Operations"),
+    HoldReason.UNKNOWN_SKU: N_("Unknown SKU: map it in the SKU master"),
+    HoldReason.OUT_OF_STOCK: N_("Out of stock"),
+    HoldReason.DUPLICATE_SUSPECT: N_("Possible duplicate (待确认)"),
+    HoldReason.HIGH_VALUE: N_("High value: needs a second reviewer"),
+    HoldReason.BELOW_COST: N_("Priced below cost"),
     SalesChannel.TAOBAO: N_("Taobao"),
     SalesChannel.TMALL: N_("Tmall"),
     SalesChannel.JD: N_("JD"),
@@ -68,6 +79,16 @@ _LABELS: dict[StrEnum, str] = {
 
 def label(value: StrEnum) -> str:
     return gettext(_LABELS.get(value, str(value)))
+
+
+_STUCK = N_("Past its time limit: %(status)s")
+
+
+def cause_label(cause: str) -> str:
+    """A queue item's cause: a hold reason, or "stuck:<order status>"."""
+    if cause.startswith("stuck:"):
+        return gettext(_STUCK) % {"status": label(OrderStatus(cause.removeprefix("stuck:")))}
+    return label(HoldReason(cause))
 
 
 def all_label_messages() -> list[str]:

@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 from backend.db import utcnow
 from backend.logistics.carriers.names import carrier_name
 from portal import i18n
-from portal.labels import label
+from portal.labels import cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -81,6 +81,7 @@ def build_templates(app: Starlette) -> Jinja2Templates:
     )
     environment.globals.update(
         label=label,
+        cause_label=cause_label,
         carrier_label=carrier_name,
         current_locale=i18n.current_locale,
         url_path=_path_finder(app),

@@ -18,6 +18,7 @@ from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent, dedupe_key, first_time, fold_status
 from backend.notifications import outbox
 from backend.notifications.outbox import NotificationEvent
+from backend.orders import inventory
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, Order
 from backend.orders.service import OrderNotFound, transition
@@ -131,6 +132,7 @@ def _add_label(
 
 def _ship(session: Session, order: Order, shipment: Shipment, actor: Actor, at: datetime) -> None:
     transition(session, order, OrderAction.SHIP, actor, at)
+    inventory.commit(session, order.id)  # the units left the warehouse
     if is_news(at):
         outbox.notify(
             session,

@@ -60,18 +60,31 @@ def _json_object(text: str) -> dict[str, object]:
     return value
 
 
-def receive_shopify(database: Database, body: bytes, hmac_header: str | None, secret: str,
-                    event_id: str | None, rules: IntakeRules) -> IntakeResult:
+def receive_shopify(
+    database: Database,
+    body: bytes,
+    hmac_header: str | None,
+    secret: str,
+    event_id: str | None,
+    rules: IntakeRules,
+) -> IntakeResult:
     if not secret or not sig.verify_shopify_hmac(body, hmac_header, secret):
         raise DeliveryNotAuthentic
     text = body.decode("utf-8", "replace")
     order = map_order("shopify", _json_object(text))
-    return ingest_channel_order(database, order, text, rules, _actor("shopify"),
-                                delivery_id=f"shopify:{event_id}"[:100] if event_id else None)
+    return ingest_channel_order(
+        database,
+        order,
+        text,
+        rules,
+        _actor("shopify"),
+        delivery_id=f"shopify:{event_id}"[:100] if event_id else None,
+    )
 
 
-def receive_form(database: Database, channel: str, params: Mapping[str, str], secret: str,
-                 rules: IntakeRules) -> IntakeResult:
+def receive_form(
+    database: Database, channel: str, params: Mapping[str, str], secret: str, rules: IntakeRules
+) -> IntakeResult:
     spec = FORM_CHANNELS.get(channel)
     if spec is None:
         raise ChannelUnknown(channel)
@@ -79,5 +92,6 @@ def receive_form(database: Database, channel: str, params: Mapping[str, str], se
         raise DeliveryNotAuthentic
     text = params.get(spec.order_field) or ""
     order = map_order(channel, _json_object(text))
-    return ingest_channel_order(database, order, json.dumps(dict(params), ensure_ascii=False),
-                                rules, _actor(channel))
+    return ingest_channel_order(
+        database, order, json.dumps(dict(params), ensure_ascii=False), rules, _actor(channel)
+    )

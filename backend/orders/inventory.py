@@ -7,13 +7,15 @@ buyers can never both get the last unit, on SQLite or PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from backend.db import Base, utcnow
+from backend.db import Base, Database, utcnow
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import Order
 
 
 class Sku(Base):
@@ -122,3 +124,22 @@ def commit(session: Session, order_id: int) -> None:
             .execution_options(synchronize_session=False)
         )
         reservation.state = ReservationState.COMMITTED
+
+
+def release_unpaid(
+    database: Database, after: timedelta = timedelta(minutes=30), now: datetime | None = None
+) -> int:
+    """Periodic: units reserved by orders still unpaid after `after` go back on sale."""
+    now = now or utcnow()
+    with database.write() as session:
+        stale = session.scalars(
+            select(Reservation.order_id)
+            .distinct()
+            .join(Order, Order.id == Reservation.order_id)
+            .where(
+                Reservation.state == ReservationState.RESERVED,
+                Order.status == OrderStatus.PENDING_PAYMENT,
+                Order.placed_at < now - after,
+            )
+        ).all()
+        return sum(release(session, order_id) for order_id in stale)

@@ -33,3 +33,19 @@ def test_demo_staff_can_log_in_and_seeding_them_twice_is_harmless(database):
     staff = seed_staff(database)
     name, role, password = staff[0]
     assert authenticate(database, name, password, ip=None).role == role
+
+
+def test_the_demo_fills_every_operations_queue_and_the_dashboard(database):
+    from backend.demo import seed_operations
+    from backend.operations import Team, get_dashboard, list_queue
+
+    seed_orders(database)
+    assert seed_operations(database) == 5
+    assert seed_operations(database) == 0
+    causes = {item.cause for item in list_queue(database)}
+    assert {"duplicate_suspect", "high_value", "below_cost", "unknown_sku"} <= causes
+    teams = {item.team for item in list_queue(database)}
+    assert {Team.FINANCE, Team.SUPPORT, Team.OPERATIONS} <= teams
+    dashboard = get_dashboard(database)
+    assert sum(dashboard.orders_today.values()) > 0 and dashboard.held == 4
+    assert dashboard.processing_median is not None and dashboard.exceptions_open >= 0

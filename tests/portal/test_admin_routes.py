@@ -99,3 +99,13 @@ def test_logging_out_ends_the_staff_session(client, database):
     token = csrf_token(client, "/admin/orders")
     client.post("/admin/logout", data={"csrf_token": token})
     assert client.get("/admin/orders", follow_redirects=False).status_code == 303
+
+
+def test_the_operations_page_shows_the_figures_and_each_teams_queue(client, database):
+    from backend.demo import seed_operations
+
+    seed_operations(database)
+    staff_login(client, database, Role.SUPERVISOR)
+    html = client.get("/admin/operations").text
+    assert "今日订单" in html and "财务" in html and "客服" in html
+    assert "疑似重复" in html and "高价值" in html and "低于成本" in html and "未建档" in html

@@ -18,9 +18,15 @@ def count(database, model):
 
 
 def post_shopify(client, body, secret=SHOPIFY_SECRET, event="evt-1"):
-    return client.post("/webhooks/shopify", content=body, headers={
-        "X-Shopify-Hmac-Sha256": sig.build_shopify_hmac(body, secret),
-        "X-Shopify-Event-Id": event, "Content-Type": "application/json"})
+    return client.post(
+        "/webhooks/shopify",
+        content=body,
+        headers={
+            "X-Shopify-Hmac-Sha256": sig.build_shopify_hmac(body, secret),
+            "X-Shopify-Event-Id": event,
+            "Content-Type": "application/json",
+        },
+    )
 
 
 def test_a_signed_shopify_order_is_taken_once_whatever_is_replayed(client, database):
@@ -53,8 +59,12 @@ SIGNERS = {
 @pytest.mark.parametrize("channel", sorted(SIGNERS))
 def test_marketplace_pushes_are_verified_with_their_own_scheme(client, database, channel):
     sign, field = SIGNERS[channel]
-    params = {"app_key": "demo", "timestamp": "2026-11-22 12:00:00", "sign_method": "md5",
-              field: json.dumps(load_payload(channel, "normal"), ensure_ascii=False)}
+    params = {
+        "app_key": "demo",
+        "timestamp": "2026-11-22 12:00:00",
+        "sign_method": "md5",
+        field: json.dumps(load_payload(channel, "normal"), ensure_ascii=False),
+    }
     signed = {**params, "sign": sign(params)}
     assert client.post(f"/webhooks/channels/{channel}", data=signed).json()["outcome"] == "created"
     tampered = {**signed, field: signed[field].replace("1", "2", 1)}

@@ -1,0 +1,44 @@
+"""The operations page: the dashboard figures, the red queue by team, quiet channels."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backend import operations
+from backend.db import utcnow
+from backend.staff import Permission
+from portal import calls
+from portal.rendering import render
+from portal.staff_auth import require_staff
+
+
+def _load(database):
+    now = utcnow()
+    return (
+        operations.get_dashboard(database, now),
+        operations.list_queue(database, now),
+        operations.quiet_channels(database, now),
+        now,
+    )
+
+
+async def overview(request: Request) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    dashboard, queue, quiet, now = await calls.read(request, _load, request.app.state.database)
+    teams = {team: [item for item in queue if item.team == team] for team in operations.Team}
+    return render(
+        request,
+        "admin/operations.html",
+        {
+            "staff": staff,
+            "dashboard": dashboard,
+            "teams": teams,
+            "quiet": quiet,
+            "now": now,
+        },
+    )
+
+
+routes = [Route("/operations", overview, name="admin_operations")]
