@@ -47,9 +47,14 @@ def settings(
 ) -> Settings:
     _emulator, url, wiring = payments
     return Settings(
-        database_url=database.url, secret_keys=TEST_KEYS, base_url=url_of(listening_socket),
-        tracking_refresh_seconds=1, embedded_worker=True, photo_dir=str(tmp_path / "photos"),
-        wechatpay_base_url=url, **wiring,
+        database_url=database.url,
+        secret_keys=TEST_KEYS,
+        base_url=url_of(listening_socket),
+        tracking_refresh_seconds=1,
+        embedded_worker=True,
+        photo_dir=str(tmp_path / "photos"),
+        wechatpay_base_url=url,
+        **wiring,
     )
 
 
@@ -84,7 +89,8 @@ def test_a_damaged_item_is_photographed_approved_automatically_and_refunded_live
 
     progress = page.locator("#return_progress")
     expect(progress.locator(".ok").first).to_have_text(
-        "已自动通过：金额不超过200元、签收7天内、近30天首次退款")
+        "已自动通过：金额不超过200元、签收7天内、近30天首次退款"
+    )
     page.evaluate("window.stillHere = true")
     expect(progress.locator(".headline")).to_have_text("退款成功", timeout=20_000)
     expect(progress.locator(".progress li.current")).to_have_text("退款成功")

@@ -1,0 +1,1 @@
+"""Browser tests: Debian's Chromium as a phone against a live portal."""
