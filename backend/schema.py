@@ -10,6 +10,7 @@ from backend.orders.address_changes import AddressChange
 from backend.orders.intake import ChannelEvent
 from backend.orders.inventory import ChannelSku, Reservation, Sku
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
+from backend.orders.reconciliation import ReconciliationReport
 from backend.refunds.models import Refund, ReturnLine, ReturnRequest
 from backend.refunds.service import ReturnPhoto
 from backend.staff import StaffUser
@@ -28,6 +29,7 @@ __all__ = [
     "Notification",
     "Order",
     "OrderLine",
+    "ReconciliationReport",
     "Refund",
     "Reservation",
     "ReturnLine",

@@ -28,6 +28,7 @@ from portal.rendering import build_templates
 from portal.routes import (
     address,
     admin,
+    admin_finance,
     admin_operations,
     admin_requests,
     admin_returns,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_requests.routes,
                     *admin_returns.routes,
                     *admin_operations.routes,
+                    *admin_finance.routes,
                 ],
             ),
             Mount("/warehouse", routes=warehouse.routes),

@@ -12,7 +12,7 @@ from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
 from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
-from backend.orders import address_changes, inventory
+from backend.orders import address_changes, inventory, reconciliation
 from backend.orders.access import prune_lookup_attempts
 from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
@@ -45,6 +45,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: refund_service.refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
+        RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(
+            db, settings.export_dir
+        ),
         RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
             db, p, settings.fast_refund
         ),
@@ -53,11 +56,13 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
 
 AUTO_APPROVE = "address.auto_approve"
 RELEASE_UNPAID = "inventory.release_unpaid"
+RECONCILE_EXPORTS = "reconciliation.daily"
 
 PERIODIC = [
     Periodic(AUTO_APPROVE, timedelta(minutes=1)),
     Periodic(payouts.RECONCILE, timedelta(minutes=1)),
     Periodic(RELEASE_UNPAID, timedelta(minutes=1)),
+    Periodic(RECONCILE_EXPORTS, timedelta(hours=1)),
     Periodic("sandbox.advance", timedelta(seconds=5)),
     Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),

@@ -68,6 +68,10 @@ class Settings:
         default="浙江省杭州市西湖区文三路100号 售后仓 0571-88880000",
         metadata=_help("Where customers send returns (shown on the refund page)"),
     )
+    export_dir: str = field(
+        default=str(VAR_DIR / "exports"),
+        metadata=_help("Channel order exports (<channel>/<YYYY-MM-DD>.csv) reconciled daily"),
+    )
     photo_dir: str = field(
         default=str(VAR_DIR / "photos"),
         metadata=_help("Where return photos are kept (outside the static root)"),

@@ -109,3 +109,30 @@ def test_the_operations_page_shows_the_figures_and_each_teams_queue(client, data
     html = client.get("/admin/operations").text
     assert "今日订单" in html and "财务" in html and "客服" in html
     assert "疑似重复" in html and "高价值" in html and "低于成本" in html and "未建档" in html
+
+
+def test_staff_upload_an_export_and_download_the_finance_csv(client, database):
+    order = make_order(database)
+    staff_login(client, database, Role.ADMIN)
+    token = csrf_token(client, "/admin/reconciliation")
+    export = f"订单号,状态,实付金额\n{order.channel_order_no},交易成功,256.00\n".encode()
+    today = client.get("/admin/reconciliation").text
+    day = re.search(r'name="day" type="date" value="([^"]+)"', today).group(1)
+    answer = client.post(
+        "/admin/reconciliation",
+        data={"channel": "taobao", "day": day},
+        files={"export": ("taobao.csv", export, "text/csv")},
+        headers={"X-CSRF-Token": token},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200 and "taobao" in answer.text
+    bad = client.post(
+        "/admin/reconciliation",
+        data={"channel": "taobao", "day": day},
+        files={"export": ("x.csv", b"nonsense", "text/csv")},
+        headers={"X-CSRF-Token": token},
+    )
+    assert bad.status_code == 422
+    csv_file = client.get("/admin/finance.csv")
+    assert csv_file.headers["content-type"].startswith("text/csv")
+    assert client.get("/admin/finance.csv?month=2026-13").status_code == 400

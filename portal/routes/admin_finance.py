@@ -1,0 +1,87 @@
+"""Finance downloads and channel reconciliation reports for staff."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backend.db import utcnow
+from backend.finance_export import month_csv
+from backend.orders import reconciliation
+from backend.orders.models import SalesChannel
+from backend.staff import Permission
+from portal import calls
+from portal.forms import form_text
+from portal.i18n import N_
+from portal.rendering import redirect, render
+from portal.staff_auth import require_staff
+
+MAX_EXPORT_BYTES = 5 * 1024 * 1024
+
+
+async def finance_csv(request: Request) -> Response:
+    await require_staff(request, Permission.REVIEW_REFUNDS)
+    month = request.query_params.get("month") or utcnow().strftime("%Y-%m")
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        date(year, number, 1)
+    except ValueError:
+        raise HTTPException(400) from None
+    text = await calls.read(request, month_csv, request.app.state.database, year, number)
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="finance-{year}-{number:02d}.csv"'},
+    )
+
+
+async def reports(request: Request, error: str | None = None, status: int = 200) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    found = await calls.read(request, reconciliation.list_reports, request.app.state.database)
+    return render(
+        request,
+        "admin/reconciliation.html",
+        {
+            "staff": staff,
+            "reports": found,
+            "channels": list(SalesChannel),
+            "error": error,
+            "today": utcnow().date().isoformat(),
+        },
+        status_code=status,
+    )
+
+
+async def upload_export(request: Request) -> Response:
+    await require_staff(request, Permission.VIEW_ORDERS)
+    async with request.form(max_files=1, max_fields=5, max_part_size=MAX_EXPORT_BYTES) as form:
+        channel, day_text = form_text(form, "channel", 20), form_text(form, "day", 10)
+        upload = form.get("export")
+        data = await upload.read(MAX_EXPORT_BYTES + 1) if isinstance(upload, UploadFile) else b""
+    try:
+        day = date.fromisoformat(day_text)
+        text = data.decode("utf-8-sig")
+        if channel not in {str(c) for c in SalesChannel} or len(data) > MAX_EXPORT_BYTES:
+            raise ValueError(channel)
+        await calls.write(
+            request, reconciliation.reconcile_export, request.app.state.database, channel, day, text
+        )
+    except (ValueError, reconciliation.ExportUnreadable):
+        return await reports(
+            request,
+            N_("The export could not be read: it needs the columns 订单号, 状态 and 实付金额."),
+            422,
+        )
+    return redirect(request, "admin_reconciliation")
+
+
+routes = [
+    Route("/finance.csv", finance_csv, name="admin_finance_csv"),
+    Route("/reconciliation", reports, name="admin_reconciliation"),
+    Route("/reconciliation", upload_export, methods=["POST"], name="admin_reconciliation_upload"),
+]
