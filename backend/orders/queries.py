@@ -66,6 +66,7 @@ class StaffOrderView:
     risk_flag: bool
     address_locked_at: datetime | None
     link_version: int
+    hold_reason: str | None
     lines: tuple[tuple[str, str, int, int], ...]
     addresses: tuple[AddressRecord, ...]
     audit: tuple[AuditRecord, ...]
@@ -139,6 +140,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
                 Order.risk_flag,
                 Order.address_locked_at,
                 Order.link_version,
+                Order.hold_reason,
             )
             .join(Customer, Customer.id == Order.customer_id)
             .where(Order.id == order_id)
@@ -187,6 +189,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         risk_flag=row.risk_flag,
         address_locked_at=row.address_locked_at,
         link_version=row.link_version,
+        hold_reason=row.hold_reason,
         lines=tuple(tuple(line) for line in lines),  # type: ignore[misc]
         addresses=tuple(AddressRecord(*a) for a in addresses),
         audit=tuple(AuditRecord(*e) for e in events),

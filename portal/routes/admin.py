@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 
 from starlette.exceptions import HTTPException
@@ -13,7 +14,8 @@ from backend.db import utcnow
 from backend.logistics.alerts import list_alerts
 from backend.logistics.tracking_view import list_shipment_views
 from backend.notifications.outbox import list_order_messages
-from backend.orders import access
+from backend.orders import access, intake
+from backend.orders.intake import HoldNotReleasable
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
@@ -152,6 +154,21 @@ async def exceptions(request: Request) -> Response:
     return render(
         request, "admin/exceptions.html", {"staff": staff, "alerts": alerts, "now": utcnow()}
     )
+
+
+async def approve_hold(request: Request) -> Response:
+    staff = await require_staff(request, Permission.REVIEW_REFUNDS)
+    order_id = _order_id(request)
+    # Approving twice, or a hold already gone, simply shows the order as it now is.
+    with suppress(HoldNotReleasable):
+        await calls.write(
+            request,
+            intake.approve_hold,
+            request.app.state.database,
+            order_id,
+            staff.actor(client_ip(request)),
+        )
+    return redirect(request, "admin_order", order_id=order_id)
 
 
 async def admin_home(request: Request) -> Response:

@@ -185,3 +185,38 @@ def test_cancelling_releases_the_reserved_units(database):
     )
     with database.read() as session:
         assert session.scalars(select(inventory.Sku)).one().reserved == 0
+
+
+def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
+    from backend.actors import Actor, ActorKind
+    from backend.orders.intake import HoldNotReleasable, approve_hold
+
+    stock(database, "CUP-1", on_hand=5)
+    held = ingest_channel_order(
+        database,
+        one_unit_order("V1", "13500000001", price=60_000),
+        "{}",
+        IntakeRules(high_value_fen=50_000),
+        SYSTEM,
+    )
+    first = Actor(ActorKind.STAFF, "小王")
+    assert approve_hold(database, held.order_id, first) is False
+    with pytest.raises(HoldNotReleasable):
+        approve_hold(database, held.order_id, first)
+    assert approve_hold(database, held.order_id, Actor(ActorKind.STAFF, "小李")) is True
+    with database.read() as session:
+        assert session.get(Order, held.order_id).hold_reason is None
+        assert session.scalars(select(inventory.Sku)).one().reserved == 1
+
+
+def test_an_unknown_sku_hold_is_released_once_the_sku_exists(database):
+    from backend.actors import Actor, ActorKind
+    from backend.orders.intake import approve_hold
+
+    held = ingest_channel_order(
+        database, one_unit_order("U9", "13500000002", sku="NEW-1"), "{}", RULES, SYSTEM
+    )
+    staff = Actor(ActorKind.STAFF, "小王")
+    assert approve_hold(database, held.order_id, staff) is False  # still unknown
+    stock(database, "NEW-1", on_hand=2)
+    assert approve_hold(database, held.order_id, staff) is True
