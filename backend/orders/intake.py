@@ -22,7 +22,7 @@ from backend.actors import Actor
 from backend.audit import AuditEvent
 from backend.db import Base, Database, utcnow
 from backend.orders import inventory
-from backend.orders.channels import CanonicalOrder, supersedes
+from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.orders.service import (
@@ -347,3 +347,27 @@ def approve_hold(database: Database, order_id: int, actor: Actor) -> bool:
             after={"reason": str(reason)},
         )
         return True
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    unchanged: int
+    errors: tuple[tuple[int, str, str], ...]  # (row, column, code)
+
+
+def import_order_file(
+    database: Database, filename: str, data: bytes, rules: IntakeRules, actor: Actor
+) -> ImportResult:
+    """Hand-taken orders from CSV/Excel: good orders go in, bad rows are reported one by one."""
+    orders, errors = parse_order_file(filename, data)
+    created = unchanged = 0
+    for order in orders:
+        result = ingest_channel_order(database, order, f"import:{filename}", rules, actor)
+        if result.outcome is IntakeOutcome.CREATED:
+            created += 1
+        else:
+            unchanged += 1
+    return ImportResult(
+        created, unchanged, tuple((error.row, error.column, error.code) for error in errors)
+    )

@@ -12,13 +12,14 @@ from starlette.routing import Route
 
 from backend.db import utcnow
 from backend.finance_export import month_csv
-from backend.orders import reconciliation
+from backend.orders import intake, reconciliation
 from backend.orders.models import SalesChannel
 from backend.staff import Permission
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.customer_access import client_ip
 from portal.staff_auth import require_staff
 
 MAX_EXPORT_BYTES = 5 * 1024 * 1024
@@ -80,7 +81,36 @@ async def upload_export(request: Request) -> Response:
     return redirect(request, "admin_reconciliation")
 
 
+async def import_page(request: Request, result: object = None, status: int = 200) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    return render(
+        request, "admin/import.html", {"staff": staff, "result": result}, status_code=status
+    )
+
+
+async def import_orders(request: Request) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    async with request.form(max_files=1, max_fields=5, max_part_size=MAX_EXPORT_BYTES) as form:
+        upload = form.get("file")
+        name = (upload.filename or "") if isinstance(upload, UploadFile) else ""
+        data = await upload.read(MAX_EXPORT_BYTES + 1) if isinstance(upload, UploadFile) else b""
+    if not data or len(data) > MAX_EXPORT_BYTES:
+        raise HTTPException(413 if data else 400)
+    result = await calls.write(
+        request,
+        intake.import_order_file,
+        request.app.state.database,
+        name,
+        data,
+        intake.IntakeRules(),
+        staff.actor(client_ip(request), channel="import"),
+    )
+    return await import_page(request, result, 422 if result.errors else 200)
+
+
 routes = [
+    Route("/import", import_page, name="admin_import"),
+    Route("/import", import_orders, methods=["POST"], name="admin_import_upload"),
     Route("/finance.csv", finance_csv, name="admin_finance_csv"),
     Route("/reconciliation", reports, name="admin_reconciliation"),
     Route("/reconciliation", upload_export, methods=["POST"], name="admin_reconciliation_upload"),

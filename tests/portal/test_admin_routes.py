@@ -136,3 +136,27 @@ def test_staff_upload_an_export_and_download_the_finance_csv(client, database):
     csv_file = client.get("/admin/finance.csv")
     assert csv_file.headers["content-type"].startswith("text/csv")
     assert client.get("/admin/finance.csv?month=2026-13").status_code == 400
+
+
+def test_staff_import_hand_taken_orders_and_see_bad_rows_one_by_one(client, database):
+    staff_login(client, database, Role.SUPPORT)
+    token = csrf_token(client, "/admin/import")
+    text = (
+        "订单号,收货人,手机,省,市,区,详细地址,商品编码,商品名称,数量,单价(元)\n"
+        "M1,张三,13800138000,浙江省,杭州市,西湖区,文三路100号,TEA-1,龙井,2,128.00\n"
+        "M2,李四,12345,浙江省,杭州市,西湖区,文三路1号,TEA-1,龙井,1,abc\n"
+    )
+    answer = client.post(
+        "/admin/import",
+        files={"file": ("orders.csv", text.encode(), "text/csv")},
+        headers={"X-CSRF-Token": token},
+    )
+    assert answer.status_code == 422
+    assert "1 个订单已创建" in answer.text or "1 orders created" in answer.text
+    assert "<td>3</td>" in answer.text
+    with database.read() as session:
+        from sqlalchemy import select
+
+        from backend.orders.models import Order
+
+        assert session.scalars(select(Order.channel_order_no)).all() == ["M1"]
