@@ -143,3 +143,54 @@ def release_unpaid(
             )
         ).all()
         return sum(release(session, order_id) for order_id in stale)
+
+
+class SkuInvalid(ValueError):
+    """A SKU code, name, stock or cost that cannot be stored."""
+
+
+def save_sku(
+    database: Database, code: str, name: str, on_hand: int, cost_fen: int, actor_name: str
+) -> int:
+    """Create or update a SKU. Stock can never be set below what is already reserved."""
+    code = code.strip().upper()[:64]
+    if not code or not name.strip() or on_hand < 0 or cost_fen < 0:
+        raise SkuInvalid(code)
+    with database.write() as session:
+        sku = session.scalars(select(Sku).where(Sku.code == code).with_for_update()).first()
+        if sku is None:
+            sku = Sku(code=code, name=name.strip()[:200], on_hand=on_hand, cost_fen=cost_fen)
+            session.add(sku)
+        else:
+            if on_hand < sku.reserved:
+                raise SkuInvalid(f"{code}: {sku.reserved} units are reserved")
+            sku.name, sku.on_hand, sku.cost_fen = name.strip()[:200], on_hand, cost_fen
+        session.flush()
+        return sku.id
+
+
+def map_channel_sku(database: Database, channel: str, channel_sku: str, code: str) -> None:
+    """A channel's SKU id stands for one of ours from now on (held orders can then be released)."""
+    with database.write() as session:
+        sku = session.scalar(select(Sku).where(Sku.code == code.strip().upper()))
+        if sku is None or not channel_sku.strip():
+            raise SkuInvalid(code)
+        mapping = session.scalar(
+            select(ChannelSku).where(
+                ChannelSku.channel == channel, ChannelSku.channel_sku == channel_sku.strip()
+            )
+        )
+        if mapping is None:
+            session.add(
+                ChannelSku(channel=channel, channel_sku=channel_sku.strip()[:64], sku_id=sku.id)
+            )
+        else:
+            mapping.sku_id = sku.id
+
+
+def list_skus(database: Database) -> list[tuple[str, str, int, int, int]]:
+    with database.read() as session:
+        rows = session.execute(
+            select(Sku.code, Sku.name, Sku.on_hand, Sku.reserved, Sku.cost_fen).order_by(Sku.code)
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from backend.db import utcnow
 from backend.finance_export import month_csv
-from backend.orders import intake, reconciliation
+from backend.orders import intake, inventory, reconciliation
 from backend.orders.models import SalesChannel
 from backend.staff import Permission
 from portal import calls
@@ -108,7 +108,58 @@ async def import_orders(request: Request) -> Response:
     return await import_page(request, result, 422 if result.errors else 200)
 
 
+async def sku_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    skus = await calls.read(request, inventory.list_skus, request.app.state.database)
+    return render(
+        request,
+        "admin/skus.html",
+        {"staff": staff, "skus": skus, "error": error, "channels": list(SalesChannel)},
+        status_code=status,
+    )
+
+
+def _yuan_to_fen(text: str) -> int:
+    yuan, _, cents = text.partition(".")
+    if not yuan.isdigit() or not (cents == "" or (cents.isdigit() and len(cents) <= 2)):
+        raise inventory.SkuInvalid(text)
+    return int(yuan) * 100 + int(cents.ljust(2, "0") or 0)
+
+
+async def save_sku(request: Request) -> Response:
+    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    form = await request.form()
+    database = request.app.state.database
+    try:
+        if form_text(form, "channel_sku", 64):
+            await calls.write(
+                request,
+                inventory.map_channel_sku,
+                database,
+                form_text(form, "channel", 20),
+                form_text(form, "channel_sku", 64),
+                form_text(form, "code", 64),
+            )
+        else:
+            stock = form_text(form, "on_hand", 9)
+            await calls.write(
+                request,
+                inventory.save_sku,
+                database,
+                form_text(form, "code", 64),
+                form_text(form, "name", 200),
+                int(stock) if stock.isdigit() else -1,
+                _yuan_to_fen(form_text(form, "cost_yuan", 12)),
+                staff.name,
+            )
+    except inventory.SkuInvalid:
+        return await sku_page(request, N_("Check the code, name, stock and cost."), 422)
+    return redirect(request, "admin_skus")
+
+
 routes = [
+    Route("/skus", sku_page, name="admin_skus"),
+    Route("/skus", save_sku, methods=["POST"], name="admin_save_sku"),
     Route("/import", import_page, name="admin_import"),
     Route("/import", import_orders, methods=["POST"], name="admin_import_upload"),
     Route("/finance.csv", finance_csv, name="admin_finance_csv"),

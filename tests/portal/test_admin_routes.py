@@ -160,3 +160,41 @@ def test_staff_import_hand_taken_orders_and_see_bad_rows_one_by_one(client, data
         from backend.orders.models import Order
 
         assert session.scalars(select(Order.channel_order_no)).all() == ["M1"]
+
+
+def test_staff_keep_the_sku_master_and_map_channel_skus(client, database):
+    from sqlalchemy import select
+
+    from backend.orders.inventory import ChannelSku, Sku
+
+    staff_login(client, database, Role.SUPPORT)
+    token = csrf_token(client, "/admin/skus")
+    saved = client.post(
+        "/admin/skus",
+        data={
+            "code": "tea-1",
+            "name": "龙井",
+            "on_hand": "50",
+            "cost_yuan": "60.5",
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    )
+    assert "TEA-1" in saved.text and "¥60.50" in saved.text
+    client.post(
+        "/admin/skus",
+        data={
+            "channel": "taobao",
+            "channel_sku": "3608123456",
+            "code": "TEA-1",
+            "csrf_token": token,
+        },
+    )
+    bad = client.post(
+        "/admin/skus",
+        data={"code": "X", "name": "x", "on_hand": "-3", "cost_yuan": "1", "csrf_token": token},
+    )
+    assert bad.status_code == 422
+    with database.read() as session:
+        assert session.scalars(select(Sku.on_hand)).all() == [50]
+        assert session.scalars(select(ChannelSku.channel_sku)).all() == ["3608123456"]
