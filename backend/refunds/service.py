@@ -174,14 +174,18 @@ def file_return(
         amount = _amount(session, order_id, quantities)
         if payouts.committed_fen(session, order_id) + amount > order.paid_fen:
             raise payouts.RefundExceedsPayment(order.paid_fen, 0, amount)
-        photos = list(
-            session.scalars(
-                select(ReturnPhoto).where(
-                    ReturnPhoto.id.in_(photo_ids or [0]),
-                    ReturnPhoto.order_id == order_id,
-                    ReturnPhoto.return_id.is_(None),
+        photos = (
+            list(
+                session.scalars(
+                    select(ReturnPhoto).where(
+                        ReturnPhoto.id.in_(photo_ids),
+                        ReturnPhoto.order_id == order_id,
+                        ReturnPhoto.return_id.is_(None),
+                    )
                 )
             )
+            if photo_ids
+            else []
         )
         decision = decide(
             RefundFacts(
