@@ -34,6 +34,9 @@ class ReturnRequest(Base):
     review_due_at: Mapped[datetime | None]
     # The parcel the customer sends back (退货退款), tracked like any other shipment.
     return_shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    # The warehouse's look at the returned item: "ok" or "problem: <note>".
+    inspection: Mapped[str | None] = mapped_column(String(200))
+    inspected_at: Mapped[datetime | None]
     # A rejected request may be asked again once, with more evidence.
     resubmitted_from: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

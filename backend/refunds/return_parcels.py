@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from backend import audit
 from backend.actors import Actor
-from backend.db import Database
+from backend.db import Database, utcnow
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.models import Shipment
 from backend.logistics.service import CARRIER_HAS_IT, add_return_shipment
@@ -120,3 +120,24 @@ def receive_by_waybill(database: Database, code: str, actor: Actor) -> int | Non
     with suppress(ReturnTransitionNotAllowed):
         receive_return(database, return_id, actor)
     return return_id
+
+
+def record_inspection(
+    database: Database, return_id: int, passed: bool, note: str, actor: Actor
+) -> None:
+    """The warehouse inspected the returned item; a problem is left for staff to act on."""
+    with database.write() as session:
+        request = session.get(ReturnRequest, return_id, with_for_update=True)
+        if request is None or request.return_shipment_id is None:
+            raise ReturnNotFound(return_id)
+        request.inspection = "ok" if passed else f"problem: {note.strip()[:180] or '-'}"
+        request.inspected_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "return.inspected",
+            subject="return",
+            subject_id=return_id,
+            order_id=request.order_id,
+            after={"passed": passed, "note": note[:180]},
+        )

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from backend.logistics import warehouse
 from backend.refunds import return_parcels
+from backend.refunds.service import ReturnNotFound
 from backend.staff import Permission
 from portal import calls
 from portal.forms import form_text
@@ -81,6 +82,25 @@ async def reprint(request: Request) -> Response:
     except (ValueError, warehouse.ParcelNotFound):
         raise HTTPException(404) from None
     return render(request, "warehouse/_reprinted.html", {})
+
+
+async def inspect(request: Request) -> Response:
+    staff = await require_staff(request, Permission.SCAN_PARCELS)
+    form = await request.form()
+    try:
+        return_id = int(request.path_params["return_id"])
+        await calls.write(
+            request,
+            return_parcels.record_inspection,
+            request.app.state.database,
+            return_id,
+            form_text(form, "verdict", 10) == "ok",
+            form_text(form, "note", 180),
+            staff.actor(client_ip(request), "scan"),
+        )
+    except (ValueError, ReturnNotFound):
+        raise HTTPException(404) from None
+    return render(request, "warehouse/_inspected.html", {})
 
 
 routes = [
