@@ -109,4 +109,10 @@ routes = [
     Route(
         "/shipments/{shipment_id}/reprinted", reprint, methods=["POST"], name="warehouse_reprinted"
     ),
+    Route(
+        "/returns/{return_id}/inspection",
+        inspect,
+        methods=["POST"],
+        name="warehouse_inspect_return",
+    ),
 ]
