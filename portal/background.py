@@ -12,8 +12,9 @@ from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
 from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
-from backend.orders import address_changes, inventory, reconciliation
+from backend.orders import address_changes, channel_webhooks, inventory, reconciliation
 from backend.orders.access import prune_lookup_attempts
+from backend.orders.intake import IntakeRules
 from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
@@ -45,6 +46,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: refund_service.refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
+        channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
+            db, p, IntakeRules(high_value_fen=settings.high_value_order_yuan * 100)
+        ),
         RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(
             db, settings.export_dir
         ),

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from backend import jobs
 from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.channels import PayloadInvalid, map_order
@@ -60,38 +61,61 @@ def _json_object(text: str) -> dict[str, object]:
     return value
 
 
+INGEST = "intake.ingest"  # job: a verified delivery, merged into the order model
+
+
+def _accept(
+    database: Database, channel: str, order_json: str, raw: str, delivery_id: str | None
+) -> None:
+    """Verified and well-formed: keep it as a job row (raw body included) and acknowledge.
+
+    Platforms retry a slow answer, so the order model is updated by the worker, not while
+    the channel waits; a burst is acknowledged at the speed of one insert.
+    """
+    map_order(channel, _json_object(order_json))  # PayloadInvalid now, not in the worker
+    with database.write() as session:
+        jobs.enqueue(
+            session,
+            INGEST,
+            {"channel": channel, "order": order_json, "raw": raw, "delivery_id": delivery_id},
+        )
+
+
 def receive_shopify(
-    database: Database,
-    body: bytes,
-    hmac_header: str | None,
-    secret: str,
-    event_id: str | None,
-    rules: IntakeRules,
-) -> IntakeResult:
+    database: Database, body: bytes, hmac_header: str | None, secret: str, event_id: str | None
+) -> None:
     if not secret or not sig.verify_shopify_hmac(body, hmac_header, secret):
         raise DeliveryNotAuthentic
     text = body.decode("utf-8", "replace")
-    order = map_order("shopify", _json_object(text))
-    return ingest_channel_order(
-        database,
-        order,
-        text,
-        rules,
-        _actor("shopify"),
-        delivery_id=f"shopify:{event_id}"[:100] if event_id else None,
-    )
+    _accept(database, "shopify", text, text, f"shopify:{event_id}"[:100] if event_id else None)
 
 
-def receive_form(
-    database: Database, channel: str, params: Mapping[str, str], secret: str, rules: IntakeRules
-) -> IntakeResult:
+def receive_form(database: Database, channel: str, params: Mapping[str, str], secret: str) -> None:
     spec = FORM_CHANNELS.get(channel)
     if spec is None:
         raise ChannelUnknown(channel)
     if not secret or not params.get("sign") or not spec.verify(dict(params), secret):
         raise DeliveryNotAuthentic
-    text = params.get(spec.order_field) or ""
-    order = map_order(channel, _json_object(text))
+    _accept(
+        database,
+        channel,
+        params.get(spec.order_field) or "",
+        json.dumps(dict(params), ensure_ascii=False),
+        None,
+    )
+
+
+def ingest_delivery(
+    database: Database, payload: dict[str, str | None], rules: IntakeRules
+) -> IntakeResult:
+    """Job handler; safe twice: a repeat is an older-or-equal update, or a known delivery id."""
+    channel = str(payload["channel"])
+    order = map_order(channel, _json_object(str(payload["order"])))
     return ingest_channel_order(
-        database, order, json.dumps(dict(params), ensure_ascii=False), rules, _actor(channel)
+        database,
+        order,
+        str(payload["raw"]),
+        rules,
+        _actor(channel),
+        delivery_id=payload.get("delivery_id"),
     )

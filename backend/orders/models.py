@@ -120,7 +120,11 @@ class AddressVersion(Base):
     """A shipping address snapshot; a change adds a version, it never overwrites one."""
 
     __tablename__ = "address_versions"
-    __table_args__ = (UniqueConstraint("order_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "version"),
+        # Intake's duplicate-buyer check looks orders up by recipient phone.
+        Index("ix_address_versions_phone", "phone"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

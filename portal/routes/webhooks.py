@@ -11,7 +11,6 @@ from backend.logistics.carriers import kuaidi100, sf
 from backend.logistics.carriers.base import MalformedPayload
 from backend.orders import channel_webhooks
 from backend.orders.channels import PayloadInvalid
-from backend.orders.intake import IntakeResult, IntakeRules
 from backend.refunds import payouts
 from backend.refunds.gateways import wechatpay
 from backend.refunds.gateways.base import MalformedPayload as RefundMalformed
@@ -109,12 +108,7 @@ async def wechatpay_refund(request: Request) -> Response:
     return JSONResponse(wechatpay.NOTIFY_REPLY_OK)
 
 
-def _intake_rules(request: Request) -> IntakeRules:
-    return IntakeRules(high_value_fen=request.app.state.settings.high_value_order_yuan * 100)
-
-
-def _intake_answer(result: IntakeResult) -> Response:
-    return JSONResponse({"ok": True, "order": result.order_id, "outcome": str(result.outcome)})
+ACCEPTED = {"ok": True, "accepted": True}
 
 
 async def shopify(request: Request) -> Response:
@@ -123,7 +117,7 @@ async def shopify(request: Request) -> Response:
         return JSONResponse({"error": "payload too large"}, 413)
     settings = request.app.state.settings
     try:
-        result = await calls.write(
+        await calls.write(
             request,
             channel_webhooks.receive_shopify,
             request.app.state.database,
@@ -131,13 +125,12 @@ async def shopify(request: Request) -> Response:
             request.headers.get("x-shopify-hmac-sha256"),
             settings.shopify_webhook_secret,
             request.headers.get("x-shopify-event-id"),
-            _intake_rules(request),
         )
     except channel_webhooks.DeliveryNotAuthentic:
         return JSONResponse({"error": "signature"}, 401)
     except PayloadInvalid as invalid:
         return JSONResponse({"error": "payload", "field": invalid.field}, 422)
-    return _intake_answer(result)
+    return JSONResponse(ACCEPTED)
 
 
 async def channel_push(request: Request) -> Response:
@@ -148,14 +141,13 @@ async def channel_push(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=100, max_part_size=MAX_PUSH_BYTES)
     params = {key: str(value) for key, value in form.items()}
     try:
-        result = await calls.write(
+        await calls.write(
             request,
             channel_webhooks.receive_form,
             request.app.state.database,
             channel,
             params,
             secret,
-            _intake_rules(request),
         )
     except channel_webhooks.ChannelUnknown:
         return JSONResponse({"error": "unknown channel"}, 404)
@@ -163,7 +155,7 @@ async def channel_push(request: Request) -> Response:
         return JSONResponse({"error": "signature"}, 401)
     except PayloadInvalid as invalid:
         return JSONResponse({"error": "payload", "field": invalid.field}, 422)
-    return _intake_answer(result)
+    return JSONResponse(ACCEPTED)
 
 
 routes = [

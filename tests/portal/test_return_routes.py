@@ -223,10 +223,12 @@ def test_a_return_parcel_is_tracked_and_its_refund_released_when_the_warehouse_s
         headers={"HX-Request": "true", "X-CSRF-Token": token},
     )
     assert "退货已签收" in scanned.text
-    return_id = re.search(r'/warehouse/returns/(\d+)/inspection', scanned.text).group(1)
-    client.post(f"/warehouse/returns/{return_id}/inspection",
-                data={"verdict": "problem", "note": "杯口有缺口"},
-                headers={"HX-Request": "true", "X-CSRF-Token": token})
+    return_id = re.search(r"/warehouse/returns/(\d+)/inspection", scanned.text).group(1)
+    client.post(
+        f"/warehouse/returns/{return_id}/inspection",
+        data={"verdict": "problem", "note": "杯口有缺口"},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
     with database.read() as session:
         request = session.scalars(select(ReturnRequest)).one()
         refund = session.scalars(select(Refund)).one()
