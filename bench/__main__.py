@@ -22,6 +22,7 @@ BENCHMARKS = (
     "push_callbacks",
     "pack_scans",
     "channel_intake",
+    "return_requests",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -106,7 +107,7 @@ async def address_problem(request: Request, exc: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
     changes.AddressLocked: address_problem,
     **{error: address_problem for error in _ADDRESS_PROBLEMS},
     HTTPException: http_error,

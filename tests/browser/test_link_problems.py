@@ -67,18 +67,20 @@ def signed_link_past_its_lifetime(settings: Settings, db: Database, order_id: in
     return signed_link_issued_days_ago(settings, db, order_id, settings.link_max_age_days + 1)
 
 
+LINK_PROBLEMS: list[tuple[BrokenLink, int, str]] = [
+    (short_code_with_one_character_changed, 404, INVALID),
+    (short_code_copied_incompletely, 404, INVALID),
+    (signed_link_with_a_changed_signature, 404, INVALID),
+    (signed_link_from_before_a_revocation, 410, REVOKED),
+    (short_link_from_before_a_revocation, 410, REVOKED),
+    (short_link_past_its_lifetime, 410, EXPIRED),
+    (signed_link_past_its_lifetime, 410, EXPIRED),
+]
+
+
 @pytest.mark.parametrize(
     ("broken_link", "status", "message"),
-    [
-        (short_code_with_one_character_changed, 404, INVALID),
-        (short_code_copied_incompletely, 404, INVALID),
-        (signed_link_with_a_changed_signature, 404, INVALID),
-        (signed_link_from_before_a_revocation, 410, REVOKED),
-        (short_link_from_before_a_revocation, 410, REVOKED),
-        (short_link_past_its_lifetime, 410, EXPIRED),
-        (signed_link_past_its_lifetime, 410, EXPIRED),
-    ],
-    ids=lambda value: value.__name__ if callable(value) else None,
+    [pytest.param(*problem, id=problem[0].__name__) for problem in LINK_PROBLEMS],
 )
 def test_a_link_that_does_not_work_explains_itself_and_offers_the_lookup_form(
     page: Page,
