@@ -43,10 +43,23 @@ def month_day(value: date) -> str:
     return i18n.gettext("%(month)s/%(day)s") % {"month": value.month, "day": value.day}
 
 
-def minutes_ago(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    return max(int((utcnow() - value).total_seconds() // 60), 0)
+def updated_ago(value: datetime) -> str:
+    """ "Updated just now / 5 minutes / 3 hours / 2 days ago": "0 minutes ago" reads as broken."""
+    minutes = max(int((utcnow() - value).total_seconds() // 60), 0)
+    if minutes < 1:
+        return i18n.gettext("Updated just now")
+    if minutes < 60:
+        text = i18n.ngettext("Updated %(num)s minute ago", "Updated %(num)s minutes ago", minutes)
+        return text % {"num": minutes}
+    hours = minutes // 60
+    if hours < 24:
+        return i18n.ngettext("Updated %(num)s hour ago", "Updated %(num)s hours ago", hours) % {
+            "num": hours
+        }
+    days = hours // 24
+    return i18n.ngettext("Updated %(num)s day ago", "Updated %(num)s days ago", days) % {
+        "num": days
+    }
 
 
 def duration(value: timedelta) -> str:
@@ -75,7 +88,7 @@ def build_templates(app: Starlette) -> Jinja2Templates:
     environment.filters.update(
         fen=fen,
         local_time=local_time,
-        minutes_ago=minutes_ago,
+        updated_ago=updated_ago,
         duration=duration,
         month_day=month_day,
     )

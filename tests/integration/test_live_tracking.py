@@ -211,4 +211,5 @@ def _assert_page_renders(base_url, database, order) -> None:
     with httpx.Client(base_url=base_url, follow_redirects=True) as browser:
         page = browser.get(f"/t/{code}")
     assert page.status_code == 200
-    assert "分钟前更新" in page.text and "快件已到达" in page.text
+    assert re.search(r"(刚刚|\d+ (分钟|小时|天)前)更新", page.text)
+    assert "快件已到达" in page.text
