@@ -67,6 +67,12 @@ def progress_step(
     return max(by_order, by_shipment, key=PROGRESS_STEPS.index)
 
 
+def region_of(province: str, city: str, district: str) -> str:
+    """上海市 浦东新区, not 上海市 上海市 浦东新区: a municipality's city repeats its name."""
+    parts = [province] + ([city] if city and city != province else []) + [district]
+    return " ".join(part for part in parts if part)
+
+
 @dataclass(frozen=True)
 class LineView:
     sku: str
@@ -321,7 +327,7 @@ def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingVi
         paid_fen=row.paid_fen,
         recipient=mask_name(row.recipient_name) if has_address else "",
         phone=mask_phone(row.phone) if has_address else "",
-        region=" ".join((row.province, row.city, row.district)) if has_address else "",
+        region=region_of(row.province, row.city, row.district) if has_address else "",
         street=mask_street(row.street) if has_address else "",
         address_locked_at=row.address_locked_at,
         lines=tuple(LineView(*line) for line in lines),

@@ -69,6 +69,7 @@ def test_the_tracking_page_shows_the_timeline_in_chinese_with_masked_data(client
     assert "快件已到达【杭州转运中心】" in html
     assert shipment.tracking_no in html
     assert "张**" in html and "138****8000" in html
+    assert "浙江省 杭州市 西湖区" in html
     assert "13812348000" not in html and "张三丰" not in html and "文三路" not in html
     newest, oldest = html.index("杭州转运中心"), html.index("王师傅已揽收")
     assert newest < oldest
