@@ -54,7 +54,7 @@ def test_a_customer_pastes_a_new_address_confirms_the_code_and_the_pack_scan_loc
     expect(page.locator(".flash")).to_have_text("地址已修改，已短信通知原手机号。")
     expect(address).to_contain_text("李*")
     expect(address).to_contain_text("139****5678")
-    expect(address).to_contain_text("上海市 上海市 浦东新区 ****")
+    expect(address).to_contain_text("上海市 浦东新区 ****")
     expect(address.locator(".countdown")).to_have_text(re.compile(r"还可修改 \d+小时\d+分"))
 
     scan_parcel(database, order.public_no, SYSTEM)
