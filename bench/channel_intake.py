@@ -36,11 +36,10 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -59,14 +58,8 @@ from backend.orders.inventory import Reservation, Sku
 from backend.orders.models import Order, SalesChannel
 from bench import Backend, list_backends, row, scratch_directory, seed_demo
 from bench.push_callbacks import PROJECT_ROOT, count, portal_worker, serve, server_environment
-from bench.tracking_page import (
-    UNITS_MS,
-    WrkResult,
-    _free_port,
-    parse_wrk,
-    process_cpu_seconds,
-    server_flavour,
-)
+from bench.tracking_page import _free_port, server_flavour
+from bench.wrk import WrkResult, lua_string, process_cpu_seconds, run_script
 
 RECORDED = PROJECT_ROOT / "tests/backend/orders/channels/payloads/shopify/normal.json"
 # Enough for 10 s at three times the aim (500/s) without the rotation wrapping.
@@ -268,14 +261,6 @@ def build_deliveries(count: int) -> list[Delivery]:
     return deliveries
 
 
-def lua_string(raw: bytes) -> str:
-    """A Lua string literal of the bytes, every non-printable or non-ASCII byte escaped."""
-    escaped = "".join(
-        chr(byte) if 32 <= byte < 127 and byte not in b'"\\' else f"\\{byte:03d}" for byte in raw
-    )
-    return f'"{escaped}"'
-
-
 def write_lua(deliveries: list[Delivery], path: Path) -> Path:
     entries = ",\n".join(
         f"{{{lua_string(d.body)}, {lua_string(d.signature.encode())}, "
@@ -341,28 +326,13 @@ def postgres_cpu_seconds() -> float | None:
 def run_wrk(
     url: str, script: Path, seconds: int, server_pid: int, postgres: bool, start: int = 0
 ) -> Load:
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script)]
     pg_cpu = postgres_cpu_seconds if postgres else lambda: None
-    cpu_before, pg_before = process_cpu_seconds(server_pid), pg_cpu()
-    finished = subprocess.run(
-        [*command, url, "--", str(start)],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-        check=True,
-    )
-    cpu_after, pg_after = process_cpu_seconds(server_pid), pg_cpu()
-    result = parse_wrk(finished.stdout)
-    if cpu_before is not None and cpu_after is not None:
-        result = replace(result, server_cpu_seconds=cpu_after - cpu_before)
-    p50 = re.search(r"^\s*50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", finished.stdout, re.M)
-    answers = ANSWERS.search(finished.stdout)
-    if not (p50 and answers):
-        raise RuntimeError(f"cannot read wrk's output:\n{finished.stdout}")
-    acked, other, sent = (int(number) for number in answers.groups())
+    pg_before = pg_cpu()
+    run = run_script(url, script, seconds, server_pid, CONNECTIONS, start, grace_seconds=60)
+    pg_after = pg_cpu()
+    acked, other, sent = run.tally(ANSWERS)
     pg = pg_after - pg_before if pg_before is not None and pg_after is not None else None
-    p50_ms = float(p50.group(1)) * UNITS_MS[p50.group(2)]
-    return Load(result, p50_ms, acked, other, sent, pg)
+    return Load(run.result, run.p50_ms, acked, other, sent, pg)
 
 
 def wait_until_settled(database: Database) -> None:

@@ -25,10 +25,9 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,14 +44,8 @@ from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, 
 from backend.staff import Role, add_staff
 from bench import BENCH_ACTOR, Backend, list_backends, row, scratch_directory, seed_demo
 from bench.push_callbacks import serve, server_environment
-from bench.tracking_page import (
-    UNITS_MS,
-    WrkResult,
-    _free_port,
-    parse_wrk,
-    process_cpu_seconds,
-    server_flavour,
-)
+from bench.tracking_page import _free_port, server_flavour
+from bench.wrk import WrkResult, lua_string, run_script
 from portal.i18n import translations
 from portal.security import CSRF_COOKIE, CSRF_HEADER
 from portal.sessions import STAFF_COOKIE
@@ -245,15 +238,6 @@ def check_sample(url: str, cookies: dict[str, str], code: str) -> None:
             raise RuntimeError(f"a scan without the CSRF header answered {forged.status_code}")
 
 
-def lua_string(text: str) -> str:
-    """A Lua string literal of the UTF-8 bytes, every non-ASCII byte as a decimal escape."""
-    escaped = "".join(
-        chr(byte) if 32 <= byte < 127 and chr(byte) not in '"\\' else f"\\{byte:03d}"
-        for byte in text.encode()
-    )
-    return f'"{escaped}"'
-
-
 def write_lua(codes: list[str], cookies: dict[str, str], path: Path) -> Path:
     headers = scan_headers(cookies)
     path.write_text(
@@ -272,22 +256,9 @@ def write_lua(codes: list[str], cookies: dict[str, str], path: Path) -> Path:
 def run_wrk(
     url: str, script: Path, seconds: int, server_pid: int, connections: int, start: int = 0
 ) -> Load:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
-    command += [url, "--", str(start)]
-    cpu_before = process_cpu_seconds(server_pid)
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
-    finished.check_returncode()
-    cpu_after = process_cpu_seconds(server_pid)
-    result = parse_wrk(finished.stdout)
-    if cpu_before is not None and cpu_after is not None:
-        result = replace(result, server_cpu_seconds=cpu_after - cpu_before)
-    p50 = re.search(r"^\s*50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", finished.stdout, re.M)
-    answers = ANSWERS.search(finished.stdout)
-    if not (p50 and answers):
-        raise RuntimeError(f"cannot read wrk's output:\n{finished.stdout}")
-    first, repeats, other = (int(number) for number in answers.groups())
-    p50_ms = float(p50.group(1)) * UNITS_MS[p50.group(2)]
-    return Load(connections, result, p50_ms, first, repeats, other)
+    run = run_script(url, script, seconds, server_pid, connections, start)
+    first, repeats, other = run.tally(ANSWERS)
+    return Load(connections, run.result, run.p50_ms, first, repeats, other)
 
 
 def drive(backend: Backend, seeded: Seeded) -> tuple[Load, Load]:

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -51,15 +51,8 @@ from bench import (
     scratch_directory,
     seed_demo,
 )
-from bench.tracking_page import (
-    UNITS_MS,
-    WrkResult,
-    _free_port,
-    _wait_until_up,
-    parse_wrk,
-    process_cpu_seconds,
-    server_flavour,
-)
+from bench.tracking_page import _free_port, _wait_until_up, server_flavour
+from bench.wrk import WrkResult, run_script
 from emulators.kuaidi100 import Kuaidi100Emulator, Subscription
 from portal.background import build_handlers
 from portal.integrations import build_integrations
@@ -251,21 +244,9 @@ def check_sample(url: str, pushes: list[Push]) -> int:
 
 
 def run_wrk(url: str, script: Path, seconds: int, server_pid: int) -> Load:
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script)]
-    cpu_before = process_cpu_seconds(server_pid)
-    finished = subprocess.run(
-        [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True
-    )
-    cpu_after = process_cpu_seconds(server_pid)
-    result = parse_wrk(finished.stdout)
-    if cpu_before is not None and cpu_after is not None:
-        result = replace(result, server_cpu_seconds=cpu_after - cpu_before)
-    p50 = re.search(r"^\s*50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", finished.stdout, re.M)
-    acks = ACK.search(finished.stdout)
-    if not (p50 and acks):
-        raise RuntimeError(f"cannot read wrk's output:\n{finished.stdout}")
-    p50_ms = float(p50.group(1)) * UNITS_MS[p50.group(2)]
-    return Load(result, p50_ms, int(acks.group(1)), int(acks.group(2)))
+    run = run_script(url, script, seconds, server_pid, CONNECTIONS)
+    acked, refused = run.tally(ACK)
+    return Load(run.result, run.p50_ms, acked, refused)
 
 
 def count(database: Database, table: type[Base], *conditions: ColumnElement[bool]) -> int:

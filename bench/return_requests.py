@@ -28,9 +28,8 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -48,14 +47,8 @@ from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.models import Refund, ReturnRequest
 from bench import BENCH_ACTOR, Backend, list_backends, row, scratch_directory, seed_demo
 from bench.push_callbacks import serve, server_environment
-from bench.tracking_page import (
-    UNITS_MS,
-    WrkResult,
-    _free_port,
-    parse_wrk,
-    process_cpu_seconds,
-    server_flavour,
-)
+from bench.tracking_page import _free_port, server_flavour
+from bench.wrk import WrkResult, run_script
 from portal.security import CSRF_COOKIE, CSRF_FIELD
 from portal.sessions import CUSTOMER_COOKIE, Sessions
 from portal.settings import load_settings
@@ -262,23 +255,11 @@ def write_lua(targets: list[Target], origin: str, path: Path) -> Path:
 def run_wrk(
     name: str, url: str, script: Path, seconds: int, server_pid: int, connections: int, start: int
 ) -> Load:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
-    cpu_before = process_cpu_seconds(server_pid)
-    finished = subprocess.run(
-        [*command, url, "--", str(start)], capture_output=True, text=True, timeout=seconds + 30
+    run = run_script(url, script, seconds, server_pid, connections, start)
+    filed, other, last, ran_out = run.tally(ANSWERS)
+    return Load(
+        name, connections, seconds, run.result, run.p50_ms, filed, other, last, bool(ran_out)
     )
-    finished.check_returncode()
-    cpu_after = process_cpu_seconds(server_pid)
-    result = parse_wrk(finished.stdout)
-    if cpu_before is not None and cpu_after is not None:
-        result = replace(result, server_cpu_seconds=cpu_after - cpu_before)
-    p50 = re.search(r"^\s*50(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", finished.stdout, re.M)
-    answers = ANSWERS.search(finished.stdout)
-    if not (p50 and answers):
-        raise RuntimeError(f"cannot read wrk's output:\n{finished.stdout}")
-    filed, other, last, ran_out = (int(number) for number in answers.groups())
-    p50_ms = float(p50.group(1)) * UNITS_MS[p50.group(2)]
-    return Load(name, connections, seconds, result, p50_ms, filed, other, last, bool(ran_out))
 
 
 def load_seconds(warm: Load, left: int) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -43,51 +42,13 @@ from bench import (
     scratch_directory,
     seed_demo,
 )
+from bench.wrk import WrkResult, parse_wrk, process_cpu_seconds
 
 SECONDS = int(os.environ.get("PORTAL_BENCH_SECONDS", "10"))
 ROUNDS = 5
 WARMUP_SECONDS = 2
 CONNECTIONS = int(os.environ.get("PORTAL_BENCH_CONNECTIONS", "16"))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-
-
-@dataclass(frozen=True)
-class WrkResult:
-    requests_per_second: float
-    p99_ms: float
-    requests: int
-    bad_responses: int
-    socket_errors: int
-    server_cpu_seconds: float | None = None
-
-
-def parse_wrk(output: str) -> WrkResult:
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p99 = re.search(r"^\s*99(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
-    total = re.search(r"(\d+) requests in", output)
-    if not (rate and p99 and total):
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    return WrkResult(
-        requests_per_second=float(rate.group(1)),
-        p99_ms=float(p99.group(1)) * UNITS_MS[p99.group(2)],
-        requests=int(total.group(1)),
-        bad_responses=int(bad.group(1)) if bad else 0,
-        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
-    )
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, headers: dict[str, str], seconds: int, server_pid: int) -> WrkResult:
