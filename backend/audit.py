@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from backend.actors import Actor
-from backend.db import Base, utcnow
+from backend.actors import Actor, ActorKind
+from backend.db import Base, EnumText, utcnow
 
 
 class AuditEvent(Base):
@@ -22,7 +22,7 @@ class AuditEvent(Base):
     subject: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(60))
-    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_kind: Mapped[ActorKind] = mapped_column(EnumText(ActorKind, 20))
     actor_id: Mapped[str] = mapped_column(String(120))
     actor_channel: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(64))
@@ -48,7 +48,7 @@ def record(
         subject=subject,
         subject_id=str(subject_id),
         action=action,
-        actor_kind=str(actor.kind),
+        actor_kind=actor.kind,
         actor_id=actor.identifier,
         actor_channel=actor.channel,
         ip=actor.ip,

@@ -21,9 +21,8 @@ from backend.logistics.models import Shipment
 from backend.logistics.service import create_shipment, record_tracking_update
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.intake import IntakeRules, ingest_channel_order
-from backend.orders.inventory import Sku
 from backend.orders.lifecycle import OrderAction, OrderStatus
-from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel
+from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel, Sku
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
 from backend.staff import Role, StaffNameTaken, add_staff
 

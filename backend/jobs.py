@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from backend.db import Base, Database, utcnow
+from backend.db import Base, Database, EnumText, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Job(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Enqueuing the same key twice is a no-op: the first job stands.
     key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    status: Mapped[JobStatus] = mapped_column(String(10), default=JobStatus.PENDING)
+    status: Mapped[JobStatus] = mapped_column(EnumText(JobStatus, 10), default=JobStatus.PENDING)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

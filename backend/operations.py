@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 
 from backend.db import Database, utcnow
 from backend.logistics.alerts import list_alerts
-from backend.orders.intake import ChannelEvent, HoldReason
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order
+from backend.orders.models import ChannelEvent, HoldReason, Order
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.models import ReturnRequest
 

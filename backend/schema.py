@@ -4,15 +4,22 @@ from backend.audit import AuditEvent
 from backend.db import Base
 from backend.jobs import Job
 from backend.logistics.models import Shipment, TrackingEvent
-from backend.notifications.outbox import Notification
-from backend.orders.access import LookupAttempt, ShortLink
-from backend.orders.address_changes import AddressChange
-from backend.orders.intake import ChannelEvent
-from backend.orders.inventory import ChannelSku, Reservation, Sku
-from backend.orders.models import AddressVersion, Customer, Order, OrderLine
-from backend.orders.reconciliation import ReconciliationReport
-from backend.refunds.models import Refund, ReturnLine, ReturnRequest
-from backend.refunds.service import ReturnPhoto
+from backend.notifications.models import Notification
+from backend.orders.models import (
+    AddressChange,
+    AddressVersion,
+    ChannelEvent,
+    ChannelSku,
+    Customer,
+    LookupAttempt,
+    Order,
+    OrderLine,
+    ReconciliationReport,
+    Reservation,
+    ShortLink,
+    Sku,
+)
+from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.staff import StaffUser
 
 metadata = Base.metadata

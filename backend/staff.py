@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Base, Database, utcnow
+from backend.db import Base, Database, EnumText, utcnow
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_LOCKOUT = timedelta(minutes=15)
@@ -70,7 +70,7 @@ class StaffUser(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(EnumText(Role, 20))
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)

@@ -53,9 +53,7 @@ from backend.jobs import Job, JobStatus, Worker
 from backend.orders.channel_webhooks import INGEST
 from backend.orders.channels.converters import CHINA_TIME
 from backend.orders.channels.signatures import build_shopify_hmac
-from backend.orders.intake import ChannelEvent, IntakeOutcome
-from backend.orders.inventory import Reservation, Sku
-from backend.orders.models import Order, SalesChannel
+from backend.orders.models import ChannelEvent, IntakeOutcome, Order, Reservation, SalesChannel, Sku
 from bench import Backend, list_backends, row, scratch_directory, seed_demo
 from bench.push_callbacks import PROJECT_ROOT, count, portal_worker, serve, server_environment
 from bench.tracking_page import _free_port, server_flavour

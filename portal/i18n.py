@@ -50,6 +50,9 @@ def current_locale() -> str:
 
 
 def gettext(message: str) -> str:
+    # gettext("") is the catalogue's header (Project-Id-Version ...), never a message.
+    if not message:
+        return ""
     return translations(_current.get()).gettext(message)
 
 

@@ -8,9 +8,8 @@ from backend.logistics.alerts import AlertKind
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
 from backend.operations import Team
-from backend.orders.intake import HoldReason
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import SalesChannel
+from backend.orders.models import HoldReason, SalesChannel
 from backend.refunds.views import Step
 from portal.i18n import N_, gettext
 

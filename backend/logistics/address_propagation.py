@@ -16,10 +16,9 @@ from backend.logistics.models import Shipment, ShipmentDirection
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_jobs import TrackingClients
 from backend.notifications import outbox
-from backend.notifications.outbox import NotificationEvent
-from backend.orders.address_changes import AddressChange, ChangeStatus
+from backend.notifications.models import NotificationEvent
 from backend.orders.masking import mask_name
-from backend.orders.models import AddressVersion, Order
+from backend.orders.models import AddressChange, AddressVersion, ChangeStatus, Order
 
 log = logging.getLogger(__name__)
 

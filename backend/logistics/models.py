@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, utcnow
+from backend.db import Base, EnumText, utcnow
 from backend.logistics.status import TrackingStatus
 
 
@@ -27,12 +27,14 @@ class Shipment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     direction: Mapped[ShipmentDirection] = mapped_column(
-        String(10), default=ShipmentDirection.OUTBOUND
+        EnumText(ShipmentDirection, 10), default=ShipmentDirection.OUTBOUND
     )
     # Kuaidi100's company codes are the internal key ("shunfeng", "yuantong", ...).
     carrier_code: Mapped[str] = mapped_column(String(32))
     tracking_no: Mapped[str] = mapped_column(String(40))
-    status: Mapped[TrackingStatus] = mapped_column(String(24), default=TrackingStatus.PENDING)
+    status: Mapped[TrackingStatus] = mapped_column(
+        EnumText(TrackingStatus, 24), default=TrackingStatus.PENDING
+    )
     raw_status: Mapped[str | None] = mapped_column(String(40))
     origin_province: Mapped[str | None] = mapped_column(String(32))
     destination_province: Mapped[str | None] = mapped_column(String(32))
@@ -66,7 +68,7 @@ class TrackingEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
     occurred_at: Mapped[datetime]
-    status: Mapped[TrackingStatus] = mapped_column(String(24))
+    status: Mapped[TrackingStatus] = mapped_column(EnumText(TrackingStatus, 24))
     raw_code: Mapped[str | None] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(500))
     location: Mapped[str | None] = mapped_column(String(100))

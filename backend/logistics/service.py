@@ -17,7 +17,7 @@ from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent, dedupe_key, first_time, fold_status
 from backend.notifications import outbox
-from backend.notifications.outbox import NotificationEvent
+from backend.notifications.models import NotificationEvent
 from backend.orders import inventory
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, Order
@@ -370,7 +370,7 @@ def apply_carrier_events(
             {"shipment_id": shipment.id, "status": str(after)},
             key=f"return-moved:{shipment.id}:{after}",
         )
-    if after is TrackingStatus.DELIVERED and shipment.delivered_at is None:
+    if after == TrackingStatus.DELIVERED and shipment.delivered_at is None:
         shipment.delivered_at = first_time(timeline, frozenset({TrackingStatus.DELIVERED}))
         if shipment.direction == ShipmentDirection.OUTBOUND:
             _deliver_order(session, shipment.order_id, actor, shipment.delivered_at or now)

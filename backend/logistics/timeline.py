@@ -44,9 +44,9 @@ def fold_status(events: Iterable[CarrierEvent]) -> TrackingStatus:
     for event in sorted(events, key=lambda e: e.occurred_at):
         if status in _FINAL:
             break
-        if status is TrackingStatus.DELIVERED and event.status not in AFTER_DELIVERY_ALLOWED:
+        if status == TrackingStatus.DELIVERED and event.status not in AFTER_DELIVERY_ALLOWED:
             continue
-        if event.status is TrackingStatus.UNKNOWN and status is not TrackingStatus.PENDING:
+        if event.status == TrackingStatus.UNKNOWN and status != TrackingStatus.PENDING:
             # An unmapped code tells us something happened, not that the parcel went backwards.
             continue
         status = event.status

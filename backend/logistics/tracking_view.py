@@ -14,11 +14,17 @@ from backend.db import Database
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
-from backend.orders.address_changes import AddressChange, ChangeStatus
 from backend.orders.address_policy import AddressDecision, AddressFacts, AddressRules, decide
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone, mask_street
-from backend.orders.models import AddressVersion, Order, OrderLine, SalesChannel
+from backend.orders.models import (
+    AddressChange,
+    AddressVersion,
+    ChangeStatus,
+    Order,
+    OrderLine,
+    SalesChannel,
+)
 from backend.refunds.models import ReturnRequest
 
 

@@ -11,79 +11,36 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, ForeignKey, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor
-from backend.db import Base, Database, utcnow
+from backend.db import Database, utcnow
 from backend.notifications.base import (
     NotificationRejected,
     NotificationUnavailable,
     SmsSender,
     WeChatSender,
 )
-from backend.orders.access import SHORT_CODE_LENGTH, ShortLink, hash_code, new_short_code
+from backend.notifications.models import (
+    Channel,
+    Notification,
+    NotificationEvent,
+    NotificationStatus,
+)
+from backend.orders.access import SHORT_CODE_LENGTH, hash_code, new_short_code
 from backend.orders.masking import mask_phone
-from backend.orders.models import AddressVersion, Customer, Order
+from backend.orders.models import AddressVersion, Customer, Order, ShortLink
 
 log = logging.getLogger(__name__)
 
 SEND = "notify.send"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LINK_LIFETIME = timedelta(days=30)
-
-
-class NotificationEvent(StrEnum):
-    ADDRESS_CHANGED = "address_changed"  # to the phone that was on the order before
-    ADDRESS_REQUEST_APPROVED = "address_request_approved"
-    ADDRESS_REQUEST_REJECTED = "address_request_rejected"
-    REFUND_SUCCEEDED = "refund_succeeded"
-    SHIPPED = "shipped"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    AVAILABLE_FOR_PICKUP = "available_for_pickup"
-    DELIVERED = "delivered"
-    FAILED_ATTEMPT = "failed_attempt"
-    EXCEPTION = "exception"
-
-
-class Channel(StrEnum):
-    SMS = "sms"
-    WECHAT = "wechat"
-
-
-class NotificationStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # the provider refused it for good (bad number, template, no grant)
-    UNCERTAIN = "uncertain"  # it may have been sent; not retried, so nobody gets it twice
-    SKIPPED = "skipped"  # the channel is not configured for this merchant
-
-
-class Notification(Base):
-    __tablename__ = "notifications"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    shipment_id: Mapped[int | None]
-    event: Mapped[NotificationEvent] = mapped_column(String(30))
-    channel: Mapped[Channel] = mapped_column(String(10))
-    recipient: Mapped[str] = mapped_column(String(64))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Also the provider's OutId: short, because Aliyun's length limit is undocumented.
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[NotificationStatus] = mapped_column(String(10), default="pending")
-    # Security notices (the address was changed) are sent at night too.
-    urgent: Mapped[bool] = mapped_column(default=False)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    provider_message_id: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
 
 
 @dataclass(frozen=True)
@@ -163,7 +120,7 @@ def notify(
         if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
             continue
         params = {"order": row.public_no, **details}
-        if channel is Channel.SMS:
+        if channel == Channel.SMS:
             params["code"] = _link_code(session, order_id, now)
         notification = Notification(
             order_id=order_id,

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import ForeignKey, Index, Result, String, delete, func, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Result, delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.db import Base, Database, utcnow
-from backend.orders.models import AddressVersion, Customer, Order
+from backend.db import Database, utcnow
+from backend.orders.models import AddressVersion, Customer, LookupAttempt, Order, ShortLink
 from backend.orders.service import OrderNotFound
 
 SHORT_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -59,33 +59,6 @@ class CustomerGrant:
     customer_id: int
     order_id: int
     public_no: str
-
-
-class ShortLink(Base):
-    __tablename__ = "short_links"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Only a hash is stored, so a copy of the database does not hand out working links.
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(20), default="track")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
-
-
-class LookupAttempt(Base):
-    __tablename__ = "lookup_attempts"
-    __table_args__ = (
-        Index("ix_lookup_attempts_order_at", "order_key", "at"),
-        Index("ix_lookup_attempts_ip_at", "ip", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_key: Mapped[str] = mapped_column(String(64))
-    ip: Mapped[str] = mapped_column(String(64))
-    succeeded: Mapped[bool]
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def hash_code(code: str) -> str:

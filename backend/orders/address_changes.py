@@ -14,14 +14,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor, ActorKind
-from backend.db import Base, Database, utcnow
+from backend.db import Database, utcnow
 from backend.orders.address_fields import (
     validate_mainland_mobile,
     validate_recipient_name,
@@ -37,7 +36,7 @@ from backend.orders.address_policy import (
 )
 from backend.orders.divisions import is_valid_division
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import AddressVersion, Order
+from backend.orders.models import AddressChange, AddressVersion, ChangeKind, ChangeStatus, Order
 from backend.orders.service import NewAddress, OrderNotFound, add_address_version
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -45,50 +44,6 @@ MAX_CODE_ATTEMPTS = 5
 ADDRESS_CHANGED = "address.changed"  # job: tell the old phone, the carrier, the warehouse
 SEND_CODE = "address.send_code"  # job: text the one-time code
 REQUEST_DECIDED = "address.request_decided"  # job: tell the customer staff's answer
-
-
-class ChangeKind(StrEnum):
-    EDIT = "edit"
-    INTERCEPT = "intercept"  # 拦截改派: after packing, the carrier redirects the parcel
-
-
-class ChangeStatus(StrEnum):
-    AWAITING_CODE = "awaiting_code"
-    PENDING_APPROVAL = "pending_approval"
-    APPLIED = "applied"
-    REJECTED = "rejected"
-    LOST_TO_LOCK = "lost_to_lock"  # the pack scan committed first
-    ABANDONED = "abandoned"  # too many wrong codes, or a newer change replaced it
-
-
-class AddressChange(Base):
-    __tablename__ = "address_changes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    kind: Mapped[ChangeKind] = mapped_column(String(10), default=ChangeKind.EDIT)
-    status: Mapped[ChangeStatus] = mapped_column(String(20), index=True)
-    recipient_name: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
-    province: Mapped[str] = mapped_column(String(32))
-    city: Mapped[str] = mapped_column(String(32))
-    district: Mapped[str] = mapped_column(String(32))
-    street: Mapped[str] = mapped_column(String(200))
-    code_hash: Mapped[str | None] = mapped_column(String(64))
-    code_expires_at: Mapped[datetime | None]
-    code_attempts: Mapped[int] = mapped_column(default=0)
-    requested_by: Mapped[str] = mapped_column(String(120))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    auto_approve_at: Mapped[datetime | None]
-    decided_at: Mapped[datetime | None]
-    decided_by: Mapped[str | None] = mapped_column(String(120))
-    reason: Mapped[str | None] = mapped_column(String(200))  # shown to the customer
-
-    def as_address(self) -> NewAddress:
-        return NewAddress(
-            self.recipient_name, self.phone, self.province, self.city, self.district, self.street
-        )
 
 
 class AddressLocked(Exception):
@@ -137,6 +92,17 @@ def validate_address(
     if not is_valid_division(province, city, district):
         raise UnknownDivision(f"{province}/{city}/{district}")
     return NewAddress(name, mobile, province, city, district, validate_street(street))
+
+
+def _requested_address(change: AddressChange) -> NewAddress:
+    return NewAddress(
+        change.recipient_name,
+        change.phone,
+        change.province,
+        change.city,
+        change.district,
+        change.street,
+    )
 
 
 def _hash_code(change_id: int, code: str) -> str:
@@ -257,11 +223,11 @@ def start_address_change(
 
 
 def _check_allowed(decision: AddressDecision, kind: ChangeKind) -> None:
-    if kind is ChangeKind.INTERCEPT:
+    if kind == ChangeKind.INTERCEPT:
         if not decision.can_request_intercept:
             raise AddressChangeNotAllowed(decision.closed_because)
         return
-    if decision.mode is EditMode.LOCKED:
+    if decision.mode == EditMode.LOCKED:
         raise AddressLocked(decision.locked_at)
     if not decision.can_edit:
         raise AddressChangeNotAllowed(decision.closed_because)
@@ -319,7 +285,7 @@ def confirm_address_change(
             outcome = _settle(session, order, change, actor, rules, now)
     if failure is not None:
         raise failure
-    if outcome.status is ChangeStatus.LOST_TO_LOCK:
+    if outcome.status == ChangeStatus.LOST_TO_LOCK:
         raise AddressLocked(order.address_locked_at)
     return outcome
 
@@ -333,7 +299,7 @@ def _settle(
     now: datetime,
 ) -> ChangeOutcome:
     decision = decide(_facts(session, order), now, rules)
-    if change.kind is ChangeKind.INTERCEPT:
+    if change.kind == ChangeKind.INTERCEPT:
         _check_allowed(decision, change.kind)
         change.status = ChangeStatus.PENDING_APPROVAL  # staff call the carrier; no timer
         order.updated_at = now
@@ -345,13 +311,13 @@ def _settle(
             subject_id=change.id,
             order_id=order.id,
             at=now,
-            after=change.as_address().as_dict(),
+            after=_requested_address(change).as_dict(),
         )
         return ChangeOutcome(change.status)
-    if decision.mode is EditMode.LOCKED or decision.mode is EditMode.CLOSED:
+    if decision.mode == EditMode.LOCKED or decision.mode == EditMode.CLOSED:
         change.status = (
             ChangeStatus.LOST_TO_LOCK
-            if decision.mode is EditMode.LOCKED
+            if decision.mode == EditMode.LOCKED
             else ChangeStatus.ABANDONED
         )
         audit.record(
@@ -364,10 +330,10 @@ def _settle(
             at=now,
             after={"mode": str(decision.mode), "locked_at": str(order.address_locked_at)},
         )
-        if decision.mode is EditMode.CLOSED:
+        if decision.mode == EditMode.CLOSED:
             raise AddressChangeNotAllowed(decision.closed_because)
         return ChangeOutcome(change.status)
-    if decision.mode is EditMode.REQUEST:
+    if decision.mode == EditMode.REQUEST:
         change.status = ChangeStatus.PENDING_APPROVAL
         change.auto_approve_at = now + rules.auto_approve_after
         order.updated_at = now  # the tracking page shows the pending request
@@ -379,7 +345,7 @@ def _settle(
             subject_id=change.id,
             order_id=order.id,
             at=now,
-            after=change.as_address().as_dict(),
+            after=_requested_address(change).as_dict(),
         )
         return ChangeOutcome(change.status)
     version = apply_change(session, order, change, actor, now)
@@ -391,8 +357,8 @@ def apply_change(
 ) -> int:
     """A new address version, in the caller's transaction with the order row locked."""
     before = session.get(AddressVersion, order.current_address_id)
-    version = add_address_version(session, order, change.as_address(), actor, at=now)
-    if change.kind is ChangeKind.EDIT:
+    version = add_address_version(session, order, _requested_address(change), actor, at=now)
+    if change.kind == ChangeKind.EDIT:
         order.customer_address_edits += 1
     order.updated_at = now
     change.status, change.decided_at = ChangeStatus.APPLIED, now
@@ -405,7 +371,7 @@ def apply_change(
         order_id=order.id,
         at=now,
         before=_address_dict(before),
-        after=change.as_address().as_dict(),
+        after=_requested_address(change).as_dict(),
     )
     jobs.enqueue(
         session,
@@ -458,7 +424,7 @@ def decide_request(
         if change.status != ChangeStatus.PENDING_APPROVAL:
             raise AddressChangeNotFound
         change.decided_at, change.decided_by = now, _who(actor)
-        locked = order.address_locked_at is not None and change.kind is ChangeKind.EDIT
+        locked = order.address_locked_at is not None and change.kind == ChangeKind.EDIT
         if approve and locked:
             change.status, change.reason = ChangeStatus.LOST_TO_LOCK, "已打包，地址已锁定"
         elif approve:

@@ -10,21 +10,31 @@ price is below cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 
-from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
 from backend.audit import AuditEvent
-from backend.db import Base, Database, utcnow
+from backend.db import Database, utcnow
 from backend.orders import inventory
 from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
-from backend.orders.models import AddressVersion, Customer, Order, OrderLine
+from backend.orders.models import (
+    AddressVersion,
+    ChannelEvent,
+    Customer,
+    HoldReason,
+    IntakeOutcome,
+    Order,
+    OrderLine,
+    Reservation,
+    ReservationState,
+    Sku,
+)
 from backend.orders.service import (
     NewAddress,
     add_address_version,
@@ -37,42 +47,11 @@ from backend.orders.service import (
 CLOSED_BY_CHANNEL = frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED})
 
 
-class HoldReason(StrEnum):
-    UNKNOWN_SKU = "unknown_sku"  # operations: map the channel SKU
-    OUT_OF_STOCK = "out_of_stock"  # warehouse: nothing to reserve
-    DUPLICATE_SUSPECT = "duplicate_suspect"  # support: 待确认, the same buyer twice
-    HIGH_VALUE = "high_value"  # finance: a second reviewer
-    BELOW_COST = "below_cost"  # operations: priced under cost
-
-
-class IntakeOutcome(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    IGNORED_OLDER = "ignored_older"
-    DUPLICATE_DELIVERY = "duplicate_delivery"
-
-
 @dataclass(frozen=True)
 class IntakeRules:
     high_value_fen: int = 500_000  # ¥5,000
     below_cost_tolerance: float = 0.05
     duplicate_window: timedelta = timedelta(minutes=5)
-
-
-class ChannelEvent(Base):
-    """Every raw payload a channel sent, verified, with what became of it: audit and replay."""
-
-    __tablename__ = "channel_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20), index=True)
-    # The channel's delivery id where it has one (X-Shopify-Event-Id): repeats are dropped.
-    delivery_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    channel_order_no: Mapped[str | None] = mapped_column(String(64))
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)
-    outcome: Mapped[str] = mapped_column(String(20))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 @dataclass(frozen=True)
@@ -158,7 +137,7 @@ def _update(session: Session, stored: Order, order: CanonicalOrder, actor: Actor
     if order.status in CLOSED_BY_CHANNEL and can(current, OrderAction.CANCEL):
         transition(session, stored, OrderAction.CANCEL, actor)
         inventory.release(session, stored.id)
-    elif order.status is not OrderStatus.PENDING_PAYMENT and can(current, OrderAction.PAY):
+    elif order.status != OrderStatus.PENDING_PAYMENT and can(current, OrderAction.PAY):
         transition(session, stored, OrderAction.PAY, actor, order.paid_at)
     return IntakeResult(stored.id, IntakeOutcome.UPDATED)
 
@@ -203,7 +182,7 @@ def _create(
     if order.status in CLOSED_BY_CHANNEL:
         transition(session, row, OrderAction.CANCEL, actor, order.updated_at or placed)
         inventory.release(session, row.id)
-    elif order.status is not OrderStatus.PENDING_PAYMENT:
+    elif order.status != OrderStatus.PENDING_PAYMENT:
         transition(session, row, OrderAction.PAY, actor, order.paid_at or placed)
         row.paid_fen = order.total_fen
     audit.record(
@@ -273,7 +252,7 @@ def _value_holds(session: Session, row: Order, rules: IntakeRules) -> HoldReason
         return HoldReason.HIGH_VALUE
     cost = 0
     for line in session.scalars(select(OrderLine).where(OrderLine.order_id == row.id)):
-        sku = session.scalar(select(inventory.Sku).where(inventory.Sku.code == line.sku))
+        sku = session.scalar(select(Sku).where(Sku.code == line.sku))
         cost += (sku.cost_fen if sku else 0) * line.quantity
     if cost and row.total_fen < cost * (1 - rules.below_cost_tolerance):
         return HoldReason.BELOW_COST
@@ -300,7 +279,7 @@ def approve_hold(database: Database, order_id: int, actor: Actor) -> bool:
                 )
             )
         )
-        if reason is HoldReason.HIGH_VALUE and actor.identifier in earlier:
+        if reason == HoldReason.HIGH_VALUE and actor.identifier in earlier:
             raise HoldNotReleasable(order_id)  # the second reviewer must be someone else
         audit.record(
             session,
@@ -311,14 +290,14 @@ def approve_hold(database: Database, order_id: int, actor: Actor) -> bool:
             order_id=order_id,
             after={"reason": str(reason)},
         )
-        needed = 2 if reason is HoldReason.HIGH_VALUE else 1
+        needed = 2 if reason == HoldReason.HIGH_VALUE else 1
         if len(earlier | {actor.identifier}) < needed:
             return False
         holding = session.scalar(
-            select(inventory.Reservation.id)
+            select(Reservation.id)
             .where(
-                inventory.Reservation.order_id == order_id,
-                inventory.Reservation.state == inventory.ReservationState.RESERVED,
+                Reservation.order_id == order_id,
+                Reservation.state == ReservationState.RESERVED,
             )
             .limit(1)
         )
@@ -364,7 +343,7 @@ def import_order_file(
     created = unchanged = 0
     for order in orders:
         result = ingest_channel_order(database, order, f"import:{filename}", rules, actor)
-        if result.outcome is IntakeOutcome.CREATED:
+        if result.outcome == IntakeOutcome.CREATED:
             created += 1
         else:
             unchanged += 1

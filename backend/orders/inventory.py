@@ -8,58 +8,13 @@ buyers can never both get the last unit, on SQLite or PostgreSQL.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from backend.db import Base, Database, utcnow
+from backend.db import Database, utcnow
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order
-
-
-class Sku(Base):
-    __tablename__ = "skus"
-    __table_args__ = (
-        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
-        CheckConstraint("reserved <= on_hand", name="never_oversold"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    cost_fen: Mapped[int] = mapped_column(default=0)
-    on_hand: Mapped[int] = mapped_column(default=0)
-    reserved: Mapped[int] = mapped_column(default=0)
-
-
-class ChannelSku(Base):
-    """A channel's own SKU id mapped to ours (Taobao's sku_id, Shopify's sku ...)."""
-
-    __tablename__ = "channel_skus"
-    __table_args__ = (UniqueConstraint("channel", "channel_sku"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    channel_sku: Mapped[str] = mapped_column(String(64))
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
-
-
-class ReservationState(StrEnum):
-    RESERVED = "reserved"
-    RELEASED = "released"  # cancelled, or unpaid too long
-    COMMITTED = "committed"  # shipped: the units left the warehouse
-
-
-class Reservation(Base):
-    __tablename__ = "reservations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
-    quantity: Mapped[int]
-    state: Mapped[ReservationState] = mapped_column(String(10), default=ReservationState.RESERVED)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+from backend.orders.models import ChannelSku, Order, Reservation, ReservationState, Sku
 
 
 def resolve_sku(session: Session, channel: str, channel_sku: str) -> Sku | None:

@@ -1,14 +1,15 @@
-"""Order core tables: customers, orders, lines and versioned shipping addresses."""
+"""Order core tables: orders and their addresses, intake, stock, access, reconciliation."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, utcnow
+from backend.db import Base, EnumText, utcnow
 from backend.orders.lifecycle import OrderStatus
 
 
@@ -29,6 +30,41 @@ class PaymentMethod(StrEnum):
     ALIPAY = "alipay"
     BANK_CARD = "bank_card"
     PLATFORM = "platform"  # the marketplace collected the money (Taobao, JD, ...)
+
+
+class HoldReason(StrEnum):
+    UNKNOWN_SKU = "unknown_sku"  # operations: map the channel SKU
+    OUT_OF_STOCK = "out_of_stock"  # warehouse: nothing to reserve
+    DUPLICATE_SUSPECT = "duplicate_suspect"  # support: 待确认, the same buyer twice
+    HIGH_VALUE = "high_value"  # finance: a second reviewer
+    BELOW_COST = "below_cost"  # operations: priced under cost
+
+
+class IntakeOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    IGNORED_OLDER = "ignored_older"
+    DUPLICATE_DELIVERY = "duplicate_delivery"
+
+
+class ChangeKind(StrEnum):
+    EDIT = "edit"
+    INTERCEPT = "intercept"  # 拦截改派: after packing, the carrier redirects the parcel
+
+
+class ChangeStatus(StrEnum):
+    AWAITING_CODE = "awaiting_code"
+    PENDING_APPROVAL = "pending_approval"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    LOST_TO_LOCK = "lost_to_lock"  # the pack scan committed first
+    ABANDONED = "abandoned"  # too many wrong codes, or a newer change replaced it
+
+
+class ReservationState(StrEnum):
+    RESERVED = "reserved"
+    RELEASED = "released"  # cancelled, or unpaid too long
+    COMMITTED = "committed"  # shipped: the units left the warehouse
 
 
 class Customer(Base):
@@ -54,14 +90,16 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_no: Mapped[str] = mapped_column(String(24), unique=True)
-    channel: Mapped[SalesChannel] = mapped_column(String(20))
+    channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20))
     channel_order_no: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    status: Mapped[OrderStatus] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
+    status: Mapped[OrderStatus] = mapped_column(
+        EnumText(OrderStatus, 20), default=OrderStatus.PENDING_PAYMENT
+    )
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     total_fen: Mapped[int] = mapped_column(default=0)
     paid_fen: Mapped[int] = mapped_column(default=0)
-    payment_method: Mapped[PaymentMethod | None] = mapped_column(String(20))
+    payment_method: Mapped[PaymentMethod | None] = mapped_column(EnumText(PaymentMethod, 20))
     risk_flag: Mapped[bool] = mapped_column(default=False)
     placed_at: Mapped[datetime] = mapped_column(default=utcnow)
     paid_at: Mapped[datetime | None]
@@ -76,7 +114,7 @@ class Order(Base):
         ForeignKey("address_versions.id", use_alter=True)
     )
     # Why intake held the order for staff (unknown SKU, duplicate, value ...); None: free to ship.
-    hold_reason: Mapped[str | None] = mapped_column(String(20), index=True)
+    hold_reason: Mapped[HoldReason | None] = mapped_column(EnumText(HoldReason, 20), index=True)
     # The channel's own last-modified time: an older update never overwrites a newer one.
     channel_updated_at: Mapped[datetime | None]
     # Changes the customer made themselves; the rules cap them (AddressRules).
@@ -137,4 +175,123 @@ class AddressVersion(Base):
     street: Mapped[str] = mapped_column(String(200))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelEvent(Base):
+    """Every raw payload a channel sent, verified, with what became of it: audit and replay."""
+
+    __tablename__ = "channel_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20), index=True)
+    # The channel's delivery id where it has one (X-Shopify-Event-Id): repeats are dropped.
+    delivery_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    channel_order_no: Mapped[str | None] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[IntakeOutcome] = mapped_column(EnumText(IntakeOutcome, 20))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AddressChange(Base):
+    __tablename__ = "address_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[ChangeKind] = mapped_column(EnumText(ChangeKind, 10), default=ChangeKind.EDIT)
+    status: Mapped[ChangeStatus] = mapped_column(EnumText(ChangeStatus, 20), index=True)
+    recipient_name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    province: Mapped[str] = mapped_column(String(32))
+    city: Mapped[str] = mapped_column(String(32))
+    district: Mapped[str] = mapped_column(String(32))
+    street: Mapped[str] = mapped_column(String(200))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(default=0)
+    requested_by: Mapped[str] = mapped_column(String(120))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    auto_approve_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(String(200))  # shown to the customer
+
+
+class ShortLink(Base):
+    __tablename__ = "short_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Only a hash is stored, so a copy of the database does not hand out working links.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20), default="track")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LookupAttempt(Base):
+    __tablename__ = "lookup_attempts"
+    __table_args__ = (
+        Index("ix_lookup_attempts_order_at", "order_key", "at"),
+        Index("ix_lookup_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_key: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Sku(Base):
+    __tablename__ = "skus"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="never_oversold"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cost_fen: Mapped[int] = mapped_column(default=0)
+    on_hand: Mapped[int] = mapped_column(default=0)
+    reserved: Mapped[int] = mapped_column(default=0)
+
+
+class ChannelSku(Base):
+    """A channel's own SKU id mapped to ours (Taobao's sku_id, Shopify's sku ...)."""
+
+    __tablename__ = "channel_skus"
+    __table_args__ = (UniqueConstraint("channel", "channel_sku"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20))
+    channel_sku: Mapped[str] = mapped_column(String(64))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    quantity: Mapped[int]
+    state: Mapped[ReservationState] = mapped_column(
+        EnumText(ReservationState, 10), default=ReservationState.RESERVED
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReconciliationReport(Base):
+    __tablename__ = "reconciliation_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20), index=True)
+    day: Mapped[date]
+    differences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    rows_in_export: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

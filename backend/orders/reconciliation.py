@@ -13,15 +13,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
-from backend.db import Base, Database, utcnow
+from backend.db import Database, utcnow
 from backend.orders.channels.converters import ConversionFailed, yuan_to_fen
-from backend.orders.models import Order
+from backend.orders.models import Order, ReconciliationReport
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EXPORT_COLUMNS = ("订单号", "状态", "实付金额")
@@ -29,17 +27,6 @@ EXPORT_COLUMNS = ("订单号", "状态", "实付金额")
 
 class ExportUnreadable(ValueError):
     """The export has not the columns 订单号, 状态, 实付金额, or not as text."""
-
-
-class ReconciliationReport(Base):
-    __tablename__ = "reconciliation_reports"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20), index=True)
-    day: Mapped[date]
-    differences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    rows_in_export: Mapped[int] = mapped_column(default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 @dataclass(frozen=True)

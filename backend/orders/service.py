@@ -180,7 +180,7 @@ def transition(
     stamp = _STAMPS.get(action)
     if stamp:
         setattr(order, stamp, at)
-    if action is OrderAction.PAY:
+    if action == OrderAction.PAY:
         order.paid_fen = order.total_fen
     audit.record(
         session,

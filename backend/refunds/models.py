@@ -1,4 +1,4 @@
-"""Return requests, their lines, and refunds with the idempotency key stored before any call."""
+"""Return requests, their lines and photos, and refunds with the key stored before any call."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, utcnow
+from backend.db import Base, EnumText, utcnow
 from backend.refunds.lifecycle import ReturnStatus
+from backend.refunds.rules import RefundType
 
 
 class ReturnRequest(Base):
@@ -20,8 +21,8 @@ class ReturnRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    status: Mapped[ReturnStatus] = mapped_column(String(20), index=True)
-    refund_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[ReturnStatus] = mapped_column(EnumText(ReturnStatus, 20), index=True)
+    refund_type: Mapped[RefundType] = mapped_column(EnumText(RefundType, 20))
     reason: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(Text, default="")
     amount_fen: Mapped[int]
@@ -79,7 +80,9 @@ class Refund(Base):
     # Stored before the gateway is called and reused by every retry: never paid twice.
     out_refund_no: Mapped[str] = mapped_column(String(64), unique=True)
     amount_fen: Mapped[int]
-    status: Mapped[RefundState] = mapped_column(String(12), default=RefundState.STORED)
+    status: Mapped[RefundState] = mapped_column(
+        EnumText(RefundState, 12), default=RefundState.STORED
+    )
     raw_status: Mapped[str | None] = mapped_column(String(40))
     gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
     received_account: Mapped[str | None] = mapped_column(String(100))
@@ -87,3 +90,17 @@ class Refund(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     succeeded_at: Mapped[datetime | None]
+
+
+class ReturnPhoto(Base):
+    __tablename__ = "return_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"), index=True)
+    storage_name: Mapped[str] = mapped_column(String(40))
+    thumbnail_name: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int]
+    height: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

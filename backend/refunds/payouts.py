@@ -182,7 +182,7 @@ def apply_gateway_result(database: Database, result: GatewayRefund) -> bool:
         refund.status, refund.raw_status = state, result.raw_status
         refund.gateway_refund_id = result.gateway_refund_id or refund.gateway_refund_id
         refund.received_account = result.received_account or refund.received_account
-        if state is RefundState.SUCCESS:
+        if state == RefundState.SUCCESS:
             refund.succeeded_at = result.success_time or utcnow()
         if changed and state in FINAL_STATES | {RefundState.ABNORMAL}:
             _settled(session, refund)

@@ -75,11 +75,11 @@ def name_rejected_type(data: bytes) -> str:
 
 def check_layout(data: bytes, photo_format: PhotoFormat) -> None:
     """Raise LayoutBroken or LayoutHasTrailingData unless the container fills the data exactly."""
-    if photo_format is PhotoFormat.JPEG:
+    if photo_format == PhotoFormat.JPEG:
         _check_jpeg(data)
-    elif photo_format is PhotoFormat.PNG:
+    elif photo_format == PhotoFormat.PNG:
         _check_png(data)
-    elif photo_format is PhotoFormat.WEBP:
+    elif photo_format == PhotoFormat.WEBP:
         _check_webp(data)
     else:
         _check_isobmff(data)

@@ -167,7 +167,7 @@ def _identify(data: bytes) -> PhotoFormat:
     photo_format = sniff_format(data)
     if photo_format is None:
         raise PhotoTypeNotAllowed(name_rejected_type(data))
-    if photo_format is PhotoFormat.HEIC and not is_heic_supported():
+    if photo_format == PhotoFormat.HEIC and not is_heic_supported():
         raise PhotoTypeNotAllowed("heic_unsupported")
     try:
         check_layout(data, photo_format)

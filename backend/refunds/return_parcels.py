@@ -83,7 +83,7 @@ def on_return_parcel(database: Database, payload: dict[str, Any], fast_refund: b
         )
     if return_id is None:
         return
-    if status is TrackingStatus.DELIVERED:
+    if status == TrackingStatus.DELIVERED:
         with suppress(ReturnTransitionNotAllowed):
             receive_return(database, return_id, Actor.system("carrier"))
     elif fast_refund and status in CARRIER_HAS_IT:

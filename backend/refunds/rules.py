@@ -145,7 +145,7 @@ def _photos_provided(facts: RefundFacts, rules: RefundRules) -> Evaluation:
 
 def _refund_type_allowed(facts: RefundFacts, rules: RefundRules) -> Evaluation:
     reason = rules.reason(facts.reason)
-    passed = facts.refund_type is RefundType.RETURN_AND_REFUND or (
+    passed = facts.refund_type == RefundType.RETURN_AND_REFUND or (
         reason is not None and reason.allows_refund_only
     )
     return passed, {"reason": facts.reason, "refund_type": str(facts.refund_type)}

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.db import Base, Database, utcnow
+from backend.db import Database, utcnow
 from backend.notifications import outbox
-from backend.notifications.outbox import NotificationEvent
+from backend.notifications.models import NotificationEvent
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import Order, OrderLine
 from backend.orders.service import OrderNotFound, transition
@@ -26,26 +26,12 @@ from backend.refunds.lifecycle import (
     ReturnStatus,
     next_status,
 )
-from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnRequest
+from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.refunds.photos import PhotoStore, check_photo_count, sanitize_photo
 from backend.refunds.rules import Decision, Outcome, RefundFacts, RefundRules, RefundType, decide
 
 REVIEW_PROMISE = timedelta(hours=48)
 RETURNABLE = frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.AFTER_SALE})
-
-
-class ReturnPhoto(Base):
-    __tablename__ = "return_photos"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    return_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"), index=True)
-    storage_name: Mapped[str] = mapped_column(String(40))
-    thumbnail_name: Mapped[str] = mapped_column(String(40))
-    width: Mapped[int]
-    height: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ReturnNotAllowed(Exception):
@@ -202,7 +188,7 @@ def file_return(
             ),
             rules,
         )
-        if decision.outcome is Outcome.REJECT_INVALID:
+        if decision.outcome == Outcome.REJECT_INVALID:
             raise ReturnInvalid(decision.failed[0].code, decision)
         request = ReturnRequest(
             order_id=order_id,
@@ -240,7 +226,7 @@ def file_return(
             },
         )
         # A request asked again after a person said no goes back to a person.
-        if decision.outcome is Outcome.AUTO_APPROVE and not review_only:
+        if decision.outcome == Outcome.AUTO_APPROVE and not review_only:
             _approve(session, request, amount, Actor.system("refund-rules"), now)
         return FiledReturn(request.id, ReturnStatus(request.status), decision)
 

@@ -12,9 +12,8 @@ from sqlalchemy import select
 from backend.db import Database
 from backend.orders.models import Order, OrderLine, PaymentMethod
 from backend.refunds.lifecycle import ReturnStatus
-from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnRequest
+from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.refunds.rules import RefundType
-from backend.refunds.service import ReturnPhoto
 
 
 class Step(StrEnum):

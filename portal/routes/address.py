@@ -19,6 +19,7 @@ from backend.orders.address_parsing import parse_address
 from backend.orders.address_policy import AddressDecision
 from backend.orders.divisions import list_cities, list_districts, list_provinces
 from backend.orders.masking import mask_phone
+from backend.orders.models import ChangeKind, ChangeStatus
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
@@ -164,11 +165,7 @@ async def submit(request: Request) -> Response:
     except (AddressFieldInvalid, changes.UnknownDivision) as error:
         return _form(request, head, values, errors={error.field: MESSAGES[error.code]}, status=422)
     decision = _decision(request, head)
-    kind = (
-        changes.ChangeKind.INTERCEPT
-        if _is_intercept(request, decision)
-        else changes.ChangeKind.EDIT
-    )
+    kind = ChangeKind.INTERCEPT if _is_intercept(request, decision) else ChangeKind.EDIT
     started = await calls.write(
         request,
         changes.start_address_change,
@@ -237,7 +234,7 @@ async def confirm(request: Request) -> Response:
             error=N_("That code is not right."),
             attempts_left=wrong.attempts_left,
         )
-    notice = {changes.ChangeStatus.APPLIED: "address_changed"}.get(
+    notice = {ChangeStatus.APPLIED: "address_changed"}.get(
         outcome.status,
         (
             "intercept_requested"

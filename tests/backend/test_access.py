@@ -14,10 +14,10 @@ from backend.orders.access import (
     LinkInvalid,
     LinkRevoked,
     LinkSigner,
-    LookupAttempt,
     LookupNotFound,
     LookupRateLimited,
 )
+from backend.orders.models import LookupAttempt, ShortLink
 from backend.orders.service import OrderNotFound
 from tests.factories import make_order
 
@@ -52,7 +52,7 @@ def test_only_a_hash_of_the_code_is_stored(database):
     order = make_order(database)
     code = access.issue_short_link(database, order.id, STAFF, timedelta(days=1))
     with database.read() as session:
-        stored = session.scalars(select(access.ShortLink.code_hash)).all()
+        stored = session.scalars(select(ShortLink.code_hash)).all()
     assert code not in stored
     assert access.hash_code(code) in stored
 

@@ -8,17 +8,19 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.db import utcnow
-from backend.orders import inventory
 from backend.orders.channels import map_order
-from backend.orders.intake import (
+from backend.orders.intake import IntakeRules, ingest_channel_order
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import (
     ChannelEvent,
     HoldReason,
     IntakeOutcome,
-    IntakeRules,
-    ingest_channel_order,
+    Order,
+    OrderLine,
+    Reservation,
+    ReservationState,
+    Sku,
 )
-from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order, OrderLine
 from tests.backend.orders.channels.recorded import load_payload, payload_bytes
 from tests.factories import SYSTEM
 
@@ -94,7 +96,7 @@ def test_a_repeated_delivery_id_is_kept_but_not_applied(database):
 
 def stock(database, code, on_hand, cost=0):
     with database.write() as session:
-        sku = inventory.Sku(code=code, name=code, on_hand=on_hand, cost_fen=cost)
+        sku = Sku(code=code, name=code, on_hand=on_hand, cost_fen=cost)
         session.add(sku)
         session.flush()
         return sku.id
@@ -133,11 +135,11 @@ def test_two_hundred_buyers_for_three_units_get_exactly_three(database, round_nu
     for thread in threads:
         thread.join()
     with database.read() as session:
-        sku = session.scalars(select(inventory.Sku)).one()
+        sku = session.scalars(select(Sku)).one()
         reserved = session.scalar(
             select(func.count())
-            .select_from(inventory.Reservation)
-            .where(inventory.Reservation.state == inventory.ReservationState.RESERVED)
+            .select_from(Reservation)
+            .where(Reservation.state == ReservationState.RESERVED)
         )
     assert results.count(None) == 3 and results.count(HoldReason.OUT_OF_STOCK) == 197
     assert (sku.reserved, reserved) == (3, 3) and sku.on_hand - sku.reserved == 0
@@ -184,7 +186,7 @@ def test_cancelling_releases_the_reserved_units(database):
         is IntakeOutcome.UPDATED
     )
     with database.read() as session:
-        assert session.scalars(select(inventory.Sku)).one().reserved == 0
+        assert session.scalars(select(Sku)).one().reserved == 0
 
 
 def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
@@ -206,7 +208,7 @@ def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
     assert approve_hold(database, held.order_id, Actor(ActorKind.STAFF, "小李")) is True
     with database.read() as session:
         assert session.get(Order, held.order_id).hold_reason is None
-        assert session.scalars(select(inventory.Sku)).one().reserved == 1
+        assert session.scalars(select(Sku)).one().reserved == 1
 
 
 def test_an_unknown_sku_hold_is_released_once_the_sku_exists(database):

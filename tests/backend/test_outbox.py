@@ -7,12 +7,10 @@ from sqlalchemy import select
 
 from backend.jobs import Job, JobStatus, Worker
 from backend.notifications.base import NotificationRejected, NotificationUnavailable, SendResult
+from backend.notifications.models import Notification, NotificationEvent, NotificationStatus
 from backend.notifications.outbox import (
     SEND,
-    Notification,
     NotificationConfig,
-    NotificationEvent,
-    NotificationStatus,
     notify,
     quiet_until,
     send_notification,

@@ -13,11 +13,11 @@ from backend.audit import AuditEvent
 from backend.jobs import Worker
 from backend.logistics.service import create_label
 from backend.logistics.warehouse import scan_parcel
-from backend.notifications.outbox import Notification
+from backend.notifications.models import Notification
 from backend.orders import address_changes as changes
 from backend.orders.address_policy import AddressRules
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import AddressVersion, Order
+from backend.orders.models import AddressChange, AddressVersion, ChangeStatus, Order
 from backend.orders.service import NewAddress
 from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
@@ -73,13 +73,13 @@ def test_an_approved_request_changes_the_address_tells_the_customer_and_the_carr
             CUSTOMER,
             rules,
         )
-        assert outcome.status is changes.ChangeStatus.PENDING_APPROVAL
+        assert outcome.status is ChangeStatus.PENDING_APPROVAL
         integrations = build_integrations(wired)
         worker = Worker(database, build_handlers(wired, integrations))
         worker.run_until_idle()  # subscribes the label, texts the code
         assert (
             changes.decide_request(database, started.change_id, True, SYSTEM, rules)
-            is changes.ChangeStatus.APPLIED
+            is ChangeStatus.APPLIED
         )
         worker.run_until_idle()
         worker.run_until_idle()
@@ -142,8 +142,8 @@ def test_fifty_edits_racing_one_pack_scan_never_land_after_the_lock(database, ro
         thread.join()
 
     locked_at = results[0].locked_at
-    applied = [cid for cid, r in results.items() if r is changes.ChangeStatus.APPLIED]
-    losers = [r for cid, r in results.items() if cid and r is not changes.ChangeStatus.APPLIED]
+    applied = [cid for cid, r in results.items() if r is ChangeStatus.APPLIED]
+    losers = [r for cid, r in results.items() if cid and r is not ChangeStatus.APPLIED]
     assert len(applied) + len(losers) == 50
     assert all(isinstance(r, changes.AddressLocked) and r.locked_at == locked_at for r in losers)
     with database.read() as session:
@@ -163,7 +163,7 @@ def test_fifty_edits_racing_one_pack_scan_never_land_after_the_lock(database, ro
             .where(AuditEvent.order_id == order.id, AuditEvent.action == "address.change_refused")
         )
         statuses = session.scalars(
-            select(changes.AddressChange.status).where(changes.AddressChange.order_id == order.id)
+            select(AddressChange.status).where(AddressChange.order_id == order.id)
         ).all()
         scanned = session.scalar(
             select(func.count())

@@ -18,7 +18,7 @@ from backend.logistics.carriers.kuaidi100 import Kuaidi100Client
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.service import create_shipment
 from backend.logistics.status import TrackingStatus
-from backend.notifications.outbox import Notification
+from backend.notifications.models import Notification
 from backend.orders.lifecycle import OrderStatus
 from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator

@@ -1,19 +1,23 @@
 """The customer's address change through the pages: paste, code, outcome, and the lock."""
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from starlette.testclient import TestClient
 
 from backend.audit import AuditEvent
 from backend.jobs import Job
 from backend.logistics.warehouse import scan_parcel
-from backend.orders.address_changes import SEND_CODE, AddressChange
+from backend.orders.address_changes import SEND_CODE
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import AddressVersion, Order
+from backend.orders.models import AddressChange, AddressVersion, ChangeKind, ChangeStatus, Order
+from backend.staff import Role
+from portal.app import create_app
 from tests.factories import SYSTEM, make_order
-from tests.portal.helpers import csrf_token, open_short_link
+from tests.portal.helpers import csrf_token, open_short_link, staff_login
 
 PASTED = "李四 13912345678 浙江省杭州市西湖区文三路100号"
 
@@ -188,3 +192,43 @@ def test_after_the_window_the_change_becomes_a_request_for_staff(client, databas
     with database.read() as session:
         assert session.get(AddressChange, int(change_id)).status == "pending_approval"
     assert versions(database, paid_order.id) == 1
+
+
+def _request_change(client, database, public_no, values=None):
+    """The customer's whole flow: the form, the texted code, the confirmation."""
+    path = f"/orders/{public_no}/address"
+    code_form = post(client, path, values or form_values())
+    assert code_form.status_code == 200, code_form.text
+    change_id = re.search(r'name="change_id" value="(\d+)"', code_form.text).group(1)
+    done = post(client, path + "/confirm", {"change_id": change_id, "code": sent_code(database)})
+    return int(change_id), done
+
+
+def test_an_intercept_request_after_the_pack_scan_reaches_the_staff_queue(
+    client, database, paid_order
+):
+    scan_parcel(database, paid_order.public_no, SYSTEM)
+    assert "申请拦截改派" in client.get(f"/orders/{paid_order.public_no}/address").text
+    change_id, done = _request_change(client, database, paid_order.public_no)
+    assert done.status_code == 200
+    assert done.headers["hx-redirect"].endswith("?notice=intercept_requested")
+    with database.read() as session:
+        change = session.get(AddressChange, change_id)
+        assert (change.kind, change.status) == (ChangeKind.INTERCEPT, ChangeStatus.PENDING_APPROVAL)
+    staff_login(client, database, Role.SUPPORT)
+    queue = client.get("/admin/address-requests")
+    assert queue.status_code == 200 and paid_order.public_no in queue.text
+
+
+def test_each_customer_change_is_counted_and_the_limit_from_the_settings_holds(settings, database):
+    limited = replace(settings, address_max_customer_edits=1)
+    with TestClient(create_app(limited, database)) as client:
+        order = make_order(database, status=OrderStatus.PAID)
+        open_short_link(client, database, order.id)
+        _, done = _request_change(client, database, order.public_no)
+        assert done.headers["hx-redirect"].endswith("?notice=address_changed")
+        with database.read() as session:
+            assert session.get(Order, order.id).customer_address_edits == 1
+        again = post(client, f"/orders/{order.public_no}/address", form_values(name="王五"))
+        assert again.status_code == 409
+        assert versions(database, order.id) == 2

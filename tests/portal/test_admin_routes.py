@@ -165,7 +165,7 @@ def test_staff_import_hand_taken_orders_and_see_bad_rows_one_by_one(client, data
 def test_staff_keep_the_sku_master_and_map_channel_skus(client, database):
     from sqlalchemy import select
 
-    from backend.orders.inventory import ChannelSku, Sku
+    from backend.orders.models import ChannelSku, Sku
 
     staff_login(client, database, Role.SUPPORT)
     token = csrf_token(client, "/admin/skus")

@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 
 from backend.jobs import Job, Worker
 from backend.orders.channels import signatures as sig
-from backend.orders.intake import ChannelEvent
-from backend.orders.models import Order
+from backend.orders.models import ChannelEvent, Order
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from tests.backend.orders.channels.recorded import load_payload, payload_bytes

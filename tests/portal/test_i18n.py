@@ -2,8 +2,11 @@
 
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+
+from portal import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "portal" / "locale" / "zh_CN" / "LC_MESSAGES" / "messages.po"
@@ -43,3 +46,12 @@ def test_the_extractor_sees_templates_and_code():
 
 def test_the_extractor_sees_plural_messages():
     assert "Updated %(num)s minute ago" in extracted_messages()
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_an_empty_message_translates_to_nothing_not_to_the_catalogue_header(locale):
+    i18n.set_locale(locale)
+    try:
+        assert i18n.gettext("") == ""
+    finally:
+        i18n.set_locale(i18n.DEFAULT_LOCALE)

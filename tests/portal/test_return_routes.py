@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.service import NewLine
-from backend.refunds.models import Refund, ReturnRequest
-from backend.refunds.service import ReturnPhoto
+from backend.refunds.models import Refund, ReturnPhoto, ReturnRequest
 from backend.staff import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, open_short_link, staff_login

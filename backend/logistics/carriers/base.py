@@ -223,10 +223,10 @@ class CircuitBreaker:
         """Raise CircuitOpen unless a call may go out now."""
         with self._lock:
             state = self._state()
-            if state is BreakerState.CLOSED:
+            if state == BreakerState.CLOSED:
                 return
             now = self._clock()
-            if state is BreakerState.HALF_OPEN and (
+            if state == BreakerState.HALF_OPEN and (
                 self._trial_started is None or now - self._trial_started >= self.cool_down
             ):
                 self._trial_started = now

@@ -223,7 +223,7 @@ def apply_mapping(mapping: ChannelMapping, payload: object) -> CanonicalOrder:
         total_fen=read_int(payload, mapping.total_fen, "total_fen"),
         placed_at=read_time(payload, mapping.placed_at, "placed_at"),
         # An unpaid order has no payment time, whatever a channel leaves in the field.
-        paid_at=None if status is OrderStatus.PENDING_PAYMENT else paid_at,
+        paid_at=None if status == OrderStatus.PENDING_PAYMENT else paid_at,
         updated_at=read_time(payload, mapping.updated_at, "updated_at"),
         payment_method=mapping.payment_method,
         risk_hints=_risk_hints(mapping, payload, raw_status, address),

@@ -1,0 +1,62 @@
+"""The notification outbox table: one row per message, and what became of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base, EnumText, utcnow
+
+
+class NotificationEvent(StrEnum):
+    ADDRESS_CHANGED = "address_changed"  # to the phone that was on the order before
+    ADDRESS_REQUEST_APPROVED = "address_request_approved"
+    ADDRESS_REQUEST_REJECTED = "address_request_rejected"
+    REFUND_SUCCEEDED = "refund_succeeded"
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    DELIVERED = "delivered"
+    FAILED_ATTEMPT = "failed_attempt"
+    EXCEPTION = "exception"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WECHAT = "wechat"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # the provider refused it for good (bad number, template, no grant)
+    UNCERTAIN = "uncertain"  # it may have been sent; not retried, so nobody gets it twice
+    SKIPPED = "skipped"  # the channel is not configured for this merchant
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    shipment_id: Mapped[int | None]
+    event: Mapped[NotificationEvent] = mapped_column(EnumText(NotificationEvent, 30))
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel, 10))
+    recipient: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Also the provider's OutId: short, because Aliyun's length limit is undocumented.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[NotificationStatus] = mapped_column(
+        EnumText(NotificationStatus, 10), default=NotificationStatus.PENDING
+    )
+    # Security notices (the address was changed) are sent at night too.
+    urgent: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,134 @@
+"""Enum columns load as their enum: a value read back in a fresh session is the member itself."""
+
+from __future__ import annotations
+
+import io
+import sys
+import typing
+from datetime import date
+from enum import StrEnum
+from types import UnionType
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from backend.db import Base, EnumText
+from backend.demo import seed_operations, seed_orders, seed_staff
+from backend.orders import inventory, reconciliation
+from backend.orders.address_changes import start_address_change
+from backend.orders.address_policy import AddressRules
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import Order, OrderLine, SalesChannel
+from backend.orders.service import NewAddress
+from backend.refunds.photos import PhotoStore
+from backend.refunds.rules import RefundRules, RefundType
+from backend.refunds.service import file_return, store_photo
+from tests.factories import SYSTEM, make_order
+
+
+def _enum_of(annotation: object) -> type[StrEnum] | None:
+    """OrderStatus for Mapped[OrderStatus] and Mapped[OrderStatus | None]; None otherwise."""
+    for argument in typing.get_args(annotation):
+        if isinstance(argument, UnionType) or typing.get_origin(argument) is typing.Union:
+            found = _enum_of(argument)
+        else:
+            found = (
+                argument if isinstance(argument, type) and issubclass(argument, StrEnum) else None
+            )
+        if found is not None:
+            return found
+    return None
+
+
+def enum_attributes(model: type[Base]) -> dict[str, type[StrEnum]]:
+    namespace = vars(sys.modules[model.__module__])
+    columns = set(model.__mapper__.columns.keys())
+    found = {
+        name: _enum_of(eval(text, namespace))  # noqa: S307 (the model's own annotation)
+        for name, text in model.__annotations__.items()
+        if name in columns
+    }
+    return {name: enum for name, enum in found.items() if enum is not None}
+
+
+MODELS = sorted((mapper.class_ for mapper in Base.registry.mappers), key=lambda m: m.__name__)
+ENUM_MODELS = [model for model in MODELS if enum_attributes(model)]
+
+
+def test_the_models_have_enum_columns_to_check():
+    names = {model.__name__ for model in ENUM_MODELS}
+    assert {"Order", "AddressChange", "ReturnRequest", "Shipment", "Job", "StaffUser"} <= names
+
+
+@pytest.mark.parametrize("model", ENUM_MODELS, ids=lambda m: m.__name__)
+def test_every_enum_annotated_column_is_stored_with_the_enum_type(model):
+    for name, enum in enum_attributes(model).items():
+        column_type = model.__mapper__.columns[name].type
+        assert isinstance(column_type, EnumText), f"{model.__name__}.{name} is {column_type!r}"
+        assert column_type.enum is enum
+
+
+def _fill_every_table(database, tmp_path) -> None:
+    """The demo, plus what it leaves empty, all through the services."""
+    seed_orders(database)
+    seed_operations(database)
+    seed_staff(database)
+    paid = make_order(database, status=OrderStatus.PAID)
+    address = NewAddress("李四", "13912345678", "浙江省", "杭州市", "西湖区", "文三路100号")
+    start_address_change(database, paid.id, address, SYSTEM, AddressRules())
+    inventory.save_sku(database, "ENUM-1", "测试商品", 5, 100, "test")
+    inventory.map_channel_sku(database, str(SalesChannel.JD), "JD-ENUM-1", "ENUM-1")
+    reconciliation.reconcile_export(
+        database, str(SalesChannel.TAOBAO), date.today(), "订单号,状态,实付金额\nX1,已付款,1.00\n"
+    )
+    delivered = make_order(database, status=OrderStatus.DELIVERED)
+    with database.read() as session:
+        line_id = session.scalars(
+            select(OrderLine.id).where(OrderLine.order_id == delivered.id)
+        ).one()
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture, "JPEG")
+    photo_id = store_photo(database, PhotoStore(tmp_path), delivered.id, picture.getvalue())
+    # A small refund-only request is approved by the rules: a refund row is written too.
+    file_return(
+        database,
+        delivered.id,
+        delivered.customer_id,
+        {line_id: 1},
+        RefundType.REFUND_ONLY,
+        "missing_item",
+        "少了一盒",
+        [photo_id],
+        RefundRules(),
+        SYSTEM,
+    )
+
+
+def test_values_read_back_in_a_fresh_session_are_enum_members(database, tmp_path):
+    _fill_every_table(database, tmp_path)
+    for model in ENUM_MODELS:
+        attributes = enum_attributes(model)
+        with database.read() as session:
+            rows = session.scalars(select(model)).all()
+        assert rows, f"no {model.__name__} row to check"
+        for row in rows:
+            for name, enum in attributes.items():
+                value = getattr(row, name)
+                assert value is None or type(value) is enum, (model.__name__, name, value)
+
+
+def test_core_selects_of_enum_columns_return_members_too(database):
+    make_order(database, status=OrderStatus.PAID)
+    with database.read() as session:
+        status, channel = session.execute(select(Order.status, Order.channel)).one()
+    assert type(status) is OrderStatus and status is OrderStatus.PAID
+    assert type(channel) is SalesChannel
+
+
+def test_a_value_outside_the_enum_is_refused_when_written(database):
+    order = make_order(database, status=OrderStatus.PAID)
+    with pytest.raises(Exception, match="not a valid OrderStatus"), database.write() as session:
+        session.get(Order, order.id).status = "teleported"
+    with database.read() as session:
+        assert session.get(Order, order.id).status is OrderStatus.PAID
