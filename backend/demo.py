@@ -24,7 +24,8 @@ from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel, Sku
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
-from backend.staff import Role, StaffNameTaken, add_staff
+from backend.staff.accounts import StaffNameTaken, add_staff
+from backend.staff.models import Role
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = (

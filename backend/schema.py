@@ -1,6 +1,6 @@
 """Every table, imported in one place so migrations and tests see the whole schema."""
 
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import Base
 from backend.jobs import Job
 from backend.logistics.models import Shipment, TrackingEvent
@@ -20,7 +20,7 @@ from backend.orders.models import (
     Sku,
 )
 from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
-from backend.staff import StaffUser
+from backend.staff.models import StaffUser
 
 metadata = Base.metadata
 

@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.jobs import Job, JobStatus, Worker
 from backend.orders.channel_webhooks import INGEST

@@ -35,13 +35,14 @@ import httpx
 from sqlalchemy import func, select, text
 
 from backend.actors import Actor, ActorKind
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Order, PaymentMethod, SalesChannel
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
-from backend.staff import Role, add_staff
+from backend.staff.accounts import add_staff
+from backend.staff.models import Role
 from bench import BENCH_ACTOR, Backend, list_backends, row, scratch_directory, seed_demo
 from bench.push_callbacks import serve, server_environment
 from bench.tracking_page import _free_port, server_flavour

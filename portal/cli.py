@@ -16,7 +16,8 @@ from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.access import LinkSigner, issue_short_link
 from backend.orders.service import find_order_id
-from backend.staff import Role, StaffNameTaken, add_staff
+from backend.staff.accounts import StaffNameTaken, add_staff
+from backend.staff.models import Role
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")

@@ -6,7 +6,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend.staff import Permission, StaffIdentity, get_staff
+from backend.staff.accounts import get_staff
+from backend.staff.permissions import Permission, StaffIdentity
 from portal import calls
 from portal.rendering import redirect
 

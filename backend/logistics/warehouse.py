@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection

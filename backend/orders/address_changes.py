@@ -140,16 +140,6 @@ def _locked_order(session: Session, order_id: int) -> Order:
     return order
 
 
-def current_decision(
-    database: Database, order_id: int, rules: AddressRules, now: datetime | None = None
-) -> AddressDecision:
-    with database.read() as session:
-        order = session.get(Order, order_id)
-        if order is None:
-            raise OrderNotFound(order_id)
-        return decide(_facts(session, order), now or utcnow(), rules)
-
-
 @dataclass(frozen=True)
 class StartedChange:
     change_id: int

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.orders import inventory
 from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import Database
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone

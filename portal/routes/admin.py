@@ -19,7 +19,8 @@ from backend.orders.intake import HoldNotReleasable
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
-from backend.staff import InvalidCredentials, LoginLocked, Permission, authenticate
+from backend.staff.accounts import InvalidCredentials, LoginLocked, authenticate
+from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_

@@ -14,7 +14,7 @@ from backend.db import utcnow
 from backend.finance_export import month_csv
 from backend.orders import intake, inventory, reconciliation
 from backend.orders.models import SalesChannel
-from backend.staff import Permission
+from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from backend import operations
 from backend.db import utcnow
-from backend.staff import Permission
+from backend.staff.permissions import Permission
 from portal import calls
 from portal.rendering import render
 from portal.staff_auth import require_staff

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from backend.db import utcnow
 from backend.orders import address_changes as changes
-from backend.staff import Permission
+from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import form_text
 from portal.rendering import redirect, render

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from backend.db import utcnow
 from backend.refunds import service, views
-from backend.staff import Permission
+from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import form_text
 from portal.refund_words import explain_all

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from backend.logistics import warehouse
 from backend.refunds import return_parcels
 from backend.refunds.service import ReturnNotFound
-from backend.staff import Permission
+from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_

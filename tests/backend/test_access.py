@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.db import utcnow
 from backend.orders import access
 from backend.orders.access import (

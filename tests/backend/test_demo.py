@@ -6,7 +6,7 @@ from backend.demo import REAL_CARRIERS, list_held_waybills, seed_orders, seed_st
 from backend.logistics.alerts import AlertKind, list_alerts
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
-from backend.staff import authenticate
+from backend.staff.accounts import authenticate
 
 
 def test_the_demo_covers_every_order_state_and_seeding_twice_adds_nothing(database):

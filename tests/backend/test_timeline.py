@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.service import ShipmentNotFound, record_tracking_update
 from backend.logistics.status import TrackingStatus

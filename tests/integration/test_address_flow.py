@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.jobs import Worker
 from backend.logistics.service import create_label
 from backend.logistics.warehouse import scan_parcel

@@ -10,7 +10,8 @@ from starlette.testclient import TestClient
 from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.access import issue_short_link
-from backend.staff import Role, add_staff
+from backend.staff.accounts import add_staff
+from backend.staff.models import Role
 
 ADMIN = Actor(ActorKind.SYSTEM, "test")
 

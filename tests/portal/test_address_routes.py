@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from backend.audit import AuditEvent
+from backend.audit.models import AuditEvent
 from backend.jobs import Job
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import SEND_CODE
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import AddressChange, AddressVersion, ChangeKind, ChangeStatus, Order
-from backend.staff import Role
+from backend.staff.models import Role
 from portal.app import create_app
 from tests.factories import SYSTEM, make_order
 from tests.portal.helpers import csrf_token, open_short_link, staff_login

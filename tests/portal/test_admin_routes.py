@@ -2,7 +2,7 @@
 
 import re
 
-from backend.staff import Role
+from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, staff_login
 

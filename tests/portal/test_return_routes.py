@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.service import NewLine
 from backend.refunds.models import Refund, ReturnPhoto, ReturnRequest
-from backend.staff import Role
+from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, open_short_link, staff_login
 

@@ -9,7 +9,7 @@ from backend.orders.address_policy import AddressRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from backend.orders.service import NewAddress
-from backend.staff import Role
+from backend.staff.models import Role
 from tests.factories import SYSTEM, make_order
 from tests.portal.helpers import csrf_token, staff_login
 

@@ -1,19 +1,18 @@
-"""Staff accounts: roles, what each role may do, and password login with a memory-hard hash."""
+"""Staff accounts: adding staff, and password login with a memory-hard hash."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from backend import audit
-from backend.actors import Actor, ActorKind
-from backend.db import Base, Database, EnumText, utcnow
+from backend.actors import Actor
+from backend.db import Database, utcnow
+from backend.staff.models import Role, StaffUser
+from backend.staff.permissions import StaffIdentity
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_LOCKOUT = timedelta(minutes=15)
@@ -22,35 +21,6 @@ LOGIN_LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
 # Verifying against this when the name is unknown keeps both answers equally slow.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-
-class Role(StrEnum):
-    SUPPORT = "support"
-    WAREHOUSE = "warehouse"
-    FINANCE = "finance"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-
-class Permission(StrEnum):
-    VIEW_ORDERS = "view_orders"
-    MANAGE_LINKS = "manage_links"
-    SCAN_PARCELS = "scan_parcels"
-    REVIEW_REFUNDS = "review_refunds"
-    REVIEW_ADDRESSES = "review_addresses"
-    MANAGE_STAFF = "manage_staff"
-
-
-P = Permission
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SUPPORT: frozenset({P.VIEW_ORDERS, P.MANAGE_LINKS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES}),
-    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS}),
-    Role.FINANCE: frozenset({P.VIEW_ORDERS, P.REVIEW_REFUNDS}),
-    Role.SUPERVISOR: frozenset(
-        {P.VIEW_ORDERS, P.MANAGE_LINKS, P.SCAN_PARCELS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES}
-    ),
-    Role.ADMIN: frozenset(Permission),
-}
 
 
 class InvalidCredentials(Exception):
@@ -63,32 +33,6 @@ class LoginLocked(Exception):
 
 class StaffNameTaken(Exception):
     """A staff member with that name already exists."""
-
-
-class StaffUser(Base):
-    __tablename__ = "staff_users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(EnumText(Role, 20))
-    password_hash: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    last_failed_login_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-@dataclass(frozen=True)
-class StaffIdentity:
-    id: int
-    name: str
-    role: Role
-
-    def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
-
-    def actor(self, ip: str | None = None, channel: str = "admin") -> Actor:
-        return Actor(ActorKind.STAFF, self.name, ip=ip, channel=channel)
 
 
 def add_staff(database: Database, name: str, role: Role, password: str, actor: Actor) -> int:
