@@ -21,6 +21,7 @@ from backend.logistics.models import Shipment
 from backend.logistics.service import create_shipment, record_tracking_update
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.intake import IntakeRules, ingest_channel_order
+from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel, Sku
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
@@ -308,6 +309,7 @@ def list_demo_orders(database: Database, limit: int = 5) -> list[tuple[int, str,
 
 
 # Channel orders that land in the operations queues: (order no, channel, phone, sku, qty, price).
+UNMAPPED_TITLE = "桂花乌龙茶 新品试饮装 100g"
 HELD_INTAKE: tuple[tuple[str, SalesChannel, str, str, int, int], ...] = (
     ("TB-DEMO-DUP-1", SalesChannel.TAOBAO, "13911110001", "TEA-LJ-250", 1, 26800),
     ("DY-DEMO-DUP-2", SalesChannel.DOUYIN, "13911110001", "TEA-LJ-250", 1, 26800),
@@ -319,16 +321,17 @@ HELD_INTAKE: tuple[tuple[str, SalesChannel, str, str, int, int], ...] = (
 
 def seed_operations(database: Database) -> int:
     """The SKU master with stock and cost, and channel orders that staff must look at."""
-    with database.write() as session:
+    with database.read() as session:
         known = set(session.scalars(select(Sku.code)))
-        for code, name, price in PRODUCTS:
-            if code not in known:
-                session.add(Sku(code=code, name=name, on_hand=200, cost_fen=price * 6 // 10))
+    for code, name, price in PRODUCTS:
+        if code not in known:
+            save_sku(database, code, name, 200, price * 6 // 10, "demo")
     actor = Actor(ActorKind.CHANNEL, "demo", channel="demo")
     taken = 0
     for number, channel, phone, sku, quantity, price in HELD_INTAKE:
         now = utcnow() - timedelta(minutes=2)
-        name = dict((code, title) for code, title, _ in PRODUCTS).get(sku, "未建档商品")
+        # The unknown SKU carries the channel's own title, as a real marketplace order does.
+        name = dict((code, title) for code, title, _ in PRODUCTS).get(sku, UNMAPPED_TITLE)
         order = CanonicalOrder(
             channel=channel,
             channel_order_no=number,

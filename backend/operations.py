@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from backend.db import Database, utcnow
 from backend.logistics.alerts import list_alerts
+from backend.orders.holds import HOLD_TEAM, Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ChannelEvent, HoldReason, Order
 from backend.refunds.lifecycle import ReturnStatus
@@ -21,21 +21,6 @@ WORKING_HOURS = (9, 18)  # Shanghai; SLA clocks and channel silence count only i
 CHANNEL_SILENT_AFTER = timedelta(minutes=10)
 SHIP_PROMISE = timedelta(hours=24)
 
-
-class Team(StrEnum):
-    FINANCE = "finance"
-    SUPPORT = "support"
-    WAREHOUSE = "warehouse"
-    OPERATIONS = "operations"
-
-
-HOLD_TEAM = {
-    HoldReason.HIGH_VALUE: Team.FINANCE,
-    HoldReason.DUPLICATE_SUSPECT: Team.SUPPORT,
-    HoldReason.OUT_OF_STOCK: Team.WAREHOUSE,
-    HoldReason.UNKNOWN_SKU: Team.OPERATIONS,
-    HoldReason.BELOW_COST: Team.OPERATIONS,
-}
 
 # How long an order may stay in a state (working time) before it turns red, and who acts.
 SLA: dict[OrderStatus, tuple[timedelta, Team]] = {

@@ -7,7 +7,7 @@ from enum import StrEnum
 from backend.logistics.alerts import AlertKind
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
-from backend.operations import Team
+from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, SalesChannel
 from backend.refunds.views import Step

@@ -14,8 +14,9 @@ from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection
+from backend.orders.holds import HOLD_TEAM
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
-from backend.orders.models import AddressVersion, Order
+from backend.orders.models import AddressVersion, HoldReason, Order
 from backend.orders.service import transition
 
 MAX_CODE_LENGTH = 40
@@ -31,6 +32,15 @@ class ScanRefused(Exception):
     def __init__(self, status: OrderStatus) -> None:
         super().__init__(f"order is {status}")
         self.status = status
+
+
+class OrderOnHold(Exception):
+    """Intake held the order (value, duplicate, stock, SKU, price): a team must release it first."""
+
+    def __init__(self, reason: HoldReason) -> None:
+        super().__init__(f"order is held: {reason}")
+        self.reason = reason
+        self.team = HOLD_TEAM[reason]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ def scan_parcel(
         if not already:
             if not can(status, OrderAction.PACK):
                 raise ScanRefused(status)
+            if order.hold_reason is not None:
+                raise OrderOnHold(order.hold_reason)
             order.address_locked_at = now
             transition(session, order, OrderAction.PACK, actor, now)
             audit.record(

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.orders import inventory
 from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
@@ -31,8 +30,6 @@ from backend.orders.models import (
     IntakeOutcome,
     Order,
     OrderLine,
-    Reservation,
-    ReservationState,
     Sku,
 )
 from backend.orders.service import (
@@ -257,75 +254,6 @@ def _value_holds(session: Session, row: Order, rules: IntakeRules) -> HoldReason
     if cost and row.total_fen < cost * (1 - rules.below_cost_tolerance):
         return HoldReason.BELOW_COST
     return None
-
-
-class HoldNotReleasable(Exception):
-    """Nothing held, or the same person approving twice where two people are needed."""
-
-
-def approve_hold(database: Database, order_id: int, actor: Actor) -> bool:
-    """Staff approve a held order; high value needs two different people. True when released."""
-    with database.write() as session:
-        order = session.get(Order, order_id, with_for_update=True)
-        if order is None or order.hold_reason is None:
-            raise HoldNotReleasable(order_id)
-        reason = HoldReason(order.hold_reason)
-        earlier = set(
-            session.scalars(
-                select(AuditEvent.actor_id).where(
-                    AuditEvent.order_id == order_id,
-                    AuditEvent.action == "order.hold_approved",
-                    AuditEvent.after["reason"].as_string() == str(reason),
-                )
-            )
-        )
-        if reason == HoldReason.HIGH_VALUE and actor.identifier in earlier:
-            raise HoldNotReleasable(order_id)  # the second reviewer must be someone else
-        audit.record(
-            session,
-            actor,
-            "order.hold_approved",
-            subject="order",
-            subject_id=order_id,
-            order_id=order_id,
-            after={"reason": str(reason)},
-        )
-        needed = 2 if reason == HoldReason.HIGH_VALUE else 1
-        if len(earlier | {actor.identifier}) < needed:
-            return False
-        holding = session.scalar(
-            select(Reservation.id)
-            .where(
-                Reservation.order_id == order_id,
-                Reservation.state == ReservationState.RESERVED,
-            )
-            .limit(1)
-        )
-        # Duplicate, value and cost holds kept their units; unknown-SKU and stock holds did not.
-        lines = (
-            []
-            if holding
-            else session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)).all()
-        )
-        for line in lines:
-            sku = inventory.resolve_sku(session, str(order.channel), line.sku)
-            if sku is None or not inventory.try_reserve(session, order_id, sku.id, line.quantity):
-                inventory.release(session, order_id)
-                order.hold_reason = (
-                    HoldReason.UNKNOWN_SKU if sku is None else HoldReason.OUT_OF_STOCK
-                )
-                return False
-        order.hold_reason = None
-        audit.record(
-            session,
-            actor,
-            "order.hold_released",
-            subject="order",
-            subject_id=order_id,
-            order_id=order_id,
-            after={"reason": str(reason)},
-        )
-        return True
 
 
 @dataclass(frozen=True)

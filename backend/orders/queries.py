@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 
 from backend.audit.models import AuditEvent
 from backend.db import Database
+from backend.orders.holds import HoldState, get_hold_state
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine, SalesChannel
@@ -67,6 +68,7 @@ class StaffOrderView:
     address_locked_at: datetime | None
     link_version: int
     hold_reason: str | None
+    hold: HoldState | None
     lines: tuple[tuple[str, str, int, int], ...]
     addresses: tuple[AddressRecord, ...]
     audit: tuple[AuditRecord, ...]
@@ -147,6 +149,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         ).first()
         if row is None:
             return None
+        hold = get_hold_state(session, order_id, row.hold_reason) if row.hold_reason else None
         lines = session.execute(
             select(OrderLine.sku, OrderLine.name, OrderLine.quantity, OrderLine.unit_price_fen)
             .where(OrderLine.order_id == order_id)
@@ -190,6 +193,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         address_locked_at=row.address_locked_at,
         link_version=row.link_version,
         hold_reason=row.hold_reason,
+        hold=hold,
         lines=tuple(tuple(line) for line in lines),  # type: ignore[misc]
         addresses=tuple(AddressRecord(*a) for a in addresses),
         audit=tuple(AuditRecord(*e) for e in events),

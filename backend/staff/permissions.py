@@ -16,15 +16,25 @@ class Permission(StrEnum):
     REVIEW_REFUNDS = "review_refunds"
     REVIEW_ADDRESSES = "review_addresses"
     MANAGE_STAFF = "manage_staff"
+    RELEASE_HOLDS = "release_holds"  # approve an order intake held (value, duplicate, SKU ...)
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SUPPORT: frozenset({P.VIEW_ORDERS, P.MANAGE_LINKS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES}),
+    Role.SUPPORT: frozenset(
+        {P.VIEW_ORDERS, P.MANAGE_LINKS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES, P.RELEASE_HOLDS}
+    ),
     Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS}),
-    Role.FINANCE: frozenset({P.VIEW_ORDERS, P.REVIEW_REFUNDS}),
+    Role.FINANCE: frozenset({P.VIEW_ORDERS, P.REVIEW_REFUNDS, P.RELEASE_HOLDS}),
     Role.SUPERVISOR: frozenset(
-        {P.VIEW_ORDERS, P.MANAGE_LINKS, P.SCAN_PARCELS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES}
+        {
+            P.VIEW_ORDERS,
+            P.MANAGE_LINKS,
+            P.SCAN_PARCELS,
+            P.REVIEW_REFUNDS,
+            P.REVIEW_ADDRESSES,
+            P.RELEASE_HOLDS,
+        }
     ),
     Role.ADMIN: frozenset(Permission),
 }

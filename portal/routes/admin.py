@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import timedelta
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.db import utcnow
 from backend.logistics.alerts import list_alerts
 from backend.logistics.tracking_view import list_shipment_views
 from backend.notifications.outbox import list_order_messages
-from backend.orders import access, intake
-from backend.orders.intake import HoldNotReleasable
+from backend.orders import access, holds
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
@@ -115,6 +113,8 @@ async def order_detail(request: Request) -> Response:
             "new_link": None,
             "messages": messages,
             "can_manage_links": staff.can(Permission.MANAGE_LINKS),
+            "can_release_holds": staff.can(Permission.RELEASE_HOLDS),
+            "notice": HOLD_NOTICES.get(request.query_params.get("notice", "")),
         },
     )
 
@@ -157,19 +157,39 @@ async def exceptions(request: Request) -> Response:
     )
 
 
+# What the order page says after an approval; anything else in ?notice= is ignored.
+HOLD_NOTICES = {
+    holds.HoldOutcome.RELEASED: N_("Approved: the hold is released and the order can be packed."),
+    holds.HoldOutcome.AWAITING_SECOND: N_(
+        "Your approval is recorded. A second person must approve this high-value order."
+    ),
+    holds.HoldOutcome.STILL_HELD: N_(
+        "Approved, but the order is still held: its SKU is unknown or the stock is short."
+    ),
+    "same_person": N_(
+        "You approved this order already; the second approval must be someone else's."
+    ),
+    "nothing_held": N_("This order is no longer on hold."),
+}
+
+
 async def approve_hold(request: Request) -> Response:
-    staff = await require_staff(request, Permission.REVIEW_REFUNDS)
+    staff = await require_staff(request, Permission.RELEASE_HOLDS)
     order_id = _order_id(request)
-    # Approving twice, or a hold already gone, simply shows the order as it now is.
-    with suppress(HoldNotReleasable):
-        await calls.write(
+    try:
+        notice: str = await calls.write(
             request,
-            intake.approve_hold,
+            holds.approve_hold,
             request.app.state.database,
             order_id,
             staff.actor(client_ip(request)),
         )
-    return redirect(request, "admin_order", order_id=order_id)
+    except holds.SecondApproverNeeded:
+        notice = "same_person"
+    except holds.NothingHeld:
+        notice = "nothing_held"
+    target = request.url_for("admin_order", order_id=order_id).path
+    return RedirectResponse(f"{target}?notice={notice}", status_code=303)
 
 
 async def admin_home(request: Request) -> Response:
@@ -187,4 +207,5 @@ routes = [
     Route(
         "/orders/{order_id}/links/revoke", revoke_links, methods=["POST"], name="admin_revoke_links"
     ),
+    Route("/orders/{order_id}/hold", approve_hold, methods=["POST"], name="admin_approve_hold"),
 ]

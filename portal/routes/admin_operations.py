@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from backend import operations
 from backend.db import utcnow
+from backend.orders.holds import Team
 from backend.staff.permissions import Permission
 from portal import calls
 from portal.rendering import render
@@ -27,7 +28,7 @@ def _load(database):
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
     dashboard, queue, quiet, now = await calls.read(request, _load, request.app.state.database)
-    teams = {team: [item for item in queue if item.team == team] for team in operations.Team}
+    teams = {team: [item for item in queue if item.team == team] for team in Team}
     return render(
         request,
         "admin/operations.html",

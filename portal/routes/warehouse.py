@@ -58,6 +58,8 @@ async def scan(request: Request) -> Response:
     except warehouse.ScanRefused as refused:
         context["error"], status = N_("Do not pack: this order is %(status)s."), 409
         context["refused_status"] = refused.status
+    except warehouse.OrderOnHold as held:
+        context["held"], status = held, 409
     context["recent"] = await calls.read(request, warehouse.list_recent_scans, database)
     return render(
         request,

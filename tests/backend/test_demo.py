@@ -37,7 +37,8 @@ def test_demo_staff_can_log_in_and_seeding_them_twice_is_harmless(database):
 
 def test_the_demo_fills_every_operations_queue_and_the_dashboard(database):
     from backend.demo import seed_operations
-    from backend.operations import Team, get_dashboard, list_queue
+    from backend.operations import get_dashboard, list_queue
+    from backend.orders.holds import Team
 
     seed_orders(database)
     assert seed_operations(database) == 5

@@ -191,7 +191,7 @@ def test_cancelling_releases_the_reserved_units(database):
 
 def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
     from backend.actors import Actor, ActorKind
-    from backend.orders.intake import HoldNotReleasable, approve_hold
+    from backend.orders.holds import HoldOutcome, SecondApproverNeeded, approve_hold
 
     stock(database, "CUP-1", on_hand=5)
     held = ingest_channel_order(
@@ -202,10 +202,11 @@ def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
         SYSTEM,
     )
     first = Actor(ActorKind.STAFF, "小王")
-    assert approve_hold(database, held.order_id, first) is False
-    with pytest.raises(HoldNotReleasable):
+    assert approve_hold(database, held.order_id, first) == HoldOutcome.AWAITING_SECOND
+    with pytest.raises(SecondApproverNeeded):
         approve_hold(database, held.order_id, first)
-    assert approve_hold(database, held.order_id, Actor(ActorKind.STAFF, "小李")) is True
+    second = approve_hold(database, held.order_id, Actor(ActorKind.STAFF, "小李"))
+    assert second == HoldOutcome.RELEASED
     with database.read() as session:
         assert session.get(Order, held.order_id).hold_reason is None
         assert session.scalars(select(Sku)).one().reserved == 1
@@ -213,12 +214,12 @@ def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
 
 def test_an_unknown_sku_hold_is_released_once_the_sku_exists(database):
     from backend.actors import Actor, ActorKind
-    from backend.orders.intake import approve_hold
+    from backend.orders.holds import HoldOutcome, approve_hold
 
     held = ingest_channel_order(
         database, one_unit_order("U9", "13500000002", sku="NEW-1"), "{}", RULES, SYSTEM
     )
     staff = Actor(ActorKind.STAFF, "小王")
-    assert approve_hold(database, held.order_id, staff) is False  # still unknown
+    assert approve_hold(database, held.order_id, staff) == HoldOutcome.STILL_HELD  # unknown
     stock(database, "NEW-1", on_hand=2)
-    assert approve_hold(database, held.order_id, staff) is True
+    assert approve_hold(database, held.order_id, staff) == HoldOutcome.RELEASED
