@@ -213,7 +213,8 @@ def render_result(waybill: Waybill, level: int, *, ascending: bool = False) -> d
         "ischeck": "1" if waybill.is_signed else "0",
         "com": waybill.company,
         "status": "200",
-        # ❓ With 高级状态 asked for, `state` carries the advanced code (as in the push example).
+        # Unconfirmed: with 高级状态 asked for, `state` carries the advanced code (as in the
+        # push example); docs/protocols.md, "Kuaidi100 / Query".
         "state": latest.code if level >= 4 else latest.basic,
         "condition": "F00",
         "data": list(reversed(items)) if ascending else items,
@@ -405,7 +406,10 @@ class Kuaidi100Emulator:
         return record
 
     def answer_intercept(self, form: dict[str, str]) -> dict[str, Any]:
-        """❓ The answer envelope and error codes are not in the doc; the checks are."""
+        """The answer envelope and error codes are unconfirmed; the checks are documented.
+
+        docs/protocols.md, "Kuaidi100 / Intercept and address change".
+        """
         param = _parse_json(form.get("param", "")) or {}
         expected = _md5_upper(form.get("param", "") + form.get("t", "") + self.key + self.secret)
         problem = self._intercept_problem(form, param, expected)
@@ -432,7 +436,7 @@ class Kuaidi100Emulator:
             return "修改地址需填写收件人信息"
         with self._lock:
             waybill = self.waybills.get(str(param.get("kuaidinum") or ""))
-            # The doc says "运输中且未签收". ❓ Whether a printed e-waybill the carrier has not
+            # The doc says "运输中且未签收". Whether a printed e-waybill the carrier has not
             # collected yet counts is not documented; the emulator accepts it (it is in the
             # carrier's system) and refuses only unknown and signed parcels.
             if waybill is None or waybill.is_signed:

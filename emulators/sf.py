@@ -62,7 +62,10 @@ def build_route(
     destination: str = "杭州市",
     pickup_point: bool = False,
 ) -> list[dict[str, str]]:
-    """A realistic SF route as WaybillRoute items, oldest first (opCodes per §3.8)."""
+    """A realistic SF route as WaybillRoute items, oldest first.
+
+    opCodes as in docs/protocols.md, "SF Express / Route opCodes".
+    """
     rng = random.Random(mailno)
     courier = rng.choice(COURIERS)
     o, d = origin.removesuffix("市"), destination.removesuffix("市")
@@ -75,7 +78,7 @@ def build_route(
         (3.0, "44", destination, f"快件交给{courier}，正在派送途中（联系电话：95338）"),
     ]
     if pickup_point:
-        # ❓ 130 as "arrived at a pickup point" comes from one constants file.
+        # 130 as "arrived at a pickup point" comes from one constants file (unconfirmed).
         steps.append((2.0, "130", destination, "快件已放入【丰巢智能柜】，请凭取件码取件"))
     steps.append((3.0, "80", destination, "已签收，感谢使用顺丰，期待再次为您服务"))
     items, at = [], start
@@ -101,9 +104,10 @@ def out_of_order(count: int) -> list[int]:
 class SfPushSender:
     """POSTs route pushes to a webhook, one push per call, the way SF's push service does.
 
-    `form=False` (default) sends the JSON body of §3.7 (🟡); the endpoint is then protected
-    by a secret in its URL. `form=True` sends the ❓ signed variant: form fields msgData,
-    timestamp and msgDigest computed with `check_word`.
+    `form=False` (default) sends the JSON body SF is known to send; the endpoint is then
+    protected by a secret in its URL. `form=True` sends the unconfirmed signed variant: form
+    fields msgData, timestamp and msgDigest computed with `check_word`. Both:
+    docs/protocols.md, "SF Express / Route push".
     """
 
     def __init__(

@@ -31,15 +31,16 @@ SOURCE = "kuaidi100"
 POLL_BASE_URL = "https://poll.kuaidi100.com"
 API_BASE_URL = "https://api.kuaidi100.com"
 # resultv2=4 makes every trajectory item carry its own statusCode (and 高级状态), which is
-# what lets each event be normalized on its own; older doc copies say 2 or 6.
+# what lets each event be normalized on its own: docs/protocols.md, "Kuaidi100 / Query".
 RESULTV2 = "4"
-# The push reply Kuaidi100 expects; anything else makes it push again.
+# The push reply Kuaidi100 expects; anything else makes it push again (docs/protocols.md,
+# "Kuaidi100 / Push callback").
 PUSH_REPLY_OK: dict[str, object] = {"result": True, "returnCode": "200", "message": "成功"}
 
 T = TrackingStatus
 
-# state / statusCode -> (Kuaidi100's name, canonical status). Basic codes are ✅ from the
-# query and push docs; advanced codes are 🟡 (apifox mirror of the doc, third-party enum).
+# state / statusCode -> (Kuaidi100's name, canonical status). Basic codes are official,
+# advanced ones from a mirror of the doc: docs/protocols.md, "Kuaidi100 / State codes".
 STATES: dict[str, tuple[str, TrackingStatus]] = {
     "0": ("在途", T.IN_TRANSIT),
     "1001": ("到达派件城市", T.IN_TRANSIT),
@@ -83,9 +84,9 @@ STATES: dict[str, tuple[str, TrackingStatus]] = {
 # resultv2=1 gives names without codes; a name is as precise as its code.
 _STATUS_BY_NAME = {name: status for name, status in STATES.values()}
 
-# Query returnCodes (🟡): 501 服务器错误 and 502 服务器繁忙 are worth retrying; 500 means
-# "no result yet" for a fresh waybill. 503 is the business code for a bad signature,
-# not HTTP 503, so it is terminal like 400 and 601.
+# Query returnCodes (docs/protocols.md, "Kuaidi100 / Query"): 501 服务器错误 and 502
+# 服务器繁忙 are worth retrying; 500 means "no result yet" for a fresh waybill. 503 is the
+# business code for a bad signature, not HTTP 503, so it is terminal like 400 and 601.
 _QUERY_RETRYABLE = frozenset({"501", "502"})
 _QUERY_NO_RESULT = "500"
 
@@ -203,7 +204,10 @@ def build_subscribe_request(
 
 
 def parse_subscribe_response(body: Mapping[str, Any]) -> bool:
-    """True for a new subscription, False for 501 重复订阅 (already polling); codes 🟡."""
+    """True for a new subscription, False for 501 重复订阅 (already polling).
+
+    The codes: docs/protocols.md, "Kuaidi100 / Subscribe".
+    """
     code = str(body.get("returnCode") or "")
     message = str(body.get("message") or "")
     if code == "200" and body.get("result") is not False:
@@ -220,8 +224,9 @@ def parse_subscribe_response(body: Mapping[str, Any]) -> bool:
 def verify_push_signature(param: str, sign: str, salt: str) -> bool:
     """MD5(param + salt) against the pushed `sign`, over the raw form value of `param`.
 
-    The doc writes md5(...) while Kuaidi100's SDKs upper-case every digest (❓ which one
-    the push uses), so hex case is ignored. Bytes are compared so odd input cannot raise.
+    The push page writes md5(...) while Kuaidi100's SDKs upper-case every digest, and
+    which one the push uses is unconfirmed (docs/protocols.md, "Kuaidi100 / Push
+    callback"), so hex case is ignored. Bytes are compared so odd input cannot raise.
     """
     expected = hashlib.md5((param + salt).encode("utf-8"), usedforsecurity=False).hexdigest()
     return hmac.compare_digest(expected.encode(), sign.strip().lower().encode("utf-8"))
@@ -291,8 +296,9 @@ def parse_intercept_response(
 ) -> AddressChangeReceipt:
     """Accepted or refused; the final outcome only comes by callback.
 
-    ❓ The answer's shape is not in the retrieved doc: this assumes the envelope of
-    Kuaidi100's other newer APIs ({success, code, message, data}).
+    The answer's shape is unconfirmed (docs/protocols.md, "Kuaidi100 / Intercept and
+    address change"): this assumes the envelope of Kuaidi100's other newer APIs
+    ({success, code, message, data}).
     """
     code = str(body.get("code") or "")
     message = str(body.get("message") or "")

@@ -34,34 +34,36 @@ CARRIER_CODE = "shunfeng"  # the internal key is Kuaidi100's company code
 PRODUCTION_URL = "https://bspgw.sf-express.com/std/service"
 SANDBOX_URL = "https://sfapi-sbox.sf-express.com/std/service"
 ROUTE_QUERY_SERVICE = "EXP_RECE_SEARCH_ROUTES"
-# 🟡 (two independent integrations): the body SF expects back from a route push.
+# The body SF expects back from a route push, from two independent integrations:
+# docs/protocols.md, "SF Express / Route push".
 PUSH_REPLY_OK: dict[str, str] = {"return_code": "0000", "return_msg": "成功"}
 
 T = TrackingStatus
 
-# No official opCode table was found (§3.8): every entry is from open-source integrations,
-# so the table is a default that settings can override code by code. The research suggests
-# guessing unknown codes from `remark` keywords; we don't: an unmapped code stays UNKNOWN
-# with its raw value, and an override is how a confirmed meaning gets in.
+# No official opCode table was found (docs/protocols.md, "SF Express / Route opCodes"):
+# every entry is from open-source integrations, so the table is a default that settings
+# (PORTAL_SF_OP_CODES) override code by code. Those integrations suggest guessing unknown
+# codes from `remark` keywords; we don't: an unmapped code stays UNKNOWN with its raw
+# value, and an override is how a confirmed meaning gets in.
 DEFAULT_OP_CODES: Mapping[str, TrackingStatus] = MappingProxyType(
     {
-        "50": T.PICKED_UP,  # 🟡 顺丰已收取快件
-        "54": T.PICKED_UP,  # 🟡 揽收
-        "30": T.IN_TRANSIT,  # 🟡 完成分拣 / 装车
-        "31": T.IN_TRANSIT,  # 🟡 到达中转场 / 网点
-        "36": T.IN_TRANSIT,  # 🟡 离开 … 发往 …
-        "105": T.IN_TRANSIT,  # ❓ only in the normalization table
-        "106": T.IN_TRANSIT,  # ❓ only in the normalization table
-        "44": T.OUT_FOR_DELIVERY,  # 🟡 正在派送
-        "204": T.OUT_FOR_DELIVERY,  # 🟡 交给收派员
-        "80": T.DELIVERED,  # 🟡 已签收 (multiple sources)
-        "8000": T.DELIVERED,  # ❓ grouped with 80
-        "130": T.AVAILABLE_FOR_PICKUP,  # ❓ 到达自提点
-        "607": T.AVAILABLE_FOR_PICKUP,  # ❓ grouped with pickup points
-        "605": T.CUSTOMS,  # ❓ 清关中
-        "310": T.CUSTOMS,  # ❓ 清关完成
-        "631": T.RETURNING,  # ❓ 快件已退回
-        "648": T.RETURNING,  # ❓ 快件已退回
+        "50": T.PICKED_UP,  # 顺丰已收取快件
+        "54": T.PICKED_UP,  # 揽收
+        "30": T.IN_TRANSIT,  # 完成分拣 / 装车
+        "31": T.IN_TRANSIT,  # 到达中转场 / 网点
+        "36": T.IN_TRANSIT,  # 离开 … 发往 …
+        "105": T.IN_TRANSIT,  # unconfirmed: one source only
+        "106": T.IN_TRANSIT,  # unconfirmed: one source only
+        "44": T.OUT_FOR_DELIVERY,  # 正在派送
+        "204": T.OUT_FOR_DELIVERY,  # 交给收派员
+        "80": T.DELIVERED,  # 已签收 (multiple sources)
+        "8000": T.DELIVERED,  # unconfirmed: grouped with 80
+        "130": T.AVAILABLE_FOR_PICKUP,  # unconfirmed: 到达自提点
+        "607": T.AVAILABLE_FOR_PICKUP,  # unconfirmed: grouped with pickup points
+        "605": T.CUSTOMS,  # unconfirmed: 清关中
+        "310": T.CUSTOMS,  # unconfirmed: 清关完成
+        "631": T.RETURNING,  # unconfirmed: 快件已退回
+        "648": T.RETURNING,  # unconfirmed: 快件已退回
         # Left out on purpose, so they stay UNKNOWN with the raw code until someone
         # confirms them: 70 (sources conflict: 派送失败 vs 到达), 99 (转寄/改址, direction
         # unclear), 123 (grouped with both transit and pickup points), 407/501 (one sample).
@@ -99,7 +101,11 @@ def java_url_encode(text: str) -> str:
 
 
 def compute_msg_digest(msg_data: str, timestamp: str, check_word: str) -> str:
-    """Base64(raw MD5(URLEncode(msgData + timestamp + checkWord))) — ✅ official vector."""
+    """Base64(raw MD5(URLEncode(msgData + timestamp + checkWord))).
+
+    Reproduces SF's official worked example: docs/protocols.md, "SF Express / Gateway and
+    signature".
+    """
     encoded = java_url_encode(msg_data + timestamp + check_word)
     digest = hashlib.md5(encoded.encode("utf-8"), usedforsecurity=False).digest()
     return base64.b64encode(digest).decode("ascii")
@@ -108,8 +114,9 @@ def compute_msg_digest(msg_data: str, timestamp: str, check_word: str) -> str:
 def verify_push(msg_data: str, timestamp: str, msg_digest: str, check_word: str) -> bool:
     """The form-encoded push variant signed like a gateway request.
 
-    ❓ 丰桥 route-push signing is not documented; one integration signs pushes this way.
-    Deployments without it should use verify_push_token on a secret path segment.
+    丰桥 route-push signing is not documented; one integration signs pushes this way
+    (unconfirmed: docs/protocols.md, "SF Express / Route push"). Deployments without it
+    rely on verify_push_token on a secret path segment.
     """
     expected = compute_msg_digest(msg_data, timestamp, check_word)
     return hmac.compare_digest(expected.encode(), msg_digest.strip().encode("utf-8"))
@@ -198,8 +205,9 @@ def build_route_query_request(
     }
 
 
-# 🟡 Gateway codes: throttling and SF-side failures pass; the rest are our own mistakes
-# (missing field, expired timestamp, bad IP, no permission, bad digest, replayed requestID).
+# Gateway codes (docs/protocols.md, "SF Express / Gateway and signature"): throttling and
+# SF-side failures pass; the rest are our own mistakes (missing field, expired timestamp,
+# bad IP, no permission, bad digest, replayed requestID).
 _GATEWAY_RETRYABLE = frozenset({"A1005", "A1009", "A1099"})
 
 

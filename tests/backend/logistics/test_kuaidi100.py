@@ -25,7 +25,7 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
 
 
-# Straight from the doc (§2.5 and the canonical table §1.1), not from the adapter's table.
+# Straight from docs/protocols.md, "Kuaidi100 / State codes", not from the adapter's table.
 STATE_CODES = [
     ("0", T.IN_TRANSIT),
     ("1001", T.IN_TRANSIT),

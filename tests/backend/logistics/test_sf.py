@@ -74,7 +74,7 @@ def test_push_token_verification(presented, expected, valid):
     assert sf.verify_push_token(presented, expected) is valid
 
 
-# §3.8 and the canonical table §1.1, written out independently of the adapter.
+# docs/protocols.md, "SF Express / Route opCodes", written out independently of the adapter.
 OP_CODES = [
     ("50", T.PICKED_UP),
     ("54", T.PICKED_UP),
@@ -98,7 +98,7 @@ UNCONFIRMED = ["70", "99", "123", "407", "501", "9999"]
 
 
 @pytest.mark.parametrize(("op_code", "expected"), OP_CODES)
-def test_default_op_codes_follow_the_research(op_code, expected):
+def test_default_op_codes_follow_the_documented_table(op_code, expected):
     assert sf.DEFAULT_OP_CODES[op_code] is expected
 
 
