@@ -20,13 +20,15 @@ from backend.orders.channels.spec import (
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import PaymentMethod, SalesChannel
 
-# Confidence marks follow shared/reference/integration-protocols.md: fields it lists are 🟡
-# unless marked; ❓ marks a field name or meaning the document does not confirm (verify it
-# against a real payload or the vendor sandbox before relying on it).
+# The field names and codes below are third-party-consistent unless a comment says
+# "unconfirmed": a name or meaning no source confirms (verify it against a real payload or
+# the vendor sandbox before relying on it). Each channel's section in docs/protocols.md
+# says where the fields come from.
 
 S = OrderStatus
 
-# §8 Shopify orders/create and orders/updated (REST webhook JSON, snake_case).
+# Shopify orders/create and orders/updated (REST webhook JSON, snake_case):
+# docs/protocols.md, "Shopify / Order payload".
 SHOPIFY = ChannelMapping(
     channel=SalesChannel.SHOPIFY,
     # `id` is global and never reused; `name` ("#1019") is per shop and the merchant may edit it.
@@ -43,7 +45,7 @@ SHOPIFY = ChannelMapping(
             "partially_refunded": S.PAID,
             "refunded": S.REFUNDED,
             "voided": S.CANCELLED,
-            "expired": S.CANCELLED,  # GraphQL EXPIRED; its REST spelling is ❓
+            "expired": S.CANCELLED,  # GraphQL EXPIRED; its REST spelling is unconfirmed
         }
     ),
     # A cancelled order keeps its financial_status (often "paid" until the refund runs).
@@ -88,7 +90,8 @@ SHOPIFY = ChannelMapping(
     risk_rules=(RiskRule("test", "test_order"), RiskRule("note", "buyer_message")),
 )
 
-# §9 TOP trade (taobao.trades.sold.get / taobao.trade.fullinfo.get), one `trade` object.
+# TOP trade (taobao.trades.sold.get / taobao.trade.fullinfo.get), one `trade` object:
+# docs/protocols.md, "Taobao and Tmall / Trade fields".
 TOP_STATUSES = table(
     {
         "TRADE_NO_CREATE_PAY": S.PENDING_PAYMENT,
@@ -121,14 +124,15 @@ TAOBAO = ChannelMapping(
         province=at("receiver_state"),
         city=at("receiver_city"),
         district=at("receiver_district", required=False),
-        # ❓ whether receiver_address already contains receiver_town; we take it as the detail.
+        # Unconfirmed whether receiver_address already contains receiver_town; we take it
+        # as the detail.
         street=at("receiver_address"),
         postal_code=at("receiver_zip", converter="postal_code", required=False),
     ),
     lines=LineMapping(
         # simplify=false wraps the list as {"order": [...]}; simplify=true sends the list.
         items=("orders.order", "orders"),
-        # outer_sku_id (❓) is the merchant's own code, which is what our SKUs are.
+        # outer_sku_id (unconfirmed) is the merchant's own code, which is what our SKUs are.
         channel_sku=at("outer_sku_id", "sku_id", "num_iid", converter="identifier"),
         name=at("title"),
         quantity=at("num", converter="quantity"),
@@ -141,14 +145,14 @@ TAOBAO = ChannelMapping(
     paid_at=at("pay_time", converter="china_time", required=False),
     updated_at=at("modified", converter="china_time"),
     payment_method=PaymentMethod.PLATFORM,
-    risk_rules=(RiskRule("buyer_message", "buyer_message"),),  # ❓ field name
+    risk_rules=(RiskRule("buyer_message", "buyer_message"),),  # field name unconfirmed
 )
 
 # Tmall trades come from the same TOP APIs with the same fields.
 TMALL = replace(TAOBAO, channel=SalesChannel.TMALL)
 
-# §12 JD POP order (one element of orderInfoList). The states are 🟡; every field name is ❓
-# (the document marks the consignee names NOT VERIFIED).
+# JD POP order (one element of orderInfoList). The states are third-party-consistent; every
+# field name is unconfirmed (docs/protocols.md, "JD / JD order fields").
 JD = ChannelMapping(
     channel=SalesChannel.JD,
     order_no=at("orderId", converter="identifier"),
@@ -177,7 +181,7 @@ JD = ChannelMapping(
         province=at("consigneeInfo.province"),
         city=at("consigneeInfo.city"),
         district=at("consigneeInfo.county", required=False),
-        # ❓ fullAddress usually repeats province, city and county in front of the detail.
+        # fullAddress usually repeats province, city and county in front of the detail.
         street=at("consigneeInfo.fullAddress"),
     ),
     lines=LineMapping(
@@ -195,8 +199,9 @@ JD = ChannelMapping(
     risk_rules=(RiskRule("orderRemark", "buyer_message"),),
 )
 
-# §11 PDD order_info (pdd.order.information.get). order_status, refund_status, buyer_memo and
-# risk wording are 🟡; receiver_*, province/city/town, item_list and the amounts are ❓.
+# PDD order_info (pdd.order.information.get). order_status, refund_status and buyer_memo are
+# third-party-consistent; receiver_*, province/city/town, item_list, the amounts and
+# risk_control_status are unconfirmed (docs/protocols.md, "Pinduoduo / Pinduoduo order fields").
 PINDUODUO = ChannelMapping(
     channel=SalesChannel.PINDUODUO,
     order_no=at("order_sn", converter="identifier"),
@@ -217,7 +222,7 @@ PINDUODUO = ChannelMapping(
         phone=at("receiver_phone", converter="mobile"),
         province=at("province"),
         city=at("city"),
-        district=at("town", required=False),  # ❓ PDD calls the county level "town"
+        district=at("town", required=False),  # PDD calls the county level "town"
         street=at("address"),
     ),
     lines=LineMapping(
@@ -225,7 +230,8 @@ PINDUODUO = ChannelMapping(
         channel_sku=at("outer_id", "sku_id", "goods_id", converter="identifier"),
         name=at("goods_name"),
         quantity=at("goods_count", converter="quantity"),
-        # ❓ yuan as a JSON number; the converter reads it back through repr, never float maths.
+        # Yuan as a JSON number (unconfirmed); the converter reads it back through repr,
+        # never float maths.
         unit_price_fen=at("goods_price", converter="yuan"),
     ),
     total_fen=at("pay_amount", converter="yuan"),
@@ -235,16 +241,17 @@ PINDUODUO = ChannelMapping(
     payment_method=PaymentMethod.PLATFORM,
     risk_rules=(
         RiskRule("refund_status", "after_sale_open", frozenset({"2", "3"})),
-        RiskRule("risk_control_status", "channel_risk_control", frozenset({"1"})),  # ❓
+        RiskRule("risk_control_status", "channel_risk_control", frozenset({"1"})),
         RiskRule("buyer_memo", "buyer_message"),
     ),
 )
 
-# §10 Douyin shop_order_detail (order.orderDetail). Amounts are fen, times unix seconds.
+# Douyin shop_order_detail (order.orderDetail). Amounts are fen, times unix seconds:
+# docs/protocols.md, "Douyin / Douyin order fields".
 DOUYIN = ChannelMapping(
     channel=SalesChannel.DOUYIN,
     order_no=at("order_id", converter="identifier"),
-    # ❓ order_status shares main_status's codes 1-5/101/103/105; used only when main is absent.
+    # That order_status shares main_status's codes is unconfirmed: used only when main is absent.
     status=at("main_status", "order_status", converter="code"),
     statuses=table(
         {
@@ -262,7 +269,7 @@ DOUYIN = ChannelMapping(
         }
     ),
     status_hints=MappingProxyType({"101": "partially_shipped"}),
-    # post_receiver/post_tel are the plain values (decrypted, or older API versions) ❓;
+    # post_receiver/post_tel are the plain values (decrypted, or older API versions; unconfirmed);
     # otherwise the mask_* copies are the best we have until order.batchDecrypt.
     buyer_name=at("post_receiver", "mask_post_receiver"),
     buyer_phone=at("post_tel", "mask_post_tel", converter="mobile"),
@@ -271,17 +278,19 @@ DOUYIN = ChannelMapping(
         phone=at("post_tel", "mask_post_tel", converter="mobile"),
         province=at("post_addr.province.name"),
         city=at("post_addr.city.name"),
-        district=at("post_addr.town.name", required=False),  # ❓ Douyin's town is the county
+        district=at("post_addr.town.name", required=False),  # Douyin's town is the county
         street=at("post_addr.street.name?+post_addr.detail"),
     ),
     lines=LineMapping(
         items=("sku_order_list",),
-        channel_sku=at("out_sku_id", "code", "sku_id", converter="identifier"),  # ❓ first two
+        # out_sku_id and code are unconfirmed names; sku_id is Douyin's own id.
+        channel_sku=at("out_sku_id", "code", "sku_id", converter="identifier"),
         name=at("product_name"),
         quantity=at("item_num", converter="quantity"),
-        unit_price_fen=at("goods_price", converter="fen"),  # ❓
-        channel_line_id=at("order_id", converter="identifier", required=False),  # ❓
-        paid_fen=at("pay_amount", converter="fen", required=False),  # ❓
+        # The three per-item fields below are unconfirmed names.
+        unit_price_fen=at("goods_price", converter="fen"),
+        channel_line_id=at("order_id", converter="identifier", required=False),
+        paid_fen=at("pay_amount", converter="fen", required=False),
     ),
     total_fen=at("pay_amount", converter="fen"),
     placed_at=at("create_time", converter="unix_seconds"),

@@ -9,14 +9,14 @@ import hmac
 import json
 from collections.abc import Callable, Collection, Mapping
 
-# Marks follow shared/reference/integration-protocols.md §18: Shopify ✅, PDD/JD ✅ (official
-# vectors reproduced in the tests), Douyin 🟡 with ❓ on hex case and hmac-sha256. TOP md5:
-# the official `helloworld` vector (66987CB1…) is reproduced in the tests from the
-# taobao.item.seller.get example parameters as recalled, which §9 could not confirm; the
-# hmac variants have no vector (🟡).
+# How sure each scheme is, and where it comes from, is in docs/protocols.md: Shopify, JD and
+# Pinduoduo are official (their worked examples are reproduced in the tests); TOP md5
+# reproduces TOP's example output from remembered inputs, its hmac variants have no
+# example; Douyin is third-party only, with hex case and hmac-sha256 unconfirmed.
 
 TOP_SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
-# ❓ JD's vector had neither parameter; §12/§18 read it as "not signed", so they are left out.
+# JD's worked example signed neither parameter, so they are left out; unconfirmed beyond
+# that example (docs/protocols.md, "JD / JD signature").
 JD_UNSIGNED = frozenset({"sign", "format", "sign_method"})
 DOUYIN_SIGNED = ("app_key", "method", "param_json", "timestamp", "v")
 
@@ -32,7 +32,8 @@ def _same(expected: str, received: object) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), received.encode("ascii"))
 
 
-# Shopify ✅: X-Shopify-Hmac-Sha256 = Base64(HMAC-SHA256(client secret, raw request body)).
+# X-Shopify-Hmac-Sha256 = Base64(HMAC-SHA256(client secret, raw request body)):
+# docs/protocols.md, "Shopify / Webhook signature".
 def build_shopify_hmac(raw_body: bytes, secret: str | bytes) -> str:
     digest = hmac.new(_secret_bytes(secret), raw_body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
@@ -84,7 +85,8 @@ def _top_hmac_sha256(secret: str, base: str) -> str:
     return digest.hexdigest().upper()
 
 
-# TOP: sorted name+value with empty values skipped; md5 wraps with the secret, hmac keys it.
+# TOP: sorted name+value with empty values skipped; md5 wraps with the secret, hmac keys it
+# (docs/protocols.md, "Taobao and Tmall / TOP signature").
 _TOP_DIGESTS: Mapping[str, Callable[[str, str], str]] = {
     "md5": _top_md5,
     "hmac": _top_hmac_md5,
@@ -119,7 +121,8 @@ def build_wrapped_md5(
     return _upper_md5(secret + build_sorted_concatenation(params, excluded) + secret)
 
 
-# PDD ✅ (official vector): every parameter but `sign`. Whether empty values are skipped is ❓.
+# PDD signs every parameter but `sign`; whether empty values are skipped is unconfirmed
+# (docs/protocols.md, "Pinduoduo / Pinduoduo signature").
 def build_pdd_signature(params: Mapping[str, str | None], client_secret: str) -> str:
     return build_wrapped_md5(params, client_secret)
 
@@ -129,7 +132,8 @@ def verify_pdd_signature(params: Mapping[str, str | None], client_secret: str) -
     return _same(build_pdd_signature(params, client_secret), (received or "").upper())
 
 
-# JD ✅ (official vector): `360buy_param_json` sorts first because "3" < "a".
+# JD: `360buy_param_json` sorts first because "3" < "a" (docs/protocols.md, "JD / JD
+# signature").
 def build_jd_signature(params: Mapping[str, str | None], app_secret: str) -> str:
     return build_wrapped_md5(params, app_secret, JD_UNSIGNED)
 
@@ -140,16 +144,18 @@ def verify_jd_signature(params: Mapping[str, str | None], app_secret: str) -> bo
 
 
 def build_douyin_param_json(business: Mapping[str, object]) -> str:
-    """Compact JSON with keys sorted; the same string must be both signed and sent (🟡).
+    """Compact JSON with keys sorted; the same string must be both signed and sent.
 
-    ❓ non-ASCII is sent as UTF-8 rather than \\u escapes; verify against the sandbox.
+    Non-ASCII is sent as UTF-8 rather than \\u escapes, which is unconfirmed: verify it
+    against the sandbox (docs/protocols.md, "Douyin / Douyin signature").
     """
     return json.dumps(business, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-# Douyin 🟡: MD5(secret + "app_key"… + "method"… + "param_json"… + "timestamp"… + "v"… + secret),
-# in that fixed order. ❓ lowercase hex (the blog's code); an hmac-sha256 variant is mentioned
-# but undocumented, so only md5 is built.
+# Douyin: MD5(secret + "app_key"… + "method"… + "param_json"… + "timestamp"… + "v"… + secret),
+# in that fixed order. Lower-case hex is unconfirmed (the blog's code); an hmac-sha256
+# variant is mentioned but undocumented, so only md5 is built (docs/protocols.md,
+# "Douyin / Douyin signature").
 def _douyin_digest(values: Mapping[str, str], app_secret: str) -> str:
     body = "".join(name + values[name] for name in DOUYIN_SIGNED)
     raw = (app_secret + body + app_secret).encode("utf-8")
@@ -164,7 +170,7 @@ def build_douyin_signature(
 
 
 def verify_douyin_signature(params: Mapping[str, str | None], app_secret: str) -> bool:
-    """Check a request's `sign` (md5 only); hex case is compared loosely because it is ❓."""
+    """Check a request's `sign` (md5 only); hex case is unconfirmed, so either is accepted."""
     if params.get("sign_method") not in (None, "", "md5"):
         return False
     values = {name: value for name in DOUYIN_SIGNED if (value := params.get(name)) is not None}

@@ -22,7 +22,8 @@ ADDRESS = CanonicalAddress(
     province="江苏省",
     city="南京市",
     district="鼓楼区",
-    # fullAddress repeats the region; it is taken as sent (see the ❓ in the mapping).
+    # fullAddress repeats the region; it is taken as sent (docs/protocols.md, "JD / JD order
+    # fields").
     street="江苏南京市鼓楼区中山北路1号",
     postal_code=None,
 )

@@ -20,11 +20,12 @@ from backend.orders.channels.signatures import (
     verify_top_signature,
 )
 
-# Shopify ✅, computed in integration-protocols.md §8 with the documented algorithm.
+# Shopify: computed with the documented algorithm (docs/protocols.md, "Shopify / Webhook
+# signature").
 SHOPIFY_BODY = b'{"id":820982911946154508,"email":"jon@example.com"}'
 SHOPIFY_HMAC = "oP+WUOeW/bj0Rfyjlbw7Odl0jaHsZZryiuyPvq93VNM="
 
-# PDD official vector (§11): pdd.order.number.list.get, secret testSecret.
+# PDD's official worked example: pdd.order.number.list.get, secret testSecret.
 PDD_PARAMS = {
     "access_token": "asd78172s8ds9a921j9qqwda12312w1w21211",
     "client_id": "1",
@@ -37,7 +38,7 @@ PDD_PARAMS = {
 }
 PDD_SIGN = "E4DE3ED21002510DED352819E7AE6775"
 
-# JD official vector (§12): jingdong.pop.order.search, secret yourappSecret.
+# JD's official worked example: jingdong.pop.order.search, secret yourappSecret.
 JD_PARAMS = {
     "360buy_param_json": '{"end_date":null,"optional_fields":null,"order_state":'
     '"WAIT_SELLER_STOCK_OUT","page":"1","page_size":"200","start_date":null}',
@@ -49,8 +50,9 @@ JD_PARAMS = {
 }
 JD_SIGN = "D70825340F4084360B9362B60DFD7930"
 
-# TOP official md5 vector: secret helloworld -> 66987CB1…; §9 had the output only, these are
-# the taobao.item.seller.get example parameters of the TOP signing guide as recalled.
+# TOP's official md5 example: secret helloworld -> 66987CB1…. Only the output was at hand;
+# these are the taobao.item.seller.get example parameters of the TOP signing guide as
+# remembered (docs/protocols.md, "Taobao and Tmall / TOP signature").
 TOP_PARAMS = {
     "method": "taobao.item.seller.get",
     "app_key": "12345678",
@@ -207,7 +209,7 @@ def test_douyin_signs_its_five_fields_in_fixed_order_wrapped_by_the_secret():
 
     assert signature == expected
     assert verify_douyin_signature(DOUYIN_REQUEST | {"sign": expected}, "douyinSecret")
-    # The hex case is ❓ in the reference, so either case is accepted.
+    # The hex case is unconfirmed, so either case is accepted.
     assert verify_douyin_signature(DOUYIN_REQUEST | {"sign": expected.upper()}, "douyinSecret")
 
 
