@@ -39,7 +39,7 @@ NOTIFY_FIELDS = (
 )
 NOTIFY_AMOUNTS = ("total", "refund", "payer_total", "payer_refund")
 AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
-SIGNATURE_WINDOW = 300  # ❓ both gateways refuse stale request timestamps; 5 min assumed
+SIGNATURE_WINDOW = 300  # unconfirmed: both refuse stale request timestamps; 5 min assumed
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -161,7 +161,7 @@ class PaymentsEmulator:
 
     def enroll_wechat_merchant(self, mchid: str = "1900000109") -> WeChatCredentials:
         key, serial = new_key(), secrets.token_hex(20).upper()
-        api_v3_key = secrets.token_hex(16).encode()  # 32 ASCII characters ✅
+        api_v3_key = secrets.token_hex(16).encode()  # 32 ASCII characters
         with self._lock:
             self._merchants[mchid] = (serial, key.public_key(), api_v3_key)
         public = public_pem(self.platform_key.public_key())
@@ -305,7 +305,7 @@ class PaymentsEmulator:
             return 400, ("PARAM_ERROR", "参数错误"), False
         existing = self.refunds.get(("wechatpay", key))
         if existing:
-            # ✅ 同一商户退款单号多次请求只退一笔; ❓ a changed amount on a repeat is refused.
+            # 同一商户退款单号多次请求只退一笔; refusing a changed amount is unconfirmed.
             if (
                 existing.amount_fen != amount["refund"]
                 or payment is None
@@ -314,9 +314,9 @@ class PaymentsEmulator:
                 return 400, ("INVALID_REQUEST", "退款单号已存在，参数不一致"), False
             return 200, existing, False
         if payment is None:
-            return 404, ("RESOURCE_NOT_EXISTS", "订单不存在"), False  # ❓ code
+            return 404, ("RESOURCE_NOT_EXISTS", "订单不存在"), False  # code unconfirmed
         if amount.get("total") != payment.total_fen or amount.get("currency", "CNY") != "CNY":
-            return 400, ("INVALID_REQUEST", "订单金额与支付金额不一致"), False  # ❓ wording
+            return 400, ("INVALID_REQUEST", "订单金额与支付金额不一致"), False  # unconfirmed
         refund = EmulatedRefund(
             "wechatpay",
             key,
@@ -328,7 +328,7 @@ class PaymentsEmulator:
             str(body.get("notify_url") or self.default_notify_url),
         )
         if not self._record(refund, payment.total_fen):
-            return 400, ("INVALID_REQUEST", "申请退款金额超过订单可退金额"), False  # ❓ code
+            return 400, ("INVALID_REQUEST", "申请退款金额超过订单可退金额"), False  # unconfirmed
         return 200, refund, True
 
     async def _wechat_apply(self, request: Request) -> Response:
@@ -387,13 +387,13 @@ class PaymentsEmulator:
             await self._deliver(settled.notify_url, body)
 
     def _notify_body(self, view: dict[str, Any], mchid: str) -> bytes:
-        """The notify envelope ✅ around the refund resource 🟡, sealed with the APIv3 key."""
+        """The notify envelope around the refund resource, sealed with the APIv3 key."""
         resource = {key: view[key] for key in NOTIFY_FIELDS} | {
             "mchid": mchid,
             "refund_status": view["status"],
             "amount": {key: view["amount"][key] for key in NOTIFY_AMOUNTS},
         }
-        nonce = secrets.token_hex(6)  # 12 characters, used as the 12-byte GCM nonce ✅
+        nonce = secrets.token_hex(6)  # 12 characters, used as the 12-byte GCM nonce
         plain = json.dumps(resource, ensure_ascii=False).encode()
         sealed = AESGCM(self._merchants[mchid][2]).encrypt(nonce.encode(), plain, b"refund")
         envelope = {
@@ -488,14 +488,14 @@ class PaymentsEmulator:
         if amount is None:
             return _failure("40002", "isv.invalid-parameter", "refund_amount 格式错误"), False
         fen = int(amount[1]) * 100 + int(amount[2])
-        key = str(biz.get("out_request_no") or payment.out_trade_no)  # ✅-ish default key
+        key = str(biz.get("out_request_no") or payment.out_trade_no)  # the default key
         if not biz.get("out_request_no") and fen != payment.total_fen:
             return _failure(
                 "40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额不等于交易金额"
             ), False
         existing = self.refunds.get(("alipay", key))
         if existing:
-            if existing.amount_fen != fen:  # ❓ sub code for a changed repeat
+            if existing.amount_fen != fen:  # sub code for a changed repeat: unconfirmed
                 return _failure("40004", "ACQ.DISCORDANT_REPEAT_REQUEST", "不一致的请求"), False
             return self._alipay_refund_node(payment, existing, replay=True), False
         now = datetime.now(UTC)
@@ -509,7 +509,7 @@ class PaymentsEmulator:
     def _alipay_refund_node(
         self, payment: Payment, refund: EmulatedRefund, *, replay: bool
     ) -> dict[str, Any]:
-        """🟡 A replayed out_request_no answers the original refund with fund_change N."""
+        """A replayed out_request_no answers the original refund with fund_change N."""
         assert refund.success_at is not None
         return {
             "code": "10000",
@@ -519,9 +519,9 @@ class PaymentsEmulator:
             "buyer_logon_id": "158****1562",
             "buyer_user_id": "2088102177846880",
             "fund_change": "N" if replay else "Y",
-            "refund_fee": yuan(self._spent(payment.out_trade_no)),  # the running total 🟡
+            "refund_fee": yuan(self._spent(payment.out_trade_no)),  # the running total
             "gmt_refund_pay": china_time(refund.success_at),
-            "send_back_fee": yuan(0 if replay else refund.amount_fen),  # ❓ on a replay
+            "send_back_fee": yuan(0 if replay else refund.amount_fen),  # unconfirmed on a replay
         }
 
     def _alipay_query(self, biz: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -536,7 +536,7 @@ class PaymentsEmulator:
             "out_trade_no": payment.out_trade_no,
         }
         if refund and refund.out_trade_no == payment.out_trade_no and refund.success_at:
-            # ✅-ish: with no refund, refund_status is simply absent.
+            # With no refund, refund_status is simply absent.
             node.update(
                 out_request_no=refund.key,
                 total_amount=yuan(payment.total_fen),
@@ -554,7 +554,8 @@ class PaymentsEmulator:
 
 
 def _failure(code: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
-    message = "Business Failed" if code == "40004" else "Invalid Arguments"  # 🟡 / ❓
+    # "Business Failed" is consistent across sources; "Invalid Arguments" is unconfirmed.
+    message = "Business Failed" if code == "40004" else "Invalid Arguments"
     return {"code": code, "msg": message, "sub_code": sub_code, "sub_msg": sub_msg}
 
 

@@ -30,33 +30,35 @@ from backend.refunds.gateways.base import (
 )
 
 GATEWAY = "alipay"
-PRODUCTION_URL = "https://openapi.alipay.com/gateway.do"  # ✅-ish
+# The gateway, the signing and the answers: docs/protocols.md, "Alipay / Gateway and signature".
+PRODUCTION_URL = "https://openapi.alipay.com/gateway.do"
 REFUND_METHOD = "alipay.trade.refund"
 REFUND_QUERY_METHOD = "alipay.trade.fastpay.refund.query"
-SUCCESS_CODE = "10000"  # 🟡
-REFUND_SUCCESS = "REFUND_SUCCESS"  # ✅-ish: the only refund_status value the query documents
+SUCCESS_CODE = "10000"
+REFUND_SUCCESS = "REFUND_SUCCESS"  # the only refund_status value the query documents
 
-# 20000 and the SYSTEM_ERROR sub codes say "call again with the same parameters" (❓,
-# recalled from Alipay's error pages); everything else is a refusal.
-RETRYABLE_CODES = frozenset({"20000"})  # ❓ Service Currently Unavailable
+# 20000 and the SYSTEM_ERROR sub codes say "call again with the same parameters";
+# everything else is a refusal. All but the first two terminal codes are unconfirmed
+# (recalled from Alipay's error pages): docs/protocols.md, "Alipay / Alipay error codes".
+RETRYABLE_CODES = frozenset({"20000"})  # Service Currently Unavailable
 RETRYABLE_SUB_CODES = frozenset(
     {
-        "ACQ.SYSTEM_ERROR",  # ❓ 系统错误: 请使用相同的参数再次调用
-        "aop.ACQ.SYSTEM_ERROR",  # ❓ the same, as some gateways prefix it
-        "isp.unknow-error",  # ❓ sic, sent with 20000
+        "ACQ.SYSTEM_ERROR",  # 系统错误: 请使用相同的参数再次调用
+        "aop.ACQ.SYSTEM_ERROR",  # the same, as some gateways prefix it
+        "isp.unknow-error",  # sic, sent with 20000
     }
 )
 TERMINAL_SUB_CODES: Mapping[str, str] = MappingProxyType(
     {
-        "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL": "🟡 partial refund without out_request_no",
-        "ACQ.REASON_TRADE_REFUND_FEE_ERR": "🟡 refunds would exceed the payment",
-        "ACQ.TRADE_NOT_EXIST": "❓ no such trade",
-        "ACQ.TRADE_STATUS_ERROR": "❓ trade not in a refundable state",
-        "ACQ.TRADE_HAS_FINISHED": "❓ trade finished, no more refunds",
-        "ACQ.SELLER_BALANCE_NOT_ENOUGH": "❓ merchant balance too low: a person tops up",
-        "ACQ.REFUND_FEE_ERROR": "❓ refund amount invalid",
-        "ACQ.DISCORDANT_REPEAT_REQUEST": "❓ same out_request_no, different parameters",
-        "isv.invalid-signature": "❓ our key or sign content is wrong",
+        "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL": "partial refund without out_request_no",
+        "ACQ.REASON_TRADE_REFUND_FEE_ERR": "refunds would exceed the payment",
+        "ACQ.TRADE_NOT_EXIST": "no such trade",
+        "ACQ.TRADE_STATUS_ERROR": "trade not in a refundable state",
+        "ACQ.TRADE_HAS_FINISHED": "trade finished, no more refunds",
+        "ACQ.SELLER_BALANCE_NOT_ENOUGH": "merchant balance too low: a person tops up",
+        "ACQ.REFUND_FEE_ERROR": "refund amount invalid",
+        "ACQ.DISCORDANT_REPEAT_REQUEST": "same out_request_no, different parameters",
+        "isv.invalid-signature": "our key or sign content is wrong",
     }
 )
 EXCEEDS_SUB_CODES = frozenset({"ACQ.REASON_TRADE_REFUND_FEE_ERR"})
@@ -79,7 +81,7 @@ def parse_yuan(text: Any) -> int:
 
 
 def format_alipay_time(moment: datetime) -> str:
-    """ "yyyy-MM-dd HH:mm:ss" 🟡, in Beijing time, which is what Alipay reads it as."""
+    """ "yyyy-MM-dd HH:mm:ss", in Beijing time, which is what Alipay reads it as."""
     return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -94,13 +96,16 @@ def parse_alipay_time(text: Any) -> datetime | None:
 
 
 def build_sign_content(params: Mapping[str, str], *, exclude: tuple[str, ...] = ("sign",)) -> str:
-    """Sorted "k=v&k=v" of the non-empty params 🟡; requests exclude `sign` only."""
+    """Sorted "k=v&k=v" of the non-empty params; requests exclude `sign` only."""
     pairs = sorted((k, v) for k, v in params.items() if k not in exclude and v != "")
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
 def verify_notify_params(params: Mapping[str, str], alipay_public_key: rsa.RSAPublicKey) -> bool:
-    """An async notify's form 🟡: `sign` and `sign_type` are both left out of the content."""
+    """An async notify's form: `sign` and `sign_type` are both left out of the content.
+
+    docs/protocols.md, "Alipay / Async notify".
+    """
     content = build_sign_content(params, exclude=("sign", "sign_type"))
     return verify_sha256_rsa(alipay_public_key, content.encode("utf-8"), params.get("sign", ""))
 
@@ -136,7 +141,7 @@ def build_refund_biz_content(
     out_trade_no: str | None = None,
     trade_no: str | None = None,
 ) -> dict[str, str]:
-    """biz_content of alipay.trade.refund; out_request_no always sent, so partials work 🟡."""
+    """biz_content of alipay.trade.refund; out_request_no always sent, so partials work."""
     if (out_trade_no is None) == (trade_no is None):
         raise ValueError("give exactly one of out_trade_no and trade_no")
     if not out_request_no or amount_fen <= 0:
@@ -150,7 +155,7 @@ def build_refund_biz_content(
 
 
 def build_refund_query_biz_content(*, out_trade_no: str, out_request_no: str) -> dict[str, Any]:
-    """biz_content of the refund query, asking for the refund time too ✅-ish."""
+    """biz_content of the refund query, asking for the refund time too."""
     return {
         "out_trade_no": out_trade_no,
         "out_request_no": out_request_no,
@@ -224,7 +229,7 @@ def read_response(text: str, method: str, alipay_public_key: rsa.RSAPublicKey) -
         alipay_public_key, raw.encode("utf-8"), signature
     )
     code = str(node.get("code") or "")
-    # ❓ Some gateway-level errors come unsigned. An unverified refusal is still taken
+    # Some gateway-level errors come unsigned (unconfirmed). An unverified refusal is taken
     # (it only stops work for a person to look at); an unverified success never is.
     if not verified and (code == SUCCESS_CODE or signature):
         raise ResponseNotTrusted(GATEWAY, f"{name} signature did not verify")
@@ -239,10 +244,11 @@ def parse_refund_response(
 ) -> GatewayRefund:
     """alipay_trade_refund_response as a GatewayRefund.
 
-    fund_change "Y" means this call moved the money: SUCCESS 🟡. "N" is what a repeated
-    out_request_no returns (the original refund, replayed 🟡), and also what a refund
-    whose money has not moved yet returns: it is NOT a failure, and not proof of success
-    either, so it is PROCESSING until the query says REFUND_SUCCESS ❓.
+    fund_change "Y" means this call moved the money: SUCCESS. "N" is what a repeated
+    out_request_no returns (the original refund, replayed), and also what a refund whose
+    money has not moved yet returns: it is NOT a failure, and not proof of success
+    either, so it is PROCESSING until the query says REFUND_SUCCESS (how to tell the two
+    apart is unconfirmed: docs/protocols.md, "Alipay / Refund").
     The answer carries no amount for this refund (refund_fee is the trade's running
     total), so amount_fen is the amount we asked for.
     """
@@ -263,7 +269,7 @@ def parse_refund_response(
 
 
 def parse_refund_query_response(node: Mapping[str, Any], *, out_request_no: str) -> GatewayRefund:
-    """alipay_trade_fastpay_refund_query_response; no refund_status = not received or failed ✅-ish.
+    """alipay_trade_fastpay_refund_query_response; no refund_status = not received or failed.
 
     Both readings of that absence lead to the same safe move: send the refund again with
     the same out_request_no. Alipay asks to query no sooner than 10 s after refunding.

@@ -37,20 +37,23 @@ from backend.refunds.gateways.base import (
 )
 
 GATEWAY = "wechatpay"
-PRODUCTION_URL = "https://api.mch.weixin.qq.com"  # ✅; backup domain api2.mch.weixin.qq.com
+PRODUCTION_URL = "https://api.mch.weixin.qq.com"  # backup domain api2.mch.weixin.qq.com
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
-# ✅ ≤64 characters of [0-9A-Za-z_-|*@]: checked before sending, so a bad key fails here
-# rather than as a gateway PARAM_ERROR after the key was already stored.
+# ≤64 characters of [0-9A-Za-z_-|*@] (docs/protocols.md, "WeChat Pay / Refund apply"):
+# checked before sending, so a bad key fails here rather than as a gateway PARAM_ERROR
+# after the key was already stored.
 OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
-REASON_MAX_BYTES = 80  # ✅
-# ❓ WeChat documents no replay window; its own SDKs reject notifies older than 5 minutes.
+REASON_MAX_BYTES = 80
+# WeChat documents no replay window (unconfirmed); its own SDKs reject notifies older than
+# 5 minutes: docs/protocols.md, "WeChat Pay / Answer and notify signature".
 NOTIFY_TOLERANCE_SECONDS = 300
-# 🟡 ack body; any 2xx is taken as received, so the body is a courtesy.
+# Any 2xx is taken as received, so the ack body is a courtesy; a 4xx/5xx asks for
+# redelivery (docs/protocols.md, "WeChat Pay / Refund notify").
 NOTIFY_REPLY_OK: dict[str, str] = {"code": "SUCCESS", "message": "成功"}
 NOTIFY_REPLY_FAIL: dict[str, str] = {"code": "FAIL", "message": "失败"}
 
-# 🟡 values (WeCom mirror and the mini-program funds doc); the notify resource calls it
+# docs/protocols.md, "WeChat Pay / Refund query": the notify resource calls it
 # refund_status, the apply/query answer calls it status.
 STATUSES: Mapping[str, RefundStatus] = MappingProxyType(
     {
@@ -61,25 +64,26 @@ STATUSES: Mapping[str, RefundStatus] = MappingProxyType(
     }
 )
 
-# The reference doc lists no APIv3 refund error codes: every code below is ❓ (recalled
-# from the 申请退款 page's error table), so the HTTP status decides first and these only
-# refine it. Codes that say "try again" are retried even under a 4xx status.
+# Every APIv3 refund error code below is unconfirmed (recalled from the 申请退款 page's
+# error table; docs/protocols.md, "WeChat Pay / WeChat Pay error codes"), so the HTTP
+# status decides first and these only refine it. Codes that say "try again" are retried
+# even under a 4xx status.
 RETRYABLE_CODES = frozenset(
     {
-        "SYSTEM_ERROR",  # ❓ 500 系统超时: retry with the same out_refund_no
-        "FREQUENCY_LIMITED",  # ❓ 429 频率限制 (also: refunds of one order ≥1 min apart ✅)
+        "SYSTEM_ERROR",  # 500 系统超时: retry with the same out_refund_no
+        "FREQUENCY_LIMITED",  # 429 频率限制 (also: refunds of one order ≥1 min apart)
     }
 )
 TERMINAL_CODES: Mapping[str, str] = MappingProxyType(
     {
-        "PARAM_ERROR": "❓ 400 参数错误",
-        "INVALID_REQUEST": "❓ 400 不符合业务规则 (e.g. more than the refundable amount)",
-        "MCH_NOT_EXISTS": "❓ 400 商户号不存在",
-        "SIGN_ERROR": "❓ 401 签名错误: our key or serial is wrong",
-        "NO_AUTH": "❓ 403 没有退款权限",
-        "NOT_ENOUGH": "❓ 403 余额不足: a person tops up, then may retry with the same key",
-        "USER_ACCOUNT_ABNORMAL": "❓ 403 用户账户异常: refund by another channel",
-        "RESOURCE_NOT_EXISTS": "❓ 404 退款单不存在",
+        "PARAM_ERROR": "400 参数错误",
+        "INVALID_REQUEST": "400 不符合业务规则 (e.g. more than the refundable amount)",
+        "MCH_NOT_EXISTS": "400 商户号不存在",
+        "SIGN_ERROR": "401 签名错误: our key or serial is wrong",
+        "NO_AUTH": "403 没有退款权限",
+        "NOT_ENOUGH": "403 余额不足: a person tops up, then may retry with the same key",
+        "USER_ACCOUNT_ABNORMAL": "403 用户账户异常: refund by another channel",
+        "RESOURCE_NOT_EXISTS": "404 退款单不存在",
     }
 )
 
@@ -89,7 +93,7 @@ class RefundNotice:
     """A verified, decrypted refund notify. `event_id` is the dedupe key for redeliveries."""
 
     event_id: str
-    event_type: str  # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED ✅
+    event_type: str  # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED
     summary: str
     refund: GatewayRefund
 
@@ -136,7 +140,7 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
 
 
 def build_query_path(out_refund_no: str) -> str:
-    """GET path of the refund query ✅; `|` is percent-encoded, and signed as sent."""
+    """GET path of the refund query; `|` is percent-encoded, and signed as sent."""
     if not OUT_REFUND_NO.fullmatch(out_refund_no):
         raise ValueError(f"out_refund_no {out_refund_no!r} breaks WeChat's format")
     return f"{REFUNDS_PATH}/{quote(out_refund_no, safe='-_*@')}"
@@ -145,7 +149,10 @@ def build_query_path(out_refund_no: str) -> str:
 def build_signature_message(
     method: str, url: str, timestamp: str, nonce: str, body: bytes
 ) -> bytes:
-    """ "METHOD\\nURL\\ntimestamp\\nnonce\\nbody\\n" ❓ (recalled): URL is path plus query."""
+    """ "METHOD\\nURL\\ntimestamp\\nnonce\\nbody\\n", URL being the path plus query.
+
+    Unconfirmed in our sources: docs/protocols.md, "WeChat Pay / Request signature".
+    """
     head = f"{method.upper()}\n{url}\n{timestamp}\n{nonce}\n".encode()
     return head + body + b"\n"
 
@@ -183,7 +190,10 @@ def verify_response_signature(
     body: bytes,
     platform_keys: Mapping[str, rsa.RSAPublicKey],
 ) -> bool:
-    """Wechatpay-* headers ✅: SHA256withRSA over "ts\\nnonce\\nbody\\n" by the serial's key."""
+    """Wechatpay-* headers: SHA256withRSA over "ts\\nnonce\\nbody\\n" by the serial's key.
+
+    docs/protocols.md, "WeChat Pay / Answer and notify signature".
+    """
     timestamp = _header(headers, "Wechatpay-Timestamp")
     nonce = _header(headers, "Wechatpay-Nonce")
     signature = _header(headers, "Wechatpay-Signature")
@@ -214,7 +224,10 @@ def verify_notify_signature(
 
 
 def decrypt_notify_resource(resource: Mapping[str, Any], api_v3_key: bytes) -> dict[str, Any]:
-    """AEAD_AES_256_GCM ✅: key = APIv3 key, ciphertext = Base64(encrypted || 16-byte tag)."""
+    """AEAD_AES_256_GCM: key = APIv3 key, ciphertext = Base64(encrypted || 16-byte tag).
+
+    docs/protocols.md, "WeChat Pay / Refund notify".
+    """
     if len(api_v3_key) != 32:
         raise ValueError("the APIv3 key is 32 bytes")
     if resource.get("algorithm") != "AEAD_AES_256_GCM":
@@ -248,7 +261,7 @@ def _parse_time(text: Any) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(str(text)).astimezone(UTC)  # RFC 3339 ✅
+        return datetime.fromisoformat(str(text)).astimezone(UTC)  # RFC 3339
     except ValueError as error:
         raise MalformedPayload(f"bad success_time {text!r}") from error
 
@@ -278,7 +291,7 @@ def parse_refund(payload: Mapping[str, Any]) -> GatewayRefund:
 
 
 def parse_refund_response(body: bytes | str | Mapping[str, Any]) -> GatewayRefund:
-    """The apply or query answer (they share one shape ✅)."""
+    """The apply or query answer (they share one shape)."""
     return parse_refund(_load_object(body))
 
 
@@ -327,7 +340,7 @@ def classify_error(
 
 
 def parse_error(status_code: int, body: bytes, *, querying: bool = False) -> GatewayError:
-    """An error answer ({"code", "message"} ✅-ish, or a proxy's HTML page) classified."""
+    """An error answer ({"code", "message"}, or a proxy's HTML page) classified."""
     try:
         payload = json.loads(body)
     except ValueError:
@@ -381,7 +394,7 @@ class WeChatPayClient:
         total_fen: int,
         reason: str,
     ) -> GatewayRefund:
-        """Apply for a refund of out_trade_no `payment_reference`; usually PROCESSING ✅."""
+        """Apply for a refund of out_trade_no `payment_reference`; usually PROCESSING."""
         payload = build_refund_request(
             out_refund_no=out_refund_no,
             amount_fen=amount_fen,

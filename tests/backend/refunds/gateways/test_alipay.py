@@ -29,7 +29,8 @@ APP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ALIPAY_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 AT = datetime(2024, 5, 2, 2, 0, 0, tzinfo=UTC)  # 10:00:00 in Beijing
 
-# §14's example answer, with fields from its field list; values are fake.
+# An example answer with the documented fields (docs/protocols.md, "Alipay / Refund");
+# values are fake.
 REFUND_NODE = (
     '{"code":"10000","msg":"Success","trade_no":"2024050122001400001234567890",'
     '"out_trade_no":"ORD20240501001","buyer_logon_id":"158****1562","fund_change":"Y",'

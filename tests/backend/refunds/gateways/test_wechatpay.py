@@ -29,7 +29,7 @@ PLATFORM_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 PLATFORM_KEYS = {PLATFORM_SERIAL: PLATFORM_KEY.public_key()}
 NOW = 1_714_608_000  # 2024-05-02 08:00:00 +08:00
 
-# Fields as §13.2 lists them; values are fake.
+# The documented fields (docs/protocols.md, "WeChat Pay / Refund query"); values are fake.
 QUERY_ANSWER = {
     "refund_id": "50000000382019052709732678859",
     "out_refund_no": "RF-1217752501201407033233368018",
