@@ -25,14 +25,16 @@ from starlette.routing import Route
 
 DEMO_ALIYUN_KEYS = {"LTAIemulatorKeyId": "emulator-access-key-secret"}
 DEMO_WECHAT_APPS = {"wx00000000emulator": "emulator-app-secret"}
-# Aliyun refuses requests whose Timestamp is too far off (❓ 15 minutes, from SDK issues).
+# Aliyun refuses requests whose Timestamp is too far off (15 minutes is unconfirmed, from
+# SDK issues: docs/protocols.md, "Aliyun SMS / SMS signature").
 TIMESTAMP_TOLERANCE = 15 * 60
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 _SIGNING_PARAMS = ("AccessKeyId", "Signature", "SignatureMethod", "SignatureNonce")
 _COMMON_PARAMS = (*_SIGNING_PARAMS, "SignatureVersion", "Action", "Timestamp", "Version")
 _REQUIRED = (*_COMMON_PARAMS, "PhoneNumbers", "SignName", "TemplateCode")
 _MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
-# Subscribe-message value limits, re-stated here (❓, see the adapter) rather than imported.
+# Subscribe-message value limits, re-stated here rather than imported (docs/protocols.md,
+# "WeChat subscribe messages / Value limits").
 _WECHAT_LIMITS = dict(
     thing=20, number=32, letter=32, symbol=5, character_string=32, phone_number=17, car_number=8
 ) | {"name": 20, "phrase": 5}
@@ -68,7 +70,7 @@ class NotificationEmulator:
     """Both providers on one app. Aliyun lives at "/", WeChat under /cgi-bin/.
 
     Every accepted message is kept in `messages` (also GET /_emulator/messages) for tests
-    and the demo's message log. Aliyun does not deduplicate (§17 ✅ "不支持幂等"), so an
+    and the demo's message log. Aliyun does not deduplicate ("不支持幂等"), so an
     OutId seen twice is stored twice, with two BizIds: deduplication is our job.
     """
 
@@ -87,7 +89,7 @@ class NotificationEmulator:
         self.sign_names = None if sign_names is None else set(sign_names)  # None: any
         self.sms_templates = None if sms_templates is None else dict(sms_templates)
         self.wechat_apps = dict(wechat_apps)
-        # One wx.requestSubscribeMessage acceptance allows one send (§16): when set, a send
+        # One wx.requestSubscribeMessage acceptance allows one send: when set, a send
         # needs a grant (POST /_emulator/wechat/grants) and uses it up, else 43101.
         self.require_grants = require_grants
         self.token_lifetime = token_lifetime
@@ -167,7 +169,7 @@ class NotificationEmulator:
     def answer_sms(self, method: str, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) for one SendSms call, gateway checks first.
 
-        Business refusals (isv.*) come with HTTP 200 and a Code, as SDK wrappers expect 🟡.
+        Business refusals (isv.*) come with HTTP 200 and a Code, as SDK wrappers expect.
         """
         refusal = self._check_gateway(method, params)
         if refusal is not None:
@@ -209,7 +211,7 @@ class NotificationEmulator:
     def _check_gateway(
         self, method: str, params: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]] | None:
-        # ❓ Codes, statuses and messages of the RPC gateway are from SDK issue threads.
+        # Unconfirmed: codes, statuses and messages of the RPC gateway are from SDK issue threads.
         for name in _REQUIRED:
             if not params.get(name):
                 return 400, _aliyun_error(f"Missing{name}", f"{name} is mandatory.")
@@ -297,7 +299,7 @@ class NotificationEmulator:
                 if left <= 0:
                     return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
                 self._grants[(openid, template_id)] = left - 1
-        msgid = secrets.randbelow(10**18)  # ❓ msgid is not on the send page
+        msgid = secrets.randbelow(10**18)  # unconfirmed: msgid is not on the send page
         self._store(
             {"channel": "wechat", "openid": openid, "template_id": template_id}
             | {"page": body.get("page"), "data": values, "msgid": str(msgid)}

@@ -1,4 +1,4 @@
-"""Aliyun SMS SendSms (dysmsapi 2017-05-25) over the RPC API, signed with HMAC-SHA1 (§17)."""
+"""Aliyun SMS SendSms (dysmsapi 2017-05-25) over the RPC API, signed with HMAC-SHA1."""
 
 from __future__ import annotations
 
@@ -29,50 +29,50 @@ ENDPOINT = "https://dysmsapi.aliyuncs.com"
 API_VERSION = "2017-05-25"
 REGION_ID = "cn-hangzhou"  # the region of every mainland SendSms example (101343)
 
-# Signing: the reference doc (§17) left RPC signing "not researched, use the SDK". What
-# follows is Aliyun's "签名机制" page for SMS (help.aliyun.com/document_detail/101343) and
-# the generic RPC page (/130769) 🟡; the tests reproduce Aliyun's own worked example.
-# ❓ Aliyun also offers the newer ACS3-HMAC-SHA256 (V3); the SMS page documents this V2.
+# Signing follows Aliyun's "签名机制" page for SMS (help.aliyun.com/document_detail/101343)
+# and the generic RPC page (/130769); the tests reproduce Aliyun's own worked examples.
+# Aliyun's SDKs now default to ACS3-HMAC-SHA256; the SMS page documents this older scheme.
+# Both: docs/protocols.md, "Aliyun SMS / SMS signature".
 SIGNATURE_METHOD = "HMAC-SHA1"
 SIGNATURE_VERSION = "1.0"
 
-# +86/0086/86/bare are the accepted formats (§17 ✅); we send the bare 11 digits so the
-# number stored with the notification and the one Aliyun reports back are the same string.
+# +86/0086/86/bare are the accepted formats (docs/protocols.md, "Aliyun SMS / SendSms"); we
+# send the bare 11 digits so the number stored with the notification and the one Aliyun
+# reports back are the same string.
 _PHONE_PREFIXES = ("+86", "0086", "86")
 _MAINLAND_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
-# Codes worth retrying later. Marked per source: §17 lists the 🟡 ones; the ❓ ones are
-# from Aliyun's SMS error-code page (document_detail/101346) or the RPC gateway and were
-# not in the reference doc.
+# Codes worth retrying later. Which of these (and of REJECTED_CODES) are confirmed, and by
+# what, is in docs/protocols.md, "Aliyun SMS / SMS error codes".
 RETRYABLE_CODES: dict[str, str] = {
-    "isv.BUSINESS_LIMIT_CONTROL": "per-number frequency control (🟡)",
-    "isp.SYSTEM_ERROR": "Aliyun system error (🟡)",
+    "isv.BUSINESS_LIMIT_CONTROL": "per-number frequency control",
+    "isp.SYSTEM_ERROR": "Aliyun system error",
     # Balance runs out account-wide; the same message goes through once topped up, so it
-    # is an outage of the account, not a fault of the message (🟡 code, our judgement).
-    "isv.AMOUNT_NOT_ENOUGH": "account balance too low (🟡)",
-    "isv.OUT_OF_SERVICE": "account suspended for balance (❓)",
-    "isv.DAY_LIMIT_CONTROL": "daily sending cap set in the console reached (❓)",
-    "isv.MONTH_LIMIT_CONTROL": "monthly sending cap set in the console reached (❓)",
-    "Throttling.User": "gateway flow control (❓)",
-    "Throttling": "gateway flow control (❓)",
-    "ServiceUnavailable": "gateway unavailable (❓)",
+    # is an outage of the account, not a fault of the message (our judgement).
+    "isv.AMOUNT_NOT_ENOUGH": "account balance too low",
+    "isv.OUT_OF_SERVICE": "account suspended for balance",
+    "isv.DAY_LIMIT_CONTROL": "daily sending cap set in the console reached",
+    "isv.MONTH_LIMIT_CONTROL": "monthly sending cap set in the console reached",
+    "Throttling.User": "gateway flow control",
+    "Throttling": "gateway flow control",
+    "ServiceUnavailable": "gateway unavailable",
 }
 
 # Codes that will fail again unchanged: fix the template, number or credentials instead.
 REJECTED_CODES: dict[str, str] = {
-    "isv.SMS_SIGNATURE_ILLEGAL": "SignName not approved (🟡)",
-    "isv.SMS_TEMPLATE_ILLEGAL": "TemplateCode not approved or not ours (🟡)",
-    "isv.MOBILE_NUMBER_ILLEGAL": "invalid phone number (🟡)",
-    "isv.TEMPLATE_MISSING_PARAMETERS": "TemplateParam lacks a template variable (🟡)",
-    "isv.INVALID_JSON_PARAM": "TemplateParam is not valid JSON (🟡)",
-    "isv.SMS_SIGN_ILLEGAL": "signature banned (❓)",
-    "isv.SMS_CONTENT_ILLEGAL": "content contains forbidden words (❓)",
-    "isp.RAM_PERMISSION_DENY": "RAM user lacks dysms:SendSms (❓)",
-    "SignatureDoesNotMatch": "request signature wrong: check the AccessKey secret (❓)",
-    "InvalidAccessKeyId.NotFound": "unknown AccessKeyId (❓)",
-    "InvalidAccessKeyId.Inactive": "AccessKeyId disabled (❓)",
-    "InvalidTimeStamp.Expired": "clock skew: Timestamp too far from Aliyun's time (❓)",
-    "SignatureNonceUsed": "SignatureNonce replayed (❓)",
+    "isv.SMS_SIGNATURE_ILLEGAL": "SignName not approved",
+    "isv.SMS_TEMPLATE_ILLEGAL": "TemplateCode not approved or not ours",
+    "isv.MOBILE_NUMBER_ILLEGAL": "invalid phone number",
+    "isv.TEMPLATE_MISSING_PARAMETERS": "TemplateParam lacks a template variable",
+    "isv.INVALID_JSON_PARAM": "TemplateParam is not valid JSON",
+    "isv.SMS_SIGN_ILLEGAL": "signature banned",
+    "isv.SMS_CONTENT_ILLEGAL": "content contains forbidden words",
+    "isp.RAM_PERMISSION_DENY": "RAM user lacks dysms:SendSms",
+    "SignatureDoesNotMatch": "request signature wrong: check the AccessKey secret",
+    "InvalidAccessKeyId.NotFound": "unknown AccessKeyId",
+    "InvalidAccessKeyId.Inactive": "AccessKeyId disabled",
+    "InvalidTimeStamp.Expired": "clock skew: Timestamp too far from Aliyun's time",
+    "SignatureNonceUsed": "SignatureNonce replayed",
 }
 
 
@@ -129,7 +129,7 @@ def normalize_phone(phone: str) -> str:
 
 
 def build_template_param(template_params: Mapping[str, str]) -> str:
-    """TemplateParam is a JSON string of the template's variables (§17 ✅)."""
+    """TemplateParam is a JSON string of the template's variables (official)."""
     for name, value in template_params.items():
         if not isinstance(value, str):
             raise TypeError(f"template parameter {name!r} must be a str")
@@ -159,9 +159,9 @@ def build_send_sms_request(
 ) -> dict[str, str]:
     """All SendSms parameters, Signature included, for one message to one number.
 
-    OutId carries our idempotency key: Aliyun does not dedupe (§17/§19 ✅), but it
-    echoes OutId in delivery receipts, which ties a receipt back to our row. 🟡 OutId
-    is named by SDK wrappers, not the page §17 read.
+    OutId carries our idempotency key: Aliyun does not dedupe, but it echoes OutId in
+    delivery receipts, which ties a receipt back to our row (docs/protocols.md, "Aliyun
+    SMS / SendSms"; OutId itself is named by SDK wrappers, not by the page we read).
     """
     if not out_id:
         raise ValueError("out_id (our idempotency key) is required")
@@ -228,9 +228,9 @@ class AliyunSmsClient:
     """The HTTP side of SendSms; every answer goes through the pure functions above.
 
     Parameters travel as a POST form rather than a GET query (the SMS page's example
-    uses GET; the signing page allows either, the method being part of StringToSign ❓
-    for dysmsapi specifically): it keeps phone numbers and signatures out of URL logs,
-    httpx's own INFO request log included.
+    uses GET; the signing page allows either, the method being part of StringToSign,
+    unconfirmed for dysmsapi specifically): it keeps phone numbers and signatures out of
+    URL logs, httpx's own INFO request log included.
     """
 
     provider = PROVIDER

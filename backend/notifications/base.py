@@ -8,8 +8,9 @@ from typing import Any, Protocol
 
 import httpx
 
-# Aliyun asks for a timeout of at least 1 s on SendSms (§17); a provider that hangs must
-# still not hold a worker, so every call has a deadline.
+# Aliyun asks for a timeout of at least 1 s on SendSms (docs/protocols.md, "Aliyun SMS /
+# SendSms"); a provider that hangs must still not hold a worker, so every call has a
+# deadline.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
@@ -47,7 +48,8 @@ class NotificationUnavailable(NotificationError):
 
     `maybe_sent` is True when the request may have reached the provider before the
     failure (a read timeout, a dropped connection). Aliyun SendSms is not idempotent
-    (§17, ✅), so a blind retry of such a failure can text the customer twice.
+    (docs/protocols.md, "Aliyun SMS / SendSms"), so a blind retry of such a failure can
+    text the customer twice.
     """
 
     def __init__(

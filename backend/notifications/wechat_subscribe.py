@@ -1,4 +1,4 @@
-"""WeChat mini-program subscribe messages (订阅消息) with a cached stable access token (§16)."""
+"""WeChat mini-program subscribe messages (订阅消息) with a cached stable access token."""
 
 from __future__ import annotations
 
@@ -24,17 +24,17 @@ from backend.notifications.base import (
 
 PROVIDER = "wechat_subscribe"
 API_BASE_URL = "https://api.weixin.qq.com"
-SEND_PATH = "/cgi-bin/message/subscribe/send"  # 🟡 §16
-# Not in §16: WeChat's getStableAccessToken page (developers.weixin.qq.com, read for this).
+# The two calls: docs/protocols.md, "WeChat subscribe messages / Send" and
+# "WeChat subscribe messages / Stable access token".
+SEND_PATH = "/cgi-bin/message/subscribe/send"
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"  # noqa: S105 (a path, not a secret)
 MINIPROGRAM_STATES = ("formal", "trial", "developer")
 LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
 ELLIPSIS = "…"
 
-# Value limits per keyword type, in characters. §16 says NOT RETRIEVED; these come from
-# a copy of WeChat's older subscribeMessage.send page (blog.csdn.net) and agree with
-# community reports of 47003 for a 21-character thing ❓. Types with a format instead of
-# a length (time, date, amount, enum) are passed through for WeChat to judge.
+# Value limits per keyword type, in characters, from copies of WeChat's limits page
+# (docs/protocols.md, "WeChat subscribe messages / Value limits"). Types with a format
+# instead of a length (time, date, amount, enum) are passed through for WeChat to judge.
 VALUE_LIMITS: dict[str, int] = {
     "thing": 20,
     "number": 32,
@@ -43,7 +43,7 @@ VALUE_LIMITS: dict[str, int] = {
     "character_string": 32,
     "phone_number": 17,
     "car_number": 8,
-    "name": 10,  # 10 if any Chinese, 20 if all ASCII letters (❓ same source)
+    "name": 10,  # 10 if any Chinese, 20 if all ASCII letters
     "phrase": 5,  # up to 5 Chinese characters only
 }
 # Free text can be shortened and still say something true; a shortened order number,
@@ -51,8 +51,9 @@ VALUE_LIMITS: dict[str, int] = {
 _SHORTENED_KINDS = frozenset({"thing", "name", "phrase"})
 _ZWJ = "\u200d"
 
-# errcode tables. The send page (🟡 §16, and WeChat's subscribeMessage.send page) lists
-# 40003/40037/43101/47003/41030; -1 and the token codes are WeChat's global codes ❓.
+# errcode tables. The send page lists 40003/40037/43101/47003/41030; the others are
+# WeChat's global codes, several unconfirmed (docs/protocols.md, "WeChat subscribe
+# messages / WeChat error codes").
 TOKEN_INVALID_ERRCODES: dict[int, str] = {
     40001: "access_token invalid or not the latest",
     40014: "access_token malformed",
@@ -60,8 +61,8 @@ TOKEN_INVALID_ERRCODES: dict[int, str] = {
 }
 RETRYABLE_ERRCODES: dict[int, str] = {
     -1: "system busy",
-    45009: "daily API quota reached (❓)",
-    45011: "API called too often (❓)",
+    45009: "daily API quota reached",
+    45011: "API called too often",
 }
 REJECTED_ERRCODES: dict[int, str] = {
     43101: "user refused, or the one-time authorisation was already used",
@@ -69,9 +70,9 @@ REJECTED_ERRCODES: dict[int, str] = {
     40037: "template_id invalid",
     47003: "data value invalid for its keyword type",
     41030: "page does not exist in the released mini program",
-    40013: "invalid appid (❓)",
-    40125: "invalid appsecret (❓)",
-    40164: "caller IP not in the API whitelist (❓)",
+    40013: "invalid appid",
+    40125: "invalid appsecret",
+    40164: "caller IP not in the API whitelist",
 }
 
 
@@ -126,7 +127,7 @@ def build_subscribe_message(
     miniprogram_state: str = "formal",
     lang: str = "zh_CN",
 ) -> dict[str, Any]:
-    """The JSON body of subscribe/send: data as {"thing1": {"value": "..."}} (§16 🟡)."""
+    """The JSON body of subscribe/send: data as {"thing1": {"value": "..."}}."""
     if miniprogram_state not in MINIPROGRAM_STATES:
         raise ValueError(f"miniprogram_state must be one of {MINIPROGRAM_STATES}")
     if lang not in LANGS:
@@ -267,7 +268,7 @@ class WeChatClient:
     """The HTTP side of subscribe/send, with one token refresh when WeChat refuses ours.
 
     subscribe/send has no dedupe field (client_msg_id exists only on the official
-    account's template/send, §16), so the idempotency key protects us on our side only.
+    account's template/send), so the idempotency key protects us on our side only.
     The access token has to travel in the query string: keep httpx's INFO log off.
     """
 

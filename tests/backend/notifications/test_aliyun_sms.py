@@ -44,7 +44,7 @@ RPC_EXAMPLE_STRING_TO_SIGN = (
 )
 
 # The SMS signing page's own SendSms example (help.aliyun.com/document_detail/101343, key
-# testId/testSecret, GET), as transcribed in several public SDKs: 🟡, reproduced exactly.
+# testId/testSecret, GET), as transcribed in several public SDKs, reproduced exactly.
 SMS_EXAMPLE = {
     "AccessKeyId": "testId",
     "Action": "SendSms",
