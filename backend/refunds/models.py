@@ -38,8 +38,10 @@ class ReturnRequest(Base):
     # The warehouse's look at the returned item: "ok" or "problem: <note>".
     inspection: Mapped[str | None] = mapped_column(String(200))
     inspected_at: Mapped[datetime | None]
-    # A rejected request may be asked again once, with more evidence.
-    resubmitted_from: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
+    # A rejected request may be asked again once, with more evidence: unique, so twice can't be.
+    resubmitted_from: Mapped[int | None] = mapped_column(
+        ForeignKey("return_requests.id"), unique=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

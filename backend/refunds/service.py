@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
@@ -27,7 +28,6 @@ from backend.refunds.lifecycle import (
     next_status,
 )
 from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnPhoto, ReturnRequest
-from backend.refunds.photos import PhotoStore, check_photo_count, sanitize_photo
 from backend.refunds.rules import Decision, Outcome, RefundFacts, RefundRules, RefundType, decide
 
 REVIEW_PROMISE = timedelta(hours=48)
@@ -48,38 +48,6 @@ class ReturnInvalid(Exception):
 
 class ReturnNotFound(Exception):
     """No such return for this customer, or not waiting for what was asked."""
-
-
-def store_photo(
-    database: Database, store: PhotoStore, order_id: int, data: bytes, limit: int = 6
-) -> int:
-    """Check, clean and keep one photo for an order's coming return; nothing left on failure."""
-    photo = sanitize_photo(data)  # raises PhotoRejected before anything is written
-    with database.read() as session:
-        pending = session.scalar(
-            select(func.count())
-            .select_from(ReturnPhoto)
-            .where(ReturnPhoto.order_id == order_id, ReturnPhoto.return_id.is_(None))
-        )
-    check_photo_count((pending or 0) + 1, limit)
-    names = [store.save(photo.image), store.save(photo.thumbnail)]
-    try:
-        with database.write() as session:
-            row = ReturnPhoto(
-                order_id=order_id,
-                storage_name=names[0],
-                thumbnail_name=names[1],
-                width=photo.width,
-                height=photo.height,
-                sha256=photo.sha256,
-            )
-            session.add(row)
-            session.flush()
-            return row.id
-    except BaseException:
-        for name in names:
-            store.delete(name)
-        raise
 
 
 @dataclass(frozen=True)
@@ -151,84 +119,118 @@ def file_return(
 ) -> FiledReturn:
     """The customer's request: checked by the rules, approved at once or sent to staff."""
     with database.write() as session:
-        order = session.get(Order, order_id, with_for_update=True)
-        if order is None or order.customer_id != customer_id:
-            raise OrderNotFound(order_id)
-        now = now or utcnow()
-        if OrderStatus(order.status) not in RETURNABLE:
-            raise ReturnNotAllowed(str(order.status))
-        amount = _amount(session, order_id, quantities)
-        if payouts.committed_fen(session, order_id) + amount > order.paid_fen:
-            raise payouts.RefundExceedsPayment(order.paid_fen, 0, amount)
-        photos = (
-            list(
-                session.scalars(
-                    select(ReturnPhoto).where(
-                        ReturnPhoto.id.in_(photo_ids),
-                        ReturnPhoto.order_id == order_id,
-                        ReturnPhoto.return_id.is_(None),
-                    )
+        return _file(
+            session,
+            order_id,
+            customer_id,
+            quantities,
+            refund_type,
+            reason,
+            description,
+            photo_ids,
+            rules,
+            actor,
+            now=now or utcnow(),
+            review_only=review_only,
+            earlier_photos=earlier_photos,
+        )
+
+
+def _file(
+    session: Session,
+    order_id: int,
+    customer_id: int,
+    quantities: dict[int, int],
+    refund_type: RefundType,
+    reason: str,
+    description: str,
+    photo_ids: list[int],
+    rules: RefundRules,
+    actor: Actor,
+    *,
+    now: datetime,
+    review_only: bool = False,
+    earlier_photos: list[int] | None = None,
+    resubmitted_from: int | None = None,
+) -> FiledReturn:
+    order = session.get(Order, order_id, with_for_update=True)
+    if order is None or order.customer_id != customer_id:
+        raise OrderNotFound(order_id)
+    if OrderStatus(order.status) not in RETURNABLE:
+        raise ReturnNotAllowed(str(order.status))
+    amount = _amount(session, order_id, quantities)
+    if payouts.committed_fen(session, order_id) + amount > order.paid_fen:
+        raise payouts.RefundExceedsPayment(order.paid_fen, 0, amount)
+    photos = (
+        list(
+            session.scalars(
+                select(ReturnPhoto).where(
+                    ReturnPhoto.id.in_(photo_ids),
+                    ReturnPhoto.order_id == order_id,
+                    ReturnPhoto.return_id.is_(None),
                 )
             )
-            if photo_ids
-            else []
         )
-        decision = decide(
-            RefundFacts(
-                amount_fen=amount,
-                delivered_at=order.delivered_at,
-                now=now,
-                recent_refunds=_recent_refunds(
-                    session, customer_id, now, rules.recent_refunds_window_days
-                ),
-                risk_flag=order.risk_flag,
-                reason=reason,
-                has_photos=bool(photos) or bool(earlier_photos),
-                refund_type=refund_type,
-            ),
-            rules,
-        )
-        if decision.outcome == Outcome.REJECT_INVALID:
-            raise ReturnInvalid(decision.failed[0].code, decision)
-        request = ReturnRequest(
-            order_id=order_id,
-            customer_id=customer_id,
-            refund_type=str(refund_type),
-            reason=reason,
-            description=description,
+        if photo_ids
+        else []
+    )
+    decision = decide(
+        RefundFacts(
             amount_fen=amount,
-            created_at=now,
-            status=ReturnStatus.IN_REVIEW,
-            checks=_checks(decision),
-            review_due_at=now + REVIEW_PROMISE,
-        )
-        session.add(request)
-        session.flush()
-        for line_id, quantity in quantities.items():
-            session.add(ReturnLine(return_id=request.id, order_line_id=line_id, quantity=quantity))
-        for photo in photos:
-            photo.return_id = request.id
-        if can(OrderStatus(order.status), OrderAction.OPEN_AFTER_SALE):
-            transition(session, order, OrderAction.OPEN_AFTER_SALE, actor, now)
-        audit.record(
-            session,
-            actor,
-            "return.filed",
-            subject="return",
-            subject_id=request.id,
-            order_id=order_id,
-            at=now,
-            after={
-                "amount_fen": amount,
-                "outcome": str(decision.outcome),
-                "reason": reason,
-                "type": str(refund_type),
-            },
-        )
-        # A request asked again after a person said no goes back to a person.
-        if decision.outcome == Outcome.AUTO_APPROVE and not review_only:
-            _approve(session, request, amount, Actor.system("refund-rules"), now)
-        return FiledReturn(request.id, ReturnStatus(request.status), decision)
+            delivered_at=order.delivered_at,
+            now=now,
+            recent_refunds=_recent_refunds(
+                session, customer_id, now, rules.recent_refunds_window_days
+            ),
+            risk_flag=order.risk_flag,
+            reason=reason,
+            has_photos=bool(photos) or bool(earlier_photos),
+            refund_type=refund_type,
+        ),
+        rules,
+    )
+    if decision.outcome == Outcome.REJECT_INVALID:
+        raise ReturnInvalid(decision.failed[0].code, decision)
+    request = ReturnRequest(
+        order_id=order_id,
+        customer_id=customer_id,
+        refund_type=str(refund_type),
+        reason=reason,
+        description=description,
+        amount_fen=amount,
+        created_at=now,
+        status=ReturnStatus.IN_REVIEW,
+        checks=_checks(decision),
+        review_due_at=now + REVIEW_PROMISE,
+        resubmitted_from=resubmitted_from,
+    )
+    session.add(request)
+    session.flush()
+    for line_id, quantity in quantities.items():
+        session.add(ReturnLine(return_id=request.id, order_line_id=line_id, quantity=quantity))
+    for photo in photos:
+        photo.return_id = request.id
+    if can(OrderStatus(order.status), OrderAction.OPEN_AFTER_SALE):
+        transition(session, order, OrderAction.OPEN_AFTER_SALE, actor, now)
+    audit.record(
+        session,
+        actor,
+        "return.filed",
+        subject="return",
+        subject_id=request.id,
+        order_id=order_id,
+        at=now,
+        after={
+            "amount_fen": amount,
+            "outcome": str(decision.outcome),
+            "reason": reason,
+            "type": str(refund_type),
+        },
+    )
+    # A request asked again after a person said no goes back to a person.
+    if decision.outcome == Outcome.AUTO_APPROVE and not review_only:
+        _approve(session, request, amount, Actor.system("refund-rules"), now)
+    return FiledReturn(request.id, ReturnStatus(request.status), decision)
 
 
 def _checks(decision: Decision) -> list[dict[str, Any]]:
@@ -354,44 +356,47 @@ def ask_again(
     rules: RefundRules,
     actor: Actor,
 ) -> FiledReturn:
-    """A rejected request may be asked again once, with more words and photos."""
-    with database.read() as session:
-        request = session.get(ReturnRequest, return_id)
-        if request is None or request.customer_id != customer_id:
-            raise ReturnNotFound(return_id)
-        again = session.scalar(
-            select(func.count())
-            .select_from(ReturnRequest)
-            .where(ReturnRequest.resubmitted_from == return_id)
-        )
-        if request.status != ReturnStatus.REJECTED or again or request.resubmitted_from:
-            raise ReturnInvalid("already_asked_again")
-        lines = dict(
-            session.execute(
-                select(ReturnLine.order_line_id, ReturnLine.quantity).where(
-                    ReturnLine.return_id == return_id
-                )
-            ).all()
-        )
-        earlier = list(
-            session.scalars(select(ReturnPhoto.id).where(ReturnPhoto.return_id == return_id))
-        )
-    filed = file_return(
-        database,
-        request.order_id,
-        customer_id,
-        lines,
-        RefundType(request.refund_type),
-        request.reason,
-        description,
-        photo_ids,
-        rules,
-        actor,
-        review_only=True,
-        earlier_photos=earlier,
-    )
-    with database.write() as session:
-        again_request = session.get(ReturnRequest, filed.return_id)
-        assert again_request is not None
-        again_request.resubmitted_from = return_id
-    return filed
+    """A rejected request may be asked again once, with more words and photos.
+
+    One transaction with the rejected request's row locked, and a unique index on
+    `resubmitted_from` behind it: of any number of simultaneous tries, one files.
+    """
+    try:
+        with database.write() as session:
+            request = session.get(ReturnRequest, return_id, with_for_update=True)
+            if request is None or request.customer_id != customer_id:
+                raise ReturnNotFound(return_id)
+            again = session.scalar(
+                select(ReturnRequest.id).where(ReturnRequest.resubmitted_from == return_id)
+            )
+            if request.status != ReturnStatus.REJECTED or again or request.resubmitted_from:
+                raise ReturnInvalid("already_asked_again")
+            lines = dict(
+                session.execute(
+                    select(ReturnLine.order_line_id, ReturnLine.quantity).where(
+                        ReturnLine.return_id == return_id
+                    )
+                ).all()
+            )
+            earlier = list(
+                session.scalars(select(ReturnPhoto.id).where(ReturnPhoto.return_id == return_id))
+            )
+            return _file(
+                session,
+                request.order_id,
+                customer_id,
+                lines,
+                request.refund_type,
+                request.reason,
+                description,
+                photo_ids,
+                rules,
+                actor,
+                now=utcnow(),
+                review_only=True,
+                earlier_photos=earlier,
+                resubmitted_from=return_id,
+            )
+    except IntegrityError as race:
+        # A twin committed first; the unique index said no before anything was written.
+        raise ReturnInvalid("already_asked_again") from race

@@ -14,7 +14,7 @@ from backend.logistics.service import DuplicateWaybill
 from backend.logistics.tracking_view import TrackingHead, get_tracking_head
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import list_order_lines
-from backend.refunds import return_parcels, service, views
+from backend.refunds import photo_uploads, return_parcels, service, views
 from backend.refunds.photos import PhotoRejected, PhotoStore
 from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
 from portal import calls
@@ -118,7 +118,7 @@ async def upload_photo(request: Request) -> Response:
     try:
         photo_id = await calls.write(
             request,
-            service.store_photo,
+            photo_uploads.store_photo,
             request.app.state.database,
             _store(request),
             head.order_id,

@@ -21,9 +21,10 @@ from backend.orders.address_policy import AddressRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
+from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
-from backend.refunds.service import file_return, store_photo
+from backend.refunds.service import file_return
 from tests.factories import SYSTEM, make_order
 
 
