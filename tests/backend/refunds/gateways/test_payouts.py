@@ -45,9 +45,12 @@ def refund_row(database, refund_id):
         return session.get(Refund, refund_id)
 
 
-def settle(database, wechat):
-    """What the reconciliation job does once the gateway has had time to settle."""
-    time.sleep(0.4)
+def settle(database, wechat, emulator, order, deadline=30.0):
+    """What the reconciliation job does once the gateway has settled every refund it holds."""
+    until = time.monotonic() + deadline
+    while any(r.status != "SUCCESS" for r in emulator[0].refunds_of(order.public_no)):
+        assert time.monotonic() < until, "the gateway never settled"
+        time.sleep(0.02)
     payouts.reconcile(
         database, payouts.Gateways({"wechatpay": wechat}), now=utcnow() + timedelta(minutes=5)
     )
@@ -65,7 +68,7 @@ def test_a_refund_is_paid_once_and_settles(database, paid, emulator, wechat):
     refund_id = store(database, paid, 5_000)
     worker(database, wechat).run_until_idle()
     assert refund_row(database, refund_id).status == RefundState.PROCESSING
-    settle(database, wechat)
+    settle(database, wechat, emulator, paid)
     done = refund_row(database, refund_id)
     assert done.status == RefundState.SUCCESS and done.received_account
     assert emulator[0].refunded_fen(paid.public_no) == 5_000
@@ -83,7 +86,7 @@ def test_a_timeout_after_the_gateway_refunded_still_pays_once(database, paid, em
         for job in session.scalars(select(Job).where(Job.kind == payouts.EXECUTE)):
             job.run_at = utcnow()
     runner.run_until_idle()
-    settle(database, wechat)
+    settle(database, wechat, emulator, paid)
     assert len(emulator[0].refunds_of(paid.public_no)) == 1
     assert emulator[0].refunded_fen(paid.public_no) == 7_000
     assert refund_row(database, refund_id).status == RefundState.SUCCESS
@@ -100,7 +103,7 @@ def test_a_500_then_success_pays_once(database, paid, emulator, wechat):
     with database.write() as session:
         session.get(Job, job.id).run_at = utcnow()
     runner.run_until_idle()
-    settle(database, wechat)
+    settle(database, wechat, emulator, paid)
     assert len(emulator[0].refunds_of(paid.public_no)) == 1
     assert refund_row(database, refund_id).status == RefundState.SUCCESS
 
