@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import hmac
 import json
 import re
@@ -17,43 +15,27 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.aliyun_signing import SignedCall, check_acs3, check_rpc
+
 DEMO_ALIYUN_KEYS = {"LTAIemulatorKeyId": "emulator-access-key-secret"}
 DEMO_WECHAT_APPS = {"wx00000000emulator": "emulator-app-secret"}
 # Aliyun refuses requests whose Timestamp is too far off (15 minutes is unconfirmed, from
 # SDK issues: docs/protocols.md, "Aliyun SMS / SMS signature").
 TIMESTAMP_TOLERANCE = 15 * 60
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
-_SIGNING_PARAMS = ("AccessKeyId", "Signature", "SignatureMethod", "SignatureNonce")
-_COMMON_PARAMS = (*_SIGNING_PARAMS, "SignatureVersion", "Action", "Timestamp", "Version")
-_REQUIRED = (*_COMMON_PARAMS, "PhoneNumbers", "SignName", "TemplateCode")
+_REQUIRED = ("PhoneNumbers", "SignName", "TemplateCode")
 _MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
 # Subscribe-message value limits, re-stated here rather than imported (docs/protocols.md,
 # "WeChat subscribe messages / Value limits").
 _WECHAT_LIMITS = dict(
     thing=20, number=32, letter=32, symbol=5, character_string=32, phone_number=17, car_number=8
 ) | {"name": 20, "phrase": 5}
-
-
-def pop_encode(text: str) -> str:
-    """Aliyun's percent-encoding, byte by byte, written out rather than borrowed."""
-    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode("utf-8"))
-
-
-def aliyun_string_to_sign(method: str, params: Mapping[str, str]) -> str:
-    names = sorted(name for name in params if name != "Signature")
-    canonical = "&".join(f"{pop_encode(name)}={pop_encode(params[name])}" for name in names)
-    return f"{method.upper()}&{pop_encode('/')}&{pop_encode(canonical)}"
-
-
-def aliyun_signature(string_to_sign: str, secret: str) -> str:
-    mac = hmac.new(f"{secret}&".encode(), string_to_sign.encode(), hashlib.sha1)
-    return base64.b64encode(mac.digest()).decode()
 
 
 @dataclass
@@ -152,7 +134,9 @@ class NotificationEmulator:
             self.messages.append(message)
 
     async def _aliyun(self, request: Request) -> Response:
-        params = dict(request.query_params)
+        body = await request.body()
+        query = parse_qsl(request.url.query, keep_blank_values=True)
+        params = dict(query)
         if request.method == "POST":
             form = await request.form()
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
@@ -163,17 +147,27 @@ class NotificationEmulator:
                 return Response("Service Unavailable", status_code=fault.status)
             if fault.code is not None:
                 return JSONResponse(_aliyun_error(fault.code, "emulated fault"))
-        status, body = self.answer_sms(request.method, params)
-        return JSONResponse(body, status_code=status)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        if headers.get("authorization", "").startswith("ACS3-"):
+            signed = check_acs3(
+                request.method, request.url.path, query, headers, body, self.aliyun_keys
+            )
+        else:
+            signed = check_rpc(request.method, params, self.aliyun_keys)
+        status, answer = self.answer_sms(signed, params)
+        return JSONResponse(answer, status_code=status)
 
-    def answer_sms(self, method: str, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+    def answer_sms(
+        self, signed: SignedCall | tuple[int, str, str], params: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) for one SendSms call, gateway checks first.
 
         Business refusals (isv.*) come with HTTP 200 and a Code, as SDK wrappers expect.
         """
-        refusal = self._check_gateway(method, params)
+        refusal = self._check_gateway(signed, params)
         if refusal is not None:
             return refusal
+        assert isinstance(signed, SignedCall)
         phones = [_MOBILE.fullmatch(p.strip()) for p in params["PhoneNumbers"].split(",")]
         if not all(phones):
             return 200, _aliyun_error("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
@@ -204,28 +198,24 @@ class NotificationEmulator:
                     "out_id": params.get("OutId"),
                     "biz_id": biz_id,
                     "content": content,
+                    "signature_method": signed.signature_method,
                 }
             )
         return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": _request_id()}
 
     def _check_gateway(
-        self, method: str, params: Mapping[str, str]
+        self, signed: SignedCall | tuple[int, str, str], params: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]] | None:
         # Unconfirmed: codes, statuses and messages of the RPC gateway are from SDK issue threads.
+        if not isinstance(signed, SignedCall):
+            status, code, message = signed
+            return status, _aliyun_error(code, message)
+        if signed.action != "SendSms" or signed.version != "2017-05-25":
+            return 404, _aliyun_error("InvalidAction.NotFound", "Specified api is not found.")
         for name in _REQUIRED:
             if not params.get(name):
                 return 400, _aliyun_error(f"Missing{name}", f"{name} is mandatory.")
-        secret = self.aliyun_keys.get(params["AccessKeyId"])
-        if secret is None:
-            return 404, _aliyun_error("InvalidAccessKeyId.NotFound", "Specified key not found.")
-        string_to_sign = aliyun_string_to_sign(method, params)
-        expected = aliyun_signature(string_to_sign, secret)
-        if not hmac.compare_digest(params["Signature"].encode(), expected.encode()):
-            message = f"Signature does not match. server string to sign is:{string_to_sign}"
-            return 400, _aliyun_error("SignatureDoesNotMatch", message)
-        if params["Action"] != "SendSms" or params["Version"] != "2017-05-25":
-            return 404, _aliyun_error("InvalidAction.NotFound", "Specified api is not found.")
-        return self._check_replay(params["Timestamp"], params["SignatureNonce"])
+        return self._check_replay(signed.timestamp, signed.nonce)
 
     def _check_replay(self, timestamp: str, nonce: str) -> tuple[int, dict[str, Any]] | None:
         try:

@@ -22,7 +22,7 @@ from backend.notifications.aliyun_sms import (
     verify_signature,
 )
 from backend.notifications.base import NotificationRejected, NotificationUnavailable
-from emulators import notifications as emulator
+from emulators import aliyun_signing as emulator
 
 # Aliyun's generic RPC example ("API 签名机制(示例)", ECS DescribeRegions, testid/testsecret):
 # help.aliyun.com/document_detail/130769 and copies. Its signature is the one every RPC
