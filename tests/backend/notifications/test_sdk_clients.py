@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -157,3 +158,42 @@ def test_our_rpc_signature_is_the_sdks_byte_for_byte(method: str) -> None:
 
     assert aliyun_sms.sign(unsigned, "testSecret", method) == sdk_signature
     assert params["Signature"] == sdk_signature
+
+
+def sendsms_query() -> dict[str, str]:
+    return {
+        "PhoneNumbers": "13800138000",
+        "SignName": SIGN_NAME,
+        "TemplateCode": SHIPPED_TEMPLATE,
+        "TemplateParam": json.dumps(SHIPPED, ensure_ascii=False),
+    }
+
+
+def test_a_v3_body_that_is_not_the_one_hashed_is_refused(
+    emulator: NotificationEmulator, emulator_url: str
+) -> None:
+    headers = v3_headers(emulator_url, nonce="n-body")
+    headers["content-type"] = "application/x-www-form-urlencoded"
+    signed = v3_sign(headers, {}, ACCESS_KEY_SECRET)  # signed over an empty body
+    form = urlencode(sendsms_query()).encode()
+
+    answer = httpx.post(emulator_url + "/", content=form, headers=signed)
+
+    assert (answer.status_code, answer.json()["Code"]) == (400, "SignatureDoesNotMatch")
+    assert emulator.sent("sms") == []
+
+
+def test_a_v3_header_left_out_of_the_signature_is_refused(
+    emulator: NotificationEmulator, emulator_url: str
+) -> None:
+    headers = v3_headers(emulator_url, nonce="n-unsigned")
+    signed = v3_sign(headers, sendsms_query(), ACCESS_KEY_SECRET)
+    signed["x-acs-action"] = "SendBatchSms"  # changed after signing: must not slip through
+    answer = httpx.post(emulator_url + "/", params=sendsms_query(), headers=signed)
+    assert (answer.status_code, answer.json()["Code"]) == (400, "SignatureDoesNotMatch")
+
+    signed = v3_sign(headers, sendsms_query(), ACCESS_KEY_SECRET)
+    signed["x-acs-extra"] = "not signed"
+    answer = httpx.post(emulator_url + "/", params=sendsms_query(), headers=signed)
+    assert (answer.status_code, answer.json()["Code"]) == (400, "IncompleteSignature")
+    assert emulator.sent("sms") == []
