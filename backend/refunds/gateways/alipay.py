@@ -101,15 +101,6 @@ def build_sign_content(params: Mapping[str, str], *, exclude: tuple[str, ...] = 
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
-def verify_notify_params(params: Mapping[str, str], alipay_public_key: rsa.RSAPublicKey) -> bool:
-    """An async notify's form: `sign` and `sign_type` are both left out of the content.
-
-    docs/protocols.md, "Alipay / Async notify".
-    """
-    content = build_sign_content(params, exclude=("sign", "sign_type"))
-    return verify_sha256_rsa(alipay_public_key, content.encode("utf-8"), params.get("sign", ""))
-
-
 def build_request(
     *,
     app_id: str,

@@ -48,7 +48,7 @@ class GatewayRefund:
     out_refund_no: str  # our idempotency key (WeChat out_refund_no, Alipay out_request_no)
     status: RefundStatus
     raw_status: str  # the gateway's own word, kept for people and for UNKNOWN
-    amount_fen: int  # this refund's amount
+    amount_fen: int | None  # this refund's amount; None: not told (Alipay's notify)
     gateway_refund_id: str | None = None  # WeChat refund_id; Alipay has none
     success_time: datetime | None = None  # aware, UTC
     received_account: str | None = None  # e.g. "支付用户零钱", "招商银行信用卡0403"

@@ -39,6 +39,8 @@ from backend.refunds.gateways.base import (
 GATEWAY = "wechatpay"
 PRODUCTION_URL = "https://api.mch.weixin.qq.com"  # backup domain api2.mch.weixin.qq.com
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
+# Both the Authorization scheme of our requests and the Wechatpay-Signature-Type of
+# WeChat's answers and notifies.
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 # ≤64 characters of [0-9A-Za-z_-|*@] (docs/protocols.md, "WeChat Pay / Refund apply"):
 # checked before sending, so a bad key fails here rather than as a gateway PARAM_ERROR
@@ -192,8 +194,14 @@ def verify_response_signature(
 ) -> bool:
     """Wechatpay-* headers: SHA256withRSA over "ts\\nnonce\\nbody\\n" by the serial's key.
 
-    docs/protocols.md, "WeChat Pay / Answer and notify signature".
+    Wechatpay-Signature-Type names the scheme; it is checked when present. A message
+    signed under any other scheme (WeChat Pay also offers SM2, 国密) is refused rather
+    than checked as if it were RSA. docs/protocols.md, "WeChat Pay / Answer and notify
+    signature".
     """
+    signature_type = _header(headers, "Wechatpay-Signature-Type")
+    if signature_type and signature_type != AUTH_SCHEME:
+        return False
     timestamp = _header(headers, "Wechatpay-Timestamp")
     nonce = _header(headers, "Wechatpay-Nonce")
     signature = _header(headers, "Wechatpay-Signature")

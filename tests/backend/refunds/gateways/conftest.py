@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -61,15 +61,25 @@ class NotifyInbox:
         self.deliveries: list[tuple[dict[str, str], bytes]] = []
         self._arrived = threading.Condition()
         self.app = Starlette(
-            routes=[Route("/webhooks/wechatpay/refund", self._receive, methods=["POST"])]
+            routes=[
+                Route("/webhooks/wechatpay/refund", self._receive, methods=["POST"]),
+                Route("/webhooks/alipay/notify", self._receive_form, methods=["POST"]),
+            ]
         )
 
-    async def _receive(self, request: Request) -> Response:
+    async def _keep(self, request: Request) -> None:
         body = await request.body()
         with self._arrived:
             self.deliveries.append((dict(request.headers), body))
             self._arrived.notify_all()
+
+    async def _receive(self, request: Request) -> Response:
+        await self._keep(request)
         return JSONResponse(NOTIFY_REPLY_OK)
+
+    async def _receive_form(self, request: Request) -> Response:
+        await self._keep(request)
+        return PlainTextResponse("success")
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[dict[str, str], bytes]]:
         with self._arrived:

@@ -200,6 +200,26 @@ def test_response_signature_round_trip_and_tampering() -> None:
 
 
 @pytest.mark.parametrize(
+    ("signature_type", "accepted"),
+    [
+        ("WECHATPAY2-SHA256-RSA2048", True),  # what WeChat Pay sends
+        (None, True),  # absent: older answers, checked as RSA
+        ("WECHATPAY2-SM2-WITH-SM3", False),  # 国密: a scheme we do not implement
+        ("wechatpay2-sha256-rsa2048", False),
+        ("SHA1", False),
+    ],
+)
+def test_the_signature_type_is_checked_when_present(signature_type, accepted) -> None:
+    body = json.dumps(QUERY_ANSWER, ensure_ascii=False).encode()
+    headers = signed_headers(body)  # a good RSA signature in every case
+    if signature_type is not None:
+        headers["Wechatpay-Signature-Type"] = signature_type
+    assert wx.verify_response_signature(headers, body, PLATFORM_KEYS) is accepted
+    notify = {name.lower(): value for name, value in headers.items()}
+    assert wx.verify_notify_signature(notify, body, PLATFORM_KEYS, now=NOW) is accepted
+
+
+@pytest.mark.parametrize(
     ("age", "accepted"), [(0, True), (299, True), (-299, True), (301, False), (-301, False)]
 )
 def test_notify_timestamps_far_from_now_are_refused_as_replays(age: int, accepted: bool) -> None:
