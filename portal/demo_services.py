@@ -126,7 +126,7 @@ def demo_services(
         stack.enter_context(Ticker(kuaidi100, tick_seconds))
         print(
             f"demo emulators: Kuaidi100 {kuaidi100_url}, SMS {sms_url} "
-            f"(messages: {sms_url}/_emulator/messages), WeChat Pay {payments_url}",
+            f"(messages: {sms_url}/_emulator/messages), WeChat Pay and Alipay {payments_url}",
             flush=True,
         )
         yield wired
@@ -141,10 +141,12 @@ def _with_payments(
     keys.mkdir(parents=True, exist_ok=True)
     (keys / "merchant.pem").write_text(credentials.private_key_pem)
     (keys / "platform.pem").write_text(credentials.platform_public_key_pem)
+    # Alipay notifies a refund to the notify_url the payment was made with: ours.
+    alipay_notify_url = settings.base_url.rstrip("/") + "/webhooks/alipay/notify"
     with database.read() as session:
         paid = session.execute(select(Order.public_no, Order.paid_fen).where(Order.paid_fen > 0))
         for public_no, paid_fen in paid:
-            payments.seed_payment(public_no, paid_fen)
+            payments.seed_payment(public_no, paid_fen, notify_url=alipay_notify_url)
     alipay = payments.enroll_alipay_app("2021000000000001")
     (keys / "alipay-app.pem").write_text(alipay.private_key_pem)
     (keys / "alipay-public.pem").write_text(alipay.alipay_public_key_pem)

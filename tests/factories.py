@@ -33,6 +33,7 @@ def make_order(
     lines: list[NewLine] | None = None,
     channel: SalesChannel = SalesChannel.TAOBAO,
     placed_at: datetime | None = None,
+    payment_method: PaymentMethod = PaymentMethod.WECHAT_PAY,
 ) -> Order:
     """An order in `status`, reached through the lifecycle. Returns a detached snapshot."""
     number = next(_numbers)
@@ -43,7 +44,7 @@ def make_order(
         customer_phone=phone,
         address=NewAddress(name, phone, "浙江省", "杭州市", "西湖区", "文三路100号"),
         lines=lines or [NewLine("TEA-1", "西湖龙井 250g", 2, 12_800)],
-        payment_method=PaymentMethod.WECHAT_PAY,
+        payment_method=payment_method,
         placed_at=placed_at or utcnow() - timedelta(hours=1),
     )
     order_id = place_order(database, new, SYSTEM)

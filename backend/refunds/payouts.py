@@ -21,6 +21,8 @@ from backend.actors import Actor
 from backend.db import Database, utcnow
 from backend.orders.models import Order, PaymentMethod
 from backend.orders.service import OrderNotFound
+from backend.refunds.gateways import alipay_notify
+from backend.refunds.gateways.alipay import AlipayClient
 from backend.refunds.gateways.base import (
     GatewayRefund,
     GatewayRejected,
@@ -177,6 +179,8 @@ def apply_gateway_result(database: Database, result: GatewayRefund) -> bool:
         ).first()
         if refund is None or refund.status in FINAL_STATES:
             return False  # unknown key, or already settled: a late or repeated word
+        if not _is_about(session, refund, result):
+            return False  # a word about the key, but from another gateway or payment
         state = _STATE_FOR[result.status]
         changed = state != refund.status
         refund.status, refund.raw_status = state, result.raw_status
@@ -187,6 +191,15 @@ def apply_gateway_result(database: Database, result: GatewayRefund) -> bool:
         if changed and state in FINAL_STATES | {RefundState.ABNORMAL}:
             _settled(session, refund)
         return changed
+
+
+def _is_about(session: Session, refund: Refund, result: GatewayRefund) -> bool:
+    if result.gateway != refund.gateway:
+        return False
+    if result.payment_reference is None:
+        return True
+    order = session.get(Order, refund.order_id)
+    return order is not None and order.public_no == result.payment_reference
 
 
 def _settled(session: Session, refund: Refund) -> None:
@@ -250,4 +263,22 @@ def receive_wechatpay_notify(
     """The refund notify: verified and decrypted by the adapter (NotifyRejected otherwise),
     then applied like any other word from the gateway; repeats and early ones change nothing."""
     notice = client.read_notify(headers, body)
+    return apply_gateway_result(database, notice.refund)
+
+
+def receive_alipay_notify(
+    database: Database, client: AlipayClient, params: Mapping[str, str]
+) -> bool:
+    """Alipay's trade_status_sync notify: verified (NotifyRejected otherwise), then applied
+    like any other word from the gateway, in one transaction with the settled job.
+
+    Not every refund is notified (only trades paid with our notify_url), so this only
+    settles sooner what the apply answer or reconcile() settles anyway; a repeat, or a
+    notify about a refund already settled, changes nothing.
+    """
+    notice = alipay_notify.read_refund_notify(
+        params, alipay_public_key=client.alipay_public_key, app_id=client.app_id
+    )
+    if notice.refund is None:
+        return False  # the trade's own payment notify: nothing of ours to settle
     return apply_gateway_result(database, notice.refund)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from backend.logistics import tracking_jobs
@@ -12,7 +14,7 @@ from backend.logistics.carriers.base import MalformedPayload
 from backend.orders import channel_webhooks
 from backend.orders.channels import PayloadInvalid
 from backend.refunds import payouts
-from backend.refunds.gateways import wechatpay
+from backend.refunds.gateways import alipay_notify, wechatpay
 from backend.refunds.gateways.base import MalformedPayload as RefundMalformed
 from backend.refunds.gateways.base import NotifyRejected
 from portal import calls
@@ -108,6 +110,33 @@ async def wechatpay_refund(request: Request) -> Response:
     return JSONResponse(wechatpay.NOTIFY_REPLY_OK)
 
 
+def _form(body: bytes) -> dict[str, str] | None:
+    """A UTF-8 url-encoded form, or None; Alipay's notify is one (charset=utf-8)."""
+    try:
+        text = body.decode("utf-8")
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+    except ValueError:
+        return None
+
+
+async def alipay_notify_push(request: Request) -> Response:
+    """Alipay's notify: `success` once verified and applied; anything else is redelivered."""
+    body = await _body(request)
+    client = request.app.state.refund_gateways.by_name.get("alipay")
+    if body is None or client is None:
+        return PlainTextResponse(alipay_notify.NOTIFY_REPLY_FAIL, 404 if client is None else 413)
+    params = _form(body)
+    try:
+        if params is None:
+            raise NotifyRejected("not a UTF-8 form")
+        await calls.write(
+            request, payouts.receive_alipay_notify, request.app.state.database, client, params
+        )
+    except NotifyRejected:
+        return PlainTextResponse(alipay_notify.NOTIFY_REPLY_FAIL, 400)
+    return PlainTextResponse(alipay_notify.NOTIFY_REPLY_OK)
+
+
 ACCEPTED = {"ok": True, "accepted": True}
 
 
@@ -164,4 +193,5 @@ routes = [
     Route("/shopify", shopify, methods=["POST"], name="webhook_shopify"),
     Route("/channels/{channel}", channel_push, methods=["POST"], name="webhook_channel"),
     Route("/wechatpay/refund", wechatpay_refund, methods=["POST"], name="webhook_wechatpay_refund"),
+    Route("/alipay/notify", alipay_notify_push, methods=["POST"], name="webhook_alipay_notify"),
 ]
