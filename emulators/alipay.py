@@ -48,13 +48,14 @@ class AlipayCredentials:
 
 
 def sign_content(params: dict[str, str], exclude: tuple[str, ...]) -> bytes:
-    """Sorted "k=v&k=v" of the non-empty parameters, as both directions sign them 🟡."""
+    """Sorted "k=v&k=v" of the non-empty parameters, as both directions sign them."""
     pairs = sorted((k, v) for k, v in params.items() if k not in exclude and v != "")
     return "&".join(f"{k}={v}" for k, v in pairs).encode()
 
 
 def _failure(code: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
-    message = "Business Failed" if code == "40004" else "Invalid Arguments"  # 🟡 / ❓
+    # "Business Failed" is consistent across sources; "Invalid Arguments" is unconfirmed.
+    message = "Business Failed" if code == "40004" else "Invalid Arguments"
     return {"code": code, "msg": message, "sub_code": sub_code, "sub_msg": sub_msg}
 
 
@@ -143,14 +144,14 @@ class AlipayEmulator:
         if amount is None:
             return _failure("40002", "isv.invalid-parameter", "refund_amount 格式错误"), None
         fen = int(amount[1]) * 100 + int(amount[2])
-        key = str(biz.get("out_request_no") or payment.out_trade_no)  # ✅-ish default key
+        key = str(biz.get("out_request_no") or payment.out_trade_no)  # the default key
         if not biz.get("out_request_no") and fen != payment.total_fen:
             return _failure(
                 "40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额不等于交易金额"
             ), None
         existing = self.ledger.refunds.get(("alipay", key))
         if existing:
-            if existing.amount_fen != fen:  # ❓ sub code for a changed repeat
+            if existing.amount_fen != fen:  # sub code for a changed repeat: unconfirmed
                 return _failure("40004", "ACQ.DISCORDANT_REPEAT_REQUEST", "不一致的请求"), None
             return self._refund_node(payment, existing, replay=True), None
         now = datetime.now(UTC)
@@ -164,7 +165,7 @@ class AlipayEmulator:
     def _refund_node(
         self, payment: Payment, refund: EmulatedRefund, *, replay: bool
     ) -> dict[str, Any]:
-        """🟡 A replayed out_request_no answers the original refund with fund_change N."""
+        """A replayed out_request_no answers the original refund with fund_change N."""
         assert refund.success_at is not None
         return {
             "code": "10000",
@@ -173,9 +174,9 @@ class AlipayEmulator:
             "out_trade_no": payment.out_trade_no,
             **BUYER,
             "fund_change": "N" if replay else "Y",
-            "refund_fee": yuan(self.ledger.spent(payment.out_trade_no)),  # the running total 🟡
+            "refund_fee": yuan(self.ledger.spent(payment.out_trade_no)),  # the running total
             "gmt_refund_pay": china_time(refund.success_at),
-            "send_back_fee": yuan(0 if replay else refund.amount_fen),  # ❓ on a replay
+            "send_back_fee": yuan(0 if replay else refund.amount_fen),  # unconfirmed on a replay
         }
 
     def _query(self, biz: dict[str, Any]) -> tuple[dict[str, Any], None]:
@@ -192,7 +193,7 @@ class AlipayEmulator:
             "out_trade_no": payment.out_trade_no,
         }
         if refund and refund.out_trade_no == payment.out_trade_no and refund.success_at:
-            # ✅-ish: with no refund, refund_status is simply absent.
+            # With no refund, refund_status is simply absent.
             node.update(
                 out_request_no=refund.key,
                 total_amount=yuan(payment.total_fen),
@@ -216,14 +217,15 @@ class AlipayEmulator:
     def build_refund_notify(
         self, payment: Payment, refund: EmulatedRefund, app_id: str
     ) -> dict[str, str]:
-        """The trade_status_sync notify a refund sets off 🟡, signed with Alipay's key.
+        """The trade_status_sync notify a refund sets off, signed with Alipay's key.
 
         Alipay has no notify of its own for alipay.trade.refund: a refund changes the
         trade, and the trade's notify goes to the notify_url given when it was paid. So a
         payment made without one, or with a notify_url that is not ours, never tells us;
         nor does a refund made in the merchant console announce which of our requests it
         was. out_biz_no names the refund request, refund_fee is the trade's running total.
-        Fields per Alipay's 异步通知参数 page as SDKs and merchants' code carry them 🟡.
+        Fields as SDKs and merchants' code carry Alipay's 异步通知参数 page (consistent;
+        docs/protocols.md, "Alipay / Async notify").
         """
         assert refund.success_at is not None
         spent = self.ledger.spent(payment.out_trade_no)
@@ -255,12 +257,12 @@ class AlipayEmulator:
         }
         if closed:
             params["gmt_close"] = china_time(refund.success_at)
-        # 🟡 the notify signs everything but sign and sign_type (requests keep sign_type).
+        # The notify signs everything but sign and sign_type (requests keep sign_type).
         params["sign"] = sign(self.alipay_key, sign_content(params, ("sign", "sign_type")))
         return params
 
     async def _deliver(self, url: str, form: dict[str, str], delay: float = 0.0) -> None:
-        """❓ Alipay redelivers until it reads `success` (about eight times over a day);
+        """Alipay redelivers until it reads `success` (unconfirmed how often);
         the emulator sends once, or twice with the duplicate_notify fault."""
         await asyncio.sleep(delay)
         content = urlencode(form).encode()

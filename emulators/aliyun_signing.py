@@ -2,7 +2,7 @@
 
 Written out here rather than borrowed from the adapter, so that the emulator is a second
 reading of the scheme. The V3 (ACS3-HMAC-SHA256) scheme is what Aliyun's current SDKs send
-by default: https://help.aliyun.com/zh/sdk/product-overview/v3-request-structure-and-signature
+by default: docs/protocols.md, "Aliyun SMS / SMS signature".
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def check_acs3(
 ) -> SignedCall | Refusal:
     """The V3 signature: the Authorization header over a canonical request.
 
-    `headers` must have lower-case names. ❓ Error codes other than SignatureDoesNotMatch
+    `headers` must have lower-case names. Error codes other than SignatureDoesNotMatch
     and InvalidAccessKeyId.NotFound are from SDK issue threads.
     """
     fields = parse_acs3_authorization(headers.get("authorization", ""))

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.applications import Starlette
 
 CHINA_TIME = timezone(timedelta(hours=8))
-SIGNATURE_WINDOW = 300  # ❓ both gateways refuse stale request timestamps; 5 min assumed
+SIGNATURE_WINDOW = 300  # unconfirmed: both refuse stale request timestamps; 5 min assumed
 
 
 def new_key() -> rsa.RSAPrivateKey:

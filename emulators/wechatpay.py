@@ -71,7 +71,7 @@ class WeChatPayEmulator:
 
     def enroll(self, mchid: str) -> WeChatCredentials:
         key, serial = new_key(), secrets.token_hex(20).upper()
-        api_v3_key = secrets.token_hex(16).encode()  # 32 ASCII characters ✅
+        api_v3_key = secrets.token_hex(16).encode()  # 32 ASCII characters
         with self.ledger.lock:
             self._merchants[mchid] = (serial, key.public_key(), api_v3_key)
         public = public_pem(self.platform_key.public_key())
@@ -161,7 +161,7 @@ class WeChatPayEmulator:
             return 400, ("PARAM_ERROR", "参数错误"), False
         existing = self.ledger.refunds.get(("wechatpay", key))
         if existing:
-            # ✅ 同一商户退款单号多次请求只退一笔; ❓ a changed amount on a repeat is refused.
+            # 同一商户退款单号多次请求只退一笔; refusing a changed amount is unconfirmed.
             if (
                 existing.amount_fen != amount["refund"]
                 or payment is None
@@ -170,9 +170,9 @@ class WeChatPayEmulator:
                 return 400, ("INVALID_REQUEST", "退款单号已存在，参数不一致"), False
             return 200, existing, False
         if payment is None:
-            return 404, ("RESOURCE_NOT_EXISTS", "订单不存在"), False  # ❓ code
+            return 404, ("RESOURCE_NOT_EXISTS", "订单不存在"), False  # code unconfirmed
         if amount.get("total") != payment.total_fen or amount.get("currency", "CNY") != "CNY":
-            return 400, ("INVALID_REQUEST", "订单金额与支付金额不一致"), False  # ❓ wording
+            return 400, ("INVALID_REQUEST", "订单金额与支付金额不一致"), False  # unconfirmed
         refund = EmulatedRefund(
             "wechatpay",
             key,
@@ -184,7 +184,7 @@ class WeChatPayEmulator:
             str(body.get("notify_url") or self.ledger.default_notify_url),
         )
         if not self.ledger.record(refund, payment.total_fen):
-            return 400, ("INVALID_REQUEST", "申请退款金额超过订单可退金额"), False  # ❓ code
+            return 400, ("INVALID_REQUEST", "申请退款金额超过订单可退金额"), False  # unconfirmed
         return 200, refund, True
 
     async def _apply(self, request: Request) -> Response:
@@ -243,13 +243,13 @@ class WeChatPayEmulator:
             await self.ledger.deliver(settled.notify_url, body, headers)
 
     def _notify_body(self, view: dict[str, Any], mchid: str) -> bytes:
-        """The notify envelope ✅ around the refund resource 🟡, sealed with the APIv3 key."""
+        """The notify envelope around the refund resource, sealed with the APIv3 key."""
         resource = {key: view[key] for key in NOTIFY_FIELDS} | {
             "mchid": mchid,
             "refund_status": view["status"],
             "amount": {key: view["amount"][key] for key in NOTIFY_AMOUNTS},
         }
-        nonce = secrets.token_hex(6)  # 12 characters, used as the 12-byte GCM nonce ✅
+        nonce = secrets.token_hex(6)  # 12 characters, used as the 12-byte GCM nonce
         plain = json.dumps(resource, ensure_ascii=False).encode()
         sealed = AESGCM(self._merchants[mchid][2]).encrypt(nonce.encode(), plain, b"refund")
         envelope = {

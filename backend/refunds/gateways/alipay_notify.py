@@ -23,14 +23,18 @@ from backend.refunds.gateways.base import (
     verify_sha256_rsa,
 )
 
-# ❓ The plain-text answer that stops Alipay redelivering a notify; anything else (or no
-# answer) makes it send the notify again, several times over about a day.
+# The plain-text answer that stops Alipay redelivering a notify; anything else (or no
+# answer) makes it send the notify again (unconfirmed: docs/protocols.md,
+# "Alipay / Async notify").
 NOTIFY_REPLY_OK = "success"
 NOTIFY_REPLY_FAIL = "fail"
 
 
 def verify_notify_params(params: Mapping[str, str], alipay_public_key: rsa.RSAPublicKey) -> bool:
-    """An async notify's form 🟡: `sign` and `sign_type` are both left out of the content."""
+    """An async notify's form: `sign` and `sign_type` are both left out of the content.
+
+    docs/protocols.md, "Alipay / Async notify".
+    """
     content = build_sign_content(params, exclude=("sign", "sign_type"))
     return verify_sha256_rsa(alipay_public_key, content.encode("utf-8"), params.get("sign", ""))
 
@@ -46,15 +50,16 @@ class TradeNotice:
 
 
 def parse_alipay_notify_time(text: Any) -> datetime | None:
-    """gmt_refund is "yyyy-MM-dd HH:mm:ss.SSS" 🟡; the other times lack the fraction."""
+    """gmt_refund may carry milliseconds ("yyyy-MM-dd HH:mm:ss.SSS"); other times do not."""
     return parse_alipay_time(str(text).split(".")[0]) if text else None
 
 
 def parse_refund_notify(params: Mapping[str, str]) -> TradeNotice:
-    """A notify whose signature and app were already checked, as a TradeNotice.
+    """A notify whose signature and app were already checked, as a TradeNotice
+    (docs/protocols.md, "Alipay / Async notify").
 
     A refund notify carries out_biz_no (our out_request_no) and refund_fee, the trade's
-    refunded total 🟡: Alipay sends it only once the refund went through, so it reads as
+    refunded total. Alipay sends it only once the refund went through, so it reads as
     SUCCESS. It names no amount for this refund (GatewayRefund.amount_fen is None).
     """
     key, total = params.get("out_biz_no", ""), params.get("refund_fee", "")
