@@ -19,8 +19,17 @@ from sqlalchemy import event
 
 from backend.db import Database
 from backend.logistics.tracking_view import get_tracking_view
+from backend.orders.access import resolve_short_link
 from backend.orders.queries import list_customer_orders
-from bench import Backend, get_demo_order, list_backends, row, scratch_directory, seed_demo
+from bench import (
+    Backend,
+    get_demo_order,
+    issue_code,
+    list_backends,
+    row,
+    scratch_directory,
+    seed_demo,
+)
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
@@ -125,17 +134,19 @@ def measure_backend(backend: Backend, directory: Path) -> list[str]:
     trace = None if backend.is_sqlite else directory / "libpq.trace"
     try:
         order = get_demo_order(database)
+        # The session a customer gets from an SMS code; both reads check it as they run.
+        customer = resolve_short_link(database, issue_code(database, order)).session
         print(f"\n  {backend.label}: order {order.public_no} ({order.events} events)")
         view = count(
             database,
             "get_tracking_view",
-            lambda: get_tracking_view(database, order.public_no, order.customer_id),
+            lambda: get_tracking_view(database, order.public_no, customer),
             trace,
         )
         orders = count(
             database,
             "list_customer_orders",
-            lambda: list_customer_orders(database, order.customer_id),
+            lambda: list_customer_orders(database, customer),
             trace,
         )
     finally:

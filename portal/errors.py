@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from backend.orders import address_changes as changes
-from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked
+from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
 from backend.orders.service import OrderNotFound
 from portal.i18n import N_
-from portal.rendering import render
+from portal.rendering import is_htmx, render
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,19 @@ def _wants_json(request: Request) -> bool:
 async def link_problem(request: Request, exc: Exception) -> Response:
     status, message = _LINK_PROBLEMS[type(exc)]
     return render(request, "customer/link_problem.html", {"message": message}, status_code=status)
+
+
+async def session_ended(request: Request, exc: Exception) -> Response:
+    """Revoked links end the sessions they opened: to the lookup page, saying why."""
+    target = str(request.app.url_path_for("lookup")) + "?notice=session_ended"
+    response: Response
+    if is_htmx(request):
+        # A polling timeline would swap a redirect's page into itself; htmx navigates instead.
+        response = Response(status_code=200, headers={"HX-Redirect": target})
+    else:
+        response = RedirectResponse(target, status_code=303)
+    request.app.state.sessions.sign_out_customer(response)
+    return response
 
 
 def error_page(request: Request, status: int) -> Response:
@@ -114,6 +127,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     LinkInvalid: link_problem,
     LinkExpired: link_problem,
     LinkRevoked: link_problem,
+    SessionEnded: session_ended,
     OrderNotFound: not_found,
     Exception: server_error,
 }

@@ -1,55 +1,103 @@
-"""Signed session cookies: one for a customer (scoped to their orders), one for staff."""
+"""Session cookies: a signed, stateless grant for customers; a server-side session for staff.
+
+Customers: the cookie is a signed statement of how the session was granted (customer,
+granting order, that order's `link_version` at the time, and whether by SMS code, signed
+link or lookup). It is not a row, because every customer page already runs a query on
+the orders table, and checking the grant there is one more indexed condition in that
+query (`backend.orders.access.SESSION_IS_CURRENT`): no extra query on the tracking page,
+none on the order list, and no write when a link is opened, which happens on every SMS
+tap. Revoking an order's links bumps its `link_version`, which ends every session granted
+through that order, at once and in every process, because the check is against the
+database. A row per session would buy ending one customer session alone, and a list of
+them; neither is asked for, and both would cost a write per link tap and a join per page.
+Rotating the keys out of `PORTAL_SECRET_KEYS` still ends every customer session at once.
+
+Staff: a signed staff id.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from backend.orders.access import CustomerSession, GrantedBy
 from portal.settings import Settings
 
 CUSTOMER_COOKIE = "portal_customer"
 STAFF_COOKIE = "portal_staff"
+GRANT_KINDS = frozenset(str(kind) for kind in GrantedBy)
 
 
-class SessionCodec:
+class SignedCookie:
+    """One cookie's signing: a salt of its own, a lifetime, and the rotating key list."""
+
     def __init__(self, secret_keys: tuple[str, ...], salt: str, max_age: timedelta) -> None:
+        # itsdangerous signs with the last key and accepts all of them.
         self._serializer = URLSafeTimedSerializer(list(secret_keys), salt=salt)
         self.max_age = max_age
 
-    def dumps(self, subject_id: int) -> str:
-        return self._serializer.dumps({"id": subject_id})
+    def dumps(self, payload: object) -> str:
+        return self._serializer.dumps(payload)
 
-    def loads(self, token: str | None) -> int | None:
+    def loads(self, token: str | None) -> Any:
         if not token:
             return None
         try:
-            payload = self._serializer.loads(token, max_age=int(self.max_age.total_seconds()))
+            return self._serializer.loads(token, max_age=int(self.max_age.total_seconds()))
         except BadSignature:
             return None
-        value = payload.get("id") if isinstance(payload, dict) else None
-        return value if isinstance(value, int) else None
+
+
+def _customer_payload(session: CustomerSession) -> dict[str, object]:
+    return {
+        "c": session.customer_id,
+        "o": session.order_id,
+        "v": session.link_version,
+        "g": str(session.granted_by),
+    }
+
+
+def _customer_session(payload: Any) -> CustomerSession | None:
+    if not isinstance(payload, dict):
+        return None
+    customer_id, order_id, link_version = (payload.get(key) for key in ("c", "o", "v"))
+    granted_by = payload.get("g")
+    if not (
+        isinstance(customer_id, int)
+        and isinstance(order_id, int)
+        and isinstance(link_version, int)
+        and isinstance(granted_by, str)
+        and granted_by in GRANT_KINDS
+    ):
+        return None
+    return CustomerSession(customer_id, order_id, link_version, GrantedBy(granted_by))
 
 
 class Sessions:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.customer = SessionCodec(
+        # v2: a v1 cookie named only the customer, which nothing could revoke.
+        self.customer_cookie = SignedCookie(
             settings.secret_keys,
-            "customer-session.v1",
+            "customer-session.v2",
             timedelta(hours=settings.customer_session_hours),
         )
-        self.staff = SessionCodec(
+        self.staff_cookie = SignedCookie(
             settings.secret_keys, "staff-session.v1", timedelta(hours=settings.staff_session_hours)
         )
 
-    def customer_id(self, request: Request) -> int | None:
-        return self.customer.loads(request.cookies.get(CUSTOMER_COOKIE))
+    def customer(self, request: Request) -> CustomerSession | None:
+        """What the cookie claims; pages check it against the database in their first query."""
+        return _customer_session(self.customer_cookie.loads(request.cookies.get(CUSTOMER_COOKIE)))
 
     def staff_id(self, request: Request) -> int | None:
-        return self.staff.loads(request.cookies.get(STAFF_COOKIE))
+        payload = self.staff_cookie.loads(request.cookies.get(STAFF_COOKIE))
+        value = payload.get("id") if isinstance(payload, dict) else None
+        return value if isinstance(value, int) else None
 
     def _set(self, response: Response, name: str, value: str, max_age: timedelta) -> None:
         response.set_cookie(
@@ -62,19 +110,21 @@ class Sessions:
             path="/",
         )
 
-    def sign_in_customer(self, response: Response, customer_id: int) -> None:
-        self._set(
-            response, CUSTOMER_COOKIE, self.customer.dumps(customer_id), self.customer.max_age
+    def _delete(self, response: Response, name: str) -> None:
+        response.delete_cookie(
+            name, path="/", httponly=True, samesite="lax", secure=self.settings.cookie_secure
         )
+
+    def sign_in_customer(self, response: Response, session: CustomerSession) -> None:
+        value = self.customer_cookie.dumps(_customer_payload(session))
+        self._set(response, CUSTOMER_COOKIE, value, self.customer_cookie.max_age)
+
+    def sign_out_customer(self, response: Response) -> None:
+        self._delete(response, CUSTOMER_COOKIE)
 
     def sign_in_staff(self, response: Response, staff_id: int) -> None:
-        self._set(response, STAFF_COOKIE, self.staff.dumps(staff_id), self.staff.max_age)
+        value = self.staff_cookie.dumps({"id": staff_id})
+        self._set(response, STAFF_COOKIE, value, self.staff_cookie.max_age)
 
     def sign_out_staff(self, response: Response) -> None:
-        response.delete_cookie(
-            STAFF_COOKIE,
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=self.settings.cookie_secure,
-        )
+        self._delete(response, STAFF_COOKIE)

@@ -14,6 +14,7 @@ from backend.db import Database
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
+from backend.orders.access import SESSION_IS_CURRENT, CustomerSession, SessionEnded
 from backend.orders.address_policy import AddressDecision, AddressFacts, AddressRules, decide
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone, mask_street
@@ -225,6 +226,7 @@ _HEAD = (
         .where(ReturnRequest.order_id == Order.id)
         .scalar_subquery()
         .label("returns_updated_at"),
+        SESSION_IS_CURRENT.label("session_is_current"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
@@ -299,16 +301,21 @@ class TrackingHead:
         return self.row.last_rejection  # type: ignore[no-any-return]
 
 
-def get_tracking_head(database: Database, public_no: str, customer_id: int) -> TrackingHead | None:
-    """None both for a missing order and for someone else's: the caller answers 404 to both."""
+def get_tracking_head(
+    database: Database, public_no: str, customer: CustomerSession
+) -> TrackingHead | None:
+    """None both for a missing order and for someone else's: the caller answers 404 to both.
+
+    Raises SessionEnded when the order is the customer's but their session was revoked.
+    """
     if not (public_no.isascii() and public_no.isalnum()) or len(public_no) > 24:
         return None
     with database.engine.connect() as connection:
-        row = connection.execute(
-            _HEAD, {"public_no": public_no, "customer_id": customer_id}
-        ).first()
+        row = connection.execute(_HEAD, {"public_no": public_no, **customer.parameters()}).first()
     if row is None:
         return None
+    if not row.session_is_current:
+        raise SessionEnded
     version = f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
     return TrackingHead(row.id, version, row)
 
@@ -342,7 +349,9 @@ def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingVi
     )
 
 
-def get_tracking_view(database: Database, public_no: str, customer_id: int) -> TrackingView | None:
+def get_tracking_view(
+    database: Database, public_no: str, customer: CustomerSession
+) -> TrackingView | None:
     """The whole view in three queries; None for a missing order and for someone else's."""
-    head = get_tracking_head(database, public_no, customer_id)
+    head = get_tracking_head(database, public_no, customer)
     return complete_tracking_view(database, head) if head is not None else None

@@ -2,6 +2,11 @@
 
 No order, channel or waybill number is ever a credential on its own: access comes
 from a secret code, a signature, or a number plus the phone's last digits, rate limited.
+What a link or lookup grants is a `CustomerSession`: a signed, stateless statement of
+which order let the visitor in and that order's link version at the time. Every customer
+page checks it against the order's current `link_version` inside the page's first query
+(`SESSION_IS_CURRENT`), so revoking the order's links ends those sessions at once, in
+every process; portal/sessions.py says why it is stateless.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Result, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Result, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from backend import audit
 from backend.actors import Actor
@@ -52,13 +58,62 @@ class LookupRateLimited(Exception):
     """Too many lookup attempts for this order number or from this address."""
 
 
+class SessionEnded(Exception):
+    """The customer's session was granted through an order whose links have since been revoked."""
+
+
+class GrantedBy(StrEnum):
+    SHORT_LINK = "short_link"  # /t/<code> from an SMS
+    SIGNED_LINK = "signed_link"  # /o/<token> from WeChat or H5
+    LOOKUP = "lookup"  # order number + last four digits of the phone
+
+
+@dataclass(frozen=True)
+class CustomerSession:
+    """What the customer's cookie says: whose orders, and how (and when) that was granted.
+
+    `link_version` is the granting order's version when the link or lookup was used;
+    the session lasts while the order still has that version.
+    """
+
+    customer_id: int
+    order_id: int
+    link_version: int
+    granted_by: GrantedBy
+
+    def parameters(self) -> dict[str, int]:
+        """The bound values `SESSION_IS_CURRENT` (and the customer filter next to it) read."""
+        return {
+            "customer_id": self.customer_id,
+            "session_order_id": self.order_id,
+            "session_link_version": self.link_version,
+        }
+
+
 @dataclass(frozen=True)
 class CustomerGrant:
     """What a valid link or lookup proves: this visitor may see this customer's orders."""
 
-    customer_id: int
-    order_id: int
+    session: CustomerSession
     public_no: str
+
+    @property
+    def customer_id(self) -> int:
+        return self.session.customer_id
+
+    @property
+    def order_id(self) -> int:
+        return self.session.order_id
+
+
+_GRANTING_ORDER = aliased(Order, name="granting_order")
+# True while the order that let this session in still has the link version it had then.
+# A condition for a query a page runs anyway: checking the session costs no query.
+SESSION_IS_CURRENT = exists().where(
+    _GRANTING_ORDER.id == bindparam("session_order_id"),
+    _GRANTING_ORDER.customer_id == bindparam("customer_id"),
+    _GRANTING_ORDER.link_version == bindparam("session_link_version"),
+)
 
 
 def hash_code(code: str) -> str:
@@ -101,13 +156,18 @@ class LinkSigner:
         return order_id, version
 
 
-def _grant_for(session: Session, order_id: int) -> tuple[CustomerGrant, int] | None:
-    row = session.execute(
-        select(Order.customer_id, Order.public_no, Order.link_version).where(Order.id == order_id)
-    ).first()
-    if row is None:
-        return None
-    return CustomerGrant(row.customer_id, order_id, row.public_no), row.link_version
+def _grant(row: Any, granted_by: GrantedBy) -> CustomerGrant:
+    """From a row with the order's id, customer_id, public_no and link_version, read together."""
+    session = CustomerSession(row.customer_id, row.order_id, row.link_version, granted_by)
+    return CustomerGrant(session, row.public_no)
+
+
+_GRANT_COLUMNS = (
+    Order.id.label("order_id"),
+    Order.customer_id,
+    Order.public_no,
+    Order.link_version,
+)
 
 
 def issue_short_link(
@@ -144,36 +204,40 @@ def resolve_short_link(database: Database, code: str, now: datetime | None = Non
     now = now or utcnow()
     if not is_well_formed_code(code):
         raise LinkInvalid
+    # The code and the order's link version in one statement: a revocation committing
+    # between two reads could otherwise pair a live code with the new version.
     with database.read() as session:
-        link = session.scalars(
-            select(ShortLink).where(ShortLink.code_hash == hash_code(code))
+        row = session.execute(
+            select(ShortLink.revoked_at, ShortLink.expires_at, *_GRANT_COLUMNS)
+            .join(Order, Order.id == ShortLink.order_id)
+            .where(ShortLink.code_hash == hash_code(code))
         ).first()
-        if link is None:
-            raise LinkInvalid
-        if link.revoked_at is not None:
-            raise LinkRevoked
-        if link.expires_at <= now:
-            raise LinkExpired
-        found = _grant_for(session, link.order_id)
-    if found is None:
+    if row is None:
         raise LinkInvalid
-    return found[0]
+    if row.revoked_at is not None:
+        raise LinkRevoked
+    if row.expires_at <= now:
+        raise LinkExpired
+    return _grant(row, GrantedBy.SHORT_LINK)
 
 
 def resolve_signed_link(database: Database, signer: LinkSigner, token: str) -> CustomerGrant:
     order_id, version = signer.read(token)
     with database.read() as session:
-        found = _grant_for(session, order_id)
-    if found is None:
+        row = session.execute(select(*_GRANT_COLUMNS).where(Order.id == order_id)).first()
+    if row is None:
         raise LinkInvalid
-    grant, current_version = found
-    if version != current_version:
+    if version != row.link_version:
         raise LinkRevoked
-    return grant
+    return _grant(row, GrantedBy.SIGNED_LINK)
 
 
 def revoke_links(database: Database, order_id: int, actor: Actor) -> None:
-    """Revoke every link issued so far for the order: signed ones by version, codes by flag."""
+    """Revoke every link issued so far for the order: signed ones by version, codes by flag.
+
+    Bumping the version also ends every customer session granted through this order
+    (by link or by lookup) before now: see `SESSION_IS_CURRENT`.
+    """
     now = utcnow()
     with database.write() as session:
         order = session.get(Order, order_id, with_for_update=True)
@@ -194,7 +258,11 @@ def revoke_links(database: Database, order_id: int, actor: Actor) -> None:
             subject_id=order_id,
             order_id=order_id,
             before={"link_version": before},
-            after={"link_version": before + 1, "short_links_revoked": _rowcount(revoked)},
+            after={
+                "link_version": before + 1,
+                "short_links_revoked": _rowcount(revoked),
+                "customer_sessions_ended": True,
+            },
         )
 
 
@@ -224,15 +292,19 @@ def _lookup_is_limited(session: Session, order_key: str, ip: str, now: datetime)
 
 def _match_order(session: Session, order_key: str, phone_last4: str) -> CustomerGrant | None:
     rows = session.execute(
-        select(Order.id, Order.customer_id, Order.public_no, Customer.phone, AddressVersion.phone)
+        select(
+            *_GRANT_COLUMNS,
+            Customer.phone.label("buyer_phone"),
+            AddressVersion.phone.label("recipient_phone"),
+        )
         .join(Customer, Customer.id == Order.customer_id)
         .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
         .where(or_(func.upper(Order.public_no) == order_key, Order.channel_order_no == order_key))
     ).all()
-    for order_id, customer_id, public_no, buyer_phone, recipient_phone in rows:
-        phones = {p for p in (buyer_phone, recipient_phone) if p}
+    for row in rows:
+        phones = {p for p in (row.buyer_phone, row.recipient_phone) if p}
         if any(secrets.compare_digest(p[-4:], phone_last4) for p in phones):
-            return CustomerGrant(customer_id, order_id, public_no)
+            return _grant(row, GrantedBy.LOOKUP)
     return None
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from backend.audit.models import AuditEvent
 from backend.db import Database
+from backend.orders.access import SESSION_IS_CURRENT, CustomerSession, SessionEnded
 from backend.orders.holds import HoldState, get_hold_state
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone
@@ -120,15 +121,21 @@ def to_summary(row: Any, masked: bool) -> OrderSummary:
     )
 
 
-def list_customer_orders(database: Database, customer_id: int) -> list[OrderSummary]:
+def list_customer_orders(database: Database, customer: CustomerSession) -> list[OrderSummary]:
+    """The customer's orders, in the one query that also checks their session."""
     statement = (
         summary_select()
-        .where(Order.customer_id == customer_id)
+        .where(Order.customer_id == bindparam("customer_id"), SESSION_IS_CURRENT)
         .order_by(Order.placed_at.desc())
         .limit(SEARCH_LIMIT)
     )
     with database.read() as session:
-        return [to_summary(row, masked=True) for row in session.execute(statement)]
+        rows = session.execute(statement, customer.parameters()).all()
+    # A current session always finds at least the order that granted it, so none at all
+    # means the session has ended, and no second query is needed to tell.
+    if not rows:
+        raise SessionEnded
+    return [to_summary(row, masked=True) for row in rows]
 
 
 def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | None:

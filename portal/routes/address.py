@@ -49,15 +49,15 @@ MESSAGES = {
 
 
 async def _head(request: Request) -> TrackingHead:
-    customer_id = request.app.state.sessions.customer_id(request)
+    customer = request.app.state.sessions.customer(request)
     head = None
-    if customer_id is not None:
+    if customer is not None:
         head = await calls.read(
             request,
             get_tracking_head,
             request.app.state.database,
             request.path_params["public_no"],
-            customer_id,
+            customer,
         )
     if head is None:
         raise HTTPException(404)

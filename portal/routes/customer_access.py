@@ -14,6 +14,13 @@ from portal.rendering import redirect, render
 
 NOT_FOUND_MESSAGE = N_("No order matches that order number and phone number. Please check both.")
 LIMITED_MESSAGE = N_("Too many attempts. Please wait 15 minutes and try again.")
+# Messages a redirect may ask the lookup page to show; anything else in ?notice= is ignored.
+NOTICES = {
+    "session_ended": N_(
+        "The shop has withdrawn the link you used, so this visit has ended. "
+        "Open the newest link from the shop, or look up your order below."
+    ),
+}
 
 
 def client_ip(request: Request) -> str:
@@ -27,7 +34,7 @@ def _enter(request: Request, grant: access.CustomerGrant) -> Response:
         response: Response = Response(status_code=200, headers={"HX-Redirect": target})
     else:
         response = RedirectResponse(target, status_code=303)
-    request.app.state.sessions.sign_in_customer(response, grant.customer_id)
+    request.app.state.sessions.sign_in_customer(response, grant.session)
     return response
 
 
@@ -51,12 +58,16 @@ async def signed_link(request: Request) -> Response:
 
 
 def _lookup_form(
-    request: Request, values: dict[str, str], error: str | None, status: int
+    request: Request,
+    values: dict[str, str],
+    error: str | None,
+    status: int,
+    notice: str | None = None,
 ) -> Response:
     return render(
         request,
         "customer/lookup.html",
-        {"values": values, "error": error},
+        {"values": values, "error": error, "notice": notice},
         partial="customer/_lookup_form.html",
         status_code=status,
     )
@@ -64,7 +75,8 @@ def _lookup_form(
 
 async def lookup(request: Request) -> Response:
     if request.method == "GET":
-        return _lookup_form(request, {"order_no": "", "phone_last4": ""}, None, 200)
+        notice = NOTICES.get(request.query_params.get("notice", ""))
+        return _lookup_form(request, {"order_no": "", "phone_last4": ""}, None, 200, notice)
     form = await request.form()
     values = {
         "order_no": form_text(form, "order_no", 64),
@@ -87,7 +99,7 @@ async def lookup(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    if request.app.state.sessions.customer_id(request) is not None:
+    if request.app.state.sessions.customer(request) is not None:
         return redirect(request, "orders")
     return redirect(request, "lookup")
 

@@ -50,19 +50,27 @@ RETURN_MESSAGES = {
 
 
 async def _head(request: Request) -> TrackingHead:
-    customer_id = request.app.state.sessions.customer_id(request)
+    customer = request.app.state.sessions.customer(request)
     head = None
-    if customer_id is not None:
+    if customer is not None:
         head = await calls.read(
             request,
             get_tracking_head,
             request.app.state.database,
             request.path_params["public_no"],
-            customer_id,
+            customer,
         )
     if head is None:
         raise HTTPException(404)
     return head
+
+
+def _customer_id(request: Request) -> int:
+    """Whose orders: only called after `_head` has checked the session against the database."""
+    customer = request.app.state.sessions.customer(request)
+    if customer is None:
+        raise HTTPException(404)
+    return customer.customer_id
 
 
 def _store(request: Request) -> PhotoStore:
@@ -186,7 +194,7 @@ async def file_return(request: Request) -> Response:
             service.file_return,
             request.app.state.database,
             head.order_id,
-            request.app.state.sessions.customer_id(request),
+            _customer_id(request),
             quantities,
             RefundType(refund_type_text),
             form_text(form, "reason", 40),
@@ -218,7 +226,7 @@ async def _progress_page(
         views.get_return_view,
         request.app.state.database,
         return_id,
-        request.app.state.sessions.customer_id(request),
+        _customer_id(request),
     )
     if view is None or view.order_id != head.order_id:
         raise HTTPException(404)
@@ -282,7 +290,7 @@ async def send_back(request: Request) -> Response:
             return_parcels.send_back,
             request.app.state.database,
             return_id,
-            request.app.state.sessions.customer_id(request),
+            _customer_id(request),
             form_text(form, "carrier", 32),
             form_text(form, "tracking_no", 40),
             _customer_actor(request, head),
@@ -306,7 +314,7 @@ async def ask_again(request: Request) -> Response:
             service.ask_again,
             request.app.state.database,
             return_id,
-            request.app.state.sessions.customer_id(request),
+            _customer_id(request),
             form_text(form, "description", 500, multiline=True),
             photo_ids,
             DEFAULT_REFUND_RULES,

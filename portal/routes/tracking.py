@@ -16,6 +16,7 @@ from backend.logistics.tracking_view import (
     complete_tracking_view,
     get_tracking_head,
 )
+from backend.orders.access import CustomerSession
 from backend.orders.queries import list_customer_orders
 from backend.refunds.service import RETURNABLE
 from portal import calls
@@ -25,9 +26,9 @@ from portal.rendering import is_htmx, page_response, redirect, render, render_pa
 from portal.sessions import Sessions
 
 
-def _customer(request: Request) -> int | None:
+def _customer(request: Request) -> CustomerSession | None:
     sessions: Sessions = request.app.state.sessions
-    return sessions.customer_id(request)
+    return sessions.customer(request)
 
 
 def _to_lookup(request: Request) -> Response:
@@ -35,22 +36,22 @@ def _to_lookup(request: Request) -> Response:
 
 
 async def orders(request: Request) -> Response:
-    customer_id = _customer(request)
-    if customer_id is None:
+    customer = _customer(request)
+    if customer is None:
         return _to_lookup(request)
     summaries = await calls.read(
-        request, list_customer_orders, request.app.state.database, customer_id
+        request, list_customer_orders, request.app.state.database, customer
     )
     return render(request, "customer/orders.html", {"orders": summaries})
 
 
-async def _head(request: Request, customer_id: int) -> TrackingHead:
+async def _head(request: Request, customer: CustomerSession) -> TrackingHead:
     head = await calls.read(
         request,
         get_tracking_head,
         request.app.state.database,
         request.path_params["public_no"],
-        customer_id,
+        customer,
     )
     if head is None:
         raise HTTPException(404)
@@ -101,20 +102,20 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
 
 
 async def tracking(request: Request) -> Response:
-    customer_id = _customer(request)
-    if customer_id is None:
+    customer = _customer(request)
+    if customer is None:
         return _to_lookup(request)
-    head = await _head(request, customer_id)
+    head = await _head(request, customer)
     partial = "customer/_timeline.html" if is_htmx(request) else "customer/tracking.html"
     return await _page(request, head, partial)
 
 
 async def timeline(request: Request) -> Response:
     """Polled by htmx; 204 (htmx leaves the page alone) when nothing has changed."""
-    customer_id = _customer(request)
-    if customer_id is None:
+    customer = _customer(request)
+    if customer is None:
         raise HTTPException(404)
-    head = await _head(request, customer_id)
+    head = await _head(request, customer)
     if request.query_params.get("marker") == _marker(head):
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return await _page(request, head, "customer/_timeline.html")
