@@ -20,7 +20,7 @@ from backend.orders.models import (
     Sku,
 )
 from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
-from backend.staff.models import StaffUser
+from backend.staff.models import StaffSession, StaffUser
 
 metadata = Base.metadata
 
@@ -45,6 +45,7 @@ __all__ = [
     "Shipment",
     "ShortLink",
     "Sku",
+    "StaffSession",
     "StaffUser",
     "TrackingEvent",
     "metadata",

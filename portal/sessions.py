@@ -12,7 +12,10 @@ database. A row per session would buy ending one customer session alone, and a l
 them; neither is asked for, and both would cost a write per link tap and a join per page.
 Rotating the keys out of `PORTAL_SECRET_KEYS` still ends every customer session at once.
 
-Staff: a signed staff id.
+Staff: the cookie carries only a signed random session id; the database keeps its hash
+in `staff_sessions` (backend/staff/accounts.py), so logout, disabling an account and a
+password change end sessions on the server, and each login leaves a record of when, from
+where and with what browser.
 """
 
 from __future__ import annotations
@@ -86,18 +89,22 @@ class Sessions:
             "customer-session.v2",
             timedelta(hours=settings.customer_session_hours),
         )
+        # v2: a v1 cookie named the staff id; now the cookie names a server-side session.
         self.staff_cookie = SignedCookie(
-            settings.secret_keys, "staff-session.v1", timedelta(hours=settings.staff_session_hours)
+            settings.secret_keys, "staff-session.v2", timedelta(hours=settings.staff_session_hours)
         )
+
+    @property
+    def staff_lifetime(self) -> timedelta:
+        return self.staff_cookie.max_age
 
     def customer(self, request: Request) -> CustomerSession | None:
         """What the cookie claims; pages check it against the database in their first query."""
         return _customer_session(self.customer_cookie.loads(request.cookies.get(CUSTOMER_COOKIE)))
 
-    def staff_id(self, request: Request) -> int | None:
-        payload = self.staff_cookie.loads(request.cookies.get(STAFF_COOKIE))
-        value = payload.get("id") if isinstance(payload, dict) else None
-        return value if isinstance(value, int) else None
+    def staff_token(self, request: Request) -> str | None:
+        token = self.staff_cookie.loads(request.cookies.get(STAFF_COOKIE))
+        return token if isinstance(token, str) else None
 
     def _set(self, response: Response, name: str, value: str, max_age: timedelta) -> None:
         response.set_cookie(
@@ -122,8 +129,8 @@ class Sessions:
     def sign_out_customer(self, response: Response) -> None:
         self._delete(response, CUSTOMER_COOKIE)
 
-    def sign_in_staff(self, response: Response, staff_id: int) -> None:
-        value = self.staff_cookie.dumps({"id": staff_id})
+    def sign_in_staff(self, response: Response, session_token: str) -> None:
+        value = self.staff_cookie.dumps(session_token)
         self._set(response, STAFF_COOKIE, value, self.staff_cookie.max_age)
 
     def sign_out_staff(self, response: Response) -> None:

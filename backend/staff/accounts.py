@@ -1,21 +1,28 @@
-"""Staff accounts: adding staff, and password login with a memory-hard hash."""
+"""Staff accounts and sessions: adding, disabling, passwords, login and logout."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.actors import Actor
+from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
-from backend.staff.models import Role, StaffUser
-from backend.staff.permissions import StaffIdentity
+from backend.staff.models import Role, SessionEnd, StaffSession, StaffUser
+from backend.staff.permissions import ROLE_PERMISSIONS, Permission, StaffIdentity
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_LOCKOUT = timedelta(minutes=15)
+# last_seen_at is kept to this precision: writing it on every staff page would add a
+# write to every page; once per five minutes per session is enough for an audit trail.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 # Argon2id with the library's defaults (64 MiB, 3 passes): slow for an attacker, ~50 ms for us.
 _hasher = PasswordHasher()
@@ -35,16 +42,61 @@ class StaffNameTaken(Exception):
     """A staff member with that name already exists."""
 
 
+class StaffActionNotPermitted(Exception):
+    """The acting staff member's role may not manage staff accounts."""
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    """A successful login: who, and the secret the cookie carries (only its hash is stored)."""
+
+    identity: StaffIdentity
+    session_token: str
+
+
+@dataclass(frozen=True)
+class CurrentStaffSession:
+    """A live staff session and the staff member behind it, loaded in one query."""
+
+    session_id: int
+    last_seen_at: datetime
+    identity: StaffIdentity
+
+    def needs_touch(self, now: datetime) -> bool:
+        return now - self.last_seen_at >= LAST_SEEN_RESOLUTION
+
+
+def hash_session_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise ValueError("a password has at least 8 characters")
+
+
+def _check_may_manage_staff(session: Session, actor: Actor) -> None:
+    """Staff need MANAGE_STAFF; the CLI and other system actors are trusted by the operator."""
+    if actor.kind != ActorKind.STAFF:
+        return
+    role = session.scalar(
+        select(StaffUser.role).where(StaffUser.name == actor.identifier, StaffUser.active.is_(True))
+    )
+    if role is None or Permission.MANAGE_STAFF not in ROLE_PERMISSIONS[role]:
+        raise StaffActionNotPermitted(actor.identifier)
+
+
 def add_staff(database: Database, name: str, role: Role, password: str, actor: Actor) -> int:
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("a staff name is 1 to 64 characters")
-    if len(password) < 8:
-        raise ValueError("a password has at least 8 characters")
+    _check_password(password)
+    password_hash = _hasher.hash(password)
     with database.write() as session:
+        _check_may_manage_staff(session, actor)
         if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
             raise StaffNameTaken(name)
-        user = StaffUser(name=name, role=role, password_hash=_hasher.hash(password))
+        user = StaffUser(name=name, role=role, password_hash=password_hash)
         session.add(user)
         session.flush()
         audit.record(
@@ -58,7 +110,15 @@ def add_staff(database: Database, name: str, role: Role, password: str, actor: A
         return user.id
 
 
-def authenticate(database: Database, name: str, password: str, ip: str | None) -> StaffIdentity:
+def log_in(
+    database: Database,
+    name: str,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    lifetime: timedelta,
+) -> StaffLogin:
+    """Check the password and open a session, in one transaction; every attempt counts."""
     now = utcnow()
     with database.write() as session:
         user = session.scalars(select(StaffUser).where(StaffUser.name == name.strip())).first()
@@ -73,18 +133,48 @@ def authenticate(database: Database, name: str, password: str, ip: str | None) -
         if not _verify(user.password_hash, password):
             user.failed_logins = user.failed_logins + 1 if recent_failure else 1
             user.last_failed_login_at = now
-            identity = None
+            login = None
         else:
-            user.failed_logins = 0
+            login = _open_session(session, user, now, ip, user_agent, lifetime)
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
-            identity = StaffIdentity(user.id, user.name, Role(user.role))
-            audit.record(
-                session, identity.actor(ip), "staff.logged_in", subject="staff", subject_id=user.id
-            )
-    if identity is None:
+    if login is None:
         raise InvalidCredentials
-    return identity
+    return login
+
+
+def _open_session(
+    session: Session,
+    user: StaffUser,
+    now: datetime,
+    ip: str | None,
+    user_agent: str | None,
+    lifetime: timedelta,
+) -> StaffLogin:
+    user.failed_logins = 0
+    token = secrets.token_urlsafe(32)
+    row = StaffSession(
+        staff_id=user.id,
+        token_hash=hash_session_token(token),
+        created_at=now,
+        expires_at=now + lifetime,
+        last_seen_at=now,
+        ip=ip,
+        user_agent=(user_agent or "")[:400] or None,
+    )
+    session.add(row)
+    session.flush()
+    identity = StaffIdentity(user.id, user.name, Role(user.role))
+    audit.record(
+        session,
+        identity.actor(ip),
+        "staff.logged_in",
+        subject="staff",
+        subject_id=user.id,
+        after={"session_id": row.id},
+        at=now,
+    )
+    return StaffLogin(identity, token)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -94,9 +184,77 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def get_staff(database: Database, staff_id: int) -> StaffIdentity | None:
-    with database.read() as session:
-        user = session.get(StaffUser, staff_id)
-    if user is None or not user.active:
+# Built once; the session and its staff member in one statement, as every staff page needs.
+_LIVE_SESSION = (
+    select(
+        StaffSession.id,
+        StaffSession.last_seen_at,
+        StaffUser.id.label("staff_id"),
+        StaffUser.name,
+        StaffUser.role,
+    )
+    .join(StaffUser, StaffUser.id == StaffSession.staff_id)
+    .where(
+        StaffSession.token_hash == bindparam("token_hash"),
+        StaffSession.ended_at.is_(None),
+        StaffSession.expires_at > bindparam("now"),
+        StaffUser.active.is_(True),
+    )
+)
+
+
+def get_staff_session(
+    database: Database, token: str, now: datetime | None = None
+) -> CurrentStaffSession | None:
+    """None for an unknown, ended or expired session, and for a disabled account."""
+    params = {"token_hash": hash_session_token(token), "now": now or utcnow()}
+    with database.engine.connect() as connection:
+        row = connection.execute(_LIVE_SESSION, params).first()
+    if row is None:
         return None
-    return StaffIdentity(user.id, user.name, Role(user.role))
+    identity = StaffIdentity(row.staff_id, row.name, Role(row.role))
+    return CurrentStaffSession(row.id, row.last_seen_at, identity)
+
+
+def touch_staff_session(database: Database, session_id: int, now: datetime | None = None) -> None:
+    """Bookkeeping for "last seen", not a change anyone made: no audit event."""
+    with database.write() as session:
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.id == session_id, StaffSession.ended_at.is_(None))
+            .values(last_seen_at=now or utcnow())
+        )
+
+
+def end_session(database: Database, token: str, actor: Actor) -> bool:
+    """Logout: the session stops working on the server, whatever happens to the cookie."""
+    now = utcnow()
+    with database.write() as session:
+        row = session.execute(
+            select(StaffSession.id, StaffUser.id.label("staff_id"), StaffUser.name)
+            .join(StaffUser, StaffUser.id == StaffSession.staff_id)
+            .where(
+                StaffSession.token_hash == hash_session_token(token),
+                StaffSession.ended_at.is_(None),
+            )
+            .with_for_update(of=StaffSession)
+        ).first()
+        if row is None:
+            return False
+        if not (actor.kind == ActorKind.STAFF and actor.identifier == row.name):
+            _check_may_manage_staff(session, actor)
+        session.execute(
+            update(StaffSession)
+            .where(StaffSession.id == row.id)
+            .values(ended_at=now, ended_because=SessionEnd.LOGGED_OUT)
+        )
+        audit.record(
+            session,
+            actor,
+            "staff.logged_out",
+            subject="staff",
+            subject_id=row.staff_id,
+            after={"session_id": row.id},
+            at=now,
+        )
+    return True

@@ -17,14 +17,14 @@ from backend.orders import access, holds
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
-from backend.staff.accounts import InvalidCredentials, LoginLocked, authenticate
+from backend.staff.accounts import InvalidCredentials, LoginLocked, end_session, log_in
 from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
 from portal.routes.customer_access import client_ip
-from portal.staff_auth import require_staff
+from portal.staff_auth import current_staff_session, require_staff
 
 
 async def login(request: Request) -> Response:
@@ -32,30 +32,40 @@ async def login(request: Request) -> Response:
         return render(request, "admin/login.html", {"error": None, "name": ""})
     form = await request.form()
     name, password = form_text(form, "name", 64), form_text(form, "password", 256)
+    state = request.app.state
     try:
-        staff = await calls.write(
-            request, authenticate, request.app.state.database, name, password, client_ip(request)
-        )
-    except InvalidCredentials:
-        return render(
+        login = await calls.write(
             request,
-            "admin/login.html",
-            {"error": N_("Wrong name or password."), "name": name},
-            status_code=422,
+            log_in,
+            state.database,
+            name,
+            password,
+            client_ip(request),
+            request.headers.get("user-agent"),
+            state.sessions.staff_lifetime,
         )
-    except LoginLocked:
-        return render(
-            request,
-            "admin/login.html",
-            {"error": N_("Too many failed logins. Try again in 15 minutes."), "name": name},
-            status_code=429,
-        )
+    except (InvalidCredentials, LoginLocked) as refused:
+        return _login_refused(request, name, refused)
     response = redirect(request, "admin_orders")
-    request.app.state.sessions.sign_in_staff(response, staff.id)
+    state.sessions.sign_in_staff(response, login.session_token)
     return response
 
 
+def _login_refused(request: Request, name: str, refused: Exception) -> Response:
+    if isinstance(refused, LoginLocked):
+        error, status = N_("Too many failed logins. Try again in 15 minutes."), 429
+    else:
+        error, status = N_("Wrong name or password."), 422
+    return render(request, "admin/login.html", {"error": error, "name": name}, status_code=status)
+
+
 async def logout(request: Request) -> Response:
+    """Ends the session on the server: the same cookie replayed later is a login page."""
+    current = await current_staff_session(request)
+    token = request.app.state.sessions.staff_token(request)
+    if current is not None and token is not None:
+        actor = current.identity.actor(client_ip(request))
+        await calls.write(request, end_session, request.app.state.database, token, actor)
     response = redirect(request, "admin_login")
     request.app.state.sessions.sign_out_staff(response)
     return response

@@ -1,12 +1,14 @@
 """The demo data: every state, safe to seed twice, and something for every staff queue."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from backend.demo import REAL_CARRIERS, list_held_waybills, seed_orders, seed_staff
 from backend.logistics.alerts import AlertKind, list_alerts
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
-from backend.staff.accounts import authenticate
+from backend.staff.accounts import log_in
 
 
 def test_the_demo_covers_every_order_state_and_seeding_twice_adds_nothing(database):
@@ -32,7 +34,8 @@ def test_demo_staff_can_log_in_and_seeding_them_twice_is_harmless(database):
     seed_staff(database)
     staff = seed_staff(database)
     name, role, password = staff[0]
-    assert authenticate(database, name, password, ip=None).role == role
+    login = log_in(database, name, password, None, None, timedelta(hours=1))
+    assert login.identity.role == role
 
 
 def test_the_demo_fills_every_operations_queue_and_the_dashboard(database):
