@@ -11,16 +11,33 @@ import sys
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.access import LinkSigner, issue_short_link
 from backend.orders.service import find_order_id
-from backend.staff.accounts import StaffNameTaken, add_staff
+from backend.staff.accounts import (
+    StaffNameTaken,
+    StaffNotFound,
+    add_staff,
+    change_password,
+    disable_staff,
+    enable_staff,
+)
 from backend.staff.models import Role
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
+
+
+def operator_actor() -> Actor:
+    """Staff changes from the CLI name the operating-system account that ran them."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(ActorKind.SYSTEM, f"cli:{user}", channel="cli")
 
 
 class RedactSignedLinks(logging.Filter):
@@ -158,12 +175,72 @@ def cmd_staff_add(settings: Settings, args: argparse.Namespace) -> int:
         else:
             password, generated = secrets.token_urlsafe(12), True
     try:
-        add_staff(Database(settings.database_url), args.name, Role(args.role), password, CLI_ACTOR)
+        database = Database(settings.database_url)
+        add_staff(database, args.name, Role(args.role), password, operator_actor())
     except (StaffNameTaken, ValueError) as error:
         print(f"not added: {error}", file=sys.stderr)
         return 1
     print(f"added {args.name} ({args.role})" + (f", password: {password}" if generated else ""))
     return 0
+
+
+def cmd_staff_disable(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        ended = disable_staff(Database(settings.database_url), args.name, operator_actor())
+    except StaffNotFound:
+        print(f"no staff member {args.name}", file=sys.stderr)
+        return 1
+    print(f"disabled {args.name}; {ended} open session(s) ended")
+    return 0
+
+
+def cmd_staff_enable(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        changed = enable_staff(Database(settings.database_url), args.name, operator_actor())
+    except StaffNotFound:
+        print(f"no staff member {args.name}", file=sys.stderr)
+        return 1
+    print(f"enabled {args.name}" if changed else f"{args.name} was already enabled")
+    return 0
+
+
+def _read_new_password() -> str | None:
+    """From a prompt (typed twice) on a terminal, else the first line of stdin."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("New password (at least 8 characters): ")
+    return password if getpass.getpass("Again: ") == password else None
+
+
+def cmd_staff_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_new_password()
+    if password is None:
+        print("the two passwords differ; nothing changed", file=sys.stderr)
+        return 1
+    database = Database(settings.database_url)
+    try:
+        ended = change_password(database, args.name, password, operator_actor())
+    except (StaffNotFound, ValueError) as error:
+        print(f"not changed: {error}", file=sys.stderr)
+        return 1
+    print(f"password of {args.name} changed; {ended} open session(s) ended")
+    return 0
+
+
+def _add_staff_commands(staff_commands: Any) -> None:
+    add = staff_commands.add_parser("add", help="add a staff member")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[str(r) for r in Role])
+    add.add_argument("--password", help="omit to be asked (or get a generated one)")
+    add.set_defaults(run=cmd_staff_add)
+    for name, run, help_text in (
+        ("disable", cmd_staff_disable, "stop an account logging in and end its sessions"),
+        ("enable", cmd_staff_enable, "let a disabled account log in again"),
+        ("password", cmd_staff_password, "set a new password (prompt or stdin), end sessions"),
+    ):
+        command = staff_commands.add_parser(name, help=help_text)
+        command.add_argument("name")
+        command.set_defaults(run=run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,12 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("order_no")
     link.set_defaults(run=cmd_link)
     staff = commands.add_parser("staff", help="manage staff accounts")
-    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
-    add = staff_commands.add_parser("add", help="add a staff member")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=[str(r) for r in Role])
-    add.add_argument("--password", help="omit to be asked (or get a generated one)")
-    add.set_defaults(run=cmd_staff_add)
+    _add_staff_commands(staff.add_subparsers(dest="staff_command", required=True))
     return parser
 
 

@@ -1,7 +1,12 @@
 """Staff sessions live on the server: logout, disabling and a new password end them."""
 
+import getpass
 import hashlib
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import event, select, update
 from starlette.testclient import TestClient
@@ -9,12 +14,14 @@ from starlette.testclient import TestClient
 from backend.audit.models import AuditEvent
 from backend.db import utcnow
 from backend.staff.accounts import add_staff
-from backend.staff.models import Role, StaffSession
+from backend.staff.models import Role, StaffSession, StaffUser
 from portal.app import create_app
 from portal.sessions import STAFF_COOKIE
+from tests.conftest import TEST_KEYS
 from tests.portal.helpers import ADMIN, csrf_token
 
 PASSWORD = "correct-horse-battery"
+PORTAL = Path(sys.executable).parent / "portal"
 
 
 def log_in(browser: TestClient, name: str, password: str = PASSWORD, agent: str = "Phone/1.0"):
@@ -42,6 +49,17 @@ def answer(app, cookie: str, path: str = "/admin/orders"):
 
 LOGIN = (303, "/admin/login")
 OK = (200, None)
+
+
+def run_portal(database, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PORTAL_DATABASE_URL": database.url,
+        "PORTAL_SECRET_KEYS": ",".join(TEST_KEYS),
+    }
+    return subprocess.run(
+        [str(PORTAL), *args], input=stdin, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def staff_events(database, action: str) -> list[tuple[str, str, str | None, dict | None]]:
@@ -83,6 +101,55 @@ def test_a_cookie_replayed_after_logout_is_sent_to_the_login_page(client, databa
     assert [(e[0], e[1]) for e in staff_events(database, "staff.logged_out")] == [
         ("小李", str(staff_id))
     ]
+
+
+def test_disabling_an_account_with_the_cli_ends_its_sessions_and_says_who(client, database):
+    staff_id = add_staff(database, "小王", Role.SUPPORT, PASSWORD, ADMIN)
+    desk, phone = signed_in(client, "小王"), signed_in(TestClient(client.app), "小王")
+    assert answer(client.app, desk) == answer(client.app, phone) == OK
+
+    done = run_portal(database, "staff", "disable", "小王")
+
+    assert done.returncode == 0, done.stderr
+    assert answer(client.app, desk) == answer(client.app, phone) == LOGIN
+    assert log_in(TestClient(client.app), "小王").status_code == 422
+    with database.read() as session:
+        assert session.scalar(select(StaffUser.active).where(StaffUser.id == staff_id)) is False
+    assert sessions_of(database, staff_id) == [(True, "account_disabled")] * 2
+    operator = f"cli:{getpass.getuser()}"
+    assert staff_events(database, "staff.disabled") == [
+        (operator, str(staff_id), "cli", {"active": False, "sessions_ended": 2})
+    ]
+
+    assert run_portal(database, "staff", "enable", "小王").returncode == 0
+    assert answer(client.app, desk) == LOGIN
+    assert answer(client.app, signed_in(TestClient(client.app), "小王")) == OK
+    assert [e[0] for e in staff_events(database, "staff.enabled")] == [operator]
+
+
+def test_a_new_password_from_the_cli_ends_every_session_opened_with_the_old_one(client, database):
+    staff_id = add_staff(database, "老张", Role.ADMIN, PASSWORD, ADMIN)
+    cookie = signed_in(client, "老张")
+
+    done = run_portal(database, "staff", "password", "老张", stdin="a-brand-new-secret\n")
+
+    assert done.returncode == 0, done.stderr
+    assert answer(client.app, cookie) == LOGIN
+    assert log_in(TestClient(client.app), "老张").status_code == 422
+    assert log_in(TestClient(client.app), "老张", "a-brand-new-secret").status_code == 303
+    assert sessions_of(database, staff_id)[0] == (True, "password_changed")
+    events = staff_events(database, "staff.password_changed")
+    assert events == [(f"cli:{getpass.getuser()}", str(staff_id), "cli", {"sessions_ended": 1})]
+    assert "a-brand-new-secret" not in done.stdout + done.stderr
+
+
+def test_a_password_too_short_changes_nothing(client, database):
+    add_staff(database, "老张", Role.ADMIN, PASSWORD, ADMIN)
+    cookie = signed_in(client, "老张")
+    done = run_portal(database, "staff", "password", "老张", stdin="short\n")
+    assert done.returncode == 1
+    assert answer(client.app, cookie) == OK
+    assert staff_events(database, "staff.password_changed") == []
 
 
 def test_an_expired_staff_session_is_sent_to_the_login_page(client, database):
