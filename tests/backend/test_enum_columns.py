@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import typing
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from types import UnionType
 
@@ -25,6 +25,7 @@ from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
+from backend.staff.accounts import end_session, log_in
 from tests.factories import SYSTEM, make_order
 
 
@@ -74,7 +75,10 @@ def _fill_every_table(database, tmp_path) -> None:
     """The demo, plus what it leaves empty, all through the services."""
     seed_orders(database)
     seed_operations(database)
-    seed_staff(database)
+    name, _role, password = seed_staff(database)[0]
+    # One session that ended, so ended_because holds a value too.
+    login = log_in(database, name, password, "127.0.0.1", "test", timedelta(hours=1))
+    end_session(database, login.session_token, login.identity.actor("127.0.0.1"))
     paid = make_order(database, status=OrderStatus.PAID)
     address = NewAddress("李四", "13912345678", "浙江省", "杭州市", "西湖区", "文三路100号")
     start_address_change(database, paid.id, address, SYSTEM, AddressRules())
