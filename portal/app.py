@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -67,6 +68,21 @@ class LocaleMiddleware:
         await self.app(scope, receive, send)
 
 
+class Portal(Starlette):
+    """Starlette with the security headers outside everything, its 500 handler included.
+
+    Starlette puts ServerErrorMiddleware outside all user middleware, so a header
+    middleware in the list never sees a 500; wrapping the built stack fixes that.
+    """
+
+    def __init__(self, *args: Any, https: bool = False, **kwargs: Any) -> None:
+        self.https = https
+        super().__init__(*args, **kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or load_settings()
     owns_database = database is None
@@ -89,7 +105,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             if owns_database:
                 database.dispose()
 
-    app = Starlette(
+    app = Portal(
+        https=settings.cookie_secure,
         routes=[
             *health.routes,
             *customer_access.routes,
@@ -111,7 +128,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
-            Middleware(SecurityHeadersMiddleware, https=settings.cookie_secure),
             Middleware(GZipMiddleware, minimum_size=500),
             Middleware(LocaleMiddleware, default=settings.default_locale),
             Middleware(CSRFMiddleware, secure=settings.cookie_secure),
