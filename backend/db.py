@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,9 +10,29 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, String, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# How long a connection waits for SQLite's write lock (busy timeout). Workers and scripts
+# may wait this long; web requests get a much shorter bound (`Database.with_lock_wait`).
+LOCK_WAIT_SECONDS = 30.0
+# PostgreSQL: an unreachable server, or a pool with no free connection, is given up on
+# quickly, so that a request answers 503 instead of hanging.
+CONNECT_TIMEOUT_SECONDS = 3
+POOL_TIMEOUT_SECONDS = 5.0
+_LOCK_WAIT_OPTION = "sqlite_lock_wait_ms"
+_LOCK_WAIT_INFO = "portal_busy_timeout_ms"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,36 +111,87 @@ def normalize_url(url: str) -> str:
 
 def create_database_engine(url: str, **options: Any) -> Engine:
     url = normalize_url(url)
+    options.setdefault("connect_args", {})
     if not is_sqlite(url):
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
+        # A connection dropped by a restart or an outage is noticed at checkout and
+        # replaced, so the service recovers without a restart of its own.
         options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+        options["connect_args"].setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         return create_engine(url, **options)
-    options.setdefault("connect_args", {})
     # The driver's own transaction handling is switched off so that the BEGIN
     # statement, and with it the lock mode, is ours to choose.
     options["connect_args"].setdefault("check_same_thread", False)
-    options["connect_args"].setdefault("timeout", 30)
+    options["connect_args"].setdefault("timeout", LOCK_WAIT_SECONDS)
     engine = create_engine(url, **options)
+    default_wait_ms = int(LOCK_WAIT_SECONDS * 1000)
 
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    def _configure(dbapi_connection: sqlite3.Connection, record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={default_wait_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        record.info[_LOCK_WAIT_INFO] = default_wait_ms
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
+        options = connection.get_execution_options()
+        # Pooled connections serve both the worker (long wait) and web requests (short
+        # wait): the busy timeout is set per transaction, only when it changes.
+        wait_ms = options.get(_LOCK_WAIT_OPTION, default_wait_ms)
+        if connection.info.get(_LOCK_WAIT_INFO) != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
+            connection.info[_LOCK_WAIT_INFO] = wait_ms
         # Writers take the lock up front: a deferred transaction that later
         # upgrades to a writer fails with "database is locked" instead of waiting.
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
     return engine
+
+
+# SQLite result codes (primary, the low byte of the extended code): busy and locked
+# mean another connection holds the lock; cantopen, that the file cannot be reached.
+_SQLITE_LOCKED = frozenset({5, 6})
+_SQLITE_UNAVAILABLE = _SQLITE_LOCKED | {14}
+# PostgreSQL SQLSTATEs: class 08 is "connection exception"; 57P01-57P03 are a server
+# shutting down or starting up; 53300 is too_many_connections.
+_POSTGRES_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached or locked in time: an outage, not a wrong statement."""
+    if isinstance(error, sa_exc.TimeoutError):
+        return True  # no pooled connection came free in time
+    if not isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        return _sqlite_code(error) in _SQLITE_UNAVAILABLE
+    state = getattr(original, "sqlstate", None)
+    if state is None:
+        # psycopg raises these without a SQLSTATE when the client side fails: refused,
+        # reset or timed-out connections, a connection that is already closed.
+        return original is not None and type(original).__module__.startswith("psycopg")
+    return str(state).startswith(_POSTGRES_UNAVAILABLE)
+
+
+def _sqlite_code(error: BaseException) -> int:
+    original = getattr(error, "orig", None)
+    return int(getattr(original, "sqlite_errorcode", 0)) & 0xFF
+
+
+class Health(StrEnum):
+    OK = "ok"
+    UNREACHABLE = "unreachable"  # no connection, or it failed
+    NOT_WRITABLE = "not_writable"  # reachable, but a write could not start in time
 
 
 class Database:
@@ -127,8 +199,12 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = normalize_url(url)
-        self.engine = create_database_engine(self.url, **engine_options)
         self.is_sqlite = is_sqlite(self.url)
+        self._root_engine = create_database_engine(self.url, **engine_options)
+        self._bind(self._root_engine)
+
+    def _bind(self, engine: Engine) -> None:
+        self.engine = engine
         write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
             if self.is_sqlite
@@ -136,6 +212,18 @@ class Database:
         )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+
+    def with_lock_wait(self, seconds: float) -> Database:
+        """The same engine and pool, but waiting at most `seconds` for SQLite's lock.
+
+        A web request must answer (503) instead of hanging while another process, a
+        backup or a `sqlite3` shell, holds the write lock; the worker keeps the long wait.
+        """
+        bounded = copy.copy(self)
+        if self.is_sqlite:
+            options = {_LOCK_WAIT_OPTION: int(seconds * 1000)}
+            bounded._bind(self._root_engine.execution_options(**options))
+        return bounded
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -148,13 +236,31 @@ class Database:
         with self._write_sessions() as session, session.begin():
             yield session
 
-    def ping(self) -> bool:
+    def check_health(self, lock_wait_seconds: float) -> Health:
+        """Can a write start now? Takes the write lock (SQLite) and lets go at once."""
+        engine = self._root_engine
+        if self.is_sqlite:
+            options = {_LOCK_WAIT_OPTION: int(lock_wait_seconds * 1000)}
+            engine = engine.execution_options(sqlite_begin="IMMEDIATE", **options)
         try:
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-        except Exception:
+            connection = engine.connect()
+        except sa_exc.SQLAlchemyError:
+            return Health.UNREACHABLE
+        try:
+            with connection:  # closing rolls back: nothing is ever written
+                read_only = self._is_read_only(connection)
+        except sa_exc.SQLAlchemyError as error:
+            locked = _sqlite_code(error) in _SQLITE_LOCKED
+            return Health.NOT_WRITABLE if locked else Health.UNREACHABLE
+        return Health.NOT_WRITABLE if read_only else Health.OK
+
+    def _is_read_only(self, connection: Connection) -> bool:
+        if self.is_sqlite:
+            connection.exec_driver_sql("SELECT 1")  # its BEGIN IMMEDIATE took the write lock
             return False
-        return True
+        # A standby, or a server or role set to read-only transactions.
+        setting = connection.exec_driver_sql("SELECT current_setting('transaction_read_only')")
+        return setting.scalar() == "on"
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._root_engine.dispose()

@@ -20,9 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from backend.db import Database
 from backend.orders.access import LinkSigner
 from backend.refunds.photos import PhotoStore
-from portal import i18n
+from portal import calls, i18n
 from portal.background import EmbeddedWorker, build_worker
-from portal.errors import EXCEPTION_HANDLERS
+from portal.errors import EXCEPTION_HANDLERS, OutageLog
 from portal.integrations import build_integrations
 from portal.page_cache import PageCache
 from portal.rendering import build_templates
@@ -137,8 +137,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     # SQLite has one writer at a time: queue writes on one thread instead of its lock.
-    app.state.write_limiter = anyio.CapacityLimiter(1 if database.is_sqlite else settings.threads)
-    app.state.database = database
+    # A request waits for the writer in write_limiter (bounded, portal/calls.py); holding
+    # it, it always finds a thread in write_threads.
+    writers = 1 if database.is_sqlite else settings.threads
+    app.state.write_limiter = anyio.CapacityLimiter(writers)
+    app.state.write_threads = anyio.CapacityLimiter(writers)
+    # Requests give up on SQLite's lock after a few seconds; the embedded worker keeps
+    # the long wait of `database`.
+    app.state.database = database.with_lock_wait(calls.REQUEST_LOCK_WAIT_SECONDS)
+    app.state.outage = OutageLog()
     app.state.templates = build_templates(app)
     app.state.page_cache = PageCache(settings.page_cache_size)
     # Outside the static root, never served as files: photos go out only through routes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import getpass
 import logging
 import re
@@ -68,6 +69,19 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
+def serve_log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the portal's own loggers on its console handler at INFO.
+
+    Without them, warnings reach stderr bare and info lines (an outage's end) not at all.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("portal", "backend"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -90,6 +104,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             port=args.port,
             workers=1,
             log_level="info",
+            log_config=serve_log_config(),
             proxy_headers=True,
         )
     return 0

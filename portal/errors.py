@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from backend.db import is_unavailable
 from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
 from backend.orders.service import OrderNotFound
+from portal.calls import WriterBusy
 from portal.i18n import N_
 from portal.rendering import is_htmx, render
+from portal.routes.webhooks import UNAVAILABLE_REPLIES
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 10
 
 _LINK_PROBLEMS: dict[type[Exception], tuple[int, str]] = {
     LinkInvalid: (404, N_("This link is not valid. It may have been copied incompletely.")),
@@ -31,6 +37,7 @@ _STATUS_MESSAGES = {
     413: N_("What you sent is too large."),
     429: N_("Too many attempts. Please wait a moment and try again."),
     500: N_("Something went wrong on our side. Please try again shortly."),
+    503: N_("The service is briefly unavailable. Please try again in a moment."),
 }
 
 
@@ -56,11 +63,12 @@ async def session_ended(request: Request, exc: Exception) -> Response:
     return response
 
 
-def error_page(request: Request, status: int) -> Response:
+def error_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
     message = _STATUS_MESSAGES.get(status, _STATUS_MESSAGES[400])
     if _wants_json(request):
-        return JSONResponse({"error": message}, status_code=status)
-    return render(request, "error.html", {"message": message, "status": status}, status_code=status)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    context = {"message": message, "status": status}
+    return render(request, "error.html", context, status_code=status, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -75,6 +83,61 @@ async def not_found(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_page(request, 500)
+
+
+class OutageLog:
+    """One warning when the database stops answering and one info line when it is back.
+
+    During an outage every request answers 503; a traceback each would bury the one
+    fact that matters. It is over when a write or a health check succeeds again (reads
+    alone say nothing about SQLite's write lock). Used from the event loop only.
+    """
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.refused = 0
+
+    def request_refused(self, reason: str) -> None:
+        self.refused += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("database unavailable (%s); answering 503 until it is back", reason)
+
+    def database_works(self) -> None:
+        if self.since is None:
+            return
+        seconds, refused = time.monotonic() - self.since, self.refused
+        self.since, self.refused = None, 0
+        log.info("database available again after %.1f s; %d answers were 503", seconds, refused)
+
+
+def _outage_reason(exc: Exception) -> str:
+    if isinstance(exc, WriterBusy):
+        return "writes queued for longer than a request may wait"
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "no pooled connection came free in time"
+    original = getattr(exc, "orig", None) or exc
+    # The driver's own words only: SQLAlchemy's text would add the statement and its values.
+    first_line = (str(original).strip().splitlines() or [""])[0]
+    return f"{type(original).__name__}: {first_line[:200]}"
+
+
+def unavailable(request: Request) -> Response:
+    """503 in the caller's language: a provider's own refusal, JSON, or a friendly page."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    endpoint = request.scope.get("endpoint")  # the matched route's function, if any
+    reply = UNAVAILABLE_REPLIES.get(endpoint) if endpoint else None
+    if reply is not None:
+        return JSONResponse(reply, status_code=503, headers=headers)
+    return error_page(request, 503, headers)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """An outage answers 503 and is logged once; any other database error is a bug (500)."""
+    if not isinstance(exc, WriterBusy) and not is_unavailable(exc):
+        raise exc
+    request.app.state.outage.request_refused(_outage_reason(exc))
+    return unavailable(request)
 
 
 _ADDRESS_PROBLEMS: dict[type[Exception], tuple[int, str]] = {
@@ -129,5 +192,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     LinkRevoked: link_problem,
     SessionEnded: session_ended,
     OrderNotFound: not_found,
+    # Every SQLAlchemy error passes here; only an outage stays, the rest go on to the 500.
+    sa_exc.SQLAlchemyError: database_unavailable,
+    WriterBusy: database_unavailable,
     Exception: server_error,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -186,6 +188,16 @@ async def channel_push(request: Request) -> Response:
         return JSONResponse({"error": "payload", "field": invalid.field}, 422)
     return JSONResponse(ACCEPTED)
 
+
+# What each provider reads as "not received, send it again" when the database is down
+# (portal/errors.py answers 503 with it): docs/protocols.md, "Kuaidi100 / Push callback",
+# "SF Express / Route push", "WeChat Pay / Refund notify". Shopify (which retries any
+# non-2xx) and the marketplace channels get the plain JSON refusal.
+UNAVAILABLE_REPLIES: dict[Callable[..., Any], dict[str, object]] = {
+    kuaidi100_push: {"result": False, "returnCode": "500", "message": "服务器繁忙，请稍后重试"},
+    sf_push: {"return_code": "5030", "return_msg": "服务器繁忙，请稍后重试"},
+    wechatpay_refund: dict(wechatpay.NOTIFY_REPLY_FAIL),
+}
 
 routes = [
     Route("/kuaidi100", kuaidi100_push, methods=["POST"], name="webhook_kuaidi100"),
