@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
@@ -25,14 +26,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # How long a connection waits for SQLite's write lock (busy timeout). Workers and scripts
-# may wait this long; web requests get a much shorter bound (`Database.with_lock_wait`).
+# may wait this long; web requests wait only until their own deadline (`lock_wait_until`).
 LOCK_WAIT_SECONDS = 30.0
+MIN_LOCK_WAIT_SECONDS = 0.25
 # PostgreSQL: an unreachable server, or a pool with no free connection, is given up on
 # quickly, so that a request answers 503 instead of hanging.
 CONNECT_TIMEOUT_SECONDS = 3
 POOL_TIMEOUT_SECONDS = 5.0
-_LOCK_WAIT_OPTION = "sqlite_lock_wait_ms"
 _LOCK_WAIT_INFO = "portal_busy_timeout_ms"
+_lock_deadline: ContextVar[float | None] = ContextVar("sqlite_lock_deadline", default=None)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -141,16 +143,19 @@ def create_database_engine(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        options = connection.get_execution_options()
-        # Pooled connections serve both the worker (long wait) and web requests (short
-        # wait): the busy timeout is set per transaction, only when it changes.
-        wait_ms = options.get(_LOCK_WAIT_OPTION, default_wait_ms)
+        # Pooled connections serve both the worker (long wait) and web requests (until
+        # their deadline): the busy timeout is set per transaction, when it changes.
+        deadline = _lock_deadline.get()
+        wait_ms = default_wait_ms
+        if deadline is not None:
+            wait_ms = int(max(deadline - time.monotonic(), MIN_LOCK_WAIT_SECONDS) * 1000)
         if connection.info.get(_LOCK_WAIT_INFO) != wait_ms:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
             connection.info[_LOCK_WAIT_INFO] = wait_ms
         # Writers take the lock up front: a deferred transaction that later
         # upgrades to a writer fails with "database is locked" instead of waiting.
-        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -188,6 +193,21 @@ def _sqlite_code(error: BaseException) -> int:
     return int(getattr(original, "sqlite_errorcode", 0)) & 0xFF
 
 
+@contextmanager
+def lock_wait_until(deadline: float) -> Iterator[None]:
+    """SQLite transactions begun inside wait for the lock until `deadline` (time.monotonic()).
+
+    A web request must answer (503) instead of hanging while another process, a backup
+    or a `sqlite3` shell, holds the write lock; the worker keeps the long wait. No effect
+    on PostgreSQL.
+    """
+    token = _lock_deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _lock_deadline.reset(token)
+
+
 class Health(StrEnum):
     OK = "ok"
     UNREACHABLE = "unreachable"  # no connection, or it failed
@@ -199,12 +219,8 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = normalize_url(url)
+        self.engine = create_database_engine(self.url, **engine_options)
         self.is_sqlite = is_sqlite(self.url)
-        self._root_engine = create_database_engine(self.url, **engine_options)
-        self._bind(self._root_engine)
-
-    def _bind(self, engine: Engine) -> None:
-        self.engine = engine
         write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
             if self.is_sqlite
@@ -212,18 +228,6 @@ class Database:
         )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
-
-    def with_lock_wait(self, seconds: float) -> Database:
-        """The same engine and pool, but waiting at most `seconds` for SQLite's lock.
-
-        A web request must answer (503) instead of hanging while another process, a
-        backup or a `sqlite3` shell, holds the write lock; the worker keeps the long wait.
-        """
-        bounded = copy.copy(self)
-        if self.is_sqlite:
-            options = {_LOCK_WAIT_OPTION: int(seconds * 1000)}
-            bounded._bind(self._root_engine.execution_options(**options))
-        return bounded
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -238,20 +242,20 @@ class Database:
 
     def check_health(self, lock_wait_seconds: float) -> Health:
         """Can a write start now? Takes the write lock (SQLite) and lets go at once."""
-        engine = self._root_engine
+        engine = self.engine
         if self.is_sqlite:
-            options = {_LOCK_WAIT_OPTION: int(lock_wait_seconds * 1000)}
-            engine = engine.execution_options(sqlite_begin="IMMEDIATE", **options)
-        try:
-            connection = engine.connect()
-        except sa_exc.SQLAlchemyError:
-            return Health.UNREACHABLE
-        try:
-            with connection:  # closing rolls back: nothing is ever written
-                read_only = self._is_read_only(connection)
-        except sa_exc.SQLAlchemyError as error:
-            locked = _sqlite_code(error) in _SQLITE_LOCKED
-            return Health.NOT_WRITABLE if locked else Health.UNREACHABLE
+            engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        with lock_wait_until(time.monotonic() + lock_wait_seconds):
+            try:
+                connection = engine.connect()
+            except sa_exc.SQLAlchemyError:
+                return Health.UNREACHABLE
+            try:
+                with connection:  # closing rolls back: nothing is ever written
+                    read_only = self._is_read_only(connection)
+            except sa_exc.SQLAlchemyError as error:
+                locked = _sqlite_code(error) in _SQLITE_LOCKED
+                return Health.NOT_WRITABLE if locked else Health.UNREACHABLE
         return Health.NOT_WRITABLE if read_only else Health.OK
 
     def _is_read_only(self, connection: Connection) -> bool:
@@ -263,4 +267,4 @@ class Database:
         return setting.scalar() == "on"
 
     def dispose(self) -> None:
-        self._root_engine.dispose()
+        self.engine.dispose()

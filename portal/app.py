@@ -137,14 +137,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     # SQLite has one writer at a time: queue writes on one thread instead of its lock.
-    # A request waits for the writer in write_limiter (bounded, portal/calls.py); holding
-    # it, it always finds a thread in write_threads.
-    writers = 1 if database.is_sqlite else settings.threads
-    app.state.write_limiter = anyio.CapacityLimiter(writers)
-    app.state.write_threads = anyio.CapacityLimiter(writers)
-    # Requests give up on SQLite's lock after a few seconds; the embedded worker keeps
-    # the long wait of `database`.
-    app.state.database = database.with_lock_wait(calls.REQUEST_LOCK_WAIT_SECONDS)
+    app.state.writer = calls.Writer(1 if database.is_sqlite else settings.threads)
+    app.state.database = database
     app.state.outage = OutageLog()
     app.state.templates = build_templates(app)
     app.state.page_cache = PageCache(settings.page_cache_size)

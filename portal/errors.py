@@ -113,7 +113,7 @@ class OutageLog:
 
 def _outage_reason(exc: Exception) -> str:
     if isinstance(exc, WriterBusy):
-        return "writes queued for longer than a request may wait"
+        return "no writer came free within a request's time"
     if isinstance(exc, sa_exc.TimeoutError):
         return "no pooled connection came free in time"
     original = getattr(exc, "orig", None) or exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from backend.db import Database, Health, is_unavailable
+from backend.db import Database, Health, is_unavailable, lock_wait_until
 from tests.conftest import POSTGRES_URL
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="PORTAL_TEST_DATABASE_URL is not set")
@@ -61,8 +62,8 @@ def refused_port() -> int:
 
 def test_a_sqlite_lock_held_elsewhere_is_an_outage(sqlite_database):
     path, database = sqlite_database
-    with write_lock_held(path):
-        error = raised(lambda: run(database.with_lock_wait(0.1), "SELECT 1"))
+    with write_lock_held(path), lock_wait_until(time.monotonic() + 0.1):
+        error = raised(lambda: run(database, "SELECT 1"))
     assert is_unavailable(error)
 
 
@@ -96,7 +97,8 @@ def test_requests_give_up_on_the_sqlite_lock_while_the_worker_waits_for_it(sqlit
         outcome["worker"] = "stored"
 
     with write_lock_held(path) as holder:
-        request_error = raised(lambda: run(database.with_lock_wait(0.2), "SELECT 1"))
+        with lock_wait_until(time.monotonic() + 0.3):
+            request_error = raised(lambda: run(database, "SELECT 1"))
         worker = threading.Thread(target=worker_write)
         worker.start()
         assert database.check_health(0.1) is Health.NOT_WRITABLE
@@ -165,8 +167,10 @@ def test_one_pooled_sqlite_connection_switches_between_the_long_and_the_short_wa
     sqlite_database,
 ):
     _path, database = sqlite_database
-    requests = database.with_lock_wait(0.25)
     assert busy_timeout_ms(database) == 30_000
-    assert busy_timeout_ms(requests) == 250
+    with lock_wait_until(time.monotonic() + 2.0):
+        assert 1_000 < busy_timeout_ms(database) <= 2_000
+    with lock_wait_until(time.monotonic() - 5.0):  # past: still a short try, never zero
+        assert busy_timeout_ms(database) == 250
     assert busy_timeout_ms(database) == 30_000
     assert database.engine.pool.checkedin() == 1  # the same connection each time
