@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -143,21 +144,32 @@ def create_database_engine(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        # Pooled connections serve both the worker (long wait) and web requests (until
-        # their deadline): the busy timeout is set per transaction, when it changes.
-        deadline = _lock_deadline.get()
-        wait_ms = default_wait_ms
-        if deadline is not None:
-            wait_ms = int(max(deadline - time.monotonic(), MIN_LOCK_WAIT_SECONDS) * 1000)
-        if connection.info.get(_LOCK_WAIT_INFO) != wait_ms:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
-            connection.info[_LOCK_WAIT_INFO] = wait_ms
         # Writers take the lock up front: a deferred transaction that later
         # upgrades to a writer fails with "database is locked" instead of waiting.
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE":
+            _set_lock_wait(connection, _lock_wait_ms(default_wait_ms))
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _lock_wait_ms(default_ms: int) -> int:
+    """The busy timeout for a write beginning now: the long default, or what is left of
+    the request's time (rounded up to 250 ms, so that most writes need no new PRAGMA)."""
+    deadline = _lock_deadline.get()
+    if deadline is None:
+        return default_ms
+    seconds = max(deadline - time.monotonic(), MIN_LOCK_WAIT_SECONDS)
+    return math.ceil(seconds * 4) * 250
+
+
+def _set_lock_wait(connection: Any, wait_ms: int) -> None:
+    # Pooled connections serve both the worker (long wait) and web requests (until their
+    # deadline); reads in WAL mode never wait for a writer, so only writes set it.
+    if connection.info.get(_LOCK_WAIT_INFO) != wait_ms:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+        connection.info[_LOCK_WAIT_INFO] = wait_ms
 
 
 # SQLite result codes (primary, the low byte of the extended code): busy and locked
@@ -195,7 +207,7 @@ def _sqlite_code(error: BaseException) -> int:
 
 @contextmanager
 def lock_wait_until(deadline: float) -> Iterator[None]:
-    """SQLite transactions begun inside wait for the lock until `deadline` (time.monotonic()).
+    """SQLite writes begun inside wait for the lock until `deadline` (time.monotonic()).
 
     A web request must answer (503) instead of hanging while another process, a backup
     or a `sqlite3` shell, holds the write lock; the worker keeps the long wait. No effect
