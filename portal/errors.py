@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from backend.db import is_unavailable
 from backend.orders import address_changes as changes
@@ -127,6 +127,8 @@ def unavailable(request: Request) -> Response:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     endpoint = request.scope.get("endpoint")  # the matched route's function, if any
     reply = UNAVAILABLE_REPLIES.get(endpoint) if endpoint else None
+    if isinstance(reply, str):
+        return PlainTextResponse(reply, status_code=503, headers=headers)
     if reply is not None:
         return JSONResponse(reply, status_code=503, headers=headers)
     return error_page(request, 503, headers)

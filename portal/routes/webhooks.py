@@ -190,13 +190,15 @@ async def channel_push(request: Request) -> Response:
 
 
 # What each provider reads as "not received, send it again" when the database is down
-# (portal/errors.py answers 503 with it): docs/protocols.md, "Kuaidi100 / Push callback",
-# "SF Express / Route push", "WeChat Pay / Refund notify". Shopify (which retries any
-# non-2xx) and the marketplace channels get the plain JSON refusal.
-UNAVAILABLE_REPLIES: dict[Callable[..., Any], dict[str, object]] = {
+# (portal/errors.py answers 503 with it, JSON or plain text): docs/protocols.md,
+# "Kuaidi100 / Push callback", "SF Express / Route push", "WeChat Pay / Refund notify",
+# "Alipay / Async notify". Shopify (which retries any non-2xx) and the marketplace
+# channels get the plain JSON refusal.
+UNAVAILABLE_REPLIES: dict[Callable[..., Any], dict[str, object] | str] = {
     kuaidi100_push: {"result": False, "returnCode": "500", "message": "服务器繁忙，请稍后重试"},
     sf_push: {"return_code": "5030", "return_msg": "服务器繁忙，请稍后重试"},
     wechatpay_refund: dict(wechatpay.NOTIFY_REPLY_FAIL),
+    alipay_notify_push: alipay_notify.NOTIFY_REPLY_FAIL,
 }
 
 routes = [
