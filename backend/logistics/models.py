@@ -75,3 +75,6 @@ class TrackingEvent(Base):
     source: Mapped[str] = mapped_column(String(20))
     dedupe_key: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Dated too far after received_at (timeline.is_future_dated): shown to staff, marked, and
+    # left out of the shipment's status, times, notices and the customer's timeline.
+    future_dated: Mapped[bool] = mapped_column(default=False)

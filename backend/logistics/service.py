@@ -15,7 +15,13 @@ from backend.logistics.carriers.names import carrier_name
 from backend.logistics.estimates import estimate_from_history, lane_transit_hours
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TrackingStatus
-from backend.logistics.timeline import CarrierEvent, dedupe_key, first_time, fold_status
+from backend.logistics.timeline import (
+    CarrierEvent,
+    dedupe_key,
+    first_time,
+    fold_status,
+    is_future_dated,
+)
 from backend.notifications import outbox
 from backend.notifications.models import NotificationEvent
 from backend.orders import inventory
@@ -241,7 +247,12 @@ def _as_carrier_event(row: TrackingEvent) -> CarrierEvent:
 
 
 def _merge(
-    session: Session, shipment: Shipment, events: list[CarrierEvent], source: str, full: bool
+    session: Session,
+    shipment: Shipment,
+    events: list[CarrierEvent],
+    source: str,
+    full: bool,
+    now: datetime,
 ) -> tuple[int, int, list[TrackingEvent]]:
     stored = _stored_events(session, shipment.id)
     by_key = {row.dedupe_key: row for row in stored}
@@ -249,8 +260,12 @@ def _merge(
     removed = 0
     if full:
         # A full-history push is the carrier's whole truth up to its newest event: what it
-        # no longer lists goes. A late, older snapshot must not retract what came after it.
-        newest = max((e.occurred_at for e in events), default=None)
+        # no longer lists goes. A late, older snapshot must not retract what came after it,
+        # and an event from the future does not make a snapshot newer than it is.
+        newest = max(
+            (e.occurred_at for e in events if not is_future_dated(e.occurred_at, now)),
+            default=None,
+        )
         stale = [
             key
             for key, row in by_key.items()
@@ -281,6 +296,8 @@ def _merge(
             location=(event.location or None) and event.location[:100],
             source=source,
             dedupe_key=key,
+            received_at=now,
+            future_dated=is_future_dated(event.occurred_at, now),
         )
         session.add(row)
         by_key[key] = row
@@ -326,8 +343,8 @@ def apply_carrier_events(
     """Merge events into a locked shipment inside the caller's transaction."""
     now = utcnow()
     before = TrackingStatus(shipment.status)
-    added, removed, rows = _merge(session, shipment, events, source, full_history)
-    timeline = [_as_carrier_event(row) for row in rows]
+    added, removed, rows = _merge(session, shipment, events, source, full_history, now)
+    timeline = [_as_carrier_event(row) for row in rows if not row.future_dated]
     after = fold_status(timeline) if timeline else before
     shipment.last_synced_at = now
     if timeline:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from backend.logistics.status import AFTER_DELIVERY_ALLOWED, TrackingStatus
 
 _FINAL = frozenset({TrackingStatus.RETURNED, TrackingStatus.CANCELLED})
+
+# Carrier clocks and couriers' handhelds drift by minutes, and a scan may reach us a moment
+# before our own clock passes it; a quarter of an hour covers that. An event dated further
+# ahead has not happened (a wrong date typed in, a time zone slip): it is kept, marked, and
+# never moves the parcel.
+FUTURE_TOLERANCE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,11 @@ def dedupe_key(carrier_code: str, tracking_no: str, event: CarrierEvent) -> str:
         (event.location or "").strip(),
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def is_future_dated(occurred_at: datetime, received_at: datetime) -> bool:
+    """Whether an event claims a time that had not come when we received it."""
+    return occurred_at > received_at + FUTURE_TOLERANCE
 
 
 def fold_status(events: Iterable[CarrierEvent]) -> TrackingStatus:

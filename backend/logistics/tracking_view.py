@@ -99,6 +99,7 @@ class EventView:
     description: str
     location: str | None
     raw_code: str | None
+    future_dated: bool = False  # shown to staff only (see timeline.is_future_dated)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ _SHIPMENTS_WITH_EVENTS = (
         TrackingEvent.description,
         TrackingEvent.location,
         TrackingEvent.raw_code,
+        TrackingEvent.future_dated,
     )
     .outerjoin(TrackingEvent, TrackingEvent.shipment_id == Shipment.id)
     .where(Shipment.order_id == bindparam("order_id"))
@@ -240,15 +242,16 @@ _LINES = (
 
 
 def list_shipment_views(
-    connection: Connection | Session, order_id: int
+    connection: Connection | Session, order_id: int, *, future_dated: bool = False
 ) -> tuple[ShipmentView, ...]:
+    """Customers never see future-dated events; staff ask for them (`future_dated=True`)."""
     rows = connection.execute(_SHIPMENTS_WITH_EVENTS, {"order_id": order_id}).all()
     heads: dict[int, Any] = {}
     events: dict[int, list[EventView]] = {}
     for row in rows:
         heads.setdefault(row.id, row)
         bucket = events.setdefault(row.id, [])
-        if row.occurred_at is not None:
+        if row.occurred_at is not None and (future_dated or not row.future_dated):
             bucket.append(
                 EventView(
                     row.occurred_at,
@@ -256,6 +259,7 @@ def list_shipment_views(
                     row.description,
                     row.location,
                     row.raw_code,
+                    bool(row.future_dated),
                 )
             )
     return tuple(

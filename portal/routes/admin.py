@@ -109,7 +109,7 @@ async def order_detail(request: Request) -> Response:
 
     def shipments() -> object:
         with database.read() as session:
-            return list_shipment_views(session, order_id)
+            return list_shipment_views(session, order_id, future_dated=True)
 
     messages = await calls.read(request, list_order_messages, database, order_id)
 

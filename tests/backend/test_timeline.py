@@ -7,10 +7,17 @@ from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
+from backend.db import utcnow
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.service import ShipmentNotFound, record_tracking_update
 from backend.logistics.status import TrackingStatus
-from backend.logistics.timeline import CarrierEvent, dedupe_key, fold_status
+from backend.logistics.timeline import (
+    FUTURE_TOLERANCE,
+    CarrierEvent,
+    dedupe_key,
+    fold_status,
+    is_future_dated,
+)
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from tests.factories import make_order
@@ -146,3 +153,10 @@ def test_an_update_for_an_unknown_waybill_stores_nothing(database):
         )
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(TrackingEvent)) == 0
+
+
+def test_carrier_clock_skew_within_the_tolerance_is_accepted():
+    now = utcnow()
+    assert not is_future_dated(now + FUTURE_TOLERANCE, now)
+    assert is_future_dated(now + FUTURE_TOLERANCE + timedelta(seconds=1), now)
+    assert not is_future_dated(now - timedelta(days=3), now)
