@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 import httpx
@@ -113,6 +113,7 @@ def _notifications(settings: Settings, http: httpx.Client) -> NotificationConfig
         sms_templates=parse_pairs(settings.sms_templates),
         wechat_templates=parse_pairs(settings.wechat_templates),
         link_base=settings.base_url,
+        link_lifetime=timedelta(days=settings.short_link_days),
         quiet_start=quiet_start,
         quiet_end=quiet_end,
     )

@@ -40,12 +40,14 @@ log = logging.getLogger(__name__)
 
 SEND = "notify.send"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LINK_LIFETIME = timedelta(days=30)
 
 
 @dataclass(frozen=True)
 class NotificationConfig:
-    """What sending needs: the providers, their template codes, the link base, quiet hours."""
+    """What sending needs: the providers, their template codes, the links, quiet hours.
+
+    `link_lifetime` is how long the /t/ code in an SMS works (PORTAL_SHORT_LINK_DAYS).
+    """
 
     sms: SmsSender | None = None
     wechat: WeChatSender | None = None
@@ -54,6 +56,7 @@ class NotificationConfig:
     link_base: str = ""
     quiet_start: time = time(22, 0)
     quiet_end: time = time(8, 0)
+    link_lifetime: timedelta = field(kw_only=True)
 
 
 def quiet_until(now: datetime, start: time, end: time) -> datetime | None:
@@ -68,20 +71,6 @@ def quiet_until(now: datetime, start: time, end: time) -> datetime | None:
     if wake <= local:
         wake += timedelta(days=1)
     return wake
-
-
-def _link_code(session: Session, order_id: int, now: datetime) -> str:
-    code = new_short_code()
-    session.add(
-        ShortLink(
-            code_hash=hash_code(code),
-            order_id=order_id,
-            purpose="sms",
-            created_at=now,
-            expires_at=now + LINK_LIFETIME,
-        )
-    )
-    return code
 
 
 def notify(
@@ -120,8 +109,6 @@ def notify(
         if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
             continue
         params = {"order": row.public_no, **details}
-        if channel == Channel.SMS:
-            params["code"] = _link_code(session, order_id, now)
         notification = Notification(
             order_id=order_id,
             shipment_id=shipment_id,
@@ -138,19 +125,54 @@ def notify(
         jobs.enqueue(session, SEND, {"notification_id": notification.id}, key=f"send:{key}")
 
 
-def _template_params(notification: Notification, link_base: str) -> dict[str, str]:
-    params = {k: str(v) for k, v in notification.params.items() if k != "code"}
-    code = notification.params.get("code")
+def _template_params(stored: Mapping[str, Any], link_base: str) -> dict[str, str]:
+    params = {k: str(v) for k, v in stored.items() if k != "code"}
+    code = stored.get("code")
     if code and len(code) == SHORT_CODE_LENGTH:
         params["link"] = f"{link_base.rstrip('/')}/t/{code}"
     return params
 
 
-def _deliver(config: NotificationConfig, notification: Notification) -> str | None:
+def _sms_template(config: NotificationConfig, notification: Notification) -> str | None:
+    if notification.channel != Channel.SMS or config.sms is None:
+        return None
+    return config.sms_templates.get(notification.event) or None
+
+
+def _with_link(
+    database: Database, config: NotificationConfig, notification: Notification
+) -> dict[str, Any]:
+    """The SMS's /t/ code is made as the text goes out, so its lifetime starts when the
+    customer gets it (not before a night's quiet hours); a retry reuses the stored one."""
+    params = dict(notification.params)
+    if "code" in params or _sms_template(config, notification) is None:
+        return params
+    with database.write() as session:
+        row = session.get(Notification, notification.id, with_for_update=True)
+        assert row is not None
+        if "code" not in row.params:
+            now = utcnow()
+            code = new_short_code()
+            session.add(
+                ShortLink(
+                    code_hash=hash_code(code),
+                    order_id=row.order_id,
+                    purpose="sms",
+                    created_at=now,
+                    expires_at=now + config.link_lifetime,
+                )
+            )
+            row.params = {**row.params, "code": code}
+        return dict(row.params)
+
+
+def _deliver(
+    config: NotificationConfig, notification: Notification, stored: Mapping[str, Any]
+) -> str | None:
     """Hand the message to its provider. Returns the provider's message id."""
-    params = _template_params(notification, config.link_base)
+    params = _template_params(stored, config.link_base)
     if notification.channel == Channel.SMS and config.sms is not None:
-        template = config.sms_templates.get(notification.event)
+        template = _sms_template(config, notification)
         if template:
             return config.sms.send(
                 notification.recipient, template, params, notification.idempotency_key
@@ -181,11 +203,12 @@ def send_notification(
     if wake is not None and not notification.urgent:
         raise jobs.RetryLater(wake - utcnow(), "quiet hours")
     outcome: dict[str, Any] = {"attempts": notification.attempts + 1}
+    params = _with_link(database, config, notification)
     try:
         outcome |= {
             "status": NotificationStatus.SENT,
             "sent_at": utcnow(),
-            "provider_message_id": _deliver(config, notification),
+            "provider_message_id": _deliver(config, notification, params),
         }
     except _ChannelOff:
         outcome |= {"status": NotificationStatus.SKIPPED}

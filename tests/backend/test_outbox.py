@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.jobs import Job, JobStatus, Worker
 from backend.notifications.base import NotificationRejected, NotificationUnavailable, SendResult
@@ -15,7 +15,9 @@ from backend.notifications.outbox import (
     quiet_until,
     send_notification,
 )
+from backend.orders.access import hash_code
 from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import ShortLink
 from tests.factories import make_order
 
 
@@ -38,6 +40,7 @@ def config(sms, **overrides):
         "sms": sms,
         "sms_templates": {"shipped": "SMS_SHIPPED"},
         "link_base": "https://t.example.cn",
+        "link_lifetime": timedelta(days=30),
         "quiet_start": time(0),
         "quiet_end": time(0),
     }
@@ -127,3 +130,27 @@ def test_an_event_without_a_template_is_skipped(database):
     with database.read() as session:
         assert session.get(Notification, notification.id).status == NotificationStatus.SKIPPED
     assert sms.sent == []
+
+
+def short_links(database):
+    with database.read() as session:
+        return session.scalars(select(ShortLink)).all()
+
+
+def test_a_skipped_message_issues_no_link(database):
+    queue(database, NotificationEvent.EXCEPTION)
+    run(database, config(RecordingSms()))
+    assert short_links(database) == []
+
+
+def test_a_retried_message_sends_the_link_made_for_its_first_attempt(database):
+    queue(database)
+    run(database, config(RecordingSms(NotificationUnavailable("test", "503"))))
+    with database.write() as session:
+        session.execute(update(Job).values(run_at=datetime.now(UTC)))
+    sms = RecordingSms()
+    run(database, config(sms, link_lifetime=timedelta(days=3)))
+    (link,) = short_links(database)
+    code = sms.sent[0][2]["link"].rsplit("/", 1)[1]
+    assert link.code_hash == hash_code(code)
+    assert link.expires_at - link.created_at == timedelta(days=30)  # made by the first attempt
