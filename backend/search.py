@@ -15,15 +15,15 @@ def search_orders(database: Database, query: str, status: str | None = None) -> 
     statement = summary_select().join(Customer, Customer.id == Order.customer_id)
     query = query.strip()[:64]
     if query:
-        like = f"%{query}%"
         waybill = select(Shipment.order_id).where(Shipment.tracking_no == query)
         statement = statement.where(
             or_(
                 Order.public_no == query,
                 Order.channel_order_no == query,
                 Order.id.in_(waybill),
-                Customer.phone.like(like),
-                AddressVersion.phone.like(like),
+                # autoescape: a typed % or _ (or the escape character) matches only itself.
+                Customer.phone.contains(query, autoescape=True),
+                AddressVersion.phone.contains(query, autoescape=True),
                 Customer.name == query,
                 AddressVersion.recipient_name == query,
             )

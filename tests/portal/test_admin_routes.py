@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, staff_login
@@ -42,6 +44,15 @@ def test_staff_search_finds_orders_by_any_number_phone_or_name(client, database)
     for query in (order.public_no, order.channel_order_no, "13712345678", "5678", "王小明"):
         html = client.get("/admin/orders", params={"q": query}).text
         assert order.public_no in html and other.public_no not in html, query
+
+
+@pytest.mark.parametrize("query", ["%", "_", "%%", "1%8", "137_____678", "/", "\\", "%/%"])
+def test_like_wildcards_in_a_search_match_themselves_not_every_order(client, database, query):
+    order = make_order(database, phone="13712345678", name="王小明")
+    staff_login(client, database, Role.SUPPORT)
+    html = client.get("/admin/orders", params={"q": query}).text
+    assert order.public_no not in html, query
+    assert order.public_no in client.get("/admin/orders", params={"q": "2345"}).text
 
 
 def test_search_results_come_back_as_a_partial_for_htmx(client, database):
