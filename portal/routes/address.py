@@ -249,9 +249,16 @@ async def confirm(request: Request) -> Response:
 
 
 routes = [
-    Route("/orders/{public_no}/address", edit, name="address_edit"),
-    Route("/orders/{public_no}/address", submit, methods=["POST"], name="address_submit"),
-    Route("/orders/{public_no}/address/parse", parse, methods=["POST"], name="address_parse"),
-    Route("/orders/{public_no}/address/confirm", confirm, methods=["POST"], name="address_confirm"),
+    Route("/orders/{public_no:order_no}/address", edit, name="address_edit"),
+    Route("/orders/{public_no:order_no}/address", submit, methods=["POST"], name="address_submit"),
+    Route(
+        "/orders/{public_no:order_no}/address/parse", parse, methods=["POST"], name="address_parse"
+    ),
+    Route(
+        "/orders/{public_no:order_no}/address/confirm",
+        confirm,
+        methods=["POST"],
+        name="address_confirm",
+    ),
     Route("/divisions", divisions, name="divisions"),
 ]

@@ -93,10 +93,7 @@ async def orders(request: Request) -> Response:
 
 
 def _order_id(request: Request) -> int:
-    try:
-        return int(request.path_params["order_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+    return int(request.path_params["order_id"])  # {order_id:id}: a plausible id already
 
 
 async def order_detail(request: Request) -> Response:
@@ -212,10 +209,13 @@ routes = [
     Route("/logout", logout, methods=["POST"], name="admin_logout"),
     Route("/orders", orders, name="admin_orders"),
     Route("/exceptions", exceptions, name="admin_exceptions"),
-    Route("/orders/{order_id}", order_detail, name="admin_order"),
-    Route("/orders/{order_id}/links", issue_link, methods=["POST"], name="admin_issue_link"),
+    Route("/orders/{order_id:id}", order_detail, name="admin_order"),
+    Route("/orders/{order_id:id}/links", issue_link, methods=["POST"], name="admin_issue_link"),
     Route(
-        "/orders/{order_id}/links/revoke", revoke_links, methods=["POST"], name="admin_revoke_links"
+        "/orders/{order_id:id}/links/revoke",
+        revoke_links,
+        methods=["POST"],
+        name="admin_revoke_links",
     ),
     Route("/orders/{order_id}/hold", approve_hold, methods=["POST"], name="admin_approve_hold"),
 ]

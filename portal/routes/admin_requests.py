@@ -31,10 +31,7 @@ async def queue(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     staff = await require_staff(request, Permission.REVIEW_ADDRESSES)
-    try:
-        change_id = int(request.path_params["change_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+    change_id: int = request.path_params["change_id"]
     form = await request.form()
     verdict = form_text(form, "verdict", 10)
     if verdict not in ("approve", "reject"):
@@ -57,7 +54,7 @@ async def decide(request: Request) -> Response:
 routes = [
     Route("/address-requests", queue, name="admin_address_requests"),
     Route(
-        "/address-requests/{change_id}",
+        "/address-requests/{change_id:id}",
         decide,
         methods=["POST"],
         name="admin_decide_address_request",

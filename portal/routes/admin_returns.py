@@ -43,10 +43,7 @@ async def queue(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     staff = await require_staff(request, Permission.REVIEW_REFUNDS)
-    try:
-        return_id = int(request.path_params["return_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+    return_id: int = request.path_params["return_id"]
     form = await request.form()
     verdict = form_text(form, "verdict", 10)
     amount_text = form_text(form, "amount_yuan", 12)
@@ -78,10 +75,7 @@ async def decide(request: Request) -> Response:
 
 async def photo(request: Request) -> Response:
     await require_staff(request, Permission.REVIEW_REFUNDS)
-    try:
-        photo_id = int(request.path_params["photo_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+    photo_id: int = request.path_params["photo_id"]
     name = await calls.read(
         request,
         views.photo_file,
@@ -101,6 +95,6 @@ async def photo(request: Request) -> Response:
 
 routes = [
     Route("/returns", queue, name="admin_returns"),
-    Route("/returns/{return_id}", decide, methods=["POST"], name="admin_decide_return"),
-    Route("/return-photos/{photo_id}", photo, name="admin_return_photo"),
+    Route("/returns/{return_id:id}", decide, methods=["POST"], name="admin_decide_return"),
+    Route("/return-photos/{photo_id:id}", photo, name="admin_return_photo"),
 ]

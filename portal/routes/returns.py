@@ -148,10 +148,7 @@ async def upload_photo(request: Request) -> Response:
 
 async def photo(request: Request) -> Response:
     head = await _head(request)
-    try:
-        photo_id = int(request.path_params["photo_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+    photo_id: int = request.path_params["photo_id"]
     name = await calls.read(
         request,
         views.photo_file,
@@ -255,10 +252,7 @@ async def progress(request: Request) -> Response:
 
 
 def _return_id(request: Request) -> int:
-    try:
-        return int(request.path_params["return_id"])
-    except ValueError:
-        raise HTTPException(404) from None
+    return int(request.path_params["return_id"])  # {return_id:id}: a plausible id already
 
 
 def _customer_actor(request: Request, head: TrackingHead) -> Actor:
@@ -328,24 +322,24 @@ async def ask_again(request: Request) -> Response:
 
 
 routes = [
-    Route("/orders/{public_no}/return", return_form, name="return_form"),
-    Route("/orders/{public_no}/return", file_return, methods=["POST"], name="return_file"),
+    Route("/orders/{public_no:order_no}/return", return_form, name="return_form"),
+    Route("/orders/{public_no:order_no}/return", file_return, methods=["POST"], name="return_file"),
     Route(
-        "/orders/{public_no}/return/photos",
+        "/orders/{public_no:order_no}/return/photos",
         upload_photo,
         methods=["POST"],
         name="return_photo_upload",
     ),
-    Route("/orders/{public_no}/return/photos/{photo_id}", photo, name="return_photo"),
-    Route("/orders/{public_no}/returns/{return_id}", progress, name="return_progress"),
+    Route("/orders/{public_no:order_no}/return/photos/{photo_id:id}", photo, name="return_photo"),
+    Route("/orders/{public_no:order_no}/returns/{return_id:id}", progress, name="return_progress"),
     Route(
-        "/orders/{public_no}/returns/{return_id}/parcel",
+        "/orders/{public_no:order_no}/returns/{return_id:id}/parcel",
         send_back,
         methods=["POST"],
         name="return_send_back",
     ),
     Route(
-        "/orders/{public_no}/returns/{return_id}/again",
+        "/orders/{public_no:order_no}/returns/{return_id:id}/again",
         ask_again,
         methods=["POST"],
         name="return_ask_again",

@@ -123,6 +123,6 @@ async def timeline(request: Request) -> Response:
 
 routes = [
     Route("/orders", orders, name="orders"),
-    Route("/orders/{public_no}", tracking, name="tracking"),
-    Route("/orders/{public_no}/timeline", timeline, name="timeline"),
+    Route("/orders/{public_no:order_no}", tracking, name="tracking"),
+    Route("/orders/{public_no:order_no}/timeline", timeline, name="timeline"),
 ]

@@ -109,10 +109,13 @@ routes = [
     Route("/scan", scan_page, name="warehouse_scan"),
     Route("/scan", scan, methods=["POST"], name="warehouse_scan_post"),
     Route(
-        "/shipments/{shipment_id}/reprinted", reprint, methods=["POST"], name="warehouse_reprinted"
+        "/shipments/{shipment_id:id}/reprinted",
+        reprint,
+        methods=["POST"],
+        name="warehouse_reprinted",
     ),
     Route(
-        "/returns/{return_id}/inspection",
+        "/returns/{return_id:id}/inspection",
         inspect,
         methods=["POST"],
         name="warehouse_inspect_return",
