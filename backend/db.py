@@ -114,6 +114,9 @@ def normalize_url(url: str) -> str:
 
 def create_database_engine(url: str, **options: Any) -> Engine:
     url = normalize_url(url)
+    # Errors quote their statement; without this they would quote its values too (phones,
+    # streets, codes), and error texts end up in logs and on job rows.
+    options.setdefault("hide_parameters", True)
     options.setdefault("connect_args", {})
     if not is_sqlite(url):
         options.setdefault("pool_size", 10)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import getpass
-import logging
-import re
 import secrets
 import sys
 from contextlib import ExitStack
@@ -27,6 +24,7 @@ from backend.staff.accounts import (
     enable_staff,
 )
 from backend.staff.models import Role
+from portal.logging_filters import configure_worker_logging, serve_log_config
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
@@ -39,20 +37,6 @@ def operator_actor() -> Actor:
     except (KeyError, OSError):
         user = "unknown"
     return Actor(ActorKind.SYSTEM, f"cli:{user}", channel="cli")
-
-
-class RedactSignedLinks(logging.Filter):
-    """Access logs keep the path but not a signed link's token (a bearer credential)."""
-
-    pattern = re.compile(r"/o/[A-Za-z0-9_\-.]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.pattern.sub("/o/<redacted>", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
 
 
 def customer_links(settings: Settings, database: Database, order_id: int) -> tuple[str, str]:
@@ -69,19 +53,6 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
-def serve_log_config() -> dict[str, Any]:
-    """uvicorn's logging, with the portal's own loggers on its console handler at INFO.
-
-    Without them, warnings reach stderr bare and info lines (an outage's end) not at all.
-    """
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    for name in ("portal", "backend"):
-        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
-
-
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -89,7 +60,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.no_worker:
         settings = replace(settings, embedded_worker=False)
-    logging.getLogger("uvicorn.access").addFilter(RedactSignedLinks())
     with ExitStack() as stack:
         if settings.demo_emulators:
             from portal.demo_services import demo_services, resubscribe_moving_parcels
@@ -104,8 +74,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             port=args.port,
             workers=1,
             log_level="info",
-            log_config=serve_log_config(),
             proxy_headers=True,
+            log_config=serve_log_config(),  # see portal/logging_filters.py for what is logged
         )
     return 0
 
@@ -114,7 +84,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from portal.background import build_worker
     from portal.integrations import build_integrations
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_worker_logging()
     database = Database(settings.database_url)
     integrations = build_integrations(settings)
     worker = build_worker(database, settings, integrations)
