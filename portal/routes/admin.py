@@ -217,5 +217,5 @@ routes = [
         methods=["POST"],
         name="admin_revoke_links",
     ),
-    Route("/orders/{order_id}/hold", approve_hold, methods=["POST"], name="admin_approve_hold"),
+    Route("/orders/{order_id:id}/hold", approve_hold, methods=["POST"], name="admin_approve_hold"),
 ]
