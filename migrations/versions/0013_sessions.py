@@ -1,7 +1,7 @@
 """staff sessions on the server
 
 Revision ID: 0013
-Revises: 0016
+Revises: 0012
 Create Date: 2026-11-23 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0016'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

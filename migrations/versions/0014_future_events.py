@@ -1,7 +1,7 @@
 """future-dated tracking events
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-23 09:00:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

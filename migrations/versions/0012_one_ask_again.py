@@ -1,6 +1,6 @@
 """a rejected return is asked again at most once
 
-Revision ID: 0016
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-01 20:30:00
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-01 20:30:00
 from alembic import op
 
 
-revision = '0016'
+revision = '0012'
 down_revision = '0011'
 branch_labels = None
 depends_on = None
