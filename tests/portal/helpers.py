@@ -39,3 +39,13 @@ def staff_login(client: TestClient, database: Database, role: Role, name: str | 
     )
     assert response.status_code == 303
     return name
+
+
+def run_async(function, *args):
+    """anyio.run in a thread of its own: a session's Playwright keeps an event loop in this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import anyio
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, function, *args).result()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 
-import anyio
 import pytest
 from sqlalchemy import func, select
 
 from backend.orders.models import Order, ReconciliationReport
 from backend.staff.models import Role
 from portal.security import _multipart_token
-from tests.portal.helpers import csrf_token, staff_login
+from tests.portal.helpers import csrf_token, run_async, staff_login
 
 ORDERS_CSV = (
     "订单号,收货人,手机,省,市,区,详细地址,商品编码,商品名称,数量,单价(元)\n"
@@ -133,7 +132,7 @@ def test_the_token_is_found_across_any_split_and_the_body_reaches_the_app_intact
     body, content_type = multipart(
         ("csrf_token", b"the-token-0123456789abcdef", None), ("file", ORDERS_CSV * 200, "o.csv")
     )
-    token, received, unread = anyio.run(read_in_pieces, body, content_type, size)
+    token, received, unread = run_async(read_in_pieces, body, content_type, size)
     assert token == "the-token-0123456789abcdef"
     assert received == body
     assert unread > 0  # the upload behind the token was left for the app to stream

@@ -8,6 +8,7 @@ import time
 import anyio
 
 from portal.calls import Writer, WriterBusy
+from tests.portal.helpers import run_async
 
 
 def test_a_queue_that_moves_is_served_within_the_request_time():
@@ -22,7 +23,7 @@ def test_a_queue_that_moves_is_served_within_the_request_time():
             for number in range(20):  # about 1 s of writes, each with 30 s to spare
                 group.start_soon(writer.run, lambda n=number: job(n), 30.0)
 
-    anyio.run(main)
+    run_async(main)
     assert sorted(finished) == list(range(20))
 
 
@@ -53,7 +54,7 @@ def test_a_request_behind_a_stuck_write_gives_up_and_its_write_never_runs():
         outcomes.append(await writer.run(lambda: "the next write", 30.0))  # no slot leaked
         return outcomes
 
-    outcomes = anyio.run(main)
+    outcomes = run_async(main)
     assert any(isinstance(o, WriterBusy) for o in outcomes)
     assert "stuck done" in outcomes
     assert outcomes[-1] == "the next write"
