@@ -1,4 +1,9 @@
-"""Words for the backend's enums, marked for translation; templates call `label(...)`."""
+"""Words for the backend's enums, marked for translation; templates call `label(...)`.
+
+Each enum has a table of its own: StrEnum members of different enums that share a value
+are equal and hash alike ("cancelled" is an order status and a shipment status), so one
+dict keyed by members would let the last enum listed overwrite the others' words.
+"""
 
 from __future__ import annotations
 
@@ -13,71 +18,83 @@ from backend.orders.models import HoldReason, SalesChannel
 from backend.refunds.views import Step
 from portal.i18n import N_, gettext
 
-_LABELS: dict[StrEnum, str] = {
-    OrderStatus.PENDING_PAYMENT: N_("Awaiting payment"),
-    OrderStatus.PAID: N_("Paid"),
-    OrderStatus.PICKING: N_("Being picked"),
-    OrderStatus.PACKED: N_("Packed"),
-    OrderStatus.SHIPPED: N_("Shipped"),
-    OrderStatus.DELIVERED: N_("Delivered"),
-    OrderStatus.COMPLETED: N_("Completed"),
-    OrderStatus.AFTER_SALE: N_("After-sale in progress"),
-    OrderStatus.REFUNDED: N_("Refunded"),
-    OrderStatus.CANCELLED: N_("Cancelled"),
-    TrackingStatus.PENDING: N_("Waiting for carrier data"),
-    TrackingStatus.INFO_RECEIVED: N_("Label created"),
-    TrackingStatus.PICKED_UP: N_("Picked up"),
-    TrackingStatus.IN_TRANSIT: N_("In transit"),
-    TrackingStatus.CUSTOMS: N_("Customs"),
-    TrackingStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
-    TrackingStatus.AVAILABLE_FOR_PICKUP: N_("Ready for pickup"),
-    TrackingStatus.FAILED_ATTEMPT: N_("Delivery attempt failed"),
-    TrackingStatus.EXCEPTION: N_("Exception"),
-    TrackingStatus.RETURNING: N_("Returning to sender"),
-    TrackingStatus.RETURNED: N_("Returned to sender"),
-    TrackingStatus.DELIVERED: N_("Signed for"),
-    TrackingStatus.CANCELLED: N_("Shipment cancelled"),
-    TrackingStatus.EXPIRED: N_("Tracking expired"),
-    TrackingStatus.UNKNOWN: N_("Update"),
-    ProgressStep.PLACED: N_("Ordered"),
-    ProgressStep.PAID: N_("Payment"),
-    ProgressStep.DISPATCHED: N_("Dispatched"),
-    ProgressStep.IN_TRANSIT: N_("In transit"),
-    ProgressStep.OUT_FOR_DELIVERY: N_("Out for delivery"),
-    ProgressStep.DELIVERED: N_("Signed for"),
-    AlertKind.NOT_PICKED_UP: N_("Not picked up within 24 hours"),
-    AlertKind.STALLED: N_("No tracking update for 48 hours"),
-    AlertKind.PROBLEM: N_("Delivery problem"),
-    AlertKind.CARRIER_SILENT: N_("Carrier has gone silent"),
-    Step.SUBMITTED: N_("Request submitted"),
-    Step.APPROVED: N_("Approved"),
-    Step.PARCEL: N_("Item on its way back"),
-    Step.RECEIVED: N_("Received at the warehouse"),
-    Step.REFUNDING: N_("Refund in progress"),
-    Step.REFUNDED: N_("Refund successful"),
-    Team.FINANCE: N_("Finance"),
-    Team.SUPPORT: N_("Customer service"),
-    Team.WAREHOUSE: N_("Warehouse"),
-    Team.OPERATIONS: N_("Operations"),
-    HoldReason.UNKNOWN_SKU: N_("Unknown SKU: map it in the SKU master"),
-    HoldReason.OUT_OF_STOCK: N_("Out of stock"),
-    HoldReason.DUPLICATE_SUSPECT: N_("Possible duplicate (待确认)"),
-    HoldReason.HIGH_VALUE: N_("High value: needs a second reviewer"),
-    HoldReason.BELOW_COST: N_("Priced below cost"),
-    SalesChannel.TAOBAO: N_("Taobao"),
-    SalesChannel.TMALL: N_("Tmall"),
-    SalesChannel.JD: N_("JD"),
-    SalesChannel.PINDUODUO: N_("Pinduoduo"),
-    SalesChannel.DOUYIN: N_("Douyin"),
-    SalesChannel.WECHAT: N_("WeChat"),
-    SalesChannel.SHOPIFY: N_("Shopify"),
-    SalesChannel.OWN_SHOP: N_("Own shop"),
-    SalesChannel.MANUAL: N_("Manual order"),
-}
+_ALL: tuple[tuple[StrEnum, str], ...] = (
+    (OrderStatus.PENDING_PAYMENT, N_("Awaiting payment")),
+    (OrderStatus.PAID, N_("Paid")),
+    (OrderStatus.PICKING, N_("Being picked")),
+    (OrderStatus.PACKED, N_("Packed")),
+    (OrderStatus.SHIPPED, N_("Shipped")),
+    (OrderStatus.DELIVERED, N_("Delivered")),
+    (OrderStatus.COMPLETED, N_("Completed")),
+    (OrderStatus.AFTER_SALE, N_("After-sale in progress")),
+    (OrderStatus.REFUNDED, N_("Refunded")),
+    (OrderStatus.CANCELLED, N_("Cancelled")),
+    (TrackingStatus.PENDING, N_("Waiting for carrier data")),
+    (TrackingStatus.INFO_RECEIVED, N_("Label created")),
+    (TrackingStatus.PICKED_UP, N_("Picked up")),
+    (TrackingStatus.IN_TRANSIT, N_("In transit")),
+    (TrackingStatus.CUSTOMS, N_("Customs")),
+    (TrackingStatus.OUT_FOR_DELIVERY, N_("Out for delivery")),
+    (TrackingStatus.AVAILABLE_FOR_PICKUP, N_("Ready for pickup")),
+    (TrackingStatus.FAILED_ATTEMPT, N_("Delivery attempt failed")),
+    (TrackingStatus.EXCEPTION, N_("Exception")),
+    (TrackingStatus.RETURNING, N_("Returning to sender")),
+    (TrackingStatus.RETURNED, N_("Returned to sender")),
+    (TrackingStatus.DELIVERED, N_("Signed for")),
+    (TrackingStatus.CANCELLED, N_("Shipment cancelled")),
+    (TrackingStatus.EXPIRED, N_("Tracking expired")),
+    (TrackingStatus.UNKNOWN, N_("Update")),
+    (ProgressStep.PLACED, N_("Ordered")),
+    (ProgressStep.PAID, N_("Payment")),
+    (ProgressStep.DISPATCHED, N_("Dispatched")),
+    (ProgressStep.IN_TRANSIT, N_("In transit")),
+    (ProgressStep.OUT_FOR_DELIVERY, N_("Out for delivery")),
+    (ProgressStep.DELIVERED, N_("Signed for")),
+    (AlertKind.NOT_PICKED_UP, N_("Not picked up within 24 hours")),
+    (AlertKind.STALLED, N_("No tracking update for 48 hours")),
+    (AlertKind.PROBLEM, N_("Delivery problem")),
+    (AlertKind.CARRIER_SILENT, N_("Carrier has gone silent")),
+    (Step.SUBMITTED, N_("Request submitted")),
+    (Step.APPROVED, N_("Approved")),
+    (Step.PARCEL, N_("Item on its way back")),
+    (Step.RECEIVED, N_("Received at the warehouse")),
+    (Step.REFUNDING, N_("Refund in progress")),
+    (Step.REFUNDED, N_("Refund successful")),
+    (Team.FINANCE, N_("Finance")),
+    (Team.SUPPORT, N_("Customer service")),
+    (Team.WAREHOUSE, N_("Warehouse")),
+    (Team.OPERATIONS, N_("Operations")),
+    (HoldReason.UNKNOWN_SKU, N_("Unknown SKU: map it in the SKU master")),
+    (HoldReason.OUT_OF_STOCK, N_("Out of stock")),
+    (HoldReason.DUPLICATE_SUSPECT, N_("Possible duplicate (待确认)")),
+    (HoldReason.HIGH_VALUE, N_("High value: needs a second reviewer")),
+    (HoldReason.BELOW_COST, N_("Priced below cost")),
+    (SalesChannel.TAOBAO, N_("Taobao")),
+    (SalesChannel.TMALL, N_("Tmall")),
+    (SalesChannel.JD, N_("JD")),
+    (SalesChannel.PINDUODUO, N_("Pinduoduo")),
+    (SalesChannel.DOUYIN, N_("Douyin")),
+    (SalesChannel.WECHAT, N_("WeChat")),
+    (SalesChannel.SHOPIFY, N_("Shopify")),
+    (SalesChannel.OWN_SHOP, N_("Own shop")),
+    (SalesChannel.MANUAL, N_("Manual order")),
+)
+
+
+def _by_enum(entries: tuple[tuple[StrEnum, str], ...]) -> dict[type[StrEnum], dict[str, str]]:
+    tables: dict[type[StrEnum], dict[str, str]] = {}
+    for member, words in entries:
+        tables.setdefault(type(member), {})[member.value] = words
+    return tables
+
+
+_LABELS = _by_enum(_ALL)
 
 
 def label(value: StrEnum) -> str:
-    return gettext(_LABELS.get(value, str(value)))
+    """The words for this member of this enum; a bare string has no enum and shows as is."""
+    words = _LABELS.get(type(value), {}).get(str(value))
+    return gettext(words) if words else str(value)
 
 
 _STUCK = N_("Past its time limit: %(status)s")
@@ -91,4 +108,4 @@ def cause_label(cause: str) -> str:
 
 
 def all_label_messages() -> list[str]:
-    return list(_LABELS.values())
+    return [words for _, words in _ALL]
