@@ -10,13 +10,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 from backend.logistics.alerts import AlertKind
+from backend.logistics.carriers.names import carrier_name
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, SalesChannel
 from backend.refunds.views import Step
-from portal.i18n import N_, gettext
+from portal.i18n import N_, current_locale, gettext
 
 _ALL: tuple[tuple[StrEnum, str], ...] = (
     (OrderStatus.PENDING_PAYMENT, N_("Awaiting payment")),
@@ -95,6 +96,11 @@ def label(value: StrEnum) -> str:
     """The words for this member of this enum; a bare string has no enum and shows as is."""
     words = _LABELS.get(type(value), {}).get(str(value))
     return gettext(words) if words else str(value)
+
+
+def carrier_label(code: str) -> str:
+    """The carrier's name in the page's language (申通快递, STO Express)."""
+    return carrier_name(code, current_locale())
 
 
 _STUCK = N_("Past its time limit: %(status)s")

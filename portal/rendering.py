@@ -16,9 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from backend.db import utcnow
-from backend.logistics.carriers.names import carrier_name
 from portal import i18n
-from portal.labels import cause_label, label
+from portal.labels import carrier_label, cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -95,7 +94,7 @@ def build_templates(app: Starlette) -> Jinja2Templates:
     environment.globals.update(
         label=label,
         cause_label=cause_label,
-        carrier_label=carrier_name,
+        carrier_label=carrier_label,
         current_locale=i18n.current_locale,
         url_path=_path_finder(app),
     )

@@ -11,7 +11,6 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from backend.db import Database
-from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
 from backend.orders.access import SESSION_IS_CURRENT, CustomerSession, SessionEnded
@@ -106,8 +105,7 @@ class EventView:
 class ShipmentView:
     id: int
     direction: ShipmentDirection
-    carrier_code: str
-    carrier_name: str
+    carrier_code: str  # shown by the portal in the page's language
     tracking_no: str
     status: TrackingStatus
     last_event_at: datetime | None
@@ -267,7 +265,6 @@ def list_shipment_views(
             id=head.id,
             direction=ShipmentDirection(head.direction),
             carrier_code=head.carrier_code,
-            carrier_name=carrier_name(head.carrier_code),
             tracking_no=head.tracking_no,
             status=TrackingStatus(head.status),
             last_event_at=head.last_event_at,

@@ -237,7 +237,7 @@ async def _progress_page(
             "approved_because": explain_all(view.checks, passed=True),
             "review_because": explain_all(view.checks, passed=False),
             "arrival_text": ARRIVAL_TEXT,
-            "carriers": sorted(CARRIER_NAMES.items()),
+            "carriers": sorted(CARRIER_NAMES),
             "return_address": request.app.state.settings.return_address,
             "error": error,
         },
