@@ -163,6 +163,7 @@ async def address_problem(request: Request, exc: Exception) -> Response:
     edit = str(request.app.url_path_for("address_edit", public_no=public_no))
     context: dict[str, object] = {
         "back_path": tracking,
+        "locked": False,
         "locked_at": None,
         "intercept_path": None,
         "retry_path": None,
@@ -170,7 +171,11 @@ async def address_problem(request: Request, exc: Exception) -> Response:
     }
     if isinstance(exc, changes.AddressLocked):
         status = 409
-        context |= {"locked_at": exc.locked_at, "intercept_path": edit + "?intercept=1"}
+        context |= {
+            "locked": True,
+            "locked_at": exc.locked_at,
+            "intercept_path": edit + "?intercept=1",
+        }
     else:
         status, message = _ADDRESS_PROBLEMS[type(exc)]
         context["message"] = message

@@ -192,6 +192,7 @@ _HEAD = (
         Order.total_fen,
         Order.paid_fen,
         Order.address_locked_at,
+        Order.packed_at,
         Order.updated_at,
         AddressVersion.recipient_name,
         AddressVersion.phone,
@@ -294,6 +295,7 @@ class TrackingHead:
             risk_flag=bool(self.row.risk_flag),
             customer_edits=self.row.customer_address_edits,
             request_pending=bool(self.row.requests_pending),
+            packed_at=self.row.packed_at,
         )
         return decide(facts, now, rules)
 

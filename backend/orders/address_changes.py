@@ -130,6 +130,7 @@ def _facts(session: Session, order: Order) -> AddressFacts:
         order.risk_flag,
         order.customer_address_edits,
         bool(pending),
+        packed_at=order.packed_at,
     )
 
 
@@ -242,6 +243,7 @@ def _check_code(change: AddressChange, code: str, now: datetime) -> None:
 class ChangeOutcome:
     status: ChangeStatus
     version: int | None = None
+    locked_at: datetime | None = None  # LOST_TO_LOCK: since when, as the rules see it
 
 
 def confirm_address_change(
@@ -276,7 +278,7 @@ def confirm_address_change(
     if failure is not None:
         raise failure
     if outcome.status == ChangeStatus.LOST_TO_LOCK:
-        raise AddressLocked(order.address_locked_at)
+        raise AddressLocked(outcome.locked_at)
     return outcome
 
 
@@ -322,7 +324,7 @@ def _settle(
         )
         if decision.mode == EditMode.CLOSED:
             raise AddressChangeNotAllowed(decision.closed_because)
-        return ChangeOutcome(change.status)
+        return ChangeOutcome(change.status, locked_at=decision.locked_at)
     if decision.mode == EditMode.REQUEST:
         change.status = ChangeStatus.PENDING_APPROVAL
         change.auto_approve_at = now + rules.auto_approve_after

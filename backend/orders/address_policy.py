@@ -46,12 +46,16 @@ class AddressFacts:
     risk_flag: bool
     customer_edits: int
     request_pending: bool
+    # The lifecycle's PACK time: an order may be packed without a scan (a channel, an import).
+    packed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class AddressDecision:
     mode: EditMode
     free_until: datetime | None = None
+    # Since when the address is frozen: the pack scan, else the PACK transition; None if
+    # neither time is known, and the page then says only that the order is packed.
     locked_at: datetime | None = None
     closed_because: ClosedBecause | None = None
     can_request_intercept: bool = False
@@ -74,7 +78,7 @@ def decide(facts: AddressFacts, now: datetime, rules: AddressRules) -> AddressDe
         if facts.status in INTERCEPTABLE_STATUSES:
             return AddressDecision(
                 EditMode.LOCKED,
-                locked_at=facts.address_locked_at,
+                locked_at=facts.address_locked_at or facts.packed_at,
                 can_request_intercept=not facts.risk_flag,
             )
         return AddressDecision(EditMode.CLOSED, closed_because=ClosedBecause.NOT_OPEN)

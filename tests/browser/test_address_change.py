@@ -61,6 +61,6 @@ def test_a_customer_pastes_a_new_address_confirms_the_code_and_the_pack_scan_loc
     page.reload()
     expect(address.get_by_role("link", name="修改地址")).to_have_count(0)
     expect(address.locator(".locked")).to_have_text(
-        re.compile(r"已于 \d\d:\d\d 在仓库打包，地址已锁定")
+        re.compile(r"已于 \d\d-\d\d \d\d:\d\d 在仓库打包，地址已锁定")
     )
     expect(address.get_by_role("link", name="申请拦截改派")).to_be_visible()

@@ -157,7 +157,7 @@ def test_after_the_pack_scan_the_page_explains_the_lock_and_offers_a_redirect(
     scan_parcel(database, paid_order.public_no, SYSTEM)
     html = client.get(f"/orders/{paid_order.public_no}").text
     assert "修改地址</a>" not in html
-    assert re.search(r"已于 \d\d:\d\d 在仓库打包，地址已锁定", html)
+    assert re.search(r"已于 \d\d-\d\d \d\d:\d\d 在仓库打包，地址已锁定", html)
     assert "申请拦截改派" in html
 
 
@@ -169,7 +169,7 @@ def test_a_change_that_loses_the_race_to_the_scan_is_told_so(client, database, p
     scan_parcel(database, paid_order.public_no, SYSTEM)
     lost = post(client, path + "/confirm", {"change_id": change_id, "code": sent_code(database)})
     assert lost.status_code == 409
-    assert re.search(r"已于 \d\d:\d\d 在仓库打包，地址已锁定", lost.text)
+    assert re.search(r"已于 \d\d-\d\d \d\d:\d\d 在仓库打包，地址已锁定", lost.text)
     assert "?intercept=1" in lost.text
     assert versions(database, paid_order.id) == 1
 
