@@ -187,6 +187,8 @@ async def address_problem(request: Request, exc: Exception) -> Response:
         context,
         partial="customer/_address_problem.html",
         status_code=status,
+        # The refusal ends this step: htmx replaces the step's whole card, not just the form.
+        headers={"HX-Retarget": "#address_step", "HX-Reswap": "outerHTML"},
     )
 
 

@@ -64,3 +64,28 @@ def test_a_customer_pastes_a_new_address_confirms_the_code_and_the_pack_scan_loc
         re.compile(r"已于 \d\d-\d\d \d\d:\d\d 在仓库打包，地址已锁定")
     )
     expect(address.get_by_role("link", name="申请拦截改派")).to_be_visible()
+
+
+def test_a_change_that_loses_the_race_to_the_pack_scan_leaves_one_message_and_one_way_back(
+    page: Page, database: Database
+) -> None:
+    order = make_order(database, status=OrderStatus.PAID, phone="13800138000")
+    page.goto(sms_link(database, order.id))
+    page.locator("#address").get_by_role("link", name="修改地址").click()
+    expect(page.locator(".countdown")).to_have_text(re.compile(r"还可修改 1小时5\d分"))
+    page.get_by_label("粘贴完整地址，自动识别").fill("李四 13912345678 上海市浦东新区张杨路500号")
+    page.get_by_role("button", name="识别并填入").click()
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.locator("#address_code")).to_contain_text("138****8000")
+    page.get_by_label("验证码").fill(texted_code(database))
+
+    scan_parcel(database, order.public_no, SYSTEM)  # the warehouse is quicker
+    page.get_by_role("button", name="确认").click()
+
+    expect(page.locator(".locked")).to_have_text(
+        re.compile(r"已于 \d\d-\d\d \d\d:\d\d 在仓库打包，地址已锁定")
+    )
+    expect(page.locator(".countdown")).to_have_count(0)
+    expect(page.get_by_role("link", name="返回订单")).to_have_count(1)
+    expect(page.get_by_role("link", name="申请拦截改派")).to_have_count(1)
+    expect(page.locator("main .card")).to_have_count(1)
