@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend.db import Database
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
@@ -20,6 +20,7 @@ from backend.orders.masking import mask_name, mask_phone, mask_street
 from backend.orders.models import (
     AddressChange,
     AddressVersion,
+    ChangeKind,
     ChangeStatus,
     Order,
     OrderLine,
@@ -180,6 +181,16 @@ _SHIPMENTS_WITH_EVENTS = (
     .order_by(Shipment.id, TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
 )
 
+# The request staff (or the auto-approval timer) answered last; free edits have no decider.
+_DECIDED = aliased(AddressChange, name="decided")
+_LATEST_DECIDED_ID = (
+    select(AddressChange.id)
+    .where(AddressChange.order_id == Order.id, AddressChange.decided_by.is_not(None))
+    .order_by(AddressChange.decided_at.desc(), AddressChange.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+
 # Built once: constructing a select() costs more than running it against SQLite.
 _HEAD = (
     select(
@@ -213,12 +224,9 @@ _HEAD = (
         )
         .scalar_subquery()
         .label("requests_pending"),
-        select(AddressChange.reason)
-        .where(AddressChange.order_id == Order.id, AddressChange.status == ChangeStatus.REJECTED)
-        .order_by(AddressChange.decided_at.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label("last_rejection"),
+        _DECIDED.status.label("decided_status"),
+        _DECIDED.kind.label("decided_kind"),
+        _DECIDED.reason.label("decided_reason"),
         select(func.max(ReturnRequest.id))
         .where(ReturnRequest.order_id == Order.id)
         .scalar_subquery()
@@ -230,6 +238,7 @@ _HEAD = (
         SESSION_IS_CURRENT.label("session_is_current"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
+    .outerjoin(_DECIDED, _DECIDED.id == _LATEST_DECIDED_ID)
     .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
 )
 
@@ -279,6 +288,19 @@ def list_shipment_views(
 
 
 @dataclass(frozen=True)
+class RequestDecision:
+    """The answer to the customer's latest address request (a change or a redirect)."""
+
+    status: ChangeStatus  # APPLIED, REJECTED, or LOST_TO_LOCK (approved, but packed first)
+    kind: ChangeKind
+    reason: str | None  # staff's words to the customer, if any
+
+    @property
+    def approved(self) -> bool:
+        return self.status == ChangeStatus.APPLIED
+
+
+@dataclass(frozen=True)
 class TrackingHead:
     """The first query of a tracking view: who may see it, and whether it changed."""
 
@@ -300,8 +322,15 @@ class TrackingHead:
         return decide(facts, now, rules)
 
     @property
-    def last_rejection(self) -> str | None:
-        return self.row.last_rejection  # type: ignore[no-any-return]
+    def request_decision(self) -> RequestDecision | None:
+        """None while no request was answered, and while a newer one awaits an answer."""
+        if self.row.decided_status is None or self.row.requests_pending:
+            return None
+        return RequestDecision(
+            ChangeStatus(self.row.decided_status),
+            ChangeKind(self.row.decided_kind),
+            self.row.decided_reason,
+        )
 
 
 def get_tracking_head(

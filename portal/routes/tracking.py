@@ -90,7 +90,7 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
                 "current_step": PROGRESS_STEPS.index(view.progress),
                 "refresh_seconds": request.app.state.settings.tracking_refresh_seconds,
                 "decision": head.address_decision(now, request.app.state.settings.address_rules),
-                "last_rejection": head.last_rejection,
+                "request_decision": head.request_decision,
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
