@@ -76,10 +76,12 @@ INTERCEPTABLE_STATUSES = frozenset({OrderStatus.PACKED, OrderStatus.SHIPPED})
 def decide(facts: AddressFacts, now: datetime, rules: AddressRules) -> AddressDecision:
     if facts.address_locked_at is not None or facts.status not in EDITABLE_STATUSES:
         if facts.status in INTERCEPTABLE_STATUSES:
+            # One redirect request at a time: a second would only race the first at the carrier.
             return AddressDecision(
                 EditMode.LOCKED,
                 locked_at=facts.address_locked_at or facts.packed_at,
-                can_request_intercept=not facts.risk_flag,
+                closed_because=ClosedBecause.REQUEST_PENDING if facts.request_pending else None,
+                can_request_intercept=not facts.risk_flag and not facts.request_pending,
             )
         return AddressDecision(EditMode.CLOSED, closed_because=ClosedBecause.NOT_OPEN)
     if facts.risk_flag:

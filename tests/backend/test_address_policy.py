@@ -40,6 +40,12 @@ def facts(status=S.PAID, paid_minutes_ago=30, locked=False, risky=False, edits=0
         (facts(status=S.PACKED, locked=True), EditMode.LOCKED, None, True),
         (facts(status=S.SHIPPED, locked=True), EditMode.LOCKED, None, True),
         (facts(status=S.SHIPPED, locked=True, risky=True), EditMode.LOCKED, None, False),
+        (
+            facts(status=S.PACKED, locked=True, pending=True),
+            EditMode.LOCKED,
+            ClosedBecause.REQUEST_PENDING,
+            False,
+        ),
         (facts(locked=True), EditMode.CLOSED, ClosedBecause.NOT_OPEN, False),
         (facts(status=S.DELIVERED, locked=True), EditMode.CLOSED, ClosedBecause.NOT_OPEN, False),
         (facts(status=S.CANCELLED), EditMode.CLOSED, ClosedBecause.NOT_OPEN, False),
