@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, exists, func, or_, select
 
 from backend.audit.models import AuditEvent
 from backend.db import Database
@@ -14,7 +14,15 @@ from backend.orders.access import SESSION_IS_CURRENT, CustomerSession, SessionEn
 from backend.orders.holds import HoldState, get_hold_state
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.masking import mask_name, mask_phone
-from backend.orders.models import AddressVersion, Customer, Order, OrderLine, SalesChannel
+from backend.orders.models import (
+    AddressVersion,
+    ChannelSku,
+    Customer,
+    Order,
+    OrderLine,
+    SalesChannel,
+    Sku,
+)
 
 SEARCH_LIMIT = 50
 
@@ -60,6 +68,16 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class StaffLine:
+    sku: str
+    name: str  # the channel's title, as the buyer saw it
+    quantity: int
+    unit_price_fen: int
+    # False: intake could not match the SKU (our code, or the channel's mapped to ours).
+    in_sku_master: bool
+
+
+@dataclass(frozen=True)
 class StaffOrderView:
     summary: OrderSummary
     customer_name: str
@@ -70,7 +88,7 @@ class StaffOrderView:
     link_version: int
     hold_reason: str | None
     hold: HoldState | None
-    lines: tuple[tuple[str, str, int, int], ...]
+    lines: tuple[StaffLine, ...]
     addresses: tuple[AddressRecord, ...]
     audit: tuple[AuditRecord, ...]
 
@@ -138,6 +156,13 @@ def list_customer_orders(database: Database, customer: CustomerSession) -> list[
     return [to_summary(row, masked=True) for row in rows]
 
 
+# The same two ways intake resolves a line's SKU (inventory.resolve_sku), as one predicate.
+_IN_SKU_MASTER = or_(
+    exists().where(Sku.code == OrderLine.sku),
+    exists().where(ChannelSku.channel == Order.channel, ChannelSku.channel_sku == OrderLine.sku),
+)
+
+
 def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | None:
     with database.read() as session:
         row = session.execute(
@@ -158,7 +183,14 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
             return None
         hold = get_hold_state(session, order_id, row.hold_reason) if row.hold_reason else None
         lines = session.execute(
-            select(OrderLine.sku, OrderLine.name, OrderLine.quantity, OrderLine.unit_price_fen)
+            select(
+                OrderLine.sku,
+                OrderLine.name,
+                OrderLine.quantity,
+                OrderLine.unit_price_fen,
+                _IN_SKU_MASTER.label("in_sku_master"),
+            )
+            .join(Order, Order.id == OrderLine.order_id)
             .where(OrderLine.order_id == order_id)
             .order_by(OrderLine.id)
         ).all()
@@ -201,7 +233,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         link_version=row.link_version,
         hold_reason=row.hold_reason,
         hold=hold,
-        lines=tuple(tuple(line) for line in lines),  # type: ignore[misc]
+        lines=tuple(StaffLine(*line) for line in lines),
         addresses=tuple(AddressRecord(*a) for a in addresses),
         audit=tuple(AuditRecord(*e) for e in events),
     )
