@@ -16,6 +16,7 @@ from backend.logistics.tracking_view import ProgressStep
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, SalesChannel
+from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
 from portal.i18n import N_, current_locale, gettext
 
@@ -55,6 +56,8 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (AlertKind.STALLED, N_("No tracking update for 48 hours")),
     (AlertKind.PROBLEM, N_("Delivery problem")),
     (AlertKind.CARRIER_SILENT, N_("Carrier has gone silent")),
+    (RefundType.REFUND_ONLY, N_("Refund only")),
+    (RefundType.RETURN_AND_REFUND, N_("Return and refund")),
     (Step.SUBMITTED, N_("Request submitted")),
     (Step.APPROVED, N_("Approved")),
     (Step.PARCEL, N_("Item on its way back")),

@@ -72,10 +72,14 @@ class ReturnView:
     steps: tuple[Step, ...]
     reached: Step
     refund_state: RefundState | None
+    # Ours (out_refund_no), shown to every customer alike; the gateway's id comes second,
+    # since Alipay has none and WeChat's is a 30-digit number support cannot search by.
     refund_reference: str | None
-    received_account: str | None
+    gateway_refund_id: str | None
+    refund_gateway: str | None  # "wechatpay" | "alipay"
+    received_account: str | None  # as the gateway reports it ("支付用户零钱", a bank card)
     arrival: Arrival
-    lines: tuple[tuple[str, int], ...]
+    lines: tuple[tuple[str, int], ...]  # (line name, quantity asked for)
     photo_ids: tuple[int, ...]
     asked_again: bool = False
 
@@ -85,7 +89,7 @@ class ReturnView:
 
     @property
     def marker(self) -> str:
-        return f"{self.status}|{self.refund_state}|{self.refund_reference}"
+        return f"{self.status}|{self.refund_state}|{self.refund_reference}|{self.gateway_refund_id}"
 
 
 def _steps(refund_type: RefundType) -> tuple[Step, ...]:
@@ -114,6 +118,7 @@ def get_return_view(
             select(OrderLine.name, ReturnLine.quantity)
             .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
             .where(ReturnLine.return_id == return_id)
+            .order_by(OrderLine.id)
         ).all()
         photos = session.scalars(select(ReturnPhoto.id).where(ReturnPhoto.return_id == return_id))
         photo_ids = tuple(photos)
@@ -141,7 +146,9 @@ def get_return_view(
         steps=_steps(refund_type),
         reached=_REACHED[ReturnStatus(request.status)],
         refund_state=RefundState(refund.status) if refund else None,
-        refund_reference=(refund.gateway_refund_id or refund.out_refund_no) if refund else None,
+        refund_reference=refund.out_refund_no if refund else None,
+        gateway_refund_id=refund.gateway_refund_id if refund else None,
+        refund_gateway=refund.gateway if refund else None,
         received_account=refund.received_account if refund else None,
         arrival=expected_arrival(
             PaymentMethod(method) if method else None, refund.received_account if refund else None

@@ -36,7 +36,9 @@ async def queue(request: Request) -> Response:
             "returns": pending,
             "failed": failed,
             "now": utcnow(),
-            "because": {view.id: explain_all(view.checks, passed=False) for view in pending},
+            "because": {
+                view.id: explain_all(view.checks, False, view.refund_type) for view in pending
+            },
         },
     )
 

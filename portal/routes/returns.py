@@ -20,7 +20,7 @@ from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_, current_locale
-from portal.refund_words import explain_all
+from portal.refund_words import explain_all, gateway_name, refunded_to, what_happens_now
 from portal.rendering import is_htmx, render
 from portal.routes.customer_access import client_ip
 
@@ -211,6 +211,18 @@ async def file_return(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def _progress_words(view: views.ReturnView) -> dict[str, object]:
+    """The sentences of the progress page, worded for this kind of request and gateway."""
+    gateway = view.refund_gateway or ""
+    return {
+        "approved_because": explain_all(view.checks, True, view.refund_type),
+        "review_because": explain_all(view.checks, False, view.refund_type),
+        "now_words": what_happens_now(view.refund_type, view.status),
+        "refunded_to": refunded_to(gateway, view.received_account),
+        "gateway_name": gateway_name(gateway),
+    }
+
+
 async def _progress_page(
     request: Request,
     head: TrackingHead,
@@ -234,8 +246,7 @@ async def _progress_page(
         "customer/return_progress.html",
         {
             "view": view,
-            "approved_because": explain_all(view.checks, passed=True),
-            "review_because": explain_all(view.checks, passed=False),
+            **_progress_words(view),
             "arrival_text": ARRIVAL_TEXT,
             "carriers": sorted(CARRIER_NAMES),
             "return_address": request.app.state.settings.return_address,
