@@ -16,6 +16,7 @@ from backend.logistics.tracking_view import ProgressStep
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, SalesChannel
+from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
 from portal.i18n import N_, current_locale, gettext
@@ -50,7 +51,8 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (ProgressStep.PAID, N_("Payment")),
     (ProgressStep.DISPATCHED, N_("Dispatched")),
     (ProgressStep.IN_TRANSIT, N_("In transit")),
-    (ProgressStep.OUT_FOR_DELIVERY, N_("Out for delivery")),
+    # Step names are short: six of them share one line of a 320 px phone (see portal.css).
+    (ProgressStep.OUT_FOR_DELIVERY, N_("Delivering")),
     (ProgressStep.DELIVERED, N_("Signed for")),
     (AlertKind.NOT_PICKED_UP, N_("Not picked up within 24 hours")),
     (AlertKind.STALLED, N_("No tracking update for 48 hours")),
@@ -58,12 +60,22 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (AlertKind.CARRIER_SILENT, N_("Carrier has gone silent")),
     (RefundType.REFUND_ONLY, N_("Refund only")),
     (RefundType.RETURN_AND_REFUND, N_("Return and refund")),
-    (Step.SUBMITTED, N_("Request submitted")),
+    (Step.SUBMITTED, N_("Submitted")),
     (Step.APPROVED, N_("Approved")),
-    (Step.PARCEL, N_("Item on its way back")),
-    (Step.RECEIVED, N_("Received at the warehouse")),
-    (Step.REFUNDING, N_("Refund in progress")),
-    (Step.REFUNDED, N_("Refund successful")),
+    (Step.PARCEL, N_("Sent back")),
+    (Step.RECEIVED, N_("Received")),
+    (Step.REFUNDING, N_("Refunding")),
+    (Step.REFUNDED, N_("Refunded")),
+    # A return's headline: where it stands, in a few words.
+    (ReturnStatus.IN_REVIEW, N_("Under review")),
+    (ReturnStatus.APPROVED, N_("Approved")),
+    (ReturnStatus.AWAITING_PARCEL, N_("Waiting for the item")),
+    (ReturnStatus.PARCEL_IN_TRANSIT, N_("Item on its way back")),
+    (ReturnStatus.RECEIVED, N_("Received at the warehouse")),
+    (ReturnStatus.REFUNDING, N_("Refund in progress")),
+    (ReturnStatus.REFUNDED, N_("Refund successful")),
+    (ReturnStatus.REJECTED, N_("Not approved")),
+    (ReturnStatus.REFUND_FAILED, N_("Refund delayed")),
     (Team.FINANCE, N_("Finance")),
     (Team.SUPPORT, N_("Customer service")),
     (Team.WAREHOUSE, N_("Warehouse")),

@@ -63,7 +63,7 @@ def seeded(database: Database) -> Seeded:
         database,
         delivered.id,
         delivered.customer_id,
-        {_first_line_id(database, delivered.id): 1},
+        {first_line_id(database, delivered.id): 1},
         RefundType.RETURN_AND_REFUND,
         "no_reason_7_days",
         "不想要了",
@@ -91,7 +91,7 @@ def ask_after_the_window(database: Database, order_id: int) -> None:
     confirm_address_change(database, order_id, started.change_id, "246810", customer, rules)
 
 
-def _first_line_id(database: Database, order_id: int) -> int:
+def first_line_id(database: Database, order_id: int) -> int:
     with database.read() as session:
         line_id = session.scalar(select(OrderLine.id).where(OrderLine.order_id == order_id))
     assert line_id is not None

@@ -93,7 +93,7 @@ def test_a_damaged_item_is_photographed_approved_automatically_and_refunded_live
     )
     page.evaluate("window.stillHere = true")
     expect(progress.locator(".headline")).to_have_text("退款成功", timeout=20_000)
-    expect(progress.locator(".progress li.current")).to_have_text("退款成功")
+    expect(progress.locator(".progress li.current")).to_have_text("已退款")
     expect(progress).to_contain_text("已通过微信支付退回至")
     expect(progress).to_contain_text(f"退款单号 RF{order.public_no}-")
     assert page.evaluate("window.stillHere") is True

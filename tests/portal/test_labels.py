@@ -7,6 +7,7 @@ import pytest
 from backend.logistics.status import TrackingStatus
 from backend.logistics.tracking_view import ProgressStep
 from backend.orders.lifecycle import OrderStatus
+from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.views import Step
 from backend.staff import Role
 from portal.i18n import set_locale
@@ -63,7 +64,8 @@ def test_the_staff_order_list_calls_a_cancelled_order_cancelled(client, database
         (OrderStatus.DELIVERED, "Delivered"),
         (TrackingStatus.DELIVERED, "Signed for"),
         (OrderStatus.REFUNDED, "Refunded"),
-        (Step.REFUNDED, "Refund successful"),
+        (ReturnStatus.REFUNDED, "Refund successful"),
+        (Step.REFUNDED, "Refunded"),
     ],
 )
 def test_members_of_two_enums_that_share_a_value_keep_their_own_words(member, words):
