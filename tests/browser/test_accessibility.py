@@ -27,7 +27,8 @@ from backend.orders.models import Order, OrderLine
 from backend.orders.service import NewAddress, NewLine
 from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
 from backend.refunds.service import file_return
-from backend.staff import Role, add_staff
+from backend.staff.accounts import add_staff
+from backend.staff.models import Role
 from tests.browser.parcels import record_events, route_to_hangzhou, sms_link
 from tests.browser.test_address_change import texted_code
 from tests.factories import SYSTEM, make_order

@@ -3,7 +3,6 @@
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
@@ -13,7 +12,7 @@ from backend.orders.address_changes import AddressChange
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import Order
 from backend.orders.service import apply_action
-from backend.staff import Role
+from backend.staff.models import Role
 from portal.app import create_app
 from portal.rendering import local_time
 from tests.factories import SYSTEM, make_order
@@ -152,11 +151,6 @@ def test_a_rejection_without_a_reason_is_still_a_whole_sentence(client, database
     assert "：<" not in card and "： " not in card
 
 
-# Strict: once address_changes compares a reloaded `kind` by value (the enum-column item of
-# issue 10), a redirect request reaches the queue, this passes, and the mark must go.
-@pytest.mark.xfail(
-    strict=True, reason="a reloaded AddressChange.kind is a str, so `is INTERCEPT` is False"
-)
 def test_while_a_redirect_request_waits_the_page_says_so_and_offers_no_second_one(client, database):
     order = make_order(database, status=OrderStatus.PAID)
     open_short_link(client, database, order.id)

@@ -5,7 +5,7 @@ import pytest
 from backend.logistics.carriers.names import CARRIER_NAMES, carrier_name
 from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderStatus
-from backend.staff import Role
+from backend.staff.models import Role
 from tests.factories import SYSTEM, make_order
 from tests.portal.helpers import open_short_link, staff_login
 

@@ -9,7 +9,7 @@ from backend.logistics.tracking_view import ProgressStep
 from backend.orders.lifecycle import OrderStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.views import Step
-from backend.staff import Role
+from backend.staff.models import Role
 from portal.i18n import set_locale
 from portal.labels import label
 from tests.factories import make_order

@@ -8,7 +8,7 @@ from backend.demo import UNMAPPED_TITLE, seed_operations
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ChannelSku, Order, SalesChannel, Sku
 from backend.orders.service import NewLine
-from backend.staff import Role
+from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import open_short_link, staff_login
 

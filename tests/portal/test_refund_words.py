@@ -11,7 +11,7 @@ from backend.refunds.gateways.base import GatewayRefund, RefundStatus
 from backend.refunds.models import Refund
 from backend.refunds.payouts import apply_gateway_result
 from backend.refunds.service import refund_settled
-from backend.staff import Role
+from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, open_short_link, staff_login
 from tests.portal.test_return_routes import file, jpeg, photo_id, upload
