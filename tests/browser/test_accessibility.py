@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
+from backend.demo import seed_operations
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import confirm_address_change, start_address_change
 from backend.orders.address_policy import AddressRules
@@ -47,6 +48,7 @@ class Seeded:
     editable: Any
     delivered: Any
     return_id: int
+    held: tuple[int, ...]
 
 
 @pytest.fixture
@@ -74,7 +76,11 @@ def seeded(database: Database) -> Seeded:
     )
     late = make_order(database, status=OrderStatus.PAID, placed_at=utcnow() - timedelta(hours=5))
     ask_after_the_window(database, late.id)
-    return Seeded(shipped, editable, delivered, filed.return_id)
+    seed_operations(database)  # the demo's held channel orders: duplicate, value, cost, SKU
+    with database.read() as session:
+        held = tuple(session.scalars(select(Order.id).where(Order.hold_reason.is_not(None))))
+    assert len(held) == 4  # duplicate (one of the pair), high value, below cost, unknown SKU
+    return Seeded(shipped, editable, delivered, filed.return_id, held)
 
 
 def ask_after_the_window(database: Database, order_id: int) -> None:
@@ -192,6 +198,8 @@ def staff_visits(seeded: Seeded) -> Iterator[tuple[str, Callable]]:
     for order in (seeded.shipped, seeded.editable, seeded.delivered):
         yield f"order {order.status}", go(f"/admin/orders/{order.id}")
     yield "scan result", scanned
+    for held in seeded.held:
+        yield f"held order {held}", go(f"/admin/orders/{held}")
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
