@@ -12,7 +12,6 @@ from backend import audit
 from backend.actors import Actor
 from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
-from backend.logistics.carriers.names import carrier_name
 from backend.logistics.models import Shipment, ShipmentDirection
 from backend.orders.holds import HOLD_TEAM
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
@@ -54,7 +53,7 @@ class ScanResult:
     phone: str
     address: str
     shipment_id: int | None
-    carrier: str | None
+    carrier_code: str | None  # the page names it in the reader's language
     tracking_no: str | None
     needs_reprint: bool
 
@@ -129,7 +128,7 @@ def scan_parcel(
                 else ""
             ),
             shipment_id=shipment.id if shipment else None,
-            carrier=carrier_name(shipment.carrier_code) if shipment else None,
+            carrier_code=shipment.carrier_code if shipment else None,
             tracking_no=shipment.tracking_no if shipment else None,
             needs_reprint=bool(
                 shipment and address and shipment.label_is_stale(address.created_at)

@@ -3,11 +3,11 @@
 import pytest
 
 from backend.logistics.carriers.names import CARRIER_NAMES, carrier_name
-from backend.logistics.service import create_shipment
+from backend.logistics.service import create_label, create_shipment
 from backend.orders.lifecycle import OrderStatus
 from backend.staff.models import Role
 from tests.factories import SYSTEM, make_order
-from tests.portal.helpers import open_short_link, staff_login
+from tests.portal.helpers import csrf_token, open_short_link, staff_login
 
 
 @pytest.fixture
@@ -45,3 +45,17 @@ def test_every_carrier_has_a_name_in_both_languages():
 
 def test_an_unknown_carrier_code_is_shown_as_it_is():
     assert carrier_name("acme-freight", "en") == "acme-freight"
+
+
+def test_the_pack_scan_names_the_carrier_in_english(client, database):
+    order = make_order(database, status=OrderStatus.PICKING)
+    create_label(database, order.id, "shentong", "773012345678", SYSTEM)  # printed before packing
+    staff_login(client, database, Role.WAREHOUSE)
+    client.get("/language?to=en&next=/warehouse/scan")
+    token = csrf_token(client, "/warehouse/scan")
+    scanned = client.post(
+        "/warehouse/scan",
+        data={"code": "773012345678"},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert "STO Express 773012345678" in scanned.text and "申通" not in scanned.text
