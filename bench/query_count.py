@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import event
 
 from backend.db import Database
-from backend.logistics.tracking_view import get_tracking_view
 from backend.orders.access import resolve_short_link
 from backend.orders.queries import list_customer_orders
+from backend.tracking_page import get_tracking_view
 from bench import (
     Backend,
     get_demo_order,

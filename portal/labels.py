@@ -12,13 +12,13 @@ from enum import StrEnum
 from backend.logistics.alerts import AlertKind
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.status import TrackingStatus
-from backend.logistics.tracking_view import ProgressStep
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, SalesChannel
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
+from backend.tracking_page import ProgressStep
 from portal.i18n import N_, current_locale, gettext
 
 _ALL: tuple[tuple[StrEnum, str], ...] = (

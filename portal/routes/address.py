@@ -12,7 +12,6 @@ from starlette.routing import Route
 
 from backend.actors import Actor, ActorKind
 from backend.db import utcnow
-from backend.logistics.tracking_view import TrackingHead, get_tracking_head
 from backend.orders import address_changes as changes
 from backend.orders.address_fields import AddressFieldInvalid
 from backend.orders.address_parsing import parse_address
@@ -20,6 +19,7 @@ from backend.orders.address_policy import AddressDecision
 from backend.orders.divisions import list_cities, list_districts, list_provinces
 from backend.orders.masking import mask_phone
 from backend.orders.models import ChangeKind, ChangeStatus
+from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_

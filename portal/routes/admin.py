@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from backend.db import utcnow
 from backend.logistics.alerts import list_alerts
-from backend.logistics.tracking_view import list_shipment_views
+from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
 from backend.orders import access, holds
 from backend.orders.lifecycle import OrderStatus

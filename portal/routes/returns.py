@@ -11,12 +11,12 @@ from starlette.routing import Route
 from backend.actors import Actor, ActorKind
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.service import DuplicateWaybill
-from backend.logistics.tracking_view import TrackingHead, get_tracking_head
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import list_order_lines
 from backend.refunds import photo_uploads, return_parcels, service, views
 from backend.refunds.photos import PhotoRejected, PhotoStore
 from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
+from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_, current_locale

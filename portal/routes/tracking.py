@@ -10,15 +10,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.db import utcnow
-from backend.logistics.tracking_view import (
+from backend.orders.access import CustomerSession
+from backend.orders.queries import list_customer_orders
+from backend.refunds.service import RETURNABLE
+from backend.tracking_page import (
     PROGRESS_STEPS,
     TrackingHead,
     complete_tracking_view,
     get_tracking_head,
 )
-from backend.orders.access import CustomerSession
-from backend.orders.queries import list_customer_orders
-from backend.refunds.service import RETURNABLE
 from portal import calls
 from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache

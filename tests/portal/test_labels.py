@@ -5,11 +5,11 @@ import re
 import pytest
 
 from backend.logistics.status import TrackingStatus
-from backend.logistics.tracking_view import ProgressStep
 from backend.orders.lifecycle import OrderStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.views import Step
 from backend.staff.models import Role
+from backend.tracking_page import ProgressStep
 from portal.i18n import set_locale
 from portal.labels import label
 from tests.factories import make_order

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backend.logistics.tracking_view import region_of
+from backend.tracking_page import region_of
 
 
 @pytest.mark.parametrize(

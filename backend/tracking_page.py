@@ -1,18 +1,23 @@
-"""The customer's tracking page as a read model: three queries, masked, frozen."""
+"""The customer's order (tracking) page as a read model: three queries, masked, frozen.
+
+It joins what several domains know about one order (the order and its address, its
+shipments, address requests and returns), so it lives beside them, not inside one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from backend.db import Database
-from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
-from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
+from backend.logistics.models import Shipment, ShipmentDirection
+from backend.logistics.shipment_views import ShipmentView, list_shipment_views
+from backend.logistics.status import TrackingStatus
 from backend.orders.access import SESSION_IS_CURRENT, CustomerSession, SessionEnded
 from backend.orders.address_policy import AddressDecision, AddressFacts, AddressRules, decide
 from backend.orders.lifecycle import OrderStatus
@@ -93,37 +98,6 @@ class LineView:
 
 
 @dataclass(frozen=True)
-class EventView:
-    occurred_at: datetime
-    status: TrackingStatus
-    description: str
-    location: str | None
-    raw_code: str | None
-    future_dated: bool = False  # shown to staff only (see timeline.is_future_dated)
-
-
-@dataclass(frozen=True)
-class ShipmentView:
-    id: int
-    direction: ShipmentDirection
-    carrier_code: str  # shown by the portal in the page's language
-    tracking_no: str
-    status: TrackingStatus
-    last_event_at: datetime | None
-    last_synced_at: datetime | None
-    estimated_earliest: date | None
-    estimated_latest: date | None
-    events: tuple[EventView, ...]
-
-    @property
-    def estimate(self) -> tuple[date, date] | None:
-        """The delivery window to promise; none once the parcel's journey has ended."""
-        if self.status in TERMINAL_TRACKING_STATUSES or self.estimated_earliest is None:
-            return None
-        return self.estimated_earliest, self.estimated_latest or self.estimated_earliest
-
-
-@dataclass(frozen=True)
 class TrackingView:
     order_id: int
     public_no: str
@@ -149,39 +123,7 @@ class TrackingView:
                 return shipment
         return None
 
-    @property
-    def refresh_marker(self) -> str:
-        """Changes whenever anything the timeline shows changes: lets polling answer 204."""
-        parts = [str(self.status)]
-        for s in self.shipments:
-            parts.append(f"{s.id}:{s.status}:{len(s.events)}:{s.last_event_at}")
-        return "|".join(parts)
 
-
-_SHIPMENTS_WITH_EVENTS = (
-    select(
-        Shipment.id,
-        Shipment.direction,
-        Shipment.carrier_code,
-        Shipment.tracking_no,
-        Shipment.status,
-        Shipment.last_event_at,
-        Shipment.last_synced_at,
-        Shipment.estimated_earliest,
-        Shipment.estimated_latest,
-        TrackingEvent.occurred_at,
-        TrackingEvent.status.label("event_status"),
-        TrackingEvent.description,
-        TrackingEvent.location,
-        TrackingEvent.raw_code,
-        TrackingEvent.future_dated,
-    )
-    .outerjoin(TrackingEvent, TrackingEvent.shipment_id == Shipment.id)
-    .where(Shipment.order_id == bindparam("order_id"))
-    .order_by(Shipment.id, TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
-)
-
-# The request staff (or the auto-approval timer) answered last; free edits have no decider.
 _DECIDED = aliased(AddressChange, name="decided")
 _LATEST_DECIDED_ID = (
     select(AddressChange.id)
@@ -247,44 +189,6 @@ _LINES = (
     .where(OrderLine.order_id == bindparam("order_id"))
     .order_by(OrderLine.id)
 )
-
-
-def list_shipment_views(
-    connection: Connection | Session, order_id: int, *, future_dated: bool = False
-) -> tuple[ShipmentView, ...]:
-    """Customers never see future-dated events; staff ask for them (`future_dated=True`)."""
-    rows = connection.execute(_SHIPMENTS_WITH_EVENTS, {"order_id": order_id}).all()
-    heads: dict[int, Any] = {}
-    events: dict[int, list[EventView]] = {}
-    for row in rows:
-        heads.setdefault(row.id, row)
-        bucket = events.setdefault(row.id, [])
-        if row.occurred_at is not None and (future_dated or not row.future_dated):
-            bucket.append(
-                EventView(
-                    row.occurred_at,
-                    TrackingStatus(row.event_status),
-                    row.description,
-                    row.location,
-                    row.raw_code,
-                    bool(row.future_dated),
-                )
-            )
-    return tuple(
-        ShipmentView(
-            id=head.id,
-            direction=ShipmentDirection(head.direction),
-            carrier_code=head.carrier_code,
-            tracking_no=head.tracking_no,
-            status=TrackingStatus(head.status),
-            last_event_at=head.last_event_at,
-            last_synced_at=head.last_synced_at,
-            estimated_earliest=head.estimated_earliest,
-            estimated_latest=head.estimated_latest,
-            events=tuple(events[shipment_id]),
-        )
-        for shipment_id, head in heads.items()
-    )
 
 
 @dataclass(frozen=True)
