@@ -319,7 +319,7 @@ HELD_INTAKE: tuple[tuple[str, SalesChannel, str, str, int, int], ...] = (
 )
 
 
-def seed_operations(database: Database) -> int:
+def seed_operations(database: Database, rules: IntakeRules) -> int:
     """The SKU master with stock and cost, and channel orders that staff must look at."""
     with database.read() as session:
         known = set(session.scalars(select(Sku.code)))
@@ -346,6 +346,6 @@ def seed_operations(database: Database) -> int:
             paid_at=now,
             updated_at=now,
         )
-        result = ingest_channel_order(database, order, "{}", IntakeRules(), actor)
+        result = ingest_channel_order(database, order, "{}", rules, actor)
         taken += result.outcome == "created"
     return taken

@@ -14,7 +14,6 @@ from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
 from backend.orders import address_changes, channel_webhooks, inventory, reconciliation
 from backend.orders.access import prune_lookup_attempts
-from backend.orders.intake import IntakeRules
 from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
@@ -23,7 +22,7 @@ from portal.settings import Settings
 
 def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler]:
     tracking, notifications = integrations.tracking, integrations.notifications
-    rules = settings.address_rules
+    rules = settings.rules
 
     def advance_sandbox(db: Database, _payload: dict[str, Any]) -> None:
         sandbox.advance_shipments(db, speed=settings.sandbox_speed)
@@ -41,13 +40,13 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         address_propagation.CARRIER_ADDRESS_CHANGE: lambda db, p: (
             address_propagation.request_carrier_address_change(db, tracking, p)
         ),
-        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules),
+        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules.addresses),
         payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: refund_service.refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
         channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
-            db, p, IntakeRules(high_value_fen=settings.high_value_order_yuan * 100)
+            db, p, rules.intake
         ),
         RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(
             db, settings.export_dir

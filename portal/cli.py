@@ -127,7 +127,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     carriers = REAL_CARRIERS if settings.demo_emulators else ("sandbox",)
     result = seed_orders(database, carriers=carriers)
     staff = seed_staff(database)
-    seed_operations(database)
+    seed_operations(database, settings.rules.intake)
     print(f"demo orders: {result.created} created, {result.existing} already there")
     print("\nCustomer links (open on a phone-sized window):")
     for order_id, public_no, status in list_demo_orders(database):

@@ -6,9 +6,12 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from backend.orders.address_policy import AddressRules
+from backend.orders.intake import IntakeRules
+from backend.refunds.rules import RefundRules
 
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
 
@@ -174,17 +177,36 @@ class Settings:
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
     )
 
-    @property
-    def address_rules(self) -> AddressRules:
-        return AddressRules(
-            free_edit_window=timedelta(hours=self.address_free_edit_hours),
-            max_customer_edits=self.address_max_customer_edits,
-            auto_approve_after=timedelta(hours=self.address_auto_approve_hours),
-        )
+    @cached_property
+    def rules(self) -> Rules:
+        """Built once per Settings: the app, its routes and the worker all use this one."""
+        return build_rules(self)
 
     @property
     def cookie_secure(self) -> bool:
         return self.base_url.startswith("https://")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rule sets in force, made from the settings in one place (build_rules)."""
+
+    intake: IntakeRules
+    refunds: RefundRules
+    addresses: AddressRules
+
+
+def build_rules(settings: Settings) -> Rules:
+    return Rules(
+        intake=IntakeRules(high_value_fen=settings.high_value_order_yuan * 100),
+        # No setting changes the refund rules yet; they are still made here, once.
+        refunds=RefundRules(),
+        addresses=AddressRules(
+            free_edit_window=timedelta(hours=settings.address_free_edit_hours),
+            max_customer_edits=settings.address_max_customer_edits,
+            auto_approve_after=timedelta(hours=settings.address_auto_approve_hours),
+        ),
+    )
 
 
 def _coerce(kind: object, raw: str) -> object:

@@ -205,15 +205,13 @@ RULES: tuple[Rule, ...] = (
     Rule("no_inspection_needed", REVIEW, _no_inspection_needed),
 )
 
-DEFAULT_REFUND_RULES = RefundRules()
-
 
 def _run(rule: Rule, facts: RefundFacts, rules: RefundRules) -> RuleCheck:
     passed, params = rule.evaluate(facts, rules)
     return RuleCheck(rule.code, passed, MappingProxyType(params), rule.on_failure)
 
 
-def decide(facts: RefundFacts, rules: RefundRules = DEFAULT_REFUND_RULES) -> Decision:
+def decide(facts: RefundFacts, rules: RefundRules) -> Decision:
     """Run every rule (no short-circuit, so the page can list them all) and pick the outcome."""
     checks = tuple(_run(rule, facts, rules) for rule in RULES)
     failures = {check.on_failure for check in checks if not check.passed}

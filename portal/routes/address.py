@@ -65,7 +65,7 @@ async def _head(request: Request) -> TrackingHead:
 
 
 def _decision(request: Request, head: TrackingHead) -> AddressDecision:
-    return head.address_decision(utcnow(), request.app.state.settings.address_rules)
+    return head.address_decision(utcnow(), request.app.state.settings.rules.addresses)
 
 
 def _is_intercept(request: Request, decision: AddressDecision) -> bool:
@@ -173,7 +173,7 @@ async def submit(request: Request) -> Response:
         head.order_id,
         address,
         _actor(request, head),
-        request.app.state.settings.address_rules,
+        request.app.state.settings.rules.addresses,
         kind=kind,
     )
     return _code_form(request, head, started.change_id, mask_phone(started.sent_to))
@@ -222,7 +222,7 @@ async def confirm(request: Request) -> Response:
             change_id,
             code,
             _actor(request, head),
-            request.app.state.settings.address_rules,
+            request.app.state.settings.rules.addresses,
         )
     except changes.VerificationCodeWrong as wrong:
         return _code_form(

@@ -102,7 +102,7 @@ async def import_orders(request: Request) -> Response:
         request.app.state.database,
         name,
         data,
-        intake.IntakeRules(),
+        request.app.state.settings.rules.intake,
         staff.actor(client_ip(request), channel="import"),
     )
     return await import_page(request, result, 422 if result.errors else 200)

@@ -45,7 +45,7 @@ async def decide(request: Request) -> Response:
             change_id,
             verdict == "approve",
             staff.actor(client_ip(request)),
-            request.app.state.settings.address_rules,
+            request.app.state.settings.rules.addresses,
             reason=form_text(form, "reason", 200),
         )
     return redirect(request, "admin_address_requests")

@@ -15,7 +15,7 @@ from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import list_order_lines
 from backend.refunds import photo_uploads, return_parcels, service, views
 from backend.refunds.photos import PhotoRejected, PhotoStore
-from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
+from backend.refunds.rules import RefundType
 from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import form_text
@@ -89,7 +89,10 @@ def _form(
             "public_no": head.row.public_no,
             "lines": lines,
             "error": error,
-            "reasons": [(r.code, r.label(current_locale())) for r in DEFAULT_REFUND_RULES.reasons],
+            "reasons": [
+                (r.code, r.label(current_locale()))
+                for r in request.app.state.settings.rules.refunds.reasons
+            ],
         },
         status_code=status,
     )
@@ -197,7 +200,7 @@ async def file_return(request: Request) -> Response:
             form_text(form, "reason", 40),
             form_text(form, "description", 500, multiline=True),
             photo_ids,
-            DEFAULT_REFUND_RULES,
+            request.app.state.settings.rules.refunds,
             actor,
         )
     except service.ReturnInvalid as invalid:
@@ -322,7 +325,7 @@ async def ask_again(request: Request) -> Response:
             _customer_id(request),
             form_text(form, "description", 500, multiline=True),
             photo_ids,
-            DEFAULT_REFUND_RULES,
+            request.app.state.settings.rules.refunds,
             _customer_actor(request, head),
         )
     except service.ReturnInvalid:

@@ -89,7 +89,7 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
                 "steps": PROGRESS_STEPS,
                 "current_step": PROGRESS_STEPS.index(view.progress),
                 "refresh_seconds": request.app.state.settings.tracking_refresh_seconds,
-                "decision": head.address_decision(now, request.app.state.settings.address_rules),
+                "decision": head.address_decision(now, request.app.state.settings.rules.addresses),
                 "request_decision": head.request_decision,
                 "now": now,
                 "notice": NOTICES.get(notice or ""),

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from backend.demo import REAL_CARRIERS, list_held_waybills, seed_orders, seed_staff
 from backend.logistics.alerts import AlertKind, list_alerts
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from backend.staff.accounts import log_in
@@ -44,8 +45,8 @@ def test_the_demo_fills_every_operations_queue_and_the_dashboard(database):
     from backend.orders.holds import Team
 
     seed_orders(database)
-    assert seed_operations(database) == 5
-    assert seed_operations(database) == 0
+    assert seed_operations(database, IntakeRules()) == 5
+    assert seed_operations(database, IntakeRules()) == 0
     causes = {item.cause for item in list_queue(database)}
     assert {"duplicate_suspect", "high_value", "below_cost", "unknown_sku"} <= causes
     teams = {item.team for item in list_queue(database)}

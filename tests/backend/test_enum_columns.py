@@ -18,6 +18,7 @@ from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.orders import inventory, reconciliation
 from backend.orders.address_changes import start_address_change
 from backend.orders.address_policy import AddressRules
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
@@ -74,7 +75,7 @@ def test_every_enum_annotated_column_is_stored_with_the_enum_type(model):
 def _fill_every_table(database, tmp_path) -> None:
     """The demo, plus what it leaves empty, all through the services."""
     seed_orders(database)
-    seed_operations(database)
+    seed_operations(database, IntakeRules())
     name, _role, password = seed_staff(database)[0]
     # One session that ended, so ended_because holds a value too.
     login = log_in(database, name, password, "127.0.0.1", "test", timedelta(hours=1))

@@ -7,6 +7,7 @@ from playwright.sync_api import Page, Response
 from sqlalchemy import select
 
 from backend.demo import seed_operations, seed_orders
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, Order
 from backend.staff.accounts import add_staff
@@ -21,7 +22,7 @@ PASSWORD = "browse-every-page-2026"
 @pytest.fixture
 def demo(database) -> dict[int, tuple[OrderStatus, HoldReason | None]]:
     seed_orders(database)
-    seed_operations(database)
+    seed_operations(database, IntakeRules())
     for role in Role:
         add_staff(database, f"{role}-browser", role, PASSWORD, ADMIN)
     with database.read() as session:

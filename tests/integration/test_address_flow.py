@@ -63,7 +63,7 @@ def test_an_approved_request_changes_the_address_tells_the_customer_and_the_carr
                 .values(paid_at=order.paid_at - timedelta(hours=5))
             )
         create_label(database, order.id, "zhongtong", "ZT7599999999999", SYSTEM)
-        rules = wired.address_rules
+        rules = wired.rules.addresses
         started = changes.start_address_change(database, order.id, NEW, CUSTOMER, rules)
         outcome = changes.confirm_address_change(
             database,

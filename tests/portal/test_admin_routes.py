@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from backend.orders.intake import IntakeRules
 from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, staff_login
@@ -115,7 +116,7 @@ def test_logging_out_ends_the_staff_session(client, database):
 def test_the_operations_page_shows_the_figures_and_each_teams_queue(client, database):
     from backend.demo import seed_operations
 
-    seed_operations(database)
+    seed_operations(database, IntakeRules())
     staff_login(client, database, Role.SUPERVISOR)
     html = client.get("/admin/operations").text
     assert "今日订单" in html and "财务" in html and "客服" in html

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from backend.audit.models import AuditEvent
 from backend.demo import seed_operations, seed_orders
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, Order, Sku
 from backend.staff.models import Role
@@ -46,7 +47,7 @@ def test_every_route_name_a_template_uses_is_a_registered_route(settings, databa
 @pytest.fixture
 def demo(database):
     seed_orders(database)
-    seed_operations(database)
+    seed_operations(database, IntakeRules())
     with database.read() as session:
         return dict(session.execute(select(Order.id, Order.hold_reason)).all())
 

@@ -13,7 +13,7 @@ from backend.logistics.timeline import CarrierEvent
 from backend.orders.lifecycle import OrderStatus
 from backend.refunds import return_parcels, service
 from backend.refunds.models import Refund, ReturnRequest
-from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
+from backend.refunds.rules import RefundRules, RefundType
 from tests.factories import SYSTEM, make_order
 
 
@@ -32,7 +32,7 @@ def filed_and_sent(database, number):
         "no_reason_7_days",
         "",
         [],
-        DEFAULT_REFUND_RULES,
+        RefundRules(),
         SYSTEM,
     )
     return_parcels.send_back(

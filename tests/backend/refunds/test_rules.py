@@ -25,6 +25,7 @@ from backend.refunds.rules import (
 
 NOW = datetime(2025, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 AUTO, REVIEW, INVALID = Outcome.AUTO_APPROVE, Outcome.REVIEW, Outcome.REJECT_INVALID
+DEFAULTS = RefundRules()
 
 # A request every rule is happy with: small, recent, photographed damage.
 BASE = RefundFacts(
@@ -91,7 +92,7 @@ PASSING = [
 
 
 def test_the_base_request_is_auto_approved_with_every_check_passed() -> None:
-    decision = decide(BASE)
+    decision = decide(BASE, DEFAULTS)
     assert decision.outcome is AUTO
     assert decision.failed == ()
     assert [check.code for check in decision.checks] == [rule.code for rule in RULES]
@@ -101,7 +102,7 @@ def test_the_base_request_is_auto_approved_with_every_check_passed() -> None:
 def test_each_rule_failing_sets_the_outcome_and_names_itself(
     rule: str, changes: dict[str, object], outcome: Outcome, failed: set[str]
 ) -> None:
-    decision = decide(replace(BASE, **changes))  # type: ignore[arg-type]
+    decision = decide(replace(BASE, **changes), DEFAULTS)  # type: ignore[arg-type]
     assert decision.outcome is outcome
     assert {check.code for check in decision.failed} == failed
     assert decision.check(rule).on_failure is outcome
@@ -112,7 +113,7 @@ def test_each_rule_failing_sets_the_outcome_and_names_itself(
 def test_each_rule_passing_at_its_boundary_keeps_auto_approval(
     rule: str, changes: dict[str, object]
 ) -> None:
-    decision = decide(replace(BASE, **changes))  # type: ignore[arg-type]
+    decision = decide(replace(BASE, **changes), DEFAULTS)  # type: ignore[arg-type]
     assert decision.check(rule).passed
     assert decision.outcome is AUTO
 
@@ -124,7 +125,7 @@ def test_every_rule_in_the_table_is_covered_both_ways() -> None:
 
 
 def test_a_350_yuan_request_goes_to_review_saying_why() -> None:
-    decision = decide(replace(BASE, amount_fen=35_000))
+    decision = decide(replace(BASE, amount_fen=35_000), DEFAULTS)
     assert decision.outcome is REVIEW
     (failed,) = decision.failed
     assert failed.code == "amount_within_auto_limit"
@@ -137,7 +138,7 @@ def test_a_350_yuan_request_goes_to_review_saying_why() -> None:
 
 
 def test_invalid_wins_over_review_when_both_fail() -> None:
-    decision = decide(replace(BASE, amount_fen=35_000, has_photos=False))
+    decision = decide(replace(BASE, amount_fen=35_000, has_photos=False), DEFAULTS)
     assert decision.outcome is INVALID
     assert {check.code for check in decision.failed} == {
         "photos_provided",
@@ -160,13 +161,13 @@ def test_the_return_window_counts_calendar_days_in_china_time(
     delivered: str, now: str, days: int, passed: bool
 ) -> None:
     facts = replace(BASE, delivered_at=shanghai(delivered), now=shanghai(now))
-    check = decide(facts).check("within_return_window")
+    check = decide(facts, DEFAULTS).check("within_return_window")
     assert (check.params["days"], check.passed) == (days, passed)
 
 
 def test_an_unknown_reason_is_read_as_the_strictest_one() -> None:
     facts = replace(BASE, reason="bored", has_photos=False, refund_type=RefundType.REFUND_ONLY)
-    decision = decide(facts)
+    decision = decide(facts, DEFAULTS)
     assert decision.outcome is INVALID
     assert {check.code for check in decision.failed} == {
         "reason_known",
@@ -245,7 +246,7 @@ def test_a_reason_table_with_a_repeated_code_is_refused() -> None:
 
 
 def test_check_params_cannot_be_changed_after_the_decision() -> None:
-    check = decide(BASE).check("amount_within_auto_limit")
+    check = decide(BASE, DEFAULTS).check("amount_within_auto_limit")
     with pytest.raises(TypeError):
         check.params["max_amount_fen"] = 10**9  # type: ignore[index]
 
