@@ -323,9 +323,10 @@ def seed_operations(database: Database, rules: IntakeRules) -> int:
     """The SKU master with stock and cost, and channel orders that staff must look at."""
     with database.read() as session:
         known = set(session.scalars(select(Sku.code)))
+    seeder = Actor(ActorKind.SYSTEM, "demo", channel="demo")
     for code, name, price in PRODUCTS:
         if code not in known:
-            save_sku(database, code, name, 200, price * 6 // 10, "demo")
+            save_sku(database, code, name, 200, price * 6 // 10, seeder)
     actor = Actor(ActorKind.CHANNEL, "demo", channel="demo")
     taken = 0
     for number, channel, phone, sku, quantity, price in HELD_INTAKE:

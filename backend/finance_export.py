@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from backend.actors import Actor
 from backend.db import Database
 from backend.orders.models import Order, PaymentMethod
 from backend.refunds.models import Refund
+from backend.staff.permissions import Permission, check_permission
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Standard rates for WeChat Pay and Alipay merchants (0.6%); contracts differ, so the column
@@ -30,6 +32,12 @@ def _month(year: int, month: int) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1, tzinfo=SHANGHAI)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=SHANGHAI)
     return start, end
+
+
+def export_month_csv(database: Database, year: int, month: int, actor: Actor) -> str:
+    """The month's CSV, for staff who may export finance data."""
+    check_permission(actor, Permission.EXPORT_FINANCE)
+    return month_csv(database, year, month)
 
 
 def month_csv(database: Database, year: int, month: int) -> str:

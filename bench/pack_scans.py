@@ -188,7 +188,7 @@ def seed(backend: Backend) -> tuple[Database, Seeded]:
 
 def time_scans(database: Database, codes: list[str], repeat: bool) -> Timings:
     """scan_parcel on each code in turn; each answer must say first scan or repeat as expected."""
-    actor = Actor(ActorKind.STAFF, STAFF_NAME, channel="scan")
+    actor = Actor(ActorKind.STAFF, STAFF_NAME, channel="scan", role=Role.WAREHOUSE)
     wall_ms, cpu_ms = [], []
     for code in codes:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -15,6 +15,7 @@ from backend.db import is_unavailable
 from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
 from backend.orders.service import OrderNotFound
+from backend.staff.permissions import PermissionDenied
 from portal.calls import WriterBusy
 from portal.i18n import N_
 from portal.rendering import is_htmx, render
@@ -78,6 +79,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     return error_page(request, 404)
+
+
+async def permission_denied(request: Request, exc: Exception) -> Response:
+    """A service refused the actor: the page's own check let through what the backend won't."""
+    log.warning("permission denied on %s %s: %s", request.method, request.url.path, exc)
+    return error_page(request, 403)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -204,5 +211,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     # Every SQLAlchemy error passes here; only an outage stays, the rest go on to the 500.
     sa_exc.SQLAlchemyError: database_unavailable,
     WriterBusy: database_unavailable,
+    PermissionDenied: permission_denied,
     Exception: server_error,
 }

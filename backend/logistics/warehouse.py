@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.actors import Actor
+from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
 from backend.logistics.models import Shipment, ShipmentDirection
@@ -17,6 +17,7 @@ from backend.orders.holds import HOLD_TEAM
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, HoldReason, Order
 from backend.orders.service import transition
+from backend.staff.permissions import Permission, check_permission
 
 MAX_CODE_LENGTH = 40
 
@@ -77,6 +78,7 @@ def scan_parcel(
     database: Database, code: str, actor: Actor, now: datetime | None = None
 ) -> ScanResult:
     """Order number or waybill: packed and locked in one transaction, with the row locked."""
+    check_permission(actor, Permission.SCAN_PARCELS, also=(ActorKind.SYSTEM,))
     code = _normalize(code)
     if not code:
         raise ParcelNotFound(code)
@@ -138,6 +140,7 @@ def scan_parcel(
 
 def confirm_reprint(database: Database, shipment_id: int, actor: Actor) -> None:
     """The warehouse printed the label again with the current address."""
+    check_permission(actor, Permission.SCAN_PARCELS)
     now = utcnow()
     with database.write() as session:
         shipment = session.get(Shipment, shipment_id, with_for_update=True)

@@ -23,14 +23,18 @@ from sqlalchemy import Result, bindparam, delete, exists, func, or_, select, upd
 from sqlalchemy.orm import Session, aliased
 
 from backend import audit
-from backend.actors import Actor
+from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.orders.models import AddressVersion, Customer, LookupAttempt, Order, ShortLink
 from backend.orders.service import OrderNotFound
+from backend.staff.permissions import Permission, check_permission
 
 SHORT_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 SHORT_CODE_LENGTH = 8  # 55**8 ≈ 8e13 codes: unguessable, and short enough for a 70-character SMS
 ORDER_LINK_SALT = "order-link.v1"
+
+# Besides staff with MANAGE_LINKS, the `portal link` command and the worker issue links.
+_LINK_ISSUERS = (ActorKind.SYSTEM,)
 
 LOOKUP_FAILURES_PER_ORDER = 5
 LOOKUP_FAILURE_WINDOW = timedelta(minutes=15)
@@ -178,6 +182,7 @@ def issue_short_link(
     now: datetime | None = None,
 ) -> str:
     """A new SMS code for the order. Returns the code; only its hash is kept."""
+    check_permission(actor, Permission.MANAGE_LINKS, also=_LINK_ISSUERS)
     now = now or utcnow()
     code = new_short_code()
     with database.write() as session:
@@ -238,6 +243,7 @@ def revoke_links(database: Database, order_id: int, actor: Actor) -> None:
     Bumping the version also ends every customer session granted through this order
     (by link or by lookup) before now: see `SESSION_IS_CURRENT`.
     """
+    check_permission(actor, Permission.MANAGE_LINKS, also=_LINK_ISSUERS)
     now = utcnow()
     with database.write() as session:
         order = session.get(Order, order_id, with_for_update=True)

@@ -38,6 +38,7 @@ from backend.orders.divisions import is_valid_division
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import AddressChange, AddressVersion, ChangeKind, ChangeStatus, Order
 from backend.orders.service import NewAddress, OrderNotFound, add_address_version
+from backend.staff.permissions import Permission, check_permission
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
@@ -403,6 +404,7 @@ def decide_request(
     now: datetime | None = None,
 ) -> ChangeStatus:
     """Staff (or the auto-approval timer) answer a pending request."""
+    check_permission(actor, Permission.REVIEW_ADDRESSES, also=(ActorKind.SYSTEM,))
     with database.write() as session:
         order_id = session.scalar(
             select(AddressChange.order_id).where(AddressChange.id == change_id)

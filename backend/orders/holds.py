@@ -18,6 +18,7 @@ from backend.audit.models import AuditEvent
 from backend.db import Database
 from backend.orders import inventory
 from backend.orders.models import HoldReason, Order, OrderLine, Reservation, ReservationState
+from backend.staff.permissions import Permission, check_permission
 
 HOLD_APPROVED = "order.hold_approved"
 HOLD_RELEASED = "order.hold_released"
@@ -102,6 +103,7 @@ def _reserve_again(session: Session, order: Order) -> HoldReason | None:
 
 def approve_hold(database: Database, order_id: int, actor: Actor) -> HoldOutcome:
     """A staff member approves a held order; it is released once enough people have."""
+    check_permission(actor, Permission.RELEASE_HOLDS)
     with database.write() as session:
         order = session.get(Order, order_id, with_for_update=True)
         if order is None or order.hold_reason is None:

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ChannelSku, Order, Reservation, ReservationState, Sku
+from backend.staff.permissions import Permission, check_permission
 
 
 def resolve_sku(session: Session, channel: str, channel_sku: str) -> Sku | None:
@@ -104,48 +106,69 @@ class SkuInvalid(ValueError):
     """A SKU code, name, stock or cost that cannot be stored."""
 
 
+# The worker and the demo seed keep the SKU master too; customers and channels never do.
+_SKU_KEEPERS = (ActorKind.SYSTEM,)
+
+
 def save_sku(
-    database: Database, code: str, name: str, on_hand: int, cost_fen: int, actor_name: str
+    database: Database, code: str, name: str, on_hand: int, cost_fen: int | None, actor: Actor
 ) -> int:
-    """Create or update a SKU. Stock can never be set below what is already reserved."""
+    """Create or update a SKU; `cost_fen=None` keeps the cost (a new SKU's is then unknown, 0).
+
+    Stock can never be set below what is already reserved. Changing a cost needs
+    VIEW_COSTS as well as MANAGE_SKUS: the warehouse counts stock but never sees margins.
+    """
+    check_permission(actor, Permission.MANAGE_SKUS, also=_SKU_KEEPERS)
     code = code.strip().upper()[:64]
-    if not code or not name.strip() or on_hand < 0 or cost_fen < 0:
+    if not code or not name.strip() or on_hand < 0 or (cost_fen is not None and cost_fen < 0):
         raise SkuInvalid(code)
     with database.write() as session:
         sku = session.scalars(select(Sku).where(Sku.code == code).with_for_update()).first()
+        if cost_fen is not None and cost_fen != (sku.cost_fen if sku is not None else 0):
+            check_permission(actor, Permission.VIEW_COSTS, also=_SKU_KEEPERS)
         if sku is None:
-            sku = Sku(code=code, name=name.strip()[:200], on_hand=on_hand, cost_fen=cost_fen)
+            sku = Sku(code=code, name=name.strip()[:200], on_hand=on_hand, cost_fen=cost_fen or 0)
             session.add(sku)
         else:
             if on_hand < sku.reserved:
                 raise SkuInvalid(f"{code}: {sku.reserved} units are reserved")
-            sku.name, sku.on_hand, sku.cost_fen = name.strip()[:200], on_hand, cost_fen
+            sku.name, sku.on_hand = name.strip()[:200], on_hand
+            if cost_fen is not None:
+                sku.cost_fen = cost_fen
         session.flush()
         return sku.id
 
 
-def map_channel_sku(database: Database, channel: str, channel_sku: str, code: str) -> None:
+def map_channel_sku(
+    database: Database, channel: str, channel_sku: str, code: str, actor: Actor
+) -> None:
     """A channel's SKU id stands for one of ours from now on (held orders can then be released)."""
+    check_permission(actor, Permission.MANAGE_SKUS, also=_SKU_KEEPERS)
+    channel_sku = channel_sku.strip()[:64]
     with database.write() as session:
         sku = session.scalar(select(Sku).where(Sku.code == code.strip().upper()))
-        if sku is None or not channel_sku.strip():
+        if sku is None or not channel_sku:
             raise SkuInvalid(code)
         mapping = session.scalar(
             select(ChannelSku).where(
-                ChannelSku.channel == channel, ChannelSku.channel_sku == channel_sku.strip()
+                ChannelSku.channel == channel, ChannelSku.channel_sku == channel_sku
             )
         )
         if mapping is None:
-            session.add(
-                ChannelSku(channel=channel, channel_sku=channel_sku.strip()[:64], sku_id=sku.id)
-            )
+            session.add(ChannelSku(channel=channel, channel_sku=channel_sku, sku_id=sku.id))
         else:
             mapping.sku_id = sku.id
 
 
-def list_skus(database: Database) -> list[tuple[str, str, int, int, int]]:
+def list_skus(
+    database: Database, *, include_costs: bool
+) -> list[tuple[str, str, int, int, int | None]]:
+    """The SKU master; costs only for those who may see them (None otherwise)."""
     with database.read() as session:
         rows = session.execute(
             select(Sku.code, Sku.name, Sku.on_hand, Sku.reserved, Sku.cost_fen).order_by(Sku.code)
         ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [
+        (code, name, on_hand, reserved, cost if include_costs else None)
+        for code, name, on_hand, reserved, cost in rows
+    ]

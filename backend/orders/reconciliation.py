@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.orders.channels.converters import ConversionFailed, yuan_to_fen
 from backend.orders.models import Order, ReconciliationReport
+from backend.staff.permissions import Permission, check_permission
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EXPORT_COLUMNS = ("订单号", "状态", "实付金额")
@@ -85,8 +87,9 @@ def compare(rows: Iterable[ExportRow], stored: dict[str, tuple[str, int]]) -> li
     return differences
 
 
-def reconcile_export(database: Database, channel: str, day: date, text: str) -> int:
+def reconcile_export(database: Database, channel: str, day: date, text: str, actor: Actor) -> int:
     """Compare one channel's export for one Shanghai day; stores and returns the report id."""
+    check_permission(actor, Permission.RECONCILE_CHANNELS, also=(ActorKind.SYSTEM,))
     rows = parse_export(text)
     start = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
     with database.write() as session:
@@ -133,6 +136,7 @@ def reconcile_dropped_exports(database: Database, folder: str, now: datetime | N
                 )
             )
         if done is None:
-            reconcile_export(database, channel, day, path.read_text(encoding="utf-8-sig"))
+            text = path.read_text(encoding="utf-8-sig")
+            reconcile_export(database, channel, day, text, Actor.system("reconciliation"))
             made += 1
     return made

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backend import audit
-from backend.actors import Actor
+from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.models import Shipment
@@ -18,10 +18,13 @@ from backend.refunds import payouts
 from backend.refunds.lifecycle import ReturnAction, ReturnStatus, ReturnTransitionNotAllowed
 from backend.refunds.models import ReturnRequest
 from backend.refunds.service import ReturnInvalid, ReturnNotFound, move
+from backend.staff.permissions import Permission, check_permission
 
 
 def receive_return(database: Database, return_id: int, actor: Actor) -> ReturnStatus:
-    """The warehouse signed for the returned parcel: the refund is released."""
+    """The warehouse signed for the returned parcel (or the carrier delivered it back): the
+    refund is released."""
+    check_permission(actor, Permission.SCAN_PARCELS, also=(ActorKind.SYSTEM, ActorKind.CARRIER))
     with database.write() as session:
         request = session.get(ReturnRequest, return_id, with_for_update=True)
         if request is None:
@@ -126,6 +129,7 @@ def record_inspection(
     database: Database, return_id: int, passed: bool, note: str, actor: Actor
 ) -> None:
     """The warehouse inspected the returned item; a problem is left for staff to act on."""
+    check_permission(actor, Permission.SCAN_PARCELS)
     with database.write() as session:
         request = session.get(ReturnRequest, return_id, with_for_update=True)
         if request is None or request.return_shipment_id is None:

@@ -29,6 +29,7 @@ from backend.refunds.lifecycle import (
 )
 from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.refunds.rules import Decision, Outcome, RefundFacts, RefundRules, RefundType, decide
+from backend.staff.permissions import Permission, check_permission
 
 REVIEW_PROMISE = timedelta(hours=48)
 RETURNABLE = frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.AFTER_SALE})
@@ -278,6 +279,7 @@ def review_return(
     now: datetime | None = None,
 ) -> ReturnStatus:
     """Staff decide: approve (in full or in part) or reject with a reason the customer sees."""
+    check_permission(actor, Permission.REVIEW_REFUNDS)
     with database.write() as session:
         order_id = session.scalar(
             select(ReturnRequest.order_id).where(ReturnRequest.id == return_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -10,22 +11,49 @@ from backend.staff.models import Role
 
 
 class Permission(StrEnum):
-    VIEW_ORDERS = "view_orders"
-    MANAGE_LINKS = "manage_links"
-    SCAN_PARCELS = "scan_parcels"
-    REVIEW_REFUNDS = "review_refunds"
-    REVIEW_ADDRESSES = "review_addresses"
-    MANAGE_STAFF = "manage_staff"
+    VIEW_ORDERS = "view_orders"  # search orders, open the order page, operations, exceptions
+    MANAGE_LINKS = "manage_links"  # issue a customer's SMS link, revoke every link of an order
+    SCAN_PARCELS = "scan_parcels"  # pack scan, label reprint, returned parcels in, inspection
+    REVIEW_REFUNDS = "review_refunds"  # approve (in full or in part) or reject a return
+    REVIEW_ADDRESSES = "review_addresses"  # approve or reject address and redirect requests
+    MANAGE_STAFF = "manage_staff"  # add staff, change roles, disable accounts
     RELEASE_HOLDS = "release_holds"  # approve an order intake held (value, duplicate, SKU ...)
+    MANAGE_SKUS = "manage_skus"  # the SKU master: add SKUs, count stock, map channel SKU ids
+    VIEW_COSTS = "view_costs"  # see unit costs, and set them (a SKU save that changes a cost)
+    IMPORT_ORDERS = "import_orders"  # create orders from a CSV/Excel file of hand-taken orders
+    RECONCILE_CHANNELS = "reconcile_channels"  # compare a channel's export with our orders
+    EXPORT_FINANCE = "export_finance"  # download the monthly finance CSV (every order's money)
 
 
 P = Permission
+# A small merchant's team. Support answers customers: links, refunds, addresses, the orders
+# they take by phone or WeChat (import), and duplicate holds. The warehouse packs, counts
+# stock and maps channel SKUs, but never sees costs. Finance owns the money: costs (so also
+# the SKU page they sit on), reconciliation, the finance CSV, refunds and high-value holds.
+# The supervisor leads support and the warehouse, without costs, finance exports or staff.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset(
-        {P.VIEW_ORDERS, P.MANAGE_LINKS, P.REVIEW_REFUNDS, P.REVIEW_ADDRESSES, P.RELEASE_HOLDS}
+        {
+            P.VIEW_ORDERS,
+            P.MANAGE_LINKS,
+            P.REVIEW_REFUNDS,
+            P.REVIEW_ADDRESSES,
+            P.RELEASE_HOLDS,
+            P.IMPORT_ORDERS,
+        }
     ),
-    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS}),
-    Role.FINANCE: frozenset({P.VIEW_ORDERS, P.REVIEW_REFUNDS, P.RELEASE_HOLDS}),
+    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS}),
+    Role.FINANCE: frozenset(
+        {
+            P.VIEW_ORDERS,
+            P.REVIEW_REFUNDS,
+            P.RELEASE_HOLDS,
+            P.MANAGE_SKUS,
+            P.VIEW_COSTS,
+            P.RECONCILE_CHANNELS,
+            P.EXPORT_FINANCE,
+        }
+    ),
     Role.SUPERVISOR: frozenset(
         {
             P.VIEW_ORDERS,
@@ -34,10 +62,43 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REVIEW_REFUNDS,
             P.REVIEW_ADDRESSES,
             P.RELEASE_HOLDS,
+            P.IMPORT_ORDERS,
+            P.MANAGE_SKUS,
+            P.RECONCILE_CHANNELS,
         }
     ),
     Role.ADMIN: frozenset(Permission),
 }
+
+
+class PermissionDenied(Exception):
+    """The actor may not do this: a staff role without the permission, or not staff at all."""
+
+    def __init__(self, actor: Actor, permission: Permission) -> None:
+        super().__init__(f"{actor.kind}:{actor.identifier} lacks {permission}")
+        self.actor, self.permission = actor, permission
+
+
+def has_permission(role: Role | None, permission: Permission) -> bool:
+    return role is not None and permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def check_permission(
+    actor: Actor, permission: Permission, *, also: Collection[ActorKind] = ()
+) -> None:
+    """Staff need the permission in their role; other actors only the kinds a service names.
+
+    The role travels on the actor (StaffIdentity.actor()) rather than being read again
+    here: the portal reads the staff row on every request before it acts (require_staff),
+    so the role is current to the request, and a service stays one transaction on its
+    own tables. A staff actor without a role, or an actor of a kind not named, fails closed.
+    """
+    if actor.kind == ActorKind.STAFF:
+        allowed = has_permission(actor.role, permission)
+    else:
+        allowed = actor.kind in also
+    if not allowed:
+        raise PermissionDenied(actor, permission)
 
 
 @dataclass(frozen=True)
@@ -47,7 +108,7 @@ class StaffIdentity:
     role: Role
 
     def can(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
+        return has_permission(self.role, permission)
 
     def actor(self, ip: str | None = None, channel: str = "admin") -> Actor:
-        return Actor(ActorKind.STAFF, self.name, ip=ip, channel=channel)
+        return Actor(ActorKind.STAFF, self.name, ip=ip, channel=channel, role=self.role)

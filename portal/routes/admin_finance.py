@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.actors import Actor
 from backend.db import utcnow
-from backend.finance_export import month_csv
+from backend.finance_export import export_month_csv
 from backend.orders import intake, inventory, reconciliation
 from backend.orders.models import SalesChannel
 from backend.staff.permissions import Permission
@@ -26,14 +27,16 @@ MAX_EXPORT_BYTES = 5 * 1024 * 1024
 
 
 async def finance_csv(request: Request) -> Response:
-    await require_staff(request, Permission.REVIEW_REFUNDS)
+    staff = await require_staff(request, Permission.EXPORT_FINANCE)
     month = request.query_params.get("month") or utcnow().strftime("%Y-%m")
     try:
         year, number = (int(part) for part in month.split("-"))
         date(year, number, 1)
     except ValueError:
         raise HTTPException(400) from None
-    text = await calls.read(request, month_csv, request.app.state.database, year, number)
+    actor = staff.actor(client_ip(request))
+    database = request.app.state.database
+    text = await calls.write(request, export_month_csv, database, year, number, actor)
     return Response(
         text.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
@@ -42,7 +45,7 @@ async def finance_csv(request: Request) -> Response:
 
 
 async def reports(request: Request, error: str | None = None, status: int = 200) -> Response:
-    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    staff = await require_staff(request, Permission.RECONCILE_CHANNELS)
     found = await calls.read(request, reconciliation.list_reports, request.app.state.database)
     return render(
         request,
@@ -53,13 +56,15 @@ async def reports(request: Request, error: str | None = None, status: int = 200)
             "channels": list(SalesChannel),
             "error": error,
             "today": utcnow().date().isoformat(),
+            "can_export_finance": staff.can(Permission.EXPORT_FINANCE),
         },
         status_code=status,
     )
 
 
 async def upload_export(request: Request) -> Response:
-    await require_staff(request, Permission.VIEW_ORDERS)
+    staff = await require_staff(request, Permission.RECONCILE_CHANNELS)
+    actor, database = staff.actor(client_ip(request)), request.app.state.database
     async with request.form(max_files=1, max_fields=5, max_part_size=MAX_EXPORT_BYTES) as form:
         channel, day_text = form_text(form, "channel", 20), form_text(form, "day", 10)
         upload = form.get("export")
@@ -69,9 +74,8 @@ async def upload_export(request: Request) -> Response:
         text = data.decode("utf-8-sig")
         if channel not in {str(c) for c in SalesChannel} or len(data) > MAX_EXPORT_BYTES:
             raise ValueError(channel)
-        await calls.write(
-            request, reconciliation.reconcile_export, request.app.state.database, channel, day, text
-        )
+        compare = reconciliation.reconcile_export
+        await calls.write(request, compare, database, channel, day, text, actor)
     except (ValueError, reconciliation.ExportUnreadable):
         return await reports(
             request,
@@ -82,14 +86,14 @@ async def upload_export(request: Request) -> Response:
 
 
 async def import_page(request: Request, result: object = None, status: int = 200) -> Response:
-    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    staff = await require_staff(request, Permission.IMPORT_ORDERS)
     return render(
         request, "admin/import.html", {"staff": staff, "result": result}, status_code=status
     )
 
 
 async def import_orders(request: Request) -> Response:
-    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    staff = await require_staff(request, Permission.IMPORT_ORDERS)
     async with request.form(max_files=1, max_fields=5, max_part_size=MAX_EXPORT_BYTES) as form:
         upload = form.get("file")
         name = (upload.filename or "") if isinstance(upload, UploadFile) else ""
@@ -109,12 +113,20 @@ async def import_orders(request: Request) -> Response:
 
 
 async def sku_page(request: Request, error: str | None = None, status: int = 200) -> Response:
-    staff = await require_staff(request, Permission.VIEW_ORDERS)
-    skus = await calls.read(request, inventory.list_skus, request.app.state.database)
+    staff = await require_staff(request, Permission.MANAGE_SKUS)
+    costs = staff.can(Permission.VIEW_COSTS)
+    database = request.app.state.database
+    skus = await calls.read(request, inventory.list_skus, database, include_costs=costs)
     return render(
         request,
         "admin/skus.html",
-        {"staff": staff, "skus": skus, "error": error, "channels": list(SalesChannel)},
+        {
+            "staff": staff,
+            "skus": skus,
+            "error": error,
+            "channels": list(SalesChannel),
+            "can_view_costs": costs,
+        },
         status_code=status,
     )
 
@@ -126,32 +138,32 @@ def _yuan_to_fen(text: str) -> int:
     return int(yuan) * 100 + int(cents.ljust(2, "0") or 0)
 
 
+def _cost(form: FormData) -> int | None:
+    """No cost field (the form of staff who cannot see costs): the stored cost is kept."""
+    text = form_text(form, "cost_yuan", 12)
+    return _yuan_to_fen(text) if text else None
+
+
+async def _save_or_map(request: Request, form: FormData, actor: Actor) -> None:
+    database, code = request.app.state.database, form_text(form, "code", 64)
+    if form_text(form, "channel_sku", 64):
+        channel, channel_sku = form_text(form, "channel", 20), form_text(form, "channel_sku", 64)
+        await calls.write(
+            request, inventory.map_channel_sku, database, channel, channel_sku, code, actor
+        )
+        return
+    stock = form_text(form, "on_hand", 9)
+    name, on_hand = form_text(form, "name", 200), int(stock) if stock.isdigit() else -1
+    await calls.write(
+        request, inventory.save_sku, database, code, name, on_hand, _cost(form), actor
+    )
+
+
 async def save_sku(request: Request) -> Response:
-    staff = await require_staff(request, Permission.VIEW_ORDERS)
+    staff = await require_staff(request, Permission.MANAGE_SKUS)
     form = await request.form()
-    database = request.app.state.database
     try:
-        if form_text(form, "channel_sku", 64):
-            await calls.write(
-                request,
-                inventory.map_channel_sku,
-                database,
-                form_text(form, "channel", 20),
-                form_text(form, "channel_sku", 64),
-                form_text(form, "code", 64),
-            )
-        else:
-            stock = form_text(form, "on_hand", 9)
-            await calls.write(
-                request,
-                inventory.save_sku,
-                database,
-                form_text(form, "code", 64),
-                form_text(form, "name", 200),
-                int(stock) if stock.isdigit() else -1,
-                _yuan_to_fen(form_text(form, "cost_yuan", 12)),
-                staff.name,
-            )
+        await _save_or_map(request, form, staff.actor(client_ip(request)))
     except inventory.SkuInvalid:
         return await sku_page(request, N_("Check the code, name, stock and cost."), 422)
     return redirect(request, "admin_skus")

@@ -19,9 +19,10 @@ from backend.orders.access import (
 )
 from backend.orders.models import LookupAttempt, ShortLink
 from backend.orders.service import OrderNotFound
+from backend.staff.models import Role
 from tests.factories import make_order
 
-STAFF = Actor(ActorKind.STAFF, "小王", ip="10.0.0.1", channel="admin")
+STAFF = Actor(ActorKind.STAFF, "小王", ip="10.0.0.1", channel="admin", role=Role.SUPPORT)
 KEYS = ["key-one-0123456789abcdef", "key-two-0123456789abcdef"]
 
 

@@ -83,10 +83,14 @@ def _fill_every_table(database, tmp_path) -> None:
     paid = make_order(database, status=OrderStatus.PAID)
     address = NewAddress("李四", "13912345678", "浙江省", "杭州市", "西湖区", "文三路100号")
     start_address_change(database, paid.id, address, SYSTEM, AddressRules())
-    inventory.save_sku(database, "ENUM-1", "测试商品", 5, 100, "test")
-    inventory.map_channel_sku(database, str(SalesChannel.JD), "JD-ENUM-1", "ENUM-1")
+    inventory.save_sku(database, "ENUM-1", "测试商品", 5, 100, SYSTEM)
+    inventory.map_channel_sku(database, str(SalesChannel.JD), "JD-ENUM-1", "ENUM-1", SYSTEM)
     reconciliation.reconcile_export(
-        database, str(SalesChannel.TAOBAO), date.today(), "订单号,状态,实付金额\nX1,已付款,1.00\n"
+        database,
+        str(SalesChannel.TAOBAO),
+        date.today(),
+        "订单号,状态,实付金额\nX1,已付款,1.00\n",
+        SYSTEM,
     )
     delivered = make_order(database, status=OrderStatus.DELIVERED)
     with database.read() as session:

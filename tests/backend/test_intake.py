@@ -21,6 +21,7 @@ from backend.orders.models import (
     ReservationState,
     Sku,
 )
+from backend.staff.models import Role
 from tests.backend.orders.channels.recorded import load_payload, payload_bytes
 from tests.factories import SYSTEM
 
@@ -209,11 +210,13 @@ def test_a_high_value_hold_needs_two_different_people_to_release_it(database):
         IntakeRules(high_value_fen=50_000),
         SYSTEM,
     )
-    first = Actor(ActorKind.STAFF, "小王")
+    first = Actor(ActorKind.STAFF, "小王", role=Role.FINANCE)
     assert approve_hold(database, held.order_id, first) == HoldOutcome.AWAITING_SECOND
     with pytest.raises(SecondApproverNeeded):
         approve_hold(database, held.order_id, first)
-    second = approve_hold(database, held.order_id, Actor(ActorKind.STAFF, "小李"))
+    second = approve_hold(
+        database, held.order_id, Actor(ActorKind.STAFF, "小李", role=Role.SUPERVISOR)
+    )
     assert second == HoldOutcome.RELEASED
     with database.read() as session:
         assert session.get(Order, held.order_id).hold_reason is None
@@ -227,7 +230,7 @@ def test_an_unknown_sku_hold_is_released_once_the_sku_exists(database):
     held = ingest_channel_order(
         database, one_unit_order("U9", "13500000002", sku="NEW-1"), "{}", RULES, SYSTEM
     )
-    staff = Actor(ActorKind.STAFF, "小王")
+    staff = Actor(ActorKind.STAFF, "小王", role=Role.SUPPORT)
     assert approve_hold(database, held.order_id, staff) == HoldOutcome.STILL_HELD  # unknown
     stock(database, "NEW-1", on_hand=2)
     assert approve_hold(database, held.order_id, staff) == HoldOutcome.RELEASED

@@ -14,11 +14,13 @@ from backend.orders.service import NewLine
 from backend.refunds.models import ReturnRequest
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import ReturnInvalid, ask_again, file_return, review_return
+from backend.staff.models import Role
 from tests.factories import make_order
 from tests.live_portal import live_portal
 from tests.portal.helpers import ADMIN
 
 CALLERS = 8
+SUPPORT = Actor(ActorKind.STAFF, "客服小李", channel="admin", role=Role.SUPPORT)
 
 
 def _rejected_return(database) -> tuple[object, int]:
@@ -42,7 +44,7 @@ def _rejected_return(database) -> tuple[object, int]:
         RefundRules(),
         Actor(ActorKind.CUSTOMER, "customer:test"),
     )
-    review_return(database, filed.return_id, False, ADMIN, reason="衣物已洗涤")
+    review_return(database, filed.return_id, False, SUPPORT, reason="衣物已洗涤")
     return order, filed.return_id
 
 

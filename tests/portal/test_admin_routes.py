@@ -179,7 +179,7 @@ def test_staff_keep_the_sku_master_and_map_channel_skus(client, database):
 
     from backend.orders.models import ChannelSku, Sku
 
-    staff_login(client, database, Role.SUPPORT)
+    staff_login(client, database, Role.FINANCE)
     token = csrf_token(client, "/admin/skus")
     saved = client.post(
         "/admin/skus",

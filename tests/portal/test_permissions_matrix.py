@@ -1,0 +1,235 @@
+"""Role x route: every route has a rule, and every staff role meets it exactly.
+
+The rule table is checked against the app's own route table (Mounts included), so a
+new route fails here until someone decides, in NEEDS, who may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from backend.staff.models import Role
+from backend.staff.permissions import ROLE_PERMISSIONS, Permission
+from portal.app import create_app
+from tests.portal.helpers import csrf_token, staff_login
+from tests.staff_world import IMPORT_CSV, World, build_world, changed_tables, snapshot
+
+PUBLIC = "public"  # anyone: health, link and lookup entry points, the staff login itself
+CUSTOMER = "customer"  # a customer session opened by a link or lookup, scoped to its orders
+WEBHOOK = "webhook"  # providers, each authenticated by its own signature or secret path
+P = Permission
+
+NEEDS: dict[str, Permission | str] = {
+    "healthz": PUBLIC,
+    "ping": PUBLIC,
+    "home": PUBLIC,
+    "static": PUBLIC,
+    "short_link": PUBLIC,
+    "signed_link": PUBLIC,
+    "lookup": PUBLIC,
+    "language": PUBLIC,
+    "divisions": PUBLIC,
+    "orders": CUSTOMER,
+    "tracking": CUSTOMER,
+    "timeline": CUSTOMER,
+    "address_edit": CUSTOMER,
+    "address_submit": CUSTOMER,
+    "address_parse": CUSTOMER,
+    "address_confirm": CUSTOMER,
+    "return_form": CUSTOMER,
+    "return_file": CUSTOMER,
+    "return_photo_upload": CUSTOMER,
+    "return_photo": CUSTOMER,
+    "return_progress": CUSTOMER,
+    "return_send_back": CUSTOMER,
+    "return_ask_again": CUSTOMER,
+    "webhook_kuaidi100": WEBHOOK,
+    "webhook_sf": WEBHOOK,
+    "webhook_shopify": WEBHOOK,
+    "webhook_channel": WEBHOOK,
+    "webhook_wechatpay_refund": WEBHOOK,
+    "webhook_alipay_notify": WEBHOOK,
+    "admin_home": PUBLIC,  # a redirect to the order search, which checks
+    "admin_login": PUBLIC,
+    "admin_logout": PUBLIC,
+    "admin_orders": P.VIEW_ORDERS,
+    "admin_exceptions": P.VIEW_ORDERS,
+    "admin_operations": P.VIEW_ORDERS,
+    "admin_order": P.VIEW_ORDERS,
+    "admin_issue_link": P.MANAGE_LINKS,
+    "admin_revoke_links": P.MANAGE_LINKS,
+    "admin_approve_hold": P.RELEASE_HOLDS,
+    "admin_address_requests": P.REVIEW_ADDRESSES,
+    "admin_decide_address_request": P.REVIEW_ADDRESSES,
+    "admin_returns": P.REVIEW_REFUNDS,
+    "admin_decide_return": P.REVIEW_REFUNDS,
+    "admin_return_photo": P.REVIEW_REFUNDS,
+    "admin_skus": P.MANAGE_SKUS,
+    "admin_save_sku": P.MANAGE_SKUS,
+    "admin_import": P.IMPORT_ORDERS,
+    "admin_import_upload": P.IMPORT_ORDERS,
+    "admin_reconciliation": P.RECONCILE_CHANNELS,
+    "admin_reconciliation_upload": P.RECONCILE_CHANNELS,
+    "admin_finance_csv": P.EXPORT_FINANCE,
+    "warehouse_scan": P.SCAN_PARCELS,
+    "warehouse_scan_post": P.SCAN_PARCELS,
+    "warehouse_reprinted": P.SCAN_PARCELS,
+    "warehouse_inspect_return": P.SCAN_PARCELS,
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    data: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+
+# What each staff route is called with: a body that would change something if allowed,
+# so that "nothing changed" after a 403 means the check held.
+CALLS: dict[str, Callable[[World], Call]] = {
+    "admin_orders": lambda w: Call("GET", "/admin/orders?q=T0"),
+    "admin_exceptions": lambda w: Call("GET", "/admin/exceptions"),
+    "admin_operations": lambda w: Call("GET", "/admin/operations"),
+    "admin_order": lambda w: Call("GET", f"/admin/orders/{w.paid_order_id}"),
+    "admin_issue_link": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links"),
+    "admin_revoke_links": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links/revoke"),
+    "admin_approve_hold": lambda w: Call("POST", f"/admin/orders/{w.held_order_id}/hold"),
+    "admin_address_requests": lambda w: Call("GET", "/admin/address-requests"),
+    "admin_decide_address_request": lambda w: Call(
+        "POST", f"/admin/address-requests/{w.change_id}", {"verdict": "approve"}
+    ),
+    "admin_returns": lambda w: Call("GET", "/admin/returns"),
+    "admin_decide_return": lambda w: Call(
+        "POST", f"/admin/returns/{w.return_id}", {"verdict": "approve"}
+    ),
+    "admin_return_photo": lambda w: Call("GET", "/admin/return-photos/1"),
+    "admin_skus": lambda w: Call("GET", "/admin/skus"),
+    "admin_save_sku": lambda w: Call(
+        "POST", "/admin/skus", {"code": w.sku_code, "name": "西湖龙井 250g", "on_hand": "49"}
+    ),
+    "admin_import": lambda w: Call("GET", "/admin/import"),
+    "admin_import_upload": lambda w: Call(
+        "POST", "/admin/import", files={"file": ("orders.csv", IMPORT_CSV, "text/csv")}
+    ),
+    "admin_reconciliation": lambda w: Call("GET", "/admin/reconciliation"),
+    "admin_reconciliation_upload": lambda w: Call(
+        "POST",
+        "/admin/reconciliation",
+        {"channel": "taobao", "day": "2026-11-20"},
+        {"export": ("taobao.csv", "订单号,状态,实付金额\nX1,已付款,1.00\n".encode(), "text/csv")},
+    ),
+    "admin_finance_csv": lambda w: Call("GET", "/admin/finance.csv"),
+    "warehouse_scan": lambda w: Call("GET", "/warehouse/scan"),
+    "warehouse_scan_post": lambda w: Call("POST", "/warehouse/scan", {"code": w.paid_public_no}),
+    "warehouse_reprinted": lambda w: Call(
+        "POST", f"/warehouse/shipments/{w.shipment_id}/reprinted"
+    ),
+    "warehouse_inspect_return": lambda w: Call(
+        "POST", f"/warehouse/returns/{w.return_id}/inspection", {"verdict": "ok"}
+    ),
+}
+
+STAFF_ROUTES = sorted(name for name, need in NEEDS.items() if isinstance(need, Permission))
+
+
+def route_names(routes: list) -> Iterator[str]:
+    for route in routes:
+        if isinstance(route, Mount) and route.routes:
+            yield from route_names(route.routes)
+        elif isinstance(route, (Mount, Route)):
+            yield route.name
+
+
+def test_a_new_route_without_a_rule_is_caught_even_inside_a_mount(settings, database):
+    routes = [
+        *create_app(settings, database).routes,
+        Mount("/admin", routes=[Route("/jobs", lambda request: None, name="admin_jobs")]),
+    ]
+    assert set(route_names(routes)) - set(NEEDS) == {"admin_jobs"}
+
+
+def test_every_route_of_the_app_has_a_rule_and_every_rule_a_route(settings, database):
+    names = list(route_names(create_app(settings, database).routes))
+    assert len(names) == len(set(names)), "two routes share a name"
+    assert sorted(set(names) - set(NEEDS)) == [], "new routes: say in NEEDS who may use them"
+    assert sorted(set(NEEDS) - set(names)) == [], "rules for routes that no longer exist"
+
+
+def test_every_staff_route_is_called_by_the_matrix():
+    assert sorted(CALLS) == STAFF_ROUTES
+
+
+def test_every_permission_guards_a_route_or_an_action():
+    guarded = {need for need in NEEDS.values() if isinstance(need, Permission)}
+    # VIEW_COSTS is an action on the SKU page; MANAGE_STAFF is the staff command's.
+    assert set(Permission) - guarded == {P.VIEW_COSTS, P.MANAGE_STAFF}
+
+
+def _send(client: TestClient, call: Call, token: str):
+    return client.request(
+        call.method,
+        call.path,
+        data=call.data or None,
+        files=call.files,
+        headers={"X-CSRF-Token": token},
+        follow_redirects=False,
+    )
+
+
+def test_without_a_staff_login_every_staff_route_sends_to_the_login(client, database):
+    world = build_world(database)
+    token = csrf_token(client, "/admin/login")
+    before = snapshot(database)
+    answers = {name: _send(client, CALLS[name](world), token) for name in STAFF_ROUTES}
+    assert {
+        name: (answer.status_code, answer.headers.get("location"))
+        for name, answer in answers.items()
+        if (answer.status_code, answer.headers.get("location")) != (303, "/admin/login")
+    } == {}
+    assert changed_tables(before, snapshot(database)) == set()
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_each_role_gets_403_exactly_where_it_lacks_the_permission_and_changes_nothing(
+    client, database, role
+):
+    world = build_world(database)
+    staff_login(client, database, role)
+    token = csrf_token(client, "/admin/login")
+    wrong: dict[str, object] = {}
+    for name in STAFF_ROUTES:
+        allowed = NEEDS[name] in ROLE_PERMISSIONS[role]
+        before = snapshot(database) if not allowed else None
+        answer = _send(client, CALLS[name](world), token)
+        to_login = answer.status_code == 303 and answer.headers["location"] == "/admin/login"
+        if allowed and (answer.status_code in (401, 403) or answer.status_code >= 500 or to_login):
+            wrong[name] = ("allowed, but answered", answer.status_code)
+        elif not allowed and answer.status_code != 403:
+            wrong[name] = ("denied, but answered", answer.status_code)
+        elif not allowed and (changed := changed_tables(before, snapshot(database))):
+            wrong[name] = ("denied, but changed", sorted(changed))
+    assert wrong == {}
+
+
+def test_the_readme_roles_table_is_the_permission_table():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| [^|]*\(`(\w+)`\) \|(.*)\|$", readme, re.M)
+    roles = list(Role)
+    assert "| Permission | " + " | ".join(roles) + " |" in readme
+    table = {
+        Permission(code): {
+            role for role, cell in zip(roles, cells.split("|"), strict=True) if cell.strip()
+        }
+        for code, cells in rows
+    }
+    expected = {p: {r for r in Role if p in ROLE_PERMISSIONS[r]} for p in Permission}
+    assert table == expected

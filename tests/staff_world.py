@@ -1,0 +1,128 @@
+"""A small shop with something for every staff power, and a snapshot of every table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from backend.actors import Actor, ActorKind
+from backend.db import Database
+from backend.logistics.models import Shipment
+from backend.orders import address_changes as changes
+from backend.orders.address_policy import AddressRules
+from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
+from backend.orders.intake import IntakeRules, ingest_channel_order
+from backend.orders.inventory import save_sku
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import OrderLine, SalesChannel
+from backend.orders.service import NewAddress
+from backend.refunds.rules import RefundRules, RefundType
+from backend.refunds.service import file_return
+from backend.schema import metadata
+from tests.factories import SYSTEM, make_order
+
+CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER, "buyer", channel="sms-link")
+# A request after the free window, so that it waits for staff.
+REQUEST_RULES = AddressRules(free_edit_window=timedelta(0))
+IMPORT_CSV = (
+    "订单号,收货人,手机,省,市,区,详细地址,商品编码,商品名称,数量,单价(元)\n"
+    "PHONE-1,张三,13800138000,浙江省,杭州市,西湖区,文三路100号,TEA-1,龙井,1,128.00\n"
+).encode()
+
+
+@dataclass(frozen=True)
+class World:
+    paid_order_id: int
+    paid_public_no: str
+    paid_channel_order_no: str
+    held_order_id: int
+    change_id: int
+    return_id: int
+    shipment_id: int  # the delivered order's parcel
+    sku_code: str = "TEA-1"
+
+
+def _held_order(database: Database) -> int:
+    order = CanonicalOrder(
+        channel=SalesChannel.JD,
+        channel_order_no="JD-HELD-1",
+        status=OrderStatus.PAID,
+        raw_status="PAID",
+        buyer_name="赵敏",
+        buyer_phone="13911110002",
+        address=CanonicalAddress("赵敏", "13911110002", "浙江省", "杭州市", "西湖区", "文三路1号"),
+        lines=(CanonicalLine("TEA-1", "龙井", 1, 12_800),),
+        total_fen=12_800,
+        placed_at=None,
+        paid_at=None,
+        updated_at=None,
+    )
+    channel = Actor(ActorKind.CHANNEL, "jd", channel="webhook")
+    held = ingest_channel_order(database, order, "{}", IntakeRules(high_value_fen=100), channel)
+    assert held.order_id is not None and held.hold is not None
+    return held.order_id
+
+
+def _pending_change(database: Database, order_id: int) -> int:
+    address = NewAddress("李四", "13912345678", "浙江省", "杭州市", "西湖区", "文三路200号")
+    started = changes.start_address_change(
+        database, order_id, address, CUSTOMER_ACTOR, REQUEST_RULES, make_code=lambda: "123456"
+    )
+    changes.confirm_address_change(
+        database, order_id, started.change_id, "123456", CUSTOMER_ACTOR, REQUEST_RULES
+    )
+    return started.change_id
+
+
+def _return_in_review(database: Database) -> int:
+    delivered = make_order(database, status=OrderStatus.DELIVERED)
+    with database.read() as session:
+        line_id = session.scalars(
+            select(OrderLine.id).where(OrderLine.order_id == delivered.id)
+        ).one()
+    filed = file_return(
+        database,
+        delivered.id,
+        delivered.customer_id,
+        {line_id: 2},  # ¥256: above the ¥200 the rules approve alone
+        RefundType.RETURN_AND_REFUND,
+        "no_reason_7_days",
+        "",
+        [],
+        RefundRules(),
+        CUSTOMER_ACTOR,
+    )
+    return filed.return_id
+
+
+def build_world(database: Database) -> World:
+    save_sku(database, "TEA-1", "西湖龙井 250g", 50, 16_080, SYSTEM)
+    paid = make_order(database)
+    change_id = _pending_change(database, make_order(database).id)
+    return_id = _return_in_review(database)
+    with database.read() as session:
+        shipment_id = session.scalars(select(Shipment.id)).one()
+    return World(
+        paid_order_id=paid.id,
+        paid_public_no=paid.public_no,
+        paid_channel_order_no=paid.channel_order_no,
+        held_order_id=_held_order(database),
+        change_id=change_id,
+        return_id=return_id,
+        shipment_id=shipment_id,
+    )
+
+
+def snapshot(database: Database) -> dict[str, list[str]]:
+    """Every row of every table, as text: equal snapshots mean nothing was written."""
+    with database.read() as session:
+        return {
+            table.name: sorted(repr(tuple(row)) for row in session.execute(select(table)))
+            for table in metadata.sorted_tables
+        }
+
+
+def changed_tables(before: dict[str, list[str]], after: dict[str, list[str]]) -> set[str]:
+    return {name for name in before if before[name] != after[name]}
