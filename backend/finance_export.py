@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from backend import audit
 from backend.actors import Actor
 from backend.db import Database
 from backend.orders.models import Order, PaymentMethod
@@ -35,9 +36,23 @@ def _month(year: int, month: int) -> tuple[datetime, datetime]:
 
 
 def export_month_csv(database: Database, year: int, month: int, actor: Actor) -> str:
-    """The month's CSV, for staff who may export finance data."""
+    """The month's CSV for staff who may export finance data; each download is audited.
+
+    Read first, then audited in a short write, so the export never holds SQLite's write
+    lock; a failed audit write raises, and nothing unaudited leaves.
+    """
     check_permission(actor, Permission.EXPORT_FINANCE)
-    return month_csv(database, year, month)
+    text = month_csv(database, year, month)
+    with database.write() as session:
+        audit.record(
+            session,
+            actor,
+            "finance.exported",
+            subject="finance_export",
+            subject_id=f"{year}-{month:02d}",
+            after={"month": f"{year}-{month:02d}", "bytes": len(text.encode("utf-8"))},
+        )
+    return text
 
 
 def month_csv(database: Database, year: int, month: int) -> str:

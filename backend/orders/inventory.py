@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.orders.lifecycle import OrderStatus
@@ -110,6 +111,10 @@ class SkuInvalid(ValueError):
 _SKU_KEEPERS = (ActorKind.SYSTEM,)
 
 
+def _sku_fields(sku: Sku) -> dict[str, object]:
+    return {"code": sku.code, "name": sku.name, "on_hand": sku.on_hand, "cost_fen": sku.cost_fen}
+
+
 def save_sku(
     database: Database, code: str, name: str, on_hand: int, cost_fen: int | None, actor: Actor
 ) -> int:
@@ -124,6 +129,7 @@ def save_sku(
         raise SkuInvalid(code)
     with database.write() as session:
         sku = session.scalars(select(Sku).where(Sku.code == code).with_for_update()).first()
+        before = _sku_fields(sku) if sku is not None else None
         if cost_fen is not None and cost_fen != (sku.cost_fen if sku is not None else 0):
             check_permission(actor, Permission.VIEW_COSTS, also=_SKU_KEEPERS)
         if sku is None:
@@ -136,6 +142,15 @@ def save_sku(
             if cost_fen is not None:
                 sku.cost_fen = cost_fen
         session.flush()
+        audit.record(
+            session,
+            actor,
+            "sku.updated" if before else "sku.created",
+            subject="sku",
+            subject_id=sku.id,
+            before=before,
+            after=_sku_fields(sku),
+        )
         return sku.id
 
 
@@ -154,10 +169,28 @@ def map_channel_sku(
                 ChannelSku.channel == channel, ChannelSku.channel_sku == channel_sku
             )
         )
+        before = None
         if mapping is None:
-            session.add(ChannelSku(channel=channel, channel_sku=channel_sku, sku_id=sku.id))
+            mapping = ChannelSku(channel=channel, channel_sku=channel_sku, sku_id=sku.id)
+            session.add(mapping)
         else:
+            before = {"sku_id": mapping.sku_id}
             mapping.sku_id = sku.id
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "sku.channel_mapped",
+            subject="channel_sku",
+            subject_id=mapping.id,
+            before=before,
+            after={
+                "channel": channel,
+                "channel_sku": channel_sku,
+                "sku_id": sku.id,
+                "code": sku.code,
+            },
+        )
 
 
 def list_skus(

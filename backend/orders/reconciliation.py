@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.orders.channels.converters import ConversionFailed, yuan_to_fen
@@ -111,6 +112,19 @@ def reconcile_export(database: Database, channel: str, day: date, text: str, act
         )
         session.add(report)
         session.flush()
+        audit.record(
+            session,
+            actor,
+            "reconciliation.compared",
+            subject="reconciliation_report",
+            subject_id=report.id,
+            after={
+                "channel": channel,
+                "day": day.isoformat(),
+                "rows": len(rows),
+                "differences": len(report.differences),
+            },
+        )
         return report.id
 
 
