@@ -23,10 +23,11 @@ from backend.demo import seed_operations
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import confirm_address_change, start_address_change
 from backend.orders.address_policy import AddressRules
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine
 from backend.orders.service import NewAddress, NewLine
-from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
+from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role
@@ -71,12 +72,13 @@ def seeded(database: Database) -> Seeded:
         "no_reason_7_days",
         "不想要了",
         [],
-        DEFAULT_REFUND_RULES,
+        RefundRules(),
         Actor(ActorKind.CUSTOMER, "test", channel="test"),
     )
     late = make_order(database, status=OrderStatus.PAID, placed_at=utcnow() - timedelta(hours=5))
     ask_after_the_window(database, late.id)
-    seed_operations(database)  # the demo's held channel orders: duplicate, value, cost, SKU
+    # The demo's held channel orders: duplicate, value, cost, SKU.
+    seed_operations(database, IntakeRules())
     with database.read() as session:
         held = tuple(session.scalars(select(Order.id).where(Order.hold_reason.is_not(None))))
     assert len(held) == 4  # duplicate (one of the pair), high value, below cost, unknown SKU

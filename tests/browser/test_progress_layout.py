@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.lifecycle import OrderStatus
-from backend.refunds.rules import DEFAULT_REFUND_RULES, RefundType
+from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from tests.browser.live import phone_context_options
 from tests.browser.parcels import out_for_delivery, record_events, route_to_hangzhou, sms_link
@@ -74,7 +74,7 @@ def orders(database: Database) -> tuple[str, str, str]:
         "no_reason_7_days",
         "",
         [],
-        DEFAULT_REFUND_RULES,
+        RefundRules(),
         Actor(ActorKind.CUSTOMER, "test", channel="test"),
     )
     tracking = f"/orders/{shipped.public_no}"

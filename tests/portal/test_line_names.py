@@ -5,6 +5,7 @@ import re
 from sqlalchemy import select
 
 from backend.demo import UNMAPPED_TITLE, seed_operations
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ChannelSku, Order, SalesChannel, Sku
 from backend.orders.service import NewLine
@@ -23,7 +24,8 @@ def demo_order_id(database, channel_order_no: str) -> int:
 def test_a_channel_line_with_an_unknown_sku_shows_the_channels_title_to_the_customer(
     client, database
 ):
-    seed_operations(database)  # the demo's Taobao order whose SKU is not in the master
+    # The demo's Taobao order whose SKU is not in the master.
+    seed_operations(database, IntakeRules())
     order_id = demo_order_id(database, "TB-DEMO-SKU-1")
     with database.read() as session:
         order = session.get(Order, order_id)
