@@ -2,7 +2,7 @@
 
 from backend.audit.models import AuditEvent
 from backend.db import Base
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.notifications.models import Notification
 from backend.orders.models import (

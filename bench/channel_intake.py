@@ -6,7 +6,7 @@ and it is stored as an `intake.ingest` job row, raw body included
 (backend/orders/channel_webhooks.py); one worker ingests it later: the order, its address,
 lines, stock reservation, audit events and the raw payload in channel_events
 (backend/orders/intake.py). So two figures matter and are measured apart: how fast one web
-worker acknowledges deliveries (wrk), and how fast one worker (`backend.jobs.Worker` with
+worker acknowledges deliveries (wrk), and how fast one worker (`backend.jobs.worker.Worker` with
 the portal's handlers, in this process, the server stopped) turns that backlog into orders.
 
 The bodies are built from the recorded orders/create payload
@@ -49,7 +49,8 @@ from sqlalchemy import func, select
 
 from backend.audit.models import AuditEvent
 from backend.db import Database, utcnow
-from backend.jobs import Job, JobStatus, Worker
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.worker import Worker
 from backend.orders.channel_webhooks import INGEST
 from backend.orders.channels.converters import CHINA_TIME
 from backend.orders.channels.signatures import build_shopify_hmac

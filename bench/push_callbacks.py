@@ -5,7 +5,7 @@ into the timeline later (backend/logistics/tracking_jobs.py). So two figures mat
 are measured apart: how fast one web worker acknowledges pushes (wrk, POST, form-encoded
 `param=...&sign=...`, rotating through a few hundred distinct, correctly signed bodies
 that carry each waybill's full history, newest first, as Kuaidi100 sends it), and how fast
-one worker (`backend.jobs.Worker` with the portal's handlers, in this process) merges that
+one worker (`backend.jobs.worker.Worker` with the portal's handlers, in this process) merges that
 backlog. Each waybill is pushed at two points of its journey (5 and 7 events), in transit,
 so no customer notification is due; most pushes repeat one already merged, as a carrier's
 retries and full-history resends do, and must store nothing new.
@@ -34,7 +34,8 @@ import httpx
 from sqlalchemy import ColumnElement, func, select
 
 from backend.db import Base, Database, utcnow
-from backend.jobs import Job, JobStatus, Worker
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.worker import Worker
 from backend.logistics import tracking_jobs
 from backend.logistics.carriers import kuaidi100
 from backend.logistics.models import TrackingEvent

@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
-from backend.jobs import Handler, Periodic, Worker
+from backend.jobs.queue import Handler, Periodic
+from backend.jobs.worker import Worker
 from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
 from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE

@@ -7,16 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from backend.db import utcnow
-from backend.jobs import (
-    MAX_ATTEMPTS,
-    Job,
-    JobStatus,
-    Periodic,
-    RetryLater,
-    Worker,
-    backoff,
-    enqueue,
-)
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.queue import MAX_ATTEMPTS, Periodic, RetryLater, backoff, enqueue
+from backend.jobs.worker import Worker
 
 
 def jobs(database):
@@ -161,7 +154,7 @@ def test_backoff_doubles_and_is_capped():
 
 
 def test_a_job_that_gives_up_is_dead_at_once(database):
-    from backend.jobs import GiveUp
+    from backend.jobs.queue import GiveUp
 
     def refuse(db, payload):
         raise GiveUp("the carrier rejected the waybill number")

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from backend.jobs import Job, JobStatus, Worker
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.worker import Worker
 from backend.notifications.base import NotificationRejected, NotificationUnavailable, SendResult
 from backend.notifications.models import Notification, NotificationEvent, NotificationStatus
 from backend.notifications.outbox import (

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from backend.db import Database
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import SEND_CODE
 from backend.orders.lifecycle import OrderStatus

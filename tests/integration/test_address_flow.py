@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from backend.audit.models import AuditEvent
-from backend.jobs import Worker
+from backend.jobs.worker import Worker
 from backend.logistics.service import create_label
 from backend.logistics.warehouse import scan_parcel
 from backend.notifications.models import Notification
@@ -31,7 +31,7 @@ CUSTOMER = SYSTEM
 
 
 def code_of(database, change_id: int) -> str:
-    from backend.jobs import Job
+    from backend.jobs.models import Job
 
     with database.read() as session:
         job = session.scalars(select(Job).where(Job.key == f"code:{change_id}")).one()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from backend.jobs import Worker
+from backend.jobs.worker import Worker
 from backend.logistics import tracking_jobs
 from backend.logistics.carriers.base import CircuitBreaker
 from backend.logistics.carriers.kuaidi100 import Kuaidi100Client

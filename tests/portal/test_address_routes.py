@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from backend.audit.models import AuditEvent
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import SEND_CODE
 from backend.orders.lifecycle import OrderStatus

@@ -5,7 +5,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from backend.jobs import Job, Worker
+from backend.jobs.models import Job
+from backend.jobs.worker import Worker
 from backend.orders.channels import signatures as sig
 from backend.orders.models import ChannelEvent, Order
 from portal.background import build_handlers

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics.service import create_label
 from backend.orders import address_changes as changes
 from backend.orders.address_policy import AddressRules

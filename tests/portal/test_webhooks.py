@@ -6,7 +6,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from backend.jobs import Job, Worker
+from backend.jobs.models import Job
+from backend.jobs.worker import Worker
 from backend.logistics.models import TrackingEvent
 from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderStatus

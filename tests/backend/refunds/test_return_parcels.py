@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.db import utcnow
-from backend.jobs import Worker
+from backend.jobs.worker import Worker
 from backend.logistics.service import RETURN_PARCEL_MOVED, record_tracking_update
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent

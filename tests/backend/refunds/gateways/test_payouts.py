@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.db import utcnow
-from backend.jobs import Job, JobStatus, Worker
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.worker import Worker
 from backend.orders.lifecycle import OrderStatus
 from backend.refunds import payouts
 from backend.refunds.models import Refund, RefundState

@@ -1,9 +1,4 @@
-"""Durable background work: a job is a row, claimed by a worker, retried with backoff.
-
-A job is written in the same transaction as the change that causes it, so a crash
-can lose neither. Handlers must be safe to run twice: a worker may die after the
-work but before marking it done, and the lease then hands the job to another.
-"""
+"""The worker: claims due jobs one at a time, runs their handlers, records the outcome."""
 
 from __future__ import annotations
 
@@ -11,90 +6,19 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from backend.db import Base, Database, EnumText, utcnow
+from backend.db import Database, utcnow
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Handler, Periodic, RetryLater, backoff, enqueue
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    DEAD = "dead"  # gave up after MAX_ATTEMPTS; shown to staff, never silently dropped
-
-
-class Job(Base):
-    __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_due", "status", "run_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(60))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Enqueuing the same key twice is a no-op: the first job stands.
-    key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    status: Mapped[JobStatus] = mapped_column(EnumText(JobStatus, 10), default=JobStatus.PENDING)
-    run_at: Mapped[datetime] = mapped_column(default=utcnow)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    locked_by: Mapped[str | None] = mapped_column(String(80))
-    locked_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None]
-
-
-class RetryLater(Exception):
-    """A handler's way of saying "not now, try again after `delay`" without counting a failure."""
-
-    def __init__(self, delay: timedelta, reason: str = "") -> None:
-        super().__init__(reason or f"retry in {delay}")
-        self.delay = delay
-
-
-class GiveUp(Exception):
-    """A handler's way of saying "this will never succeed": the job goes straight to DEAD."""
-
-
-@dataclass(frozen=True)
-class Periodic:
-    """A job that re-arms itself every `interval` once it has run."""
-
-    kind: str
-    interval: timedelta
-
-
-# What a handler returns is ignored; only raising (or not) matters.
-Handler = Callable[[Database, dict[str, Any]], object]
-
-
-def enqueue(
-    session: Session,
-    kind: str,
-    payload: dict[str, Any] | None = None,
-    *,
-    key: str | None = None,
-    run_at: datetime | None = None,
-) -> None:
-    """Add a job inside the caller's transaction; a known key is silently kept as it is."""
-    if key is not None and session.scalar(select(Job.id).where(Job.key == key)) is not None:
-        return
-    session.add(Job(kind=kind, payload=payload or {}, key=key, run_at=run_at or utcnow()))
-
-
-def backoff(attempts: int) -> timedelta:
-    """10 s, 20 s, 40 s ... capped at one hour."""
-    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
 
 
 class Worker:

@@ -1,0 +1,59 @@
+"""Enqueuing work, and what a handler may raise to say "later" or "never"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import Database, utcnow
+from backend.jobs.models import Job
+
+MAX_ATTEMPTS = 8
+
+
+class RetryLater(Exception):
+    """A handler's way of saying "not now, try again after `delay`" without counting a failure."""
+
+    def __init__(self, delay: timedelta, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay}")
+        self.delay = delay
+
+
+class GiveUp(Exception):
+    """A handler's way of saying "this will never succeed": the job goes straight to DEAD."""
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job that re-arms itself every `interval` once it has run."""
+
+    kind: str
+    interval: timedelta
+
+
+# What a handler returns is ignored; only raising (or not) matters.
+Handler = Callable[[Database, dict[str, Any]], object]
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    run_at: datetime | None = None,
+) -> None:
+    """Add a job inside the caller's transaction; a known key is silently kept as it is."""
+    if key is not None and session.scalar(select(Job.id).where(Job.key == key)) is not None:
+        return
+    session.add(Job(kind=kind, payload=payload or {}, key=key, run_at=run_at or utcnow()))
+
+
+def backoff(attempts: int) -> timedelta:
+    """10 s, 20 s, 40 s ... capped at one hour."""
+    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
