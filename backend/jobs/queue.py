@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend.db import Database, utcnow
@@ -48,10 +48,18 @@ def enqueue(
     key: str | None = None,
     run_at: datetime | None = None,
 ) -> None:
-    """Add a job inside the caller's transaction; a known key is silently kept as it is."""
-    if key is not None and session.scalar(select(Job.id).where(Job.key == key)) is not None:
-        return
-    session.add(Job(kind=kind, payload=payload or {}, key=key, run_at=run_at or utcnow()))
+    """Add a job inside the caller's transaction; a known key is silently kept as it is.
+
+    One statement that ignores a duplicate key, not a check and then an insert: a twin
+    enqueuing the same key at the same moment (four workers arming the periodic jobs at
+    start) would pass the check too, and its insert would then abort the caller's whole
+    transaction with a unique violation. Here the second insert waits for the first
+    transaction and, if that commits, adds nothing.
+    """
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    values = {"kind": kind, "payload": payload or {}, "key": key, "run_at": run_at or utcnow()}
+    statement = dialect.insert(Job).values(values).on_conflict_do_nothing(index_elements=[Job.key])
+    session.execute(statement)
 
 
 def backoff(attempts: int) -> timedelta:

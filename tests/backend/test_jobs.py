@@ -4,12 +4,13 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backend.db import utcnow
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import MAX_ATTEMPTS, Periodic, RetryLater, backoff, enqueue
 from backend.jobs.worker import Worker
+from tests.waiting import wait_until
 
 
 def jobs(database):
@@ -34,6 +35,49 @@ def test_the_same_key_is_enqueued_once(database):
         enqueue(session, "notify", {"n": 2}, key="sms:order-1:shipped")
     (job,) = jobs(database).values()
     assert job.payload == {"n": 1}
+
+
+def lock_waiters(database) -> int:
+    with database.engine.connect() as connection:
+        return connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+
+
+def test_a_twin_enqueuing_the_same_key_at_once_adds_nothing_and_keeps_its_transaction(database):
+    """Four workers starting together each arm the periodic jobs: the twins must not fail."""
+    inserted, release, errors = threading.Event(), threading.Event(), []
+
+    def first():
+        with database.write() as session:
+            enqueue(session, "tick", {"by": "first"}, key="periodic:tick")
+            session.flush()
+            inserted.set()
+            release.wait(60)
+
+    def twin():
+        try:
+            with database.write() as session:
+                enqueue(session, "tick", {"by": "twin"}, key="periodic:tick")
+                enqueue(session, "other", {"by": "twin"})
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=twin)]
+    threads[0].start()
+    assert inserted.wait(30)
+    threads[1].start()
+    if not database.is_sqlite:  # the twin's insert waits on the first one's uncommitted key
+        wait_until(lambda: lock_waiters(database), what="the twin to wait on the key")
+    release.set()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    stored = sorted((job.kind, job.payload["by"]) for job in jobs(database).values())
+    assert stored == [("other", "twin"), ("tick", "first")]
 
 
 def test_a_successful_job_is_marked_done(database):
