@@ -2,7 +2,7 @@
 
 from backend.audit.models import AuditEvent
 from backend.db import Base
-from backend.jobs.models import Job
+from backend.jobs.models import Job, WorkerSlot
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.notifications.models import Notification
 from backend.orders.models import (
@@ -48,5 +48,6 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "TrackingEvent",
+    "WorkerSlot",
     "metadata",
 ]

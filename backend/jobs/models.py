@@ -36,3 +36,22 @@ class Job(Base):
     locked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class WorkerSlot(Base):
+    """A worker's place, stable across its restarts (host:name), and the life that holds it.
+
+    A restarted worker finds here the instance it was before: the jobs that instance still
+    holds are its own, abandoned by its death, and are taken back at once instead of after
+    the lease. The heartbeat tells a live twin (the same name started twice) from a dead one.
+    """
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(80))  # what the jobs it holds have in locked_by
+    host: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[datetime | None]  # set by a clean stop

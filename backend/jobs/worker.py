@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 from datetime import datetime, timedelta
@@ -13,27 +14,48 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.db import Database, utcnow
+from backend.jobs.leases import LEASE, kept_lease, release_slot, renew, take_slot
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Handler, Periodic, RetryLater, backoff, enqueue
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-
 
 class Worker:
+    """One worker. `start()` takes its slot `name` (stable across restarts of this worker),
+    `run_forever()` runs jobs until `stop()`; the job in hand is always finished first."""
+
     def __init__(
         self,
         database: Database,
         handlers: dict[str, Handler],
         periodic: list[Periodic] | None = None,
         name: str | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.database = database
         self.handlers = handlers
         self.periodic = {p.kind: p for p in periodic or []}
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        # This life of the worker: what its claimed jobs carry in `locked_by`.
+        self.instance = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.lease = lease
+        self._slot: str | None = None  # the slot's name once start() has taken it
+        self._last_beat = utcnow()
         self._stop = threading.Event()
+
+    def start(self) -> int:
+        """Take the slot (raises SlotInUse for a live twin), take back what this worker's
+        previous life held, arm the periodic jobs. Returns how many jobs were taken back."""
+        taken = take_slot(self.database, self.name, self.instance, set(self.periodic), self.lease)
+        self._slot, self._last_beat = self.name, utcnow()
+        self.arm_periodic()
+        return taken
+
+    def close(self) -> None:
+        if self._slot is not None:
+            release_slot(self.database, self._slot, self.instance)
+            self._slot = None
 
     def arm_periodic(self) -> None:
         with self.database.write() as session:
@@ -52,7 +74,7 @@ class Worker:
         )
         abandoned = (
             select(Job)
-            .where(Job.status == JobStatus.RUNNING, Job.locked_at < now - LEASE)
+            .where(Job.status == JobStatus.RUNNING, Job.locked_at < now - self.lease)
             .order_by(Job.locked_at)
             .limit(1)
         )
@@ -66,13 +88,15 @@ class Worker:
         return None
 
     def claim(self, now: datetime | None = None) -> Job | None:
+        if self._stop.is_set():
+            return None  # stopping: the job in hand is finished, no new one is taken
         now = now or utcnow()
         with self.database.write() as session:
             job = self._next(session, now)
             if job is None:
                 return None
             job.status = JobStatus.RUNNING
-            job.locked_by = self.name
+            job.locked_by = self.instance
             job.locked_at = now
             job.attempts += 1
             return job
@@ -80,7 +104,9 @@ class Worker:
     def _finish(self, job: Job, **values: Any) -> None:
         with self.database.write() as session:
             session.execute(
-                update(Job).where(Job.id == job.id, Job.locked_by == self.name).values(**values)
+                update(Job)
+                .where(Job.id == job.id, Job.locked_by == self.instance)
+                .values(locked_by=None, **values)
             )
 
     def run_one(self) -> bool:
@@ -88,6 +114,13 @@ class Worker:
         job = self.claim()
         if job is None:
             return False
+        with kept_lease(self.database, job.id, self.instance, self._slot, self.lease):
+            outcome = self._run(job)
+        self._finish(job, **outcome)
+        return True
+
+    def _run(self, job: Job) -> dict[str, Any]:
+        """The handler's outcome, as the values the job row is left with."""
         handler = self.handlers.get(job.kind)
         now = utcnow()
         try:
@@ -95,39 +128,31 @@ class Worker:
                 raise LookupError(f"no handler for job kind {job.kind!r}")
             handler(self.database, dict(job.payload))
         except RetryLater as wait:
-            self._finish(
-                job,
-                status=JobStatus.PENDING,
-                run_at=now + wait.delay,
-                attempts=job.attempts - 1,
-                last_error=str(wait),
-                locked_by=None,
-            )
+            return {
+                "status": JobStatus.PENDING,
+                "run_at": now + wait.delay,
+                "attempts": job.attempts - 1,
+                "last_error": str(wait),
+            }
         except Exception as error:  # every failure is recorded on the row, none escapes
             log.warning("job %s (%s) failed: %s", job.id, job.kind, type(error).__name__)
             exhausted = job.attempts >= MAX_ATTEMPTS or isinstance(error, GiveUp)
             dead = exhausted and job.kind not in self.periodic
-            self._finish(
-                job,
-                status=JobStatus.DEAD if dead else JobStatus.PENDING,
-                run_at=now + backoff(job.attempts),
-                last_error=f"{type(error).__name__}: {error}"[:2000],
-                locked_by=None,
-            )
-        else:
-            repeat = self.periodic.get(job.kind)
-            if repeat is not None:
-                self._finish(
-                    job,
-                    status=JobStatus.PENDING,
-                    run_at=utcnow() + repeat.interval,
-                    attempts=0,
-                    last_error=None,
-                    locked_by=None,
-                )
-            else:
-                self._finish(job, status=JobStatus.DONE, finished_at=utcnow(), locked_by=None)
-        return True
+            return {
+                "status": JobStatus.DEAD if dead else JobStatus.PENDING,
+                "run_at": now + backoff(job.attempts),
+                "last_error": f"{type(error).__name__}: {error}"[:2000],
+                "finished_at": now if dead else None,
+            }
+        repeat = self.periodic.get(job.kind)
+        if repeat is not None:
+            return {
+                "status": JobStatus.PENDING,
+                "run_at": utcnow() + repeat.interval,
+                "attempts": 0,
+                "last_error": None,
+            }
+        return {"status": JobStatus.DONE, "finished_at": utcnow()}
 
     def run_until_idle(self, limit: int = 10_000) -> int:
         ran = 0
@@ -136,15 +161,37 @@ class Worker:
         return ran
 
     def run_forever(self, idle_sleep: float = 0.5) -> None:
-        self.arm_periodic()
-        while not self._stop.is_set():
-            try:
-                busy = self.run_one()
-            except Exception:
-                log.exception("worker loop error")
-                busy = False
-            if not busy:
-                self._stop.wait(idle_sleep)
+        """Until stop(): start() first unless done already, close() (a clean stop) at the end."""
+        if self._slot is None:
+            self.start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    busy = self.run_one()
+                    self._keep_slot()
+                except Exception:
+                    log.exception("worker loop error")
+                    busy = False
+                if not busy:
+                    self._stop.wait(idle_sleep)
+        finally:
+            self.close()
+
+    def _keep_slot(self) -> None:
+        """The idle heartbeat (a running job's lease thread beats meanwhile)."""
+        if self._slot is None or utcnow() - self._last_beat < self.lease / 3:
+            return
+        self._last_beat = utcnow()
+        _job, kept = renew(self.database, self.instance, self._slot)
+        if not kept:
+            log.error("worker %s: another process took this slot over; stopping", self.name)
+            self._slot = None
+            self.stop()
 
     def stop(self) -> None:
+        """Stop claiming; the job in hand (if any) is finished, then run_forever returns."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()

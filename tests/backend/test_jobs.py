@@ -209,3 +209,90 @@ def test_a_job_that_gives_up_is_dead_at_once(database):
     (job,) = jobs(database).values()
     assert (job.status, job.attempts) == (JobStatus.DEAD, 1)
     assert "rejected" in job.last_error
+
+
+def job_row(database, job_id):
+    with database.read() as session:
+        return session.get(Job, job_id)
+
+
+def only_job_id(database) -> int:
+    (job_id,) = jobs(database)
+    return job_id
+
+
+def test_a_slow_handler_keeps_its_job_past_the_lease_with_a_heartbeat(database):
+    lease = timedelta(seconds=1)
+    with database.write() as session:
+        enqueue(session, "slow")
+    started, release = threading.Event(), threading.Event()
+
+    def slow(db, payload):
+        started.set()
+        release.wait(60)
+
+    worker = Worker(database, {"slow": slow}, name="slow-one", lease=lease)
+    thread = threading.Thread(target=worker.run_one)
+    thread.start()
+    assert started.wait(30)
+    job_id = only_job_id(database)
+    claimed_at = job_row(database, job_id).locked_at
+    renewed = wait_until(
+        lambda: (row := job_row(database, job_id)).locked_at > claimed_at + lease and row,
+        what="the lease to be renewed past its first end",
+    )
+    # Looked at then, the job is not abandoned: nobody else may take it.
+    other = Worker(database, {"slow": slow}, name="other", lease=lease)
+    assert other.claim(now=renewed.locked_at + lease / 2) is None
+    release.set()
+    thread.join(60)
+    done = job_row(database, job_id)
+    assert (done.status, done.attempts) == (JobStatus.DONE, 1)
+
+
+def test_a_restarted_worker_takes_back_at_once_what_its_previous_life_held(database):
+    with database.write() as session:
+        enqueue(session, "mine")
+        enqueue(session, "theirs")
+    before = Worker(database, {}, name="host:w1")
+    before.start()
+    assert before.claim().kind == "mine"  # ... and then the process is killed
+    elsewhere = Worker(database, {}, name="host:w2")
+    elsewhere.start()
+    assert elsewhere.claim().kind == "theirs"  # a live worker's job, held
+    ran = []
+    after = Worker(database, {"mine": lambda db, p: ran.append(1)}, name="host:w1")
+    assert after.start() == 1
+    by_kind = {job.kind: job for job in jobs(database).values()}
+    assert (by_kind["mine"].status, by_kind["mine"].locked_by) == (JobStatus.PENDING, None)
+    assert (by_kind["theirs"].status, by_kind["theirs"].locked_by) == (
+        JobStatus.RUNNING,
+        elsewhere.instance,
+    )
+    assert after.run_until_idle() == 1
+    mine = job_row(database, by_kind["mine"].id)
+    assert (mine.status, mine.attempts, ran) == (JobStatus.DONE, 2, [1])
+
+
+def test_a_job_that_killed_its_worker_at_every_try_ends_dead(database):
+    with database.write() as session:
+        enqueue(session, "poison")
+    with database.write() as session:
+        session.get(Job, only_job_id(database)).attempts = MAX_ATTEMPTS - 1
+    before = Worker(database, {}, name="host:w1")
+    before.start()
+    assert before.claim() is not None  # the last try; the worker dies again
+    Worker(database, {}, name="host:w1").start()
+    job = job_row(database, only_job_id(database))
+    assert (job.status, job.attempts) == (JobStatus.DEAD, MAX_ATTEMPTS)
+    assert "restarted" in job.last_error
+
+
+def test_a_stopping_worker_claims_nothing_more(database):
+    with database.write() as session:
+        enqueue(session, "echo")
+    worker = Worker(database, {"echo": lambda db, p: None})
+    worker.stop()
+    assert worker.run_until_idle() == 0
+    job = job_row(database, only_job_id(database))
+    assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
