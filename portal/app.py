@@ -94,8 +94,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         embedded = None
         if settings.embedded_worker:
-            embedded = EmbeddedWorker(build_worker(database, settings, integrations))
+            name = settings.worker_name or "embedded"
+            embedded = EmbeddedWorker(build_worker(database, settings, integrations, name))
             embedded.start()
+        app.state.embedded_worker = embedded  # `portal serve` stops it claiming at a signal
         try:
             yield
         finally:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
+from backend.jobs.leases import SlotInUse
 from backend.jobs.queue import Handler, Periodic
 from backend.jobs.worker import Worker
 from backend.logistics import address_propagation, tracking_jobs
@@ -19,6 +22,8 @@ from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
 from portal.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler]:
@@ -73,10 +78,15 @@ PERIODIC = [
 ]
 
 
+def slot_name(name: str) -> str:
+    """A worker's slot: this host and the name it runs under, the same at every restart."""
+    return f"{socket.gethostname()}:{name}"
+
+
 def build_worker(
-    database: Database, settings: Settings, integrations: Integrations, name: str | None = None
+    database: Database, settings: Settings, integrations: Integrations, name: str
 ) -> Worker:
-    return Worker(database, build_handlers(settings, integrations), PERIODIC, name=name)
+    return Worker(database, build_handlers(settings, integrations), PERIODIC, name=slot_name(name))
 
 
 class EmbeddedWorker:
@@ -87,8 +97,20 @@ class EmbeddedWorker:
         self.thread = threading.Thread(target=worker.run_forever, name="portal-worker", daemon=True)
 
     def start(self) -> None:
+        try:
+            self.worker.start()
+        except SlotInUse as error:
+            # Another `portal serve` on this host has it; this one serves pages only.
+            log.error("embedded worker not started: %s", error)
+            return
         self.thread.start()
 
     def stop(self) -> None:
+        """The job in hand is finished first, for up to a lease; one cut off is taken back
+        by this slot's next start."""
+        if not self.thread.is_alive():
+            return
         self.worker.stop()
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=self.worker.lease.total_seconds())
+        if self.thread.is_alive():
+            log.warning("embedded worker still busy at shutdown; its job is taken back on start")

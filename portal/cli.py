@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import secrets
+import signal
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import timedelta
+from types import FrameType
 from typing import Any
+
+from starlette.applications import Starlette
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database
@@ -53,9 +57,39 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
-def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+def serve(app: Starlette, host: str, port: int) -> bool:
+    """uvicorn, one process; False if it could not start (the port taken, say).
+
+    A stop signal also tells the embedded worker at once to stop claiming: the lifespan
+    shutdown, which waits for the job in hand, only comes after the connections drain.
+    uvicorn then raises the signal again to die of it, skipping the clean-up after it;
+    handled here, the process exits 0 after the clean-up instead, as `portal worker` does.
+    """
     import uvicorn
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            embedded = getattr(app.state, "embedded_worker", None)
+            if embedded is not None:
+                embedded.worker.stop()
+            super().handle_exit(sig, frame)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        log_config=serve_log_config(),  # see portal/logging_filters.py for what is logged
+    )
+    server = Server(config)
+    server.run()
+    return server.started
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from portal.app import create_app
 
     if args.no_worker:
@@ -68,35 +102,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             settings = stack.enter_context(demo_services(settings, database))
             resubscribe_moving_parcels(database)
             database.dispose()
-        uvicorn.run(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            workers=1,
-            log_level="info",
-            proxy_headers=True,
-            log_config=serve_log_config(),  # see portal/logging_filters.py for what is logged
-        )
-    return 0
+        started = serve(create_app(settings), args.host, args.port)
+    return 0 if started else 3
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from portal.background import build_worker
-    from portal.integrations import build_integrations
+    from portal.worker_process import open_worker, run_until_signalled
 
     configure_worker_logging()
-    database = Database(settings.database_url)
-    integrations = build_integrations(settings)
-    worker = build_worker(database, settings, integrations)
-    print(f"worker {worker.name} running; Ctrl-C to stop", flush=True)
-    try:
-        worker.run_forever()
-    except KeyboardInterrupt:
-        worker.stop()
-    finally:
-        integrations.close()
-        database.dispose()
-    return 0
+    return run_until_signalled(open_worker(settings, args.name))
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -236,7 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="do not embed the worker")
     serve.set_defaults(run=cmd_serve)
-    commands.add_parser("worker", help="run background jobs").set_defaults(run=cmd_worker)
+    worker = commands.add_parser("worker", help="run background jobs until SIGTERM or Ctrl-C")
+    worker.add_argument(
+        "--name",
+        help="this worker's name, the same at every restart and its own on this host "
+        "(default: PORTAL_WORKER_NAME, else 'worker')",
+    )
+    worker.set_defaults(run=cmd_worker)
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
     commands.add_parser("demo", help="seed demo data (safe to run twice)").set_defaults(
         run=cmd_demo

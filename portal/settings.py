@@ -52,6 +52,17 @@ class Settings:
     embedded_worker: bool = field(
         default=False, metadata=_help("Run the background worker inside the web process")
     )
+    worker_name: str = field(
+        default="",
+        metadata=_help(
+            "This worker's name, stable across its restarts and its own on this host "
+            "(portal worker --name); empty: worker, or embedded inside portal serve"
+        ),
+    )
+    job_retention_days: int = field(
+        default=7,
+        metadata=_help("Days finished jobs are kept before they are pruned; dead ones stay"),
+    )
     sandbox_speed: float = field(
         default=60.0,
         metadata=_help("Demo carrier time compression (60: an hour passes in a minute)"),
