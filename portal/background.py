@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
+from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
 from backend.jobs.queue import Handler, Periodic
 from backend.jobs.worker import Worker
@@ -60,6 +61,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
             db, p, settings.fast_refund
         ),
+        pruning.PRUNE: lambda db, _p: pruning.prune_finished(
+            db, timedelta(days=settings.job_retention_days)
+        ),
     }
 
 
@@ -75,6 +79,7 @@ PERIODIC = [
     Periodic("sandbox.advance", timedelta(seconds=5)),
     Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),
+    Periodic(pruning.PRUNE, timedelta(hours=1)),
 ]
 
 

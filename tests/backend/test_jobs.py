@@ -8,7 +8,8 @@ from sqlalchemy import select, text
 
 from backend.db import utcnow
 from backend.jobs.models import Job, JobStatus
-from backend.jobs.queue import MAX_ATTEMPTS, Periodic, RetryLater, backoff, enqueue
+from backend.jobs.pruning import prune_finished
+from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Periodic, RetryLater, backoff, enqueue
 from backend.jobs.worker import Worker
 from tests.waiting import wait_until
 
@@ -198,8 +199,6 @@ def test_backoff_doubles_and_is_capped():
 
 
 def test_a_job_that_gives_up_is_dead_at_once(database):
-    from backend.jobs.queue import GiveUp
-
     def refuse(db, payload):
         raise GiveUp("the carrier rejected the waybill number")
 
@@ -296,3 +295,36 @@ def test_a_stopping_worker_claims_nothing_more(database):
     assert worker.run_until_idle() == 0
     job = job_row(database, only_job_id(database))
     assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+
+
+def age(database, kinds: set[str], days: int) -> None:
+    then = utcnow() - timedelta(days=days)
+    with database.write() as session:
+        for job in session.scalars(select(Job).where(Job.kind.in_(kinds))):
+            job.run_at = job.created_at = then
+            job.finished_at = then if job.finished_at else None
+
+
+def test_done_jobs_past_the_retention_are_pruned_in_batches_and_dead_ones_are_kept(database):
+    with database.write() as session:
+        for kind in ("old-1", "old-2", "old-3", "recent-1", "recent-2", "doomed"):
+            enqueue(session, kind)
+        enqueue(session, "later", run_at=utcnow() + timedelta(days=30))
+
+    def refuse(db, payload):
+        raise GiveUp("never")
+
+    handlers = {kind: (lambda db, p: None) for kind in ("old-1", "old-2", "old-3", "recent-1")}
+    Worker(
+        database, {**handlers, "recent-2": lambda db, p: None, "doomed": refuse}
+    ).run_until_idle()
+    age(database, {"old-1", "old-2", "old-3", "doomed"}, days=8)
+    assert prune_finished(database, timedelta(days=7), batch=2) == 3
+    left = sorted((job.kind, job.status) for job in jobs(database).values())
+    assert left == [
+        ("doomed", JobStatus.DEAD),
+        ("later", JobStatus.PENDING),
+        ("recent-1", JobStatus.DONE),
+        ("recent-2", JobStatus.DONE),
+    ]
+    assert prune_finished(database, timedelta(days=7)) == 0
