@@ -23,6 +23,7 @@ class Permission(StrEnum):
     IMPORT_ORDERS = "import_orders"  # create orders from a CSV/Excel file of hand-taken orders
     RECONCILE_CHANNELS = "reconcile_channels"  # compare a channel's export with our orders
     EXPORT_FINANCE = "export_finance"  # download the monthly finance CSV (every order's money)
+    MANAGE_JOBS = "manage_jobs"  # see dead background jobs and send them to run again
 
 
 P = Permission
@@ -65,6 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.IMPORT_ORDERS,
             P.MANAGE_SKUS,
             P.RECONCILE_CHANNELS,
+            P.MANAGE_JOBS,
         }
     ),
     Role.ADMIN: frozenset(Permission),
