@@ -99,22 +99,30 @@ class EmbeddedWorker:
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.thread = threading.Thread(target=worker.run_forever, name="portal-worker", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="portal-worker", daemon=True)
 
     def start(self) -> None:
-        try:
-            self.worker.start()
-        except SlotInUse as error:
-            # Another `portal serve` on this host has it; this one serves pages only.
-            log.error("embedded worker not started: %s", error)
-            return
         self.thread.start()
+
+    def _run(self) -> None:
+        # Pages are served without the database at start-up too; the worker joins them
+        # once it can take its slot, instead of failing the web process or dying unseen.
+        while True:
+            try:
+                self.worker.start()
+                break
+            except SlotInUse as error:  # another `portal serve` on this host runs it
+                log.error("embedded worker not started: %s", error)
+                return
+            except Exception as error:
+                log.warning("embedded worker cannot start yet: %s", type(error).__name__)
+                if self.worker.pause(5):
+                    return
+        self.worker.run_forever()
 
     def stop(self) -> None:
         """The job in hand is finished first, for up to a lease; one cut off is taken back
         by this slot's next start."""
-        if not self.thread.is_alive():
-            return
         self.worker.stop()
         self.thread.join(timeout=self.worker.lease.total_seconds())
         if self.thread.is_alive():

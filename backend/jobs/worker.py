@@ -192,6 +192,6 @@ class Worker:
         """Stop claiming; the job in hand (if any) is finished, then run_forever returns."""
         self._stop.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds`, less if stop() comes meanwhile; True when stopping."""
+        return self._stop.wait(seconds)
