@@ -85,7 +85,7 @@ PERIODIC = [
 
 def slot_name(name: str) -> str:
     """A worker's slot: this host and the name it runs under, the same at every restart."""
-    return f"{socket.gethostname()}:{name}"
+    return f"{socket.gethostname()}:{name}"[:120]  # as the workers table keeps it
 
 
 def build_worker(

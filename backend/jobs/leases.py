@@ -44,6 +44,10 @@ class SlotInUse(Exception):
         self.name, self.host, self.pid = name, host, pid
 
 
+def this_host() -> str:
+    return socket.gethostname()[:100]  # as the column keeps it
+
+
 def is_process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -57,7 +61,7 @@ def is_process_alive(pid: int) -> bool:
 def _held_by_a_live_twin(slot: WorkerSlot, fresh_after: datetime) -> bool:
     if slot.stopped_at is not None or slot.heartbeat_at < fresh_after:
         return False
-    if slot.host != socket.gethostname():
+    if slot.host != this_host():
         return True  # beating elsewhere a moment ago: nothing here can tell it is dead
     return slot.pid != os.getpid() and is_process_alive(slot.pid)
 
@@ -79,7 +83,7 @@ def take_slot(
     values = {
         "name": name,
         "instance": instance,
-        "host": socket.gethostname()[:100],
+        "host": this_host(),
         "pid": os.getpid(),
         "started_at": now,
         "heartbeat_at": now,
