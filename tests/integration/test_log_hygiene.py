@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics.service import create_shipment
 from backend.notifications.outbox import SEND
 from backend.orders.lifecycle import OrderStatus

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from backend.db import utcnow
-from backend.jobs import Worker
+from backend.jobs.worker import Worker
 from backend.logistics.service import create_shipment
 from backend.orders.access import hash_code
 from backend.orders.lifecycle import OrderStatus

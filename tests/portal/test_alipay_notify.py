@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from backend.audit import AuditEvent
 from backend.db import Database
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, PaymentMethod
 from backend.refunds import payouts

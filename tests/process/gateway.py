@@ -64,8 +64,9 @@ class Gateway:
     def refunds_of(self, order_no: str) -> list[int]:
         return [refund.amount_fen for refund in self.emulator.refunds_of(order_no)]
 
-    def refund_count(self) -> int:
-        return len(self.emulator.refunds)
+    def paid(self, refunds: list[tuple[str, int]]) -> int:
+        """How many of these orders' refunds the gateway has made."""
+        return sum(len(self.refunds_of(order)) for order, _ in refunds)
 
 
 @contextmanager

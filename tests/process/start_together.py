@@ -22,7 +22,8 @@ from portal.worker_process import open_worker, run_until_signalled
 def main(go: Path, timeout: float = 300.0) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     process = open_worker(load_settings())
-    process.database.ping()  # connected, as a worker is a moment into its start
+    with process.database.engine.connect():  # connected, as a worker is a moment into its start
+        pass
     Path(f"{go}.{os.getpid()}.ready").touch()
     deadline = time.monotonic() + timeout
     while not go.exists():

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics import tracking_jobs
 from backend.logistics.service import create_shipment
 from backend.orders.access import issue_short_link

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from backend.jobs import Job
+from backend.jobs.models import Job
 from backend.logistics import tracking_jobs
 from backend.logistics.service import create_shipment
 from backend.orders.access import LookupAttempt

@@ -50,7 +50,7 @@ def test_refunds_cut_off_by_a_sigkill_are_each_paid_once_soon_after_the_restart(
     environment = portal_environment(database, tmp_path, **gateway.settings)
     with Processes(environment, tmp_path) as processes:
         first = processes.worker("w1")
-        wait_until(lambda: gateway.refund_count() >= 4, timeout=120, what="refunds to be paid")
+        wait_until(lambda: gateway.paid(refunds) >= 4, timeout=120, what="refunds to be paid")
         gateway.gate.shut = True
         wait_until(lambda: gateway.gate.held, timeout=120, what="a refund in flight")
         killed(first)  # its request never reaches the gateway
