@@ -9,6 +9,9 @@ from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database
+from backend.jobs.models import Job, JobStatus
+from backend.jobs.queue import GiveUp, enqueue
+from backend.jobs.worker import Worker
 from backend.logistics.models import Shipment
 from backend.orders import address_changes as changes
 from backend.orders.address_policy import AddressRules
@@ -41,6 +44,8 @@ class World:
     change_id: int
     return_id: int
     shipment_id: int  # the delivered order's parcel
+    dead_job_id: int
+    dead_job_kind: str
     sku_code: str = "TEA-1"
 
 
@@ -97,11 +102,26 @@ def _return_in_review(database: Database) -> int:
     return filed.return_id
 
 
+def _dead_job(database: Database) -> tuple[int, str]:
+    """A job that gave up, through the real worker: what the dead-jobs page lists."""
+
+    def never(_database: Database, _payload: dict[str, object]) -> None:
+        raise GiveUp("the carrier refused this waybill for good")
+
+    with database.write() as session:
+        enqueue(session, "carrier.cancel_label", {"shipment_id": 1})
+    Worker(database, {"carrier.cancel_label": never}).run_until_idle()
+    with database.read() as session:
+        job_id = session.scalars(select(Job.id).where(Job.status == JobStatus.DEAD)).one()
+    return job_id, "carrier.cancel_label"
+
+
 def build_world(database: Database) -> World:
     save_sku(database, "TEA-1", "西湖龙井 250g", 50, 16_080, SYSTEM)
     paid = make_order(database)
     change_id = _pending_change(database, make_order(database).id)
     return_id = _return_in_review(database)
+    dead_job_id, dead_job_kind = _dead_job(database)
     with database.read() as session:
         shipment_id = session.scalars(select(Shipment.id)).one()
     return World(
@@ -112,6 +132,8 @@ def build_world(database: Database) -> World:
         change_id=change_id,
         return_id=return_id,
         shipment_id=shipment_id,
+        dead_job_id=dead_job_id,
+        dead_job_kind=dead_job_kind,
     )
 
 

@@ -17,7 +17,7 @@ from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.db import Database, utcnow
 from backend.staff.models import Role, SessionEnd, StaffSession, StaffUser
-from backend.staff.permissions import ROLE_PERMISSIONS, Permission, StaffIdentity
+from backend.staff.permissions import Permission, StaffIdentity, check_permission
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_LOCKOUT = timedelta(minutes=15)
@@ -45,10 +45,6 @@ class StaffNameTaken(Exception):
 
 class StaffNotFound(Exception):
     """No staff member has that name."""
-
-
-class StaffActionNotPermitted(Exception):
-    """The acting staff member's role may not manage staff accounts."""
 
 
 @dataclass(frozen=True)
@@ -80,15 +76,9 @@ def _check_password(password: str) -> None:
         raise ValueError("a password has at least 8 characters")
 
 
-def _check_may_manage_staff(session: Session, actor: Actor) -> None:
-    """Staff need MANAGE_STAFF; the CLI and other system actors are trusted by the operator."""
-    if actor.kind != ActorKind.STAFF:
-        return
-    role = session.scalar(
-        select(StaffUser.role).where(StaffUser.name == actor.identifier, StaffUser.active.is_(True))
-    )
-    if role is None or Permission.MANAGE_STAFF not in ROLE_PERMISSIONS[role]:
-        raise StaffActionNotPermitted(actor.identifier)
+def _check_may_manage_staff(actor: Actor) -> None:
+    """Staff need MANAGE_STAFF; the CLI (a system actor) is trusted by the operator."""
+    check_permission(actor, Permission.MANAGE_STAFF, also={ActorKind.SYSTEM})
 
 
 def _staff_for_update(session: Session, name: str) -> StaffUser:
@@ -120,7 +110,7 @@ def add_staff(database: Database, name: str, role: Role, password: str, actor: A
     _check_password(password)
     password_hash = _hasher.hash(password)
     with database.write() as session:
-        _check_may_manage_staff(session, actor)
+        _check_may_manage_staff(actor)
         if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
             raise StaffNameTaken(name)
         user = StaffUser(name=name, role=role, password_hash=password_hash)
@@ -269,7 +259,7 @@ def end_session(database: Database, token: str, actor: Actor) -> bool:
         if row is None:
             return False
         if not (actor.kind == ActorKind.STAFF and actor.identifier == row.name):
-            _check_may_manage_staff(session, actor)
+            _check_may_manage_staff(actor)
         session.execute(
             update(StaffSession)
             .where(StaffSession.id == row.id)
@@ -291,7 +281,7 @@ def disable_staff(database: Database, name: str, actor: Actor) -> int:
     """The account can no longer log in, and every open session of it ends now."""
     now = utcnow()
     with database.write() as session:
-        _check_may_manage_staff(session, actor)
+        _check_may_manage_staff(actor)
         user = _staff_for_update(session, name)
         was_active = user.active
         user.active = False
@@ -313,7 +303,7 @@ def disable_staff(database: Database, name: str, actor: Actor) -> int:
 def enable_staff(database: Database, name: str, actor: Actor) -> bool:
     """The account may log in again; the sessions that disabling ended stay ended."""
     with database.write() as session:
-        _check_may_manage_staff(session, actor)
+        _check_may_manage_staff(actor)
         user = _staff_for_update(session, name)
         if user.active:
             return False
@@ -337,7 +327,7 @@ def change_password(database: Database, name: str, new_password: str, actor: Act
     password_hash = _hasher.hash(new_password)
     now = utcnow()
     with database.write() as session:
-        _check_may_manage_staff(session, actor)
+        _check_may_manage_staff(actor)
         user = _staff_for_update(session, name)
         user.password_hash = password_hash
         ended = _end_all_sessions(session, user.id, SessionEnd.PASSWORD_CHANGED, now)

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.staff import accounts
-from backend.staff.accounts import StaffActionNotPermitted, StaffNotFound
+from backend.staff.accounts import StaffNotFound
 from backend.staff.models import Role, StaffSession, StaffUser
-from backend.staff.permissions import StaffIdentity
+from backend.staff.permissions import PermissionDenied, StaffIdentity
 
 SYSTEM = Actor(ActorKind.SYSTEM, "test")
 PASSWORD = "correct-horse-battery"
@@ -46,7 +46,7 @@ def test_staff_without_the_manage_staff_permission_change_nothing(database, call
     support = staff(database, "小李", Role.SUPPORT)
     staff(database, "小王", Role.SUPPORT)
     before = snapshot(database, "小王")
-    with pytest.raises(StaffActionNotPermitted):
+    with pytest.raises(PermissionDenied):
         call(database, support.actor("10.0.0.9"))
     assert snapshot(database, "小王") == before
 
@@ -71,7 +71,7 @@ def test_staff_log_out_their_own_session_but_not_someone_elses(database):
     accounts.add_staff(database, "小王", Role.SUPPORT, PASSWORD, SYSTEM)
     mine = accounts.log_in(database, "小李", PASSWORD, None, None, HOURS)
     theirs = accounts.log_in(database, "小王", PASSWORD, None, None, HOURS)
-    with pytest.raises(StaffActionNotPermitted):
+    with pytest.raises(PermissionDenied):
         accounts.end_session(database, theirs.session_token, mine.identity.actor())
     assert accounts.get_staff_session(database, theirs.session_token) is not None
     assert accounts.end_session(database, mine.session_token, mine.identity.actor()) is True
@@ -82,3 +82,12 @@ def test_staff_log_out_their_own_session_but_not_someone_elses(database):
 def test_an_unknown_name_is_said_so(database):
     with pytest.raises(StaffNotFound):
         accounts.disable_staff(database, "nobody", SYSTEM)
+
+
+def test_only_staff_with_the_permission_and_the_operator_manage_staff_not_a_customer(database):
+    staff(database, "小王", Role.SUPPORT)
+    before = snapshot(database, "小王")
+    customer = Actor(ActorKind.CUSTOMER, "customer:T1")
+    with pytest.raises(PermissionDenied):
+        accounts.disable_staff(database, "小王", customer)
+    assert snapshot(database, "小王") == before
