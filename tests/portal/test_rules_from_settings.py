@@ -12,7 +12,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from backend.db import Database
-from backend.jobs import Worker
+from backend.jobs.worker import Worker
 from backend.orders.channels import signatures as sig
 from backend.orders.inventory import save_sku
 from backend.orders.models import HoldReason, Order
