@@ -97,10 +97,6 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 

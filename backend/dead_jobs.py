@@ -16,7 +16,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.jobs.models import Job, JobStatus
 from backend.logistics.models import Shipment
 from backend.notifications.models import Notification

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.carriers import sandbox
 from backend.logistics.models import Shipment
 from backend.logistics.service import create_shipment, record_tracking_update

@@ -5,18 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from backend import audit
 from backend.actors import Actor
+from backend.clock import SHANGHAI
 from backend.db import Database
 from backend.orders.models import Order, PaymentMethod
 from backend.refunds.models import Refund
 from backend.staff.permissions import Permission, check_permission
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Standard rates for WeChat Pay and Alipay merchants (0.6%); contracts differ, so the column
 # says "estimated". Marketplace orders are settled by the platform: no fee of ours to show.
 FEE_RATE = {PaymentMethod.WECHAT_PAY: 0.006, PaymentMethod.ALIPAY: 0.006}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from backend.db import Database, utcnow
+from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.logistics.alerts import list_alerts
 from backend.orders.holds import HOLD_TEAM, Team
 from backend.orders.lifecycle import OrderStatus
@@ -16,7 +16,6 @@ from backend.orders.models import ChannelEvent, HoldReason, Order
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.models import ReturnRequest
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORKING_HOURS = (9, 18)  # Shanghai; SLA clocks and channel silence count only inside them
 CHANNEL_SILENT_AFTER = timedelta(minutes=10)
 SHIP_PROMISE = timedelta(hours=24)

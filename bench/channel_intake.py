@@ -48,11 +48,11 @@ import httpx
 from sqlalchemy import func, select
 
 from backend.audit.models import AuditEvent
-from backend.db import Database, utcnow
+from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.worker import Worker
 from backend.orders.channel_webhooks import INGEST
-from backend.orders.channels.converters import CHINA_TIME
 from backend.orders.channels.signatures import build_shopify_hmac
 from backend.orders.models import ChannelEvent, IntakeOutcome, Order, Reservation, SalesChannel, Sku
 from bench import Backend, list_backends, row, scratch_directory, seed_demo
@@ -231,7 +231,7 @@ def build_deliveries(count: int) -> list[Delivery]:
     """Distinct signed orders/create deliveries, placed over the last `count` seconds."""
     recorded: dict[str, Any] = json.loads(RECORDED.read_bytes())
     first_id, first_line = int(recorded["id"]), int(recorded["line_items"][0]["id"])
-    start = utcnow().astimezone(CHINA_TIME) - timedelta(seconds=count + 60)
+    start = utcnow().astimezone(SHANGHAI) - timedelta(seconds=count + 60)
     deliveries = []
     for index in range(count):
         sku, title, fen = PRODUCTS[index % len(PRODUCTS)]

@@ -36,7 +36,8 @@ from sqlalchemy import func, select, text
 
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Order, PaymentMethod, SalesChannel

@@ -33,7 +33,8 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import ColumnElement, func, select
 
-from backend.db import Base, Database, utcnow
+from backend.clock import utcnow
+from backend.db import Base, Database
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.worker import Worker
 from backend.logistics import tracking_jobs

@@ -37,7 +37,8 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import func, select
 
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.service import create_shipment
 from backend.orders.access import issue_short_link
 from backend.orders.lifecycle import OrderAction

@@ -19,14 +19,13 @@ import logging
 import re
 from typing import Any
 
+from backend.phones import replace_mobiles
+
 # Paths whose last part is a bearer credential: the SMS code, the signed link, SF's push path.
 _SECRET_PATH = re.compile(r"(/t/|/o/|/webhooks/sf/)[^/\s?#\"'<>]+")
 _SECRET_NAMES = {"/t/": "<code>", "/o/": "<token>", "/webhooks/sf/": "<token>"}
 # A path or URL followed by its query string (searches carry phones and streets).
 _QUERY = re.compile(r"((?:https?://[^\s/?#\"'<>]+)?/[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
-# 11-digit mainland mobile numbers, with or without +86 and spaces or dashes, not inside a
-# longer run of digits (order and waybill numbers are longer).
-_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)")
 # PostgreSQL's error detail quotes the values: "Key (phone)=(...)", "Failing row contains (...)".
 _DATABASE_DETAIL = re.compile(r"^(DETAIL:\s*).*$", re.MULTILINE)
 
@@ -36,7 +35,7 @@ def redact(text: str) -> str:
     text = _QUERY.sub(r"\1", text)
     text = _SECRET_PATH.sub(lambda m: m.group(1) + _SECRET_NAMES[m.group(1)], text)
     text = _DATABASE_DETAIL.sub(r"\1<values hidden>", text)
-    return _MOBILE.sub("<phone>", text)
+    return replace_mobiles(text, "<phone>")
 
 
 def _redacted(value: Any) -> Any:

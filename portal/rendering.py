@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.applications import Starlette
@@ -15,12 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from backend.db import utcnow
+from backend.clock import SHANGHAI, utcnow
 from portal import i18n
 from portal.labels import carrier_label, cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 

@@ -6,7 +6,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.staff.accounts import CurrentStaffSession, get_staff_session, touch_staff_session
 from backend.staff.permissions import Permission, StaffIdentity
 from portal import calls

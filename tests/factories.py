@@ -6,7 +6,8 @@ import itertools
 from datetime import datetime, timedelta
 
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import Order, PaymentMethod, SalesChannel

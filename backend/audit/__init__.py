@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.actors import Actor
 from backend.audit.models import AuditEvent
-from backend.db import utcnow
+from backend.clock import utcnow
 
 
 def record(

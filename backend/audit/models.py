@@ -9,7 +9,8 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.actors import ActorKind
-from backend.db import Base, EnumText, utcnow
+from backend.clock import utcnow
+from backend.db import Base, EnumText
 
 
 class AuditEvent(Base):

@@ -26,7 +26,8 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.jobs.models import Job, JobStatus, WorkerSlot
 from backend.jobs.queue import MAX_ATTEMPTS
 

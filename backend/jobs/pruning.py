@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.jobs.models import Job, JobStatus
 
 PRUNE = "jobs.prune"  # periodic job

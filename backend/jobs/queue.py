@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.jobs.models import Job
 
 MAX_ATTEMPTS = 8

@@ -8,7 +8,8 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.models import Shipment, ShipmentDirection
 from backend.logistics.service import INTERNAL_CARRIERS
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.clock import SHANGHAI
 from backend.logistics.models import Shipment
 from backend.logistics.status import TrackingStatus
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_SAMPLES = 5
 HISTORY = timedelta(days=90)
 # Far-west and sparsely served provinces take longer from the eastern warehouses.

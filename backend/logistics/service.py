@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.estimates import estimate_from_history, lane_transit_hours
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent

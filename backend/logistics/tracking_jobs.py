@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from backend import jobs
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.carriers import kuaidi100, sf
 from backend.logistics.carriers.base import (
     Carrier,

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.models import Shipment, ShipmentDirection
 from backend.orders.holds import HOLD_TEAM
 from backend.orders.lifecycle import OrderAction, OrderStatus, can

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from backend.notifications.base import (
     json_object,
     request,
 )
+from backend.phones import normalize_mobile
 
 PROVIDER = "aliyun_sms"
 ENDPOINT = "https://dysmsapi.aliyuncs.com"
@@ -36,11 +36,6 @@ REGION_ID = "cn-hangzhou"  # the region of every mainland SendSms example (10134
 SIGNATURE_METHOD = "HMAC-SHA1"
 SIGNATURE_VERSION = "1.0"
 
-# +86/0086/86/bare are the accepted formats (docs/protocols.md, "Aliyun SMS / SendSms"); we
-# send the bare 11 digits so the number stored with the notification and the one Aliyun
-# reports back are the same string.
-_PHONE_PREFIXES = ("+86", "0086", "86")
-_MAINLAND_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 # Codes worth retrying later. Which of these (and of REJECTED_CODES) are confirmed, and by
 # what, is in docs/protocols.md, "Aliyun SMS / SMS error codes".
@@ -117,15 +112,16 @@ def verify_signature(
 
 
 def normalize_phone(phone: str) -> str:
-    """The bare 11-digit mainland mobile number, or NotificationRejected before any call."""
-    digits = re.sub(r"[\s-]", "", phone)
-    for prefix in _PHONE_PREFIXES:
-        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-            digits = digits[len(prefix) :]
-            break
-    if not _MAINLAND_MOBILE.fullmatch(digits):
+    """The bare 11-digit mainland mobile number, or NotificationRejected before any call.
+
+    +86/0086/86/bare are the accepted formats (docs/protocols.md, "Aliyun SMS / SendSms"); we
+    send the bare 11 digits so the number stored with the notification and the one Aliyun
+    reports back are the same string.
+    """
+    mobile = normalize_mobile(phone)
+    if mobile is None:
         raise NotificationRejected(PROVIDER, "not an 11-digit mainland mobile number")
-    return digits
+    return mobile
 
 
 def build_template_param(template_params: Mapping[str, str]) -> str:

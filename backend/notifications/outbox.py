@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor
-from backend.db import Database, utcnow
+from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.notifications.base import (
     NotificationRejected,
     NotificationUnavailable,
@@ -39,7 +39,6 @@ from backend.orders.models import AddressVersion, Customer, Order, ShortLink
 log = logging.getLogger(__name__)
 
 SEND = "notify.send"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)

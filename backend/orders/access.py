@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, aliased
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.orders.models import AddressVersion, Customer, LookupAttempt, Order, ShortLink
 from backend.orders.service import OrderNotFound
 from backend.staff.permissions import Permission, check_permission

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.orders.address_fields import (
     validate_mainland_mobile,
     validate_recipient_name,

@@ -6,16 +6,13 @@ import re
 import unicodedata
 from typing import ClassVar
 
+from backend.phones import normalize_mobile
+
 RECIPIENT_NAME_MAX_LENGTH = 20
 STREET_MIN_LENGTH = 2
 # Carriers' waybill APIs cap the detail line around 120-200 characters; 120 fits all we use.
 STREET_MAX_LENGTH = 120
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-# What people type around a number: spaces, dashes, dots and brackets around an area code.
-_MOBILE_DECORATION = re.compile(r"[\s\-.()]")
-# Taobao and JD exports write 86-138..., so a bare 86 in front of 11 digits is a country code too.
-_COUNTRY_CODE = re.compile(r"^(?:\+86|0086|86)(?=1[3-9]\d{9}$)")
 # Only real spacing; \s would also swallow the \x1c-\x1f separators, which must be rejected.
 _WHITESPACE = re.compile(r"[ \t\r\n\u2028\u2029]+")
 # Invisible characters that copy-paste from chat apps leaves behind; harmless, so removed.
@@ -76,17 +73,9 @@ class StreetContainsMarkup(AddressFieldInvalid):
     field = "street"
 
 
-def normalize_mainland_mobile(raw: str) -> str | None:
-    """'+86 138-0013-8000' -> '13800138000'; None unless it is an 11-digit 1[3-9] number."""
-    # NFKC turns full-width digits and plus signs from Chinese input methods into ASCII.
-    compact = _MOBILE_DECORATION.sub("", unicodedata.normalize("NFKC", raw))
-    compact = _COUNTRY_CODE.sub("", compact)
-    return compact if _MOBILE.fullmatch(compact) else None
-
-
 def validate_mainland_mobile(raw: str) -> str:
-    """Like normalize_mainland_mobile, for a form: raises MobileNumberInvalid instead of None."""
-    mobile = normalize_mainland_mobile(raw)
+    """Like phones.normalize_mobile, for a form: raises MobileNumberInvalid instead of None."""
+    mobile = normalize_mobile(raw)
     if mobile is None:
         raise MobileNumberInvalid()
     return mobile

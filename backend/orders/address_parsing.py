@@ -7,7 +7,6 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from backend.orders.address_fields import normalize_mainland_mobile
 from backend.orders.divisions import (
     NameMatch,
     is_municipality,
@@ -15,6 +14,7 @@ from backend.orders.divisions import (
     match_district_at,
     match_province_at,
 )
+from backend.phones import MOBILE_IN_TEXT, normalize_mobile
 
 # A pasted address is a few dozen characters; the cap bounds the work a hostile paste can cause.
 MAX_INPUT_LENGTH = 1000
@@ -24,7 +24,6 @@ MIN_UNANCHORED_DISTRICT_LENGTH = 3
 _MARKUP_BLOCK = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>|[<>]")
 # Country code as +86, 0086, (+86), or 86- as Taobao and JD exports write it.
-_PHONE = re.compile(r"(?<![\d+])(?:\(?(?:\+|00)86\)?[\s-]*|86-)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)")
 _CHUNK_SEPARATORS = re.compile(r"[\n,;:、。|]+")
 _LABELS = (
     "收货人姓名",
@@ -207,9 +206,9 @@ def _clean(text: str) -> str:
 
 def _take_phone(text: str) -> tuple[str | None, str]:
     """The first mainland mobile number, and the text with every number cut out."""
-    phones = [normalize_mainland_mobile(match.group()) for match in _PHONE.finditer(text)]
+    phones = [normalize_mobile(match.group()) for match in MOBILE_IN_TEXT.finditer(text)]
     # Cut points become separators, so 张三13800138000浙江... still splits into name and address.
-    return next((phone for phone in phones if phone), None), _PHONE.sub("\n", text)
+    return next((phone for phone in phones if phone), None), MOBILE_IN_TEXT.sub("\n", text)
 
 
 def _split_chunks(text: str) -> list[str]:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.orders import inventory
 from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
 from backend.orders.lifecycle import OrderAction, OrderStatus, can

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ChannelSku, Order, Reservation, ReservationState, Sku
 from backend.staff.permissions import Permission, check_permission

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, EnumText, utcnow
+from backend.clock import utcnow
+from backend.db import Base, EnumText
 from backend.orders.lifecycle import OrderStatus
 
 

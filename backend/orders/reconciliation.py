@@ -13,18 +13,17 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.orders.channels.converters import ConversionFailed, yuan_to_fen
 from backend.orders.models import Order, ReconciliationReport
 from backend.staff.permissions import Permission, check_permission
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EXPORT_COLUMNS = ("订单号", "状态", "实付金额")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.db import Database, utcnow
+from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.orders.lifecycle import OrderAction, OrderStatus, next_status
 from backend.orders.models import (
     AddressVersion,
@@ -22,8 +22,6 @@ from backend.orders.models import (
     PaymentMethod,
     SalesChannel,
 )
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Which timestamp each action stamps on the order, so reports need no audit scan.
 _STAMPS: dict[OrderAction, str] = {

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, EnumText, utcnow
+from backend.clock import utcnow
+from backend.db import Base, EnumText
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.orders.models import Order, PaymentMethod
 from backend.orders.service import OrderNotFound
 from backend.refunds.gateways import alipay_notify

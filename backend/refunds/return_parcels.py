@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.models import Shipment
 from backend.logistics.service import CARRIER_HAS_IT, add_return_shipment

@@ -7,13 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
 
+from backend.clock import shanghai_date
 from backend.refunds.reasons import DEFAULT_REASONS, ReturnReason, index_reasons
-
-# The 7-day window is counted in calendar days from the day after signing, in
-# China time (《网络购买商品七日无理由退货暂行办法》 art. 7), not in 24-hour blocks.
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 Param = int | str | bool | None
 
@@ -158,7 +154,9 @@ def _amount_within_auto_limit(facts: RefundFacts, rules: RefundRules) -> Evaluat
 
 def days_since_delivery(delivered_at: datetime, now: datetime) -> int:
     """Calendar days in China time: signed on the 1st, the 8th is day 7."""
-    return (now.astimezone(SHANGHAI).date() - delivered_at.astimezone(SHANGHAI).date()).days
+    # The 7-day window is counted in calendar days from the day after signing, in China
+    # time (《网络购买商品七日无理由退货暂行办法》 art. 7), not in 24-hour blocks.
+    return (shanghai_date(now) - shanghai_date(delivered_at)).days
 
 
 def _within_return_window(facts: RefundFacts, rules: RefundRules) -> Evaluation:

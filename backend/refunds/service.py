@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.notifications import outbox
 from backend.notifications.models import NotificationEvent
 from backend.orders.lifecycle import OrderAction, OrderStatus, can

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.staff.models import Role, SessionEnd, StaffSession, StaffUser
 from backend.staff.permissions import Permission, StaffIdentity, check_permission
 

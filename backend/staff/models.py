@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, EnumText, utcnow
+from backend.clock import utcnow
+from backend.db import Base, EnumText
 
 
 class Role(StrEnum):

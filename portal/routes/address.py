@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.actors import Actor, ActorKind
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.orders import address_changes as changes
 from backend.orders.address_fields import AddressFieldInvalid
 from backend.orders.address_parsing import parse_address

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.logistics.alerts import list_alerts
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.actors import Actor
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.finance_export import export_month_csv
 from backend.orders import intake, inventory, reconciliation
 from backend.orders.models import SalesChannel

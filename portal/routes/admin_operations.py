@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend import operations
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.orders.holds import Team
 from backend.staff.permissions import Permission
 from portal import calls

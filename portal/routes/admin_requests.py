@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.orders import address_changes as changes
 from backend.staff.permissions import Permission
 from portal import calls

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.refunds import service, views
 from backend.staff.permissions import Permission
 from portal import calls

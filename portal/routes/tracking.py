@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.orders.access import CustomerSession
 from backend.orders.queries import list_customer_orders
 from backend.refunds.service import RETURNABLE

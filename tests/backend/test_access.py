@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.orders import access
 from backend.orders.access import (
     LinkExpired,

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.logistics.alerts import AlertKind, list_alerts
 from backend.logistics.models import Shipment
 from backend.logistics.service import create_shipment

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.orders.models import ShortLink
 from tests.factories import make_order
 

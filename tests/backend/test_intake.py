@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from backend.db import is_unavailable, utcnow
+from backend.clock import utcnow
+from backend.db import is_unavailable
 from backend.orders.channels import map_order
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.lifecycle import OrderStatus

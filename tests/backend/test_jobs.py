@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.pruning import prune_finished
 from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Periodic, RetryLater, backoff, enqueue

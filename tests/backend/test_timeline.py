@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.service import ShipmentNotFound, record_tracking_update
 from backend.logistics.status import TrackingStatus

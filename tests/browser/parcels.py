@@ -9,7 +9,8 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.carriers import sandbox
 from backend.logistics.models import Shipment
 from backend.logistics.service import TrackingUpdate, record_tracking_update

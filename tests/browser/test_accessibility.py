@@ -18,7 +18,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.demo import seed_operations
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import confirm_address_change, start_address_change

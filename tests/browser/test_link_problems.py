@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.orders.access import revoke_links
 from backend.orders.lifecycle import OrderStatus
 from portal.sessions import CUSTOMER_COOKIE

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.jobs.worker import Worker
 from backend.logistics.service import create_shipment
 from backend.orders.access import hash_code

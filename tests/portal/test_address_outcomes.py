@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import AddressChange
 from backend.orders.lifecycle import OrderAction, OrderStatus

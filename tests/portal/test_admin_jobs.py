@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.jobs import GiveUp, enqueue
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.worker import Worker

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.jobs import enqueue
 from backend.jobs.models import Job, JobStatus
 from backend.refunds import payouts

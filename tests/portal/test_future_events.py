@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.service import create_shipment
 from backend.logistics.status import TrackingStatus

@@ -12,7 +12,7 @@ from sqlalchemy import event, select, update
 from starlette.testclient import TestClient
 
 from backend.audit.models import AuditEvent
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role, StaffSession, StaffUser
 from portal.app import create_app

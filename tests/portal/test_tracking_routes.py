@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.logistics.models import Shipment
 from backend.logistics.service import record_tracking_update
 from backend.logistics.status import TrackingStatus

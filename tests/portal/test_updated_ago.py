@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from portal import i18n
 from portal.rendering import updated_ago
 

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from backend.db import Database, utcnow
-from backend.orders.channels.converters import CHINA_TIME
+from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.orders.channels.signatures import build_shopify_hmac
 from backend.orders.models import ChannelEvent, IntakeOutcome, Order
 from tests.backend.orders.channels.recorded import load_payload
@@ -27,7 +27,7 @@ class Delivery:
 def build_deliveries(count: int, first: int = 0) -> list[Delivery]:
     """`count` distinct orders (own id, number, buyer phone), placed over the last minutes."""
     recorded: dict[str, Any] = load_payload("shopify", "normal")
-    start = utcnow().astimezone(CHINA_TIME) - timedelta(seconds=count + 600)
+    start = utcnow().astimezone(SHANGHAI) - timedelta(seconds=count + 600)
     deliveries = []
     for index in range(first, first + count):
         placed = (start + timedelta(seconds=index)).isoformat(timespec="seconds")

@@ -7,18 +7,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from backend.clock import from_shanghai_wall_clock
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
 
 # China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact
 # for every carrier timestamp we can receive and needs no tzdata on the host.
-CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Every outbound call has a deadline; a carrier that hangs must not hold a worker forever.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -170,7 +170,7 @@ def parse_china_time(text: str) -> datetime:
         local = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except (AttributeError, ValueError) as error:
         raise MalformedPayload(f"bad carrier time {text!r}") from error
-    return local.replace(tzinfo=CHINA_TIME).astimezone(UTC)
+    return from_shanghai_wall_clock(local)
 
 
 class BreakerState(StrEnum):

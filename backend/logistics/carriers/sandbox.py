@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
-from backend.db import Database, utcnow
+from backend.clock import utcnow
+from backend.db import Database
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.service import record_tracking_update
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus

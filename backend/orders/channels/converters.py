@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
-from backend.orders.address_fields import has_control_characters, normalize_mainland_mobile
+from backend.orders.address_fields import has_control_characters
+from backend.phones import normalize_mobile
 
 # China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact for
 # every channel timestamp and needs no tzdata on the host.
-CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 # orders.total_fen is a 32-bit INTEGER on PostgreSQL (max 2,147,483,647); ten million yuan
 # leaves room for a sum of lines and is far above any hand-taken or marketplace order.
 MAX_FEN = 1_000_000_000
@@ -158,7 +158,7 @@ def to_mobile(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # spreadsheets turn 13800138000 into a number
     text = to_text(value)
-    mobile = normalize_mainland_mobile(text)
+    mobile = normalize_mobile(text)
     if mobile is not None:
         return mobile
     if _MASKED_PHONE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 3:

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from backend.clock import from_shanghai_wall_clock, to_shanghai_text
 from backend.refunds.gateways.base import (
-    CHINA_TIME,
     DEFAULT_TIMEOUT,
     GatewayError,
     GatewayRefund,
@@ -82,7 +82,7 @@ def parse_yuan(text: Any) -> int:
 
 def format_alipay_time(moment: datetime) -> str:
     """ "yyyy-MM-dd HH:mm:ss", in Beijing time, which is what Alipay reads it as."""
-    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
+    return to_shanghai_text(moment)
 
 
 def parse_alipay_time(text: Any) -> datetime | None:
@@ -92,7 +92,7 @@ def parse_alipay_time(text: Any) -> datetime | None:
         local = datetime.strptime(str(text).strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError as error:
         raise MalformedPayload(f"bad Alipay time {text!r}") from error
-    return local.replace(tzinfo=CHINA_TIME).astimezone(UTC)
+    return from_shanghai_wall_clock(local)
 
 
 def build_sign_content(params: Mapping[str, str], *, exclude: tuple[str, ...] = ("sign",)) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 # China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact
 # and needs no tzdata on the host.
-CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Every outbound call has a deadline; a refund call that hangs must not hold a worker.
 # A timeout on a refund leaves its outcome unknown, which is why every call carries a key.

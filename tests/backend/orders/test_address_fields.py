@@ -12,11 +12,11 @@ from backend.orders.address_fields import (
     StreetHasControlCharacters,
     StreetTooLong,
     StreetTooShort,
-    normalize_mainland_mobile,
     validate_mainland_mobile,
     validate_recipient_name,
     validate_street,
 )
+from backend.phones import normalize_mobile
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ from backend.orders.address_fields import (
     ],
 )
 def test_mainland_mobiles_are_normalized_to_11_digits(raw, normalized):
-    assert normalize_mainland_mobile(raw) == normalized
+    assert normalize_mobile(raw) == normalized
     assert validate_mainland_mobile(raw) == normalized
 
 
@@ -59,7 +59,7 @@ def test_mainland_mobiles_are_normalized_to_11_digits(raw, normalized):
     ],
 )
 def test_anything_else_is_not_a_mainland_mobile(raw):
-    assert normalize_mainland_mobile(raw) is None
+    assert normalize_mobile(raw) is None
     with pytest.raises(MobileNumberInvalid) as raised:
         validate_mainland_mobile(raw)
     assert raised.value.code == "mobile_number_invalid"

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.jobs.worker import Worker
 from backend.logistics.service import RETURN_PARCEL_MOVED, record_tracking_update
 from backend.logistics.status import TrackingStatus

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from backend.db import utcnow
+from backend.clock import utcnow
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.worker import Worker
 from backend.orders.lifecycle import OrderStatus
