@@ -18,6 +18,7 @@ from backend.orders.models import HoldReason, SalesChannel
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
+from backend.staff.models import Role
 from backend.tracking_page import ProgressStep
 from portal.i18n import N_, current_locale, gettext
 
@@ -80,6 +81,11 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (Team.SUPPORT, N_("Customer service")),
     (Team.WAREHOUSE, N_("Warehouse")),
     (Team.OPERATIONS, N_("Operations")),
+    (Role.SUPPORT, N_("Customer service")),
+    (Role.WAREHOUSE, N_("Warehouse")),
+    (Role.FINANCE, N_("Finance")),
+    (Role.SUPERVISOR, N_("Supervisor")),
+    (Role.ADMIN, N_("Administrator")),
     (HoldReason.UNKNOWN_SKU, N_("Unknown SKU: map it in the SKU master")),
     (HoldReason.OUT_OF_STOCK, N_("Out of stock")),
     (HoldReason.DUPLICATE_SUSPECT, N_("Possible duplicate (待确认)")),

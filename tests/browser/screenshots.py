@@ -1,7 +1,9 @@
-"""Phone-sized screenshots of the customer pages, from the demo data: docs/screenshots/*.png.
+"""Phone-sized screenshots of the customer and staff pages, from the demo: docs/screenshots/*.png.
 
 Run with `.venv/bin/python -m tests.browser.screenshots [--out DIR] [--full-page]`. The demo
-is seeded into a throwaway SQLite database and served on a free port; nothing else is touched.
+is seeded into a throwaway SQLite database and served on a free port, with the WeChat Pay
+emulator on another, so the refund in the pictures is paid through the production adapter
+and its notify; nothing else is touched.
 """
 
 from __future__ import annotations
@@ -9,22 +11,31 @@ from __future__ import annotations
 import argparse
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy import func, select
 
 from backend.db import Database
-from backend.demo import seed_orders, seed_staff
+from backend.demo import seed_operations, seed_orders, seed_staff
+from backend.jobs.worker import Worker
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.status import TrackingStatus
 from backend.migrate import upgrade
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order
+from backend.orders.models import HoldReason, Order, PaymentMethod
+from backend.staff.models import Role
+from emulators.payments import PaymentsEmulator
+from emulators.serving import serve_in_thread
 from portal.app import create_app
+from portal.background import build_handlers
+from portal.integrations import build_integrations
 from portal.settings import Settings
 from tests.browser.live import (
     PHONE,
@@ -63,27 +74,65 @@ def public_no_of(database: Database, order_id: int) -> str:
     return public_no
 
 
+@dataclass
+class Demo:
+    base_url: str
+    database: Database
+    settings: Settings
+    payments: PaymentsEmulator
+    staff: dict[Role, tuple[str, str]]
+
+
+def _wechat_pay(emulator: PaymentsEmulator, directory: Path, url: str) -> dict[str, str]:
+    credentials = emulator.enroll_wechat_merchant("1900000109")
+    (directory / "merchant.pem").write_text(credentials.private_key_pem)
+    (directory / "platform.pem").write_text(credentials.platform_public_key_pem)
+    return {
+        "wechatpay_base_url": url,
+        "wechatpay_mchid": credentials.mchid,
+        "wechatpay_serial_no": credentials.serial_no,
+        "wechatpay_private_key_file": str(directory / "merchant.pem"),
+        "wechatpay_platform_keys": f"{credentials.platform_serial}={directory / 'platform.pem'}",
+        "wechatpay_api_v3_key": credentials.api_v3_key.decode(),
+    }
+
+
 @contextmanager
-def demo_portal(directory: Path) -> Iterator[tuple[str, Database]]:
+def demo_portal(directory: Path) -> Iterator[Demo]:
     url = f"sqlite:///{directory / 'demo.db'}"
     upgrade(url)
     database = Database(url)
     sock = bind_free_port()
+    payments = PaymentsEmulator(settle_delay=0.5)
     try:
-        seed_orders(database)
-        seed_staff(database)
-        settings = Settings(
-            database_url=url,
-            secret_keys=(secrets.token_urlsafe(32),),
-            base_url=url_of(sock),
-            # Still pictures: the sandbox carrier must not move parcels while they are taken.
-            embedded_worker=False,
-        )
-        with serving(create_app(settings, database), sock):
-            yield settings.base_url, database
+        with serve_in_thread(payments.app) as payments_url:
+            settings = Settings(
+                database_url=url,
+                secret_keys=(secrets.token_urlsafe(32),),
+                base_url=url_of(sock),
+                photo_dir=str(directory / "photos"),
+                # Still pictures: the sandbox carrier must not move parcels while they are
+                # taken. The refund's jobs are run by hand (run_jobs).
+                embedded_worker=False,
+                **_wechat_pay(payments, directory, payments_url),
+            )
+            seed_orders(database)
+            seed_operations(database, settings.rules.intake)
+            staff = {role: (name, password) for name, role, password in seed_staff(database)}
+            with serving(create_app(settings, database), sock):
+                yield Demo(settings.base_url, database, settings, payments, staff)
     finally:
         sock.close()
         database.dispose()
+
+
+def run_jobs(demo: Demo) -> None:
+    """What the worker would do now: the refund call, its settlement, the messages."""
+    integrations = build_integrations(demo.settings)
+    try:
+        Worker(demo.database, build_handlers(demo.settings, integrations)).run_until_idle()
+    finally:
+        integrations.close()
 
 
 def snap(page: Page, path: str, target: Path, full_page: bool) -> None:
@@ -94,15 +143,90 @@ def snap(page: Page, path: str, target: Path, full_page: bool) -> None:
     print(f"{target}  ({response.status} {page.url})")
 
 
+def first_order(database: Database, *where: object) -> Order:
+    with database.read() as session:
+        order = session.scalars(select(Order).where(*where).order_by(Order.id).limit(1)).first()
+    if order is None:
+        raise LookupError("the demo has no such order")
+    return order
+
+
+def take_address(page: Page, demo: Demo, out: Path, full_page: bool) -> None:
+    paid = first_order(demo.database, Order.status == OrderStatus.PAID, Order.hold_reason.is_(None))
+    page.goto(sms_link(demo.database, paid.id))
+    page.goto(f"/orders/{paid.public_no}/address")
+    page.get_by_label("粘贴完整地址，自动识别").fill("李四 13912345678 上海市浦东新区张杨路500号")
+    page.get_by_role("button", name="识别并填入").click()
+    page.get_by_label("收货人").wait_for()
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out / "address-edit-zh.png"), full_page=full_page)
+    print(out / "address-edit-zh.png")
+
+
+def take_return_and_refund(page: Page, demo: Demo, out: Path, full_page: bool) -> None:
+    """A damaged item photographed, approved by the rules and paid back through WeChat Pay."""
+    order = first_order(
+        demo.database,
+        Order.status == OrderStatus.DELIVERED,
+        Order.payment_method == PaymentMethod.WECHAT_PAY,
+    )
+    demo.payments.seed_payment(order.public_no, order.paid_fen)
+    photo = Path(tempfile.mkstemp(suffix=".jpg")[1])
+    Image.new("RGB", (1200, 1600), (180, 90, 40)).save(photo, "JPEG", quality=90)
+    page.goto(sms_link(demo.database, order.id))
+    page.goto(f"/orders/{order.public_no}/return")
+    page.locator("select[name^=qty_]").first.select_option("1")
+    page.get_by_label("原因").select_option("damaged")
+    page.get_by_label("问题描述").fill("收到时外包装压坏，有裂纹")
+    page.locator("#photo_input").set_input_files(str(photo))
+    page.locator("#photo_list img").first.wait_for(timeout=15_000)
+    page.screenshot(path=str(out / "return-form-zh.png"), full_page=full_page)
+    print(out / "return-form-zh.png")
+    page.get_by_role("button", name="提交申请").click()
+    page.locator("#return_progress").wait_for()
+    done = page.locator("#return_progress .headline", has_text="退款成功")
+    deadline = time.monotonic() + 60
+    # The refund call, then (once the gateway's notify is in) the settlement: as the worker
+    # would run them, until the page, which polls by itself, says the money is back.
+    while not done.is_visible():
+        assert time.monotonic() < deadline, "the refund never completed"
+        run_jobs(demo)
+        page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "refund-progress-zh.png"), full_page=full_page)
+    print(out / "refund-progress-zh.png")
+    photo.unlink()
+
+
+def take_staff(browser: Browser, playwright: Playwright, demo: Demo, out: Path) -> None:
+    """The order page of a held high-value order, and the pack scan refusing it."""
+    context = browser.new_context(base_url=demo.base_url, **phone_context_options(playwright))
+    page = context.new_page()
+    held = first_order(demo.database, Order.hold_reason == HoldReason.HIGH_VALUE)
+    for role, target in ((Role.FINANCE, "staff-held-order-zh.png"), (Role.WAREHOUSE, None)):
+        name, password = demo.staff[role]
+        page.context.clear_cookies()
+        page.goto("/admin/login")
+        page.fill("#name", name)
+        page.fill("#password", password)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        if target:
+            snap(page, f"/admin/orders/{held.id}", out / target, False)
+    page.goto("/warehouse/scan")
+    page.locator("input[name=code]").fill(held.public_no)
+    page.locator("input[name=code]").press("Enter")
+    page.locator("#scan_result .scan-bad").wait_for()
+    page.screenshot(path=str(out / "scan-held-zh.png"))
+    print(out / "scan-held-zh.png")
+    context.close()
+
+
 def take_all(
-    browser: Browser,
-    playwright: Playwright,
-    base_url: str,
-    database: Database,
-    options: argparse.Namespace,
+    browser: Browser, playwright: Playwright, demo: Demo, options: argparse.Namespace
 ) -> None:
     out: Path = options.out
     out.mkdir(parents=True, exist_ok=True)
+    base_url, database = demo.base_url, demo.database
     in_transit = most_travelled(database, OrderStatus.SHIPPED, TrackingStatus.IN_TRANSIT)
     delivered = most_travelled(database, OrderStatus.DELIVERED, TrackingStatus.DELIVERED)
     # The customer of each order arrives through their SMS link, as in real life.
@@ -114,11 +238,22 @@ def take_all(
             english = f"/language?to=en&next={quote(f'/orders/{public_no_of(database, order_id)}')}"
             snap(page, english, out / f"{name}-en.png", options.full_page)
         context.close()
+    # The narrowest phones still sold: 320 CSS pixels.
+    narrow = {**phone_context_options(playwright), "viewport": {"width": 320, "height": 640}}
+    context = browser.new_context(base_url=base_url, **narrow)
+    page = context.new_page()
+    snap(page, sms_link(database, in_transit), out / "tracking-in-transit-zh-320.png", False)
+    context.close()
     context = browser.new_context(base_url=base_url, **phone_context_options(playwright))
     page = context.new_page()
     snap(page, "/lookup", out / "lookup-zh.png", options.full_page)
     snap(page, "/t/23456789", out / "link-problem-zh.png", options.full_page)
+    take_address(page, demo, out, options.full_page)
     context.close()
+    context = browser.new_context(base_url=base_url, **phone_context_options(playwright))
+    take_return_and_refund(context.new_page(), demo, out, options.full_page)
+    context.close()
+    take_staff(browser, playwright, demo, out)
 
 
 def main() -> None:
@@ -131,12 +266,12 @@ def main() -> None:
     print(f"taking {PHONE} screenshots into {options.out}")
     with (
         tempfile.TemporaryDirectory() as directory,
-        demo_portal(Path(directory)) as (base_url, database),
+        demo_portal(Path(directory)) as demo,
         sync_playwright() as playwright,
     ):
         browser = launch_chromium(playwright)
         try:
-            take_all(browser, playwright, base_url, database, options)
+            take_all(browser, playwright, demo, options)
         finally:
             browser.close()
 

@@ -179,7 +179,12 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
     assert seen[Role.SUPPORT] == (support, None, False)
     finance = everyone | {"/admin/returns", "/admin/reconciliation", "/admin/skus"}
     assert seen[Role.FINANCE] == (finance, True, True)
-    supervisor = support | {"/admin/reconciliation", "/admin/skus", "/warehouse/scan"}
+    supervisor = support | {
+        "/admin/reconciliation",
+        "/admin/skus",
+        "/warehouse/scan",
+        "/admin/jobs",
+    }
     assert seen[Role.SUPERVISOR] == (supervisor, False, False)
     assert seen[Role.ADMIN] == (supervisor, True, True)
 
