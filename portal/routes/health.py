@@ -26,7 +26,7 @@ async def healthz(request: Request) -> Response:
             database.check_health, LOCK_WAIT_SECONDS, abandon_on_cancel=True
         )
     outage = request.app.state.outage
-    if health is Health.OK:
+    if health == Health.OK:
         outage.database_works()
         return JSONResponse({"status": "ok", "database": "ok"})
     outage.request_refused(f"health check: database {health}")
