@@ -3,7 +3,7 @@
 from backend.audit.models import AuditEvent
 from backend.db import Base
 from backend.jobs.models import Job, WorkerSlot
-from backend.logistics.models import Shipment, TrackingEvent
+from backend.logistics.models import Shipment, ShipmentLine, TrackingEvent
 from backend.notifications.models import Notification
 from backend.orders.models import (
     AddressChange,
@@ -43,6 +43,7 @@ __all__ = [
     "ReturnPhoto",
     "ReturnRequest",
     "Shipment",
+    "ShipmentLine",
     "ShortLink",
     "Sku",
     "StaffSession",
