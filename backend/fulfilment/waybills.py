@@ -28,7 +28,7 @@ from backend.logistics.models import Shipment, ShipmentLine
 from backend.logistics.service import add_outbound_parcel, ship_parcel
 from backend.orders.holds import HOLD_TEAM, Team
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
-from backend.orders.models import HoldReason, Order, SalesChannel
+from backend.orders.models import HoldReason, Order, OrderLine, SalesChannel
 from backend.orders.service import OrderNotFound, transition
 from backend.staff.permissions import Permission, check_permission
 
@@ -204,3 +204,35 @@ def record_waybill(
         return WaybillRecorded(
             shipment.id, order.id, order.public_no, True, OrderStatus(order.status)
         )
+
+
+@dataclass(frozen=True)
+class LineLeft:
+    order_line_id: int
+    sku: str
+    name: str
+    left: int  # units no parcel carries yet
+
+
+@dataclass(frozen=True)
+class WaybillForm:
+    """What a staff member may still put under a waybill: lines with units left, if any."""
+
+    lines: tuple[LineLeft, ...]
+    open: bool  # the order may take a waybill now (paid, not held, something left)
+
+
+def waybill_form(database: Database, order_id: int) -> WaybillForm:
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            return WaybillForm((), False)
+        left = parcels.unassigned_quantities(session, order_id)
+        rows = session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
+        )
+        lines = tuple(
+            LineLeft(row.id, row.sku, row.name, left[row.id]) for row in rows if row.id in left
+        )
+        shippable = OrderStatus(order.status) in SHIPPABLE and order.hold_reason is None
+        return WaybillForm(lines, shippable and bool(lines))
