@@ -143,9 +143,10 @@ def parse_create_order_response(body: Mapping[str, Any], request: WaybillRequest
 
 
 def _waybill_type(item: Any) -> int | None:
+    value = item.get("waybillType") if isinstance(item, Mapping) else None
     try:
-        return int(item.get("waybillType")) if isinstance(item, Mapping) else None
-    except (TypeError, ValueError):
+        return int(str(value))
+    except ValueError:
         return None
 
 
