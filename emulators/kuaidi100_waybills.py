@@ -164,6 +164,9 @@ class WaybillDesk:
         prefix, digits = NUMBER_SHAPES[carrier]
         serial = next(self._serial)
         number = f"{prefix}{serial:0{digits}d}"
+        while number in self.emulator.waybills:  # a parcel a test or the demo added by hand
+            serial = next(self._serial)
+            number = f"{prefix}{serial:0{digits}d}"
         token, task = uuid.uuid4().hex, uuid.uuid4().hex[:16].upper()
         kd_order = f"{carrier[:3].upper()}-ORD-{serial:08d}"
         print_type = str(param.get("printType") or "NON")

@@ -25,6 +25,11 @@ SALT = "0123456789abcdef0123456789abcdef"
 ACCOUNTS = {"zhongtong": {"partnerId": "TESTPARTNER", "tempId": "T-ZTO"}}
 
 
+def pdf_text(text: str) -> bytes:
+    """How the label writes text: UTF-16 hex strings."""
+    return text.encode("utf-16-be").hex().upper().encode()
+
+
 def assert_is_a_pdf(content: bytes) -> None:
     """%PDF header, %%EOF trailer, and every xref offset lands on its object."""
     assert content.startswith(b"%PDF-") and content.rstrip().endswith(b"%%EOF")
@@ -67,7 +72,10 @@ def test_kuaidi100_books_a_zto_number_with_a_pdf_label(http, k100):
     booked = booker.book(make_request())
     assert valid_for("zhongtong", booked.tracking_no)
     assert booked.provider_order_id and booked.label.url and booked.label.print_task_id
-    assert_is_a_pdf(booker.reprint(booked).pdf or b"")
+    pdf = booker.reprint(booked).pdf or b""
+    assert_is_a_pdf(pdf)
+    assert pdf_text(booked.tracking_no) in pdf and pdf_text("张*") in pdf
+    assert pdf_text("张三") not in pdf and pdf_text("13800000000") not in pdf
     (record,) = k100.bookings
     assert record.accepted and record.param["orderId"] == "P20261201001-1"
     assert record.param["recMan"]["name"] == "张三"
