@@ -27,8 +27,9 @@ WAYBILL_NOTICES = {
     "created": N_("Waybill recorded: the parcel is tracked and the sales channel will be told."),
     "repeat": N_("That waybill is already on this order; nothing changed."),
     "no_lines": N_("Choose at least one item for the parcel."),
-    Refusal.UNKNOWN_CARRIER: N_("Choose the carrier."),
-    Refusal.BAD_NUMBER: N_("That is not a waybill number: letters and digits only, 8 to 32."),
+    Refusal.UNKNOWN_CARRIER: N_("Choose the carrier: the number alone doesn't tell."),
+    Refusal.BAD_NUMBER: N_("That is not a waybill number: letters and digits only, 6 to 32."),
+    Refusal.NOT_THIS_CARRIERS: N_("That carrier's waybill numbers don't look like this one."),
     Refusal.USED_ON_ANOTHER_ORDER: N_(
         "That waybill is already used on another order. Check the number."
     ),

@@ -16,6 +16,7 @@ from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, staff_login
 
+UNNAMED = "请选择快递公司：仅凭单号无法判断。"
 LINES = [NewLine("TEE-M", "T恤 M", 2, 9900), NewLine("CAP", "帽子", 1, 4900)]
 
 
@@ -90,12 +91,15 @@ def test_a_waybill_of_another_order_and_garbage_are_refused_with_a_message(clien
             {"carrier": "yuantong", "waybill": "YT1234567890123"},
             "该运单号已用于其他订单，请核对号码。",
         ),
-        ({"carrier": "", "waybill": "YT1234567890999"}, "请选择快递公司。"),
+        ({"carrier": "", "waybill": "768012345678"}, UNNAMED),
         (
             {"carrier": "yuantong", "waybill": "<b>x</b>"},
-            "运单号格式不对：只能是 8 到 32 位字母和数字。",
+            "运单号格式不对：只能是 6 到 32 位字母和数字。",
         ),
-        ({"carrier": "yuantong" * 20, "waybill": "YT1234567890999"}, "请选择快递公司。"),
+        (
+            {"carrier": "yuantong" * 20, "waybill": "YT1234567890999"},
+            "请选择快递公司：仅凭单号无法判断。",
+        ),
     ]
     for fields, message in cases:
         assert _record(client, order.id, **fields, **{f"qty_{line}": "1"})[0] == message
