@@ -5,10 +5,10 @@ from dataclasses import replace
 import pytest
 
 from backend.orders.channels.canonical import (
-    CanonicalParcel,
     CanonicalAddress,
     CanonicalLine,
     CanonicalOrder,
+    CanonicalParcel,
     PayloadInvalid,
     supersedes,
 )
