@@ -78,9 +78,12 @@ def _folded(value: object) -> str:
     return "".join(str(value).split()).lower() if isinstance(value, str | int) else ""
 
 
+_FOLDED_NAMES = {_folded(name): code for name, code in _NAMES.items()}
+
+
 def carrier_for_name(value: object) -> str | None:
     text = _folded(value)
-    return text if text in _OUR_CODES else _NAMES.get(text)
+    return text if text in _OUR_CODES else _FOLDED_NAMES.get(text)
 
 
 def _text(value: object) -> str:
