@@ -145,7 +145,10 @@ def _queue_parcels(
             continue
         known.append(_parcel_job(session, str(order.channel), parcel))
     if known:
+        # Per channel version: a newer update naming the same parcels asks again (the order
+        # may have been released from a hold since), and recording them twice is a no-op.
         numbers = ",".join(sorted(f"{p['carrier']}:{p['tracking_no']}" for p in known))
+        numbers += f"@{order.updated_at.isoformat() if order.updated_at else ''}"
         digest = hashlib.sha256(numbers.encode()).hexdigest()[:32]
         jobs.enqueue(
             session,

@@ -1,7 +1,7 @@
 """Parcels the platform or a 3PL shipped, read from a channel's order payload.
 
-Which fields carry a waybill, and how sure we are of each, is in docs/protocols.md
-("Waybills in channel order updates"). Each channel's carrier codes or names map to our
+Which fields carry a waybill, and how sure we are of each: docs/protocols.md,
+"Waybills in channel order updates". Each channel's carrier codes or names map to our
 Kuaidi100 codes through a table; a carrier outside it yields a parcel without a code,
 which intake notes and never records under a guess. A shipping field that is not the
 shape we expect is skipped: it must never cost the order itself.
@@ -48,7 +48,8 @@ _NAMES = {
     "deppon express": "debangkuaidi",
 }
 _OUR_CODES = frozenset(_NAMES.values())
-# TOP logistics company codes (taobao.logistics.companies.get `code`).
+# TOP logistics company codes (taobao.logistics.companies.get `code`): docs/protocols.md,
+# "Waybills in channel order updates / Carrier tables".
 _TOP_CODES = {
     "SF": "shunfeng",
     "YTO": "yuantong",
