@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from backend.db import Database
 from backend.fulfilment.erp_push import build_signature
 from backend.logistics.models import Shipment, ShipmentLine
 from backend.orders.lifecycle import OrderStatus
@@ -172,3 +173,15 @@ def test_without_a_secret_the_endpoint_is_not_there(client, database):
     assert push(client, payload).status_code == 404
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(Shipment)) == 0
+
+
+def test_a_signed_push_gets_503_while_the_database_is_gone(settings, tmp_path):
+    unreachable = Database(f"sqlite:///{tmp_path}/missing/dir/portal.db")
+    app = create_app(replace(settings, erp_secret=SECRET), unreachable)
+    with TestClient(app) as client:
+        payload = {"order": "X1", "carrier": "shunfeng", "waybill": "SF1001001004"}
+        response = push(client, payload)
+    unreachable.dispose()
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert "results" not in response.json()
