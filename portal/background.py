@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
+from backend.fulfilment import channel_parcels
 from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
 from backend.jobs.queue import Handler, Periodic
@@ -55,6 +56,7 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
             db, p, rules.intake
         ),
+        channel_parcels.CHANNEL_PARCELS: channel_parcels.record_channel_parcels,
         RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(
             db, settings.export_dir
         ),

@@ -232,6 +232,14 @@ class Settings:
         default="",
         metadata=_help("channel=secret pairs for taobao, tmall, jd, pinduoduo, douyin pushes"),
     )
+    erp_secret: str = field(
+        default="",
+        metadata=_help("Shared secret for ERP/WMS waybill pushes (HMAC-SHA256); empty: 404"),
+    )
+    channel_parcels: str = field(
+        default="shopify,taobao,tmall,jd,pinduoduo,douyin",
+        metadata=_help("Channels whose order updates' waybills are recorded as parcels"),
+    )
     high_value_order_yuan: int = field(
         default=5000, metadata=_help("Orders above this need a second reviewer")
     )
@@ -261,7 +269,12 @@ class Rules:
 
 def build_rules(settings: Settings) -> Rules:
     return Rules(
-        intake=IntakeRules(high_value_fen=settings.high_value_order_yuan * 100),
+        intake=IntakeRules(
+            high_value_fen=settings.high_value_order_yuan * 100,
+            parcel_channels=frozenset(
+                name.strip() for name in settings.channel_parcels.split(",") if name.strip()
+            ),
+        ),
         # No setting changes the refund rules yet; they are still made here, once.
         refunds=RefundRules(),
         addresses=AddressRules(

@@ -41,6 +41,7 @@ from backend.staff.permissions import Permission, check_permission
 CONFIRM_SHIPMENT = "channel.confirm_shipment"
 # Orders we took ourselves have no channel to tell.
 UNCONFIRMED_CHANNELS = frozenset({SalesChannel.MANUAL, SalesChannel.OWN_SHOP})
+MIN_DIGITS = 6
 SHIPPABLE = frozenset(
     {OrderStatus.PAID, OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED}
 )
@@ -120,7 +121,8 @@ def _carrier_for(carrier_code: str, number: str) -> str:
 
     Only shapes a carrier confirms can refuse a number: a hint must never stop a parcel.
     """
-    if not PLAUSIBLE.fullmatch(number):
+    # Every carrier's numbers are mostly digits; a word typed in the number box is not one.
+    if not PLAUSIBLE.fullmatch(number) or sum(ch.isdigit() for ch in number) < MIN_DIGITS:
         raise WaybillRefused(Refusal.BAD_NUMBER)
     if not carrier_code:
         guesses = guess_carriers(number)

@@ -9,6 +9,7 @@ price is below cost.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend import audit, jobs
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.orders import inventory
 from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
+from backend.orders.channels.canonical import CanonicalParcel
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import (
     AddressVersion,
@@ -46,6 +48,13 @@ from backend.staff.permissions import Permission, check_permission
 CLOSED_BY_CHANNEL = frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED})
 
 
+# Channels whose order updates name parcels the platform or a 3PL shipped (docs/protocols.md,
+# "Waybills in channel order updates"); a channel whose fields prove wrong can be left out.
+PARCEL_CHANNELS = frozenset({"shopify", "taobao", "tmall", "jd", "pinduoduo", "douyin"})
+# Job: record those parcels once the order is stored; fulfilment handles it (orders may not
+# call fulfilment, which builds on orders).
+CHANNEL_PARCELS = "fulfilment.channel_parcels"
+
 # Orders arrive from the channels (webhooks), the worker and the demo seed without a role;
 # staff bring them in only by importing a file.
 _INTAKE_SOURCES = (ActorKind.CHANNEL, ActorKind.SYSTEM)
@@ -56,6 +65,7 @@ class IntakeRules:
     high_value_fen: int = 500_000  # ¥5,000
     below_cost_tolerance: float = 0.05
     duplicate_window: timedelta = timedelta(minutes=5)
+    parcel_channels: frozenset[str] = PARCEL_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -109,8 +119,52 @@ def _ingest(
         result = _create(session, order, rules, actor)
     else:
         result = _update(session, stored, order, actor)
-    _keep(session, channel, delivery_id, order, raw, result.outcome, result.order_id)
+    event = _keep(session, channel, delivery_id, order, raw, result.outcome, result.order_id)
+    shipped_outside = bool(order.parcels) and channel in rules.parcel_channels
+    if shipped_outside and result.order_id and result.outcome != IntakeOutcome.IGNORED_OLDER:
+        _queue_parcels(session, event, result.order_id, order, actor)
     return result
+
+
+def _queue_parcels(
+    session: Session, event: ChannelEvent, order_id: int, order: CanonicalOrder, actor: Actor
+) -> None:
+    """Known carriers go to fulfilment in one job; an unknown one is noted on the event."""
+    known: list[dict[str, object]] = []
+    for parcel in order.parcels:
+        if parcel.carrier_code is None:
+            audit.record(
+                session,
+                actor,
+                "channel.parcel_skipped",
+                subject="channel_event",
+                subject_id=event.id,
+                order_id=order_id,
+                after={"carrier": parcel.channel_carrier, "tracking_no": parcel.tracking_no},
+            )
+            continue
+        known.append(_parcel_job(session, str(order.channel), parcel))
+    if known:
+        # Per channel version: a newer update naming the same parcels asks again (the order
+        # may have been released from a hold since), and recording them twice is a no-op.
+        numbers = ",".join(sorted(f"{p['carrier']}:{p['tracking_no']}" for p in known))
+        numbers += f"@{order.updated_at.isoformat() if order.updated_at else ''}"
+        digest = hashlib.sha256(numbers.encode()).hexdigest()[:32]
+        jobs.enqueue(
+            session,
+            CHANNEL_PARCELS,
+            {"order_id": order_id, "channel": str(order.channel), "parcels": known},
+            key=f"parcels:{order_id}:{digest}",
+        )
+
+
+def _parcel_job(session: Session, channel: str, parcel: CanonicalParcel) -> dict[str, object]:
+    # Lines are stored under our SKU code when the channel's SKU maps to one (_lines_and_stock).
+    lines = []
+    for channel_sku, quantity in parcel.lines:
+        sku = inventory.resolve_sku(session, channel, channel_sku)
+        lines.append([sku.code if sku else channel_sku, quantity])
+    return {"carrier": parcel.carrier_code, "tracking_no": parcel.tracking_no, "lines": lines}
 
 
 def _keep(
@@ -121,17 +175,18 @@ def _keep(
     raw: str,
     outcome: IntakeOutcome,
     order_id: int | None,
-) -> None:
-    session.add(
-        ChannelEvent(
-            channel=channel,
-            delivery_id=delivery_id,
-            order_id=order_id,
-            channel_order_no=order.channel_order_no,
-            body=raw,
-            outcome=str(outcome),
-        )
+) -> ChannelEvent:
+    event = ChannelEvent(
+        channel=channel,
+        delivery_id=delivery_id,
+        order_id=order_id,
+        channel_order_no=order.channel_order_no,
+        body=raw,
+        outcome=str(outcome),
     )
+    session.add(event)
+    session.flush()
+    return event
 
 
 def _update(session: Session, stored: Order, order: CanonicalOrder, actor: Actor) -> IntakeResult:

@@ -21,22 +21,14 @@ from portal.forms import form_text
 from portal.i18n import N_
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import require_staff
+from portal.waybill_words import REFUSALS
 
 # What the order page says after a waybill was typed; anything else in ?waybill= is ignored.
 WAYBILL_NOTICES = {
     "created": N_("Waybill recorded: the parcel is tracked and the sales channel will be told."),
     "repeat": N_("That waybill is already on this order; nothing changed."),
     "no_lines": N_("Choose at least one item for the parcel."),
-    Refusal.UNKNOWN_CARRIER: N_("Choose the carrier: the number alone doesn't tell."),
-    Refusal.BAD_NUMBER: N_("That is not a waybill number: letters and digits only, 6 to 32."),
-    Refusal.NOT_THIS_CARRIERS: N_("That carrier's waybill numbers don't look like this one."),
-    Refusal.USED_ON_ANOTHER_ORDER: N_(
-        "That waybill is already used on another order. Check the number."
-    ),
-    Refusal.NOT_SHIPPABLE: N_("This order can't be shipped in its current status."),
-    Refusal.ON_HOLD: N_("This order is on hold: release the hold before shipping it."),
-    Refusal.NOTHING_LEFT: N_("Every item of this order is already in a parcel."),
-    Refusal.BAD_LINES: N_("More units than are left to ship, or an item of another order."),
+    **REFUSALS,
 }
 MAX_UNITS = 100_000
 

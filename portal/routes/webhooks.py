@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from backend.fulfilment import erp_push
 from backend.logistics import tracking_jobs
 from backend.logistics.carriers import kuaidi100, sf
 from backend.logistics.carriers.base import MalformedPayload
@@ -22,6 +23,7 @@ from backend.refunds.gateways.base import NotifyRejected
 from portal import calls
 from portal.forms import form_text
 from portal.integrations import parse_pairs
+from portal.waybill_words import outcome_json
 
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 
@@ -189,6 +191,31 @@ async def channel_push(request: Request) -> Response:
     return JSONResponse(ACCEPTED)
 
 
+async def erp_waybills(request: Request) -> Response:
+    """An ERP/WMS push of waybills; without a configured secret there is no such endpoint."""
+    secret = request.app.state.settings.erp_secret
+    if not secret:
+        return JSONResponse({"error": "not found"}, 404)
+    body = await _body(request)
+    if body is None:
+        return JSONResponse({"error": "payload too large"}, 413)
+    try:
+        answer = await calls.write(
+            request,
+            erp_push.receive_push,
+            request.app.state.database,
+            body,
+            request.headers.get("x-portal-timestamp"),
+            request.headers.get("x-portal-signature"),
+            secret,
+        )
+    except erp_push.PushNotAuthentic:
+        return JSONResponse({"error": "signature"}, 401)
+    except erp_push.PushMalformed as malformed:
+        return JSONResponse({"error": "payload", "field": malformed.field}, 400)
+    return JSONResponse({"results": [outcome_json(result) for result in answer.results]})
+
+
 # What each provider reads as "not received, send it again" when the database is down
 # (portal/errors.py answers 503 with it, JSON or plain text): docs/protocols.md,
 # "Kuaidi100 / Push callback", "SF Express / Route push", "WeChat Pay / Refund notify",
@@ -206,6 +233,7 @@ routes = [
     Route("/sf/{token}", sf_push, methods=["POST"], name="webhook_sf"),
     Route("/shopify", shopify, methods=["POST"], name="webhook_shopify"),
     Route("/channels/{channel}", channel_push, methods=["POST"], name="webhook_channel"),
+    Route("/erp/waybills", erp_waybills, methods=["POST"], name="webhook_erp_waybills"),
     Route("/wechatpay/refund", wechatpay_refund, methods=["POST"], name="webhook_wechatpay_refund"),
     Route("/alipay/notify", alipay_notify_push, methods=["POST"], name="webhook_alipay_notify"),
 ]

@@ -10,6 +10,7 @@ import pytest
 from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.finance_export import export_month_csv
+from backend.fulfilment.waybill_import import import_waybill_file
 from backend.logistics.warehouse import confirm_reprint, scan_parcel
 from backend.orders import access, holds, inventory, reconciliation
 from backend.orders import address_changes as changes
@@ -19,7 +20,14 @@ from backend.refunds.lifecycle import ReturnTransitionNotAllowed
 from backend.refunds.service import ReturnNotFound, review_return
 from backend.staff.models import Role
 from backend.staff.permissions import ROLE_PERMISSIONS, Permission, PermissionDenied
-from tests.staff_world import CUSTOMER_ACTOR, IMPORT_CSV, World, build_world, snapshot
+from tests.staff_world import (
+    CUSTOMER_ACTOR,
+    IMPORT_CSV,
+    World,
+    build_world,
+    snapshot,
+    waybill_csv,
+)
 
 P = Permission
 EXPORT = "订单号,状态,实付金额\nX1,已付款,1.00\n"
@@ -41,6 +49,10 @@ SERVICES: dict[str, tuple[Permission, Service]] = {
     "import_order_file": (
         P.IMPORT_ORDERS,
         lambda db, w, a: import_order_file(db, "orders.csv", IMPORT_CSV, IntakeRules(), a),
+    ),
+    "import_waybill_file": (
+        P.RECORD_WAYBILLS,
+        lambda db, w, a: import_waybill_file(db, "w.csv", waybill_csv(w), a),
     ),
     "reconcile_export": (
         P.RECONCILE_CHANNELS,

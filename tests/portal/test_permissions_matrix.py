@@ -19,7 +19,14 @@ from backend.staff.models import Role
 from backend.staff.permissions import ROLE_PERMISSIONS, Permission
 from portal.app import create_app
 from tests.portal.helpers import csrf_token, staff_login
-from tests.staff_world import IMPORT_CSV, World, build_world, changed_tables, snapshot
+from tests.staff_world import (
+    IMPORT_CSV,
+    World,
+    build_world,
+    changed_tables,
+    snapshot,
+    waybill_csv,
+)
 
 PUBLIC = "public"  # anyone: health, link and lookup entry points, the staff login itself
 CUSTOMER = "customer"  # a customer session opened by a link or lookup, scoped to its orders
@@ -56,6 +63,7 @@ NEEDS: dict[str, Permission | str] = {
     "webhook_channel": WEBHOOK,
     "webhook_wechatpay_refund": WEBHOOK,
     "webhook_alipay_notify": WEBHOOK,
+    "webhook_erp_waybills": WEBHOOK,
     "admin_home": PUBLIC,  # a redirect to the order search, which checks
     "admin_login": PUBLIC,
     "admin_logout": PUBLIC,
@@ -76,6 +84,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_save_sku": P.MANAGE_SKUS,
     "admin_import": P.IMPORT_ORDERS,
     "admin_import_upload": P.IMPORT_ORDERS,
+    "admin_waybill_import": P.RECORD_WAYBILLS,
+    "admin_waybill_import_upload": P.RECORD_WAYBILLS,
     "admin_reconciliation": P.RECONCILE_CHANNELS,
     "admin_reconciliation_upload": P.RECONCILE_CHANNELS,
     "admin_finance_csv": P.EXPORT_FINANCE,
@@ -128,6 +138,10 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_import": lambda w: Call("GET", "/admin/import"),
     "admin_import_upload": lambda w: Call(
         "POST", "/admin/import", files={"file": ("orders.csv", IMPORT_CSV, "text/csv")}
+    ),
+    "admin_waybill_import": lambda w: Call("GET", "/admin/waybills/import"),
+    "admin_waybill_import_upload": lambda w: Call(
+        "POST", "/admin/waybills/import", files={"file": ("w.csv", waybill_csv(w), "text/csv")}
     ),
     "admin_reconciliation": lambda w: Call("GET", "/admin/reconciliation"),
     "admin_reconciliation_upload": lambda w: Call(

@@ -174,7 +174,8 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
             )
             seen[role] = (nav, costs, "/admin/finance.csv" in recon)
     everyone = {"/admin/orders", "/admin/operations", "/admin/exceptions"}
-    assert seen[Role.WAREHOUSE] == (everyone | {"/admin/skus", "/warehouse/scan"}, False, False)
+    warehouse = everyone | {"/admin/skus", "/warehouse/scan", "/admin/waybills/import"}
+    assert seen[Role.WAREHOUSE] == (warehouse, False, False)
     support = everyone | {"/admin/address-requests", "/admin/returns", "/admin/import"}
     assert seen[Role.SUPPORT] == (support, None, False)
     finance = everyone | {"/admin/returns", "/admin/reconciliation", "/admin/skus"}
@@ -184,6 +185,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/admin/skus",
         "/warehouse/scan",
         "/admin/jobs",
+        "/admin/waybills/import",
     }
     assert seen[Role.SUPERVISOR] == (supervisor, False, False)
     assert seen[Role.ADMIN] == (supervisor, True, True)

@@ -60,6 +60,19 @@ class CanonicalAddress:
 
 
 @dataclass(frozen=True)
+class CanonicalParcel:
+    """A parcel the platform or a 3PL already shipped, as the channel's order update tells it."""
+
+    # Our (Kuaidi100) carrier code; None when the channel's carrier is not in our table, and
+    # the parcel is then only noted, never recorded under a guessed carrier.
+    carrier_code: str | None
+    channel_carrier: str  # the channel's own code or name, as sent
+    tracking_no: str
+    # (channel SKU, units) the parcel carries; empty: everything not yet in a parcel.
+    lines: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class CanonicalOrder:
     channel: SalesChannel
     channel_order_no: str
@@ -78,6 +91,7 @@ class CanonicalOrder:
     payment_method: PaymentMethod | None = None
     # Stable codes for a human to look at ("test_order", "recipient_masked", ...), sorted.
     risk_hints: tuple[str, ...] = ()
+    parcels: tuple[CanonicalParcel, ...] = ()
 
 
 def supersedes(incoming: CanonicalOrder, stored_updated_at: datetime | None) -> bool:

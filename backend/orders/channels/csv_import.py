@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -82,7 +83,7 @@ class _Draft:
     broken: bool = False
 
 
-def _cell_text(value: object) -> str:
+def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -93,9 +94,9 @@ def _cell_text(value: object) -> str:
     return unicodedata.normalize("NFC", str(value)).strip()
 
 
-def _header_name(value: object) -> str:
+def header_name(value: object) -> str:
     # NFKC folds the full-width brackets of 单价（元） that Chinese input methods type.
-    return unicodedata.normalize("NFKC", _cell_text(value)).replace(" ", "")
+    return unicodedata.normalize("NFKC", cell_text(value)).replace(" ", "")
 
 
 def _check(column: str, text: str) -> object:
@@ -121,7 +122,7 @@ class _Importer:
 
     def read_header(self, cells: Sequence[object]) -> bool:
         for index, cell in enumerate(cells):
-            name = _header_name(cell)
+            name = header_name(cell)
             if name in self.columns:
                 self.errors.append(RowError(1, name, "duplicate_column"))
             elif name:
@@ -133,7 +134,7 @@ class _Importer:
 
     def read_row(self, number: int, cells: Sequence[object]) -> None:
         texts = {
-            name: _cell_text(cells[index]) if index < len(cells) else ""
+            name: cell_text(cells[index]) if index < len(cells) else ""
             for name, index in self.columns.items()
         }
         if not any(texts.values()):
@@ -281,10 +282,16 @@ def decode_csv(data: bytes) -> str | None:
     return None
 
 
-def parse_order_xlsx(
-    data: bytes, channel: SalesChannel = SalesChannel.MANUAL
-) -> tuple[list[CanonicalOrder], list[RowError]]:
-    """The first worksheet of an .xlsx file; needs openpyxl (imported here, only when used)."""
+class TableUnreadable(ValueError):
+    """The upload is no table we can read: `code` is unreadable_file or unsupported_file_type."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def read_xlsx_rows(data: bytes, limit: int = MAX_ROWS + 2) -> list[tuple[object, ...]]:
+    """The first worksheet's first `limit` rows (header included); needs openpyxl."""
     # Imported here so that CSV-only installs (and their tests) work without openpyxl.
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -293,11 +300,41 @@ def parse_order_xlsx(
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             # Read-only workbooks parse lazily, so a damaged sheet can fail while iterating.
-            return parse_order_rows(workbook.worksheets[0].iter_rows(values_only=True), channel)
+            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            return [tuple(row) for row in itertools.islice(rows, limit)]
         finally:
             workbook.close()
     except (InvalidFileException, zipfile.BadZipFile, ParseError, OSError, LookupError, ValueError):
-        return [], [RowError(FILE_ROW, "", "unreadable_file")]
+        raise TableUnreadable("unreadable_file") from None
+
+
+def read_table(filename: str, data: bytes, limit: int = MAX_ROWS + 2) -> list[Sequence[object]]:
+    """A .csv (UTF-8, UTF-8 with BOM or GBK) or .xlsx upload as rows of cells, header first."""
+    suffix = filename.lower().rsplit(".", 1)[-1]
+    if suffix == "xlsx":
+        return list(read_xlsx_rows(data, limit))
+    if suffix != "csv":
+        raise TableUnreadable("unsupported_file_type")
+    text = decode_csv(data)
+    if text is None:
+        raise TableUnreadable("unreadable_file")
+    try:
+        rows = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+        return list(itertools.islice(rows, limit))
+    except csv.Error:
+        raise TableUnreadable("unreadable_file") from None
+
+
+def parse_order_xlsx(
+    data: bytes, channel: SalesChannel = SalesChannel.MANUAL
+) -> tuple[list[CanonicalOrder], list[RowError]]:
+    """The first worksheet of an .xlsx file."""
+    try:
+        # One row past the cap, so that parse_order_rows sees and reports too_many_rows.
+        rows = read_xlsx_rows(data, MAX_ROWS + 2)
+    except TableUnreadable as unreadable:
+        return [], [RowError(FILE_ROW, "", unreadable.code)]
+    return parse_order_rows(rows, channel)
 
 
 def parse_order_file(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
 from backend.orders.channels.canonical import CanonicalOrder
 from backend.orders.channels.extraction import apply_mapping
+from backend.orders.channels.shipping import read_parcels
 from backend.orders.channels.spec import (
     ANY_VALUE,
     AddressMapping,
@@ -318,4 +320,8 @@ def get_mapping(channel: SalesChannel | str) -> ChannelMapping:
 
 def map_order(channel: SalesChannel | str, payload: object) -> CanonicalOrder:
     """One channel order payload as a CanonicalOrder; raises PayloadInvalid for a bad field."""
-    return apply_mapping(get_mapping(channel), payload)
+    mapping = get_mapping(channel)
+    order = apply_mapping(mapping, payload)
+    if not isinstance(payload, Mapping):
+        return order
+    return replace(order, parcels=read_parcels(mapping.channel, payload))

@@ -8,6 +8,7 @@ from backend.orders.channels.canonical import (
     CanonicalAddress,
     CanonicalLine,
     CanonicalOrder,
+    CanonicalParcel,
     PayloadInvalid,
     supersedes,
 )
@@ -78,7 +79,12 @@ def test_a_shipped_update_supersedes_the_paid_order():
     update = map_order("pinduoduo", load_payload("pinduoduo", "update"))
 
     assert update == replace(
-        NORMAL, status=OrderStatus.SHIPPED, raw_status="2", updated_at=utc(2024, 5, 2, 0, 15)
+        NORMAL,
+        status=OrderStatus.SHIPPED,
+        raw_status="2",
+        updated_at=utc(2024, 5, 2, 0, 15),
+        # The recorded update names the waybill but no logistics_id: no carrier to record it by.
+        parcels=(CanonicalParcel(None, "", "YT0000000000001"),),
     )
     assert supersedes(update, NORMAL.updated_at)
 
