@@ -139,7 +139,7 @@ def _add_label(
 
 def _ship(session: Session, order: Order, shipment: Shipment, actor: Actor, at: datetime) -> None:
     transition(session, order, OrderAction.SHIP, actor, at)
-    inventory.commit(session, order.id)  # the units left the warehouse
+    inventory.commit(session, order.id, actor.identifier)  # the units left the warehouse
     if is_news(at):
         outbox.notify(
             session,
