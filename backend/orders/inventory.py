@@ -618,5 +618,7 @@ def record_once(
             at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=[StockMovement.key])
+        # RETURNING, not rowcount: a skipped insert's rowcount is not 0 on every driver.
+        .returning(StockMovement.id)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return result.first() is not None
