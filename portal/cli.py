@@ -268,7 +268,8 @@ def cmd_warehouse_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_warehouse_stock(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.orders.inventory import SkuInvalid, WarehouseNotFound
+    from backend.orders.inventory import SkuInvalid
+    from backend.orders.stock import WarehouseNotFound
     from backend.orders.warehouses import set_stock
 
     try:

@@ -9,19 +9,18 @@ the plan is made from a plain read and only the UPDATE decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
-from backend.orders import allocation
+from backend.orders import allocation, stock
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import (
     AddressVersion,
@@ -40,8 +39,6 @@ from backend.orders.models import (
 )
 from backend.staff.permissions import Permission, check_permission
 
-DEFAULT_WAREHOUSE_CODE = "MAIN"
-
 
 def resolve_sku(session: Session, channel: str, channel_sku: str) -> Sku | None:
     """The internal SKU for a channel's SKU: an explicit mapping first, then the same code."""
@@ -51,106 +48,6 @@ def resolve_sku(session: Session, channel: str, channel_sku: str) -> Sku | None:
         .where(ChannelSku.channel == channel, ChannelSku.channel_sku == channel_sku)
     )
     return mapped or session.scalar(select(Sku).where(Sku.code == channel_sku))
-
-
-def default_warehouse(session: Session) -> Warehouse:
-    """Where stock counted without a warehouse goes: the first active one, else a new 主仓.
-
-    A shop that never set up warehouses keeps working as before with this one; the
-    migration creates it (code MAIN) for the stock that existed before warehouses.
-    """
-    found = session.scalars(
-        select(Warehouse).where(Warehouse.active).order_by(Warehouse.priority, Warehouse.id)
-    ).first()
-    if found is not None:
-        return found
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    session.execute(
-        dialect.insert(Warehouse)
-        .values(code=DEFAULT_WAREHOUSE_CODE, name="主仓", serves=[], priority=100, active=True)
-        .on_conflict_do_nothing(index_elements=[Warehouse.code])
-    )
-    return session.scalars(select(Warehouse).where(Warehouse.code == DEFAULT_WAREHOUSE_CODE)).one()
-
-
-def ensure_stock_row(session: Session, warehouse_id: int, sku_id: int) -> None:
-    """A zero stock row, so that later changes are plain UPDATEs (two callers may race here)."""
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    session.execute(
-        dialect.insert(WarehouseStock)
-        .values(warehouse_id=warehouse_id, sku_id=sku_id, on_hand=0, reserved=0)
-        .on_conflict_do_nothing(index_elements=[WarehouseStock.warehouse_id, WarehouseStock.sku_id])
-    )
-
-
-def change_stock(session: Session, warehouse_id: int, sku_id: int, **deltas: int) -> None:
-    """Add to a warehouse row and to the SKU's totals in the same transaction."""
-    stock, sku = WarehouseStock, Sku
-    session.execute(
-        update(stock)
-        .where(stock.warehouse_id == warehouse_id, stock.sku_id == sku_id)
-        .values({name: getattr(stock, name) + delta for name, delta in deltas.items()})
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(sku)
-        .where(sku.id == sku_id)
-        .values({name: getattr(sku, name) + delta for name, delta in deltas.items()})
-        .execution_options(synchronize_session=False)
-    )
-
-
-def take(session: Session, warehouse_id: int, sku_id: int, quantity: int) -> bool:
-    """Reserve `quantity` units at one warehouse if they are free: one conditional UPDATE."""
-    stock = WarehouseStock
-    result = session.execute(
-        update(stock)
-        .where(
-            stock.warehouse_id == warehouse_id,
-            stock.sku_id == sku_id,
-            stock.on_hand - stock.reserved >= quantity,
-        )
-        .values(reserved=stock.reserved + quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(result, "rowcount", 0):
-        return False
-    session.execute(
-        update(Sku)
-        .where(Sku.id == sku_id)
-        .values(reserved=Sku.reserved + quantity)
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
-def give_back(session: Session, warehouse_id: int | None, sku_id: int, quantity: int) -> None:
-    if warehouse_id is None:  # a reservation from before warehouses that the migration missed
-        session.execute(
-            update(Sku).where(Sku.id == sku_id).values(reserved=Sku.reserved - quantity)
-        )
-        return
-    change_stock(session, warehouse_id, sku_id, reserved=-quantity)
-
-
-def list_candidates(session: Session) -> list[allocation.Candidate]:
-    rows = session.scalars(select(Warehouse).where(Warehouse.active).order_by(Warehouse.id))
-    return [
-        allocation.Candidate(w.id, w.code, w.province, tuple(w.serves or ()), w.priority)
-        for w in rows
-    ]
-
-
-def free_stock(session: Session, sku_ids: Iterable[int]) -> dict[tuple[int, int], int]:
-    """A plain read, for planning only: the conditional UPDATE in `take` decides."""
-    rows = session.execute(
-        select(
-            WarehouseStock.warehouse_id,
-            WarehouseStock.sku_id,
-            WarehouseStock.on_hand - WarehouseStock.reserved,
-        ).where(WarehouseStock.sku_id.in_(set(sku_ids)))
-    )
-    return {(warehouse, sku): free for warehouse, sku, free in rows}
 
 
 # A concurrent order that took the planned units makes the plan stale; each retry reads
@@ -169,9 +66,9 @@ def _take_all(
     taken: list[tuple[allocation.Line, int]] = []
     for line_id, warehouse_id in picks:
         line = by_id[line_id]
-        if not take(session, warehouse_id, line.sku_id, line.quantity):
+        if not stock.take(session, warehouse_id, line.sku_id, line.quantity):
             for done, where in taken:
-                give_back(session, where, done.sku_id, done.quantity)
+                stock.give_back(session, where, done.sku_id, done.quantity)
             return False
         taken.append((line, warehouse_id))
     for line, warehouse_id in taken:
@@ -201,8 +98,8 @@ def reserve_lines(
     could top the chosen one up in time (it waits for staff to accept it).
     """
     for _ in range(RESERVE_ATTEMPTS):
-        candidates = list_candidates(session)
-        free = free_stock(session, (line.sku_id for line in lines))
+        candidates = stock.list_candidates(session)
+        free = stock.free_stock(session, (line.sku_id for line in lines))
         plan = allocation.plan_order(lines, candidates, free, destination)
         if plan.short:
             short = [line for line in lines if line.line_id in plan.short]
@@ -280,7 +177,7 @@ def release(session: Session, order_id: int) -> int:
     """Give back an order's reserved units (cancelled, or unpaid too long)."""
     released = 0
     for reservation in _held(session, order_id):
-        give_back(session, reservation.warehouse_id, reservation.sku_id, reservation.quantity)
+        stock.give_back(session, reservation.warehouse_id, reservation.sku_id, reservation.quantity)
         reservation.state = ReservationState.RELEASED
         released += reservation.quantity
     return released
@@ -294,7 +191,7 @@ def _ship_out(session: Session, reservation: Reservation, quantity: int, actor: 
             .values(reserved=Sku.reserved - quantity, on_hand=Sku.on_hand - quantity)
         )
         return
-    change_stock(
+    stock.change_stock(
         session, reservation.warehouse_id, reservation.sku_id, reserved=-quantity, on_hand=-quantity
     )
     session.add(
@@ -416,23 +313,9 @@ def _sku_fields(sku: Sku) -> dict[str, object]:
     return {"code": sku.code, "name": sku.name, "on_hand": sku.on_hand, "cost_fen": sku.cost_fen}
 
 
-def find_warehouse(session: Session, code: str | None) -> Warehouse:
-    """The warehouse of that code, or the default one when no code is given."""
-    if not code:
-        return default_warehouse(session)
-    found = session.scalar(select(Warehouse).where(Warehouse.code == code.strip().upper()))
-    if found is None:
-        raise WarehouseNotFound(code)
-    return found
-
-
-class WarehouseNotFound(LookupError):
-    """No warehouse has that code."""
-
-
 def count_stock(session: Session, warehouse_id: int, sku_id: int, on_hand: int, actor: str) -> int:
     """Set a warehouse's on_hand for a SKU (a shelf count); never below what is reserved there."""
-    ensure_stock_row(session, warehouse_id, sku_id)
+    stock.ensure_stock_row(session, warehouse_id, sku_id)
     row = session.scalars(
         select(WarehouseStock)
         .where(WarehouseStock.warehouse_id == warehouse_id, WarehouseStock.sku_id == sku_id)
@@ -443,7 +326,7 @@ def count_stock(session: Session, warehouse_id: int, sku_id: int, on_hand: int, 
         raise SkuInvalid(f"{row.reserved} units are reserved at this warehouse")
     delta = on_hand - row.on_hand
     if delta:
-        change_stock(session, warehouse_id, sku_id, on_hand=delta)
+        stock.change_stock(session, warehouse_id, sku_id, on_hand=delta)
         session.add(
             StockMovement(
                 warehouse_id=warehouse_id,
@@ -482,8 +365,8 @@ def save_sku(
         if cost_fen is not None and cost_fen != (sku.cost_fen if sku is not None else 0):
             check_permission(actor, Permission.VIEW_COSTS, also=_SKU_KEEPERS)
         try:
-            place = find_warehouse(session, warehouse)
-        except WarehouseNotFound:
+            place = stock.find_warehouse(session, warehouse)
+        except stock.WarehouseNotFound:
             raise SkuInvalid(f"no warehouse {warehouse}") from None
         if sku is None:
             sku = Sku(code=code, name=name.strip()[:200], on_hand=0, cost_fen=cost_fen or 0)
@@ -574,10 +457,8 @@ def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
             .order_by(Warehouse.priority, Warehouse.code)
         ).all()
     per_sku: dict[int, list[StockAt]] = {}
-    for stock, code, name in rows:
-        per_sku.setdefault(stock.sku_id, []).append(
-            StockAt(code, name, stock.on_hand, stock.reserved)
-        )
+    for row, code, name in rows:
+        per_sku.setdefault(row.sku_id, []).append(StockAt(code, name, row.on_hand, row.reserved))
     return [
         SkuView(
             sku.code,
@@ -589,36 +470,3 @@ def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
         )
         for sku in skus
     ]
-
-
-def record_once(
-    session: Session,
-    key: str,
-    warehouse_id: int,
-    sku_id: int,
-    kind: MovementKind,
-    quantity: int,
-    order_id: int | None,
-    reason: str,
-    actor: str,
-) -> bool:
-    """A ledger row that may exist only once; False (and nothing written) if it already does."""
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    result = session.execute(
-        dialect.insert(StockMovement)
-        .values(
-            key=key,
-            warehouse_id=warehouse_id,
-            sku_id=sku_id,
-            kind=kind,
-            quantity=quantity,
-            order_id=order_id,
-            reason=reason,
-            actor=actor,
-            at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[StockMovement.key])
-        # RETURNING, not rowcount: a skipped insert's rowcount is not 0 on every driver.
-        .returning(StockMovement.id)
-    )
-    return result.first() is not None

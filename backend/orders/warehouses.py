@@ -1,31 +1,25 @@
-"""Warehouses: set them up, count their stock, move an order between them, accept transfers."""
+"""Warehouses: set them up, count their stock, move an order between them, restock returns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.clock import utcnow
 from backend.db import Database
-from backend.orders import allocation, inventory
+from backend.orders import allocation, inventory, stock, transfers
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import (
-    HoldReason,
     MovementKind,
     Order,
     OrderLine,
     Reservation,
     ReservationState,
     Sku,
-    StockMovement,
-    TransferProposal,
-    TransferStatus,
     Warehouse,
-    WarehouseStock,
 )
 from backend.staff.permissions import Permission, check_permission
 
@@ -49,10 +43,6 @@ class NotEnoughStock(Exception):
 
 class NothingReserved(Exception):
     """The order (or line) holds no reserved units to move."""
-
-
-class TransferNotPossible(Exception):
-    """The proposal was decided already, or the source no longer has the units."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +156,7 @@ def set_stock(
     if on_hand < 0:
         raise inventory.SkuInvalid(sku_code)
     with database.write() as session:
-        warehouse = inventory.find_warehouse(session, warehouse_code)
+        warehouse = stock.find_warehouse(session, warehouse_code)
         sku = session.scalar(select(Sku).where(Sku.code == sku_code.strip().upper()))
         if sku is None:
             raise inventory.SkuInvalid(sku_code)
@@ -208,9 +198,9 @@ def reallocate(
         order = _locked_order(session, order_id)
         if order.status not in REALLOCATABLE or order.packed_at is not None:
             raise AllocationLocked(order_id)
-        target = inventory.find_warehouse(session, warehouse_code)
+        target = stock.find_warehouse(session, warehouse_code)
         if not target.active:
-            raise inventory.WarehouseNotFound(warehouse_code)
+            raise stock.WarehouseNotFound(warehouse_code)
         query = select(Reservation).where(
             Reservation.order_id == order_id, Reservation.state == ReservationState.RESERVED
         )
@@ -222,10 +212,10 @@ def reallocate(
         moving = [r for r in held if r.warehouse_id != target.id]
         before = [{"line": r.order_line_id, "warehouse_id": r.warehouse_id} for r in moving]
         for reservation in moving:
-            inventory.give_back(
+            stock.give_back(
                 session, reservation.warehouse_id, reservation.sku_id, reservation.quantity
             )
-            if not inventory.take(session, target.id, reservation.sku_id, reservation.quantity):
+            if not stock.take(session, target.id, reservation.sku_id, reservation.quantity):
                 raise NotEnoughStock(warehouse_code)  # the transaction rolls every step back
             reservation.warehouse_id = target.id
         audit.record(
@@ -239,154 +229,6 @@ def reallocate(
             after={"warehouse": target.code, "line": order_line_id},
         )
         return sum(r.quantity for r in moving)
-
-
-@dataclass(frozen=True)
-class TransferView:
-    id: int
-    order_line_id: int
-    sku: str
-    quantity: int
-    from_code: str
-    to_code: str
-    lead_days: int
-    status: TransferStatus
-
-
-def list_transfers(database: Database, order_id: int) -> list[TransferView]:
-    with database.read() as session:
-        rows = session.execute(
-            select(TransferProposal, Sku.code)
-            .join(Sku, Sku.id == TransferProposal.sku_id)
-            .where(TransferProposal.order_id == order_id)
-            .order_by(TransferProposal.id)
-        ).all()
-        codes = {row.id: row.code for row in session.execute(select(Warehouse.id, Warehouse.code))}
-    return [
-        TransferView(
-            p.id,
-            p.order_line_id,
-            sku,
-            p.quantity,
-            codes.get(p.from_warehouse_id, "?"),
-            codes.get(p.to_warehouse_id, "?"),
-            p.lead_days,
-            p.status,
-        )
-        for p, sku in rows
-    ]
-
-
-def _move_units(session: Session, proposal: TransferProposal, actor: str) -> None:
-    """Source on_hand down (only if free there: conditional), target on_hand up."""
-    stock = WarehouseStock
-    moved = session.execute(
-        update(stock)
-        .where(
-            stock.warehouse_id == proposal.from_warehouse_id,
-            stock.sku_id == proposal.sku_id,
-            stock.on_hand - stock.reserved >= proposal.quantity,
-        )
-        .values(on_hand=stock.on_hand - proposal.quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(moved, "rowcount", 0):
-        raise TransferNotPossible(proposal.id)
-    inventory.ensure_stock_row(session, proposal.to_warehouse_id, proposal.sku_id)
-    session.execute(
-        update(stock)
-        .where(stock.warehouse_id == proposal.to_warehouse_id, stock.sku_id == proposal.sku_id)
-        .values(on_hand=stock.on_hand + proposal.quantity)
-        .execution_options(synchronize_session=False)
-    )
-    for warehouse_id, kind, quantity in (
-        (proposal.from_warehouse_id, MovementKind.TRANSFER_OUT, -proposal.quantity),
-        (proposal.to_warehouse_id, MovementKind.TRANSFER_IN, proposal.quantity),
-    ):
-        session.add(
-            StockMovement(
-                warehouse_id=warehouse_id,
-                sku_id=proposal.sku_id,
-                kind=kind,
-                quantity=quantity,
-                order_id=proposal.order_id,
-                actor=actor,
-            )
-        )
-
-
-def _decide(
-    session: Session, order_id: int, proposal_id: int, actor: Actor
-) -> tuple[TransferProposal, Order]:
-    proposal = session.get(TransferProposal, proposal_id)
-    if proposal is None or proposal.order_id != order_id:
-        raise TransferNotPossible(proposal_id)
-    order = _locked_order(session, proposal.order_id)
-    session.refresh(proposal, with_for_update=True)
-    if proposal.status != TransferStatus.PROPOSED:
-        raise TransferNotPossible(proposal_id)
-    proposal.decided_at, proposal.decided_by = utcnow(), actor.identifier
-    return proposal, order
-
-
-def accept_transfer(
-    database: Database,
-    order_id: int,
-    proposal_id: int,
-    actor: Actor,
-    lead_times: allocation.LeadTimes,
-) -> bool:
-    """Move the units, then reserve the order again; True when its stock hold is released."""
-    check_permission(actor, Permission.ALLOCATE_STOCK)
-    with database.write() as session:
-        proposal, order = _decide(session, order_id, proposal_id, actor)
-        _move_units(session, proposal, actor.identifier)
-        proposal.status = TransferStatus.ACCEPTED
-        released = False
-        if order.hold_reason == HoldReason.OUT_OF_STOCK:
-            released = _reserve_held(session, order, lead_times)
-        audit.record(
-            session,
-            actor,
-            "transfer.accepted",
-            subject="transfer",
-            subject_id=proposal.id,
-            order_id=order.id,
-            after={
-                "from": proposal.from_warehouse_id,
-                "to": proposal.to_warehouse_id,
-                "sku_id": proposal.sku_id,
-                "quantity": proposal.quantity,
-                "hold_released": released,
-            },
-        )
-        return released
-
-
-def _reserve_held(session: Session, order: Order, lead_times: allocation.LeadTimes) -> bool:
-    lines = inventory.order_lines_to_reserve(session, order)
-    if lines is None:
-        return False
-    destination = inventory.destination_of(session, order)
-    if not inventory.reserve_lines(session, order.id, destination, lines, lead_times):
-        return False
-    order.hold_reason = None
-    return True
-
-
-def reject_transfer(database: Database, order_id: int, proposal_id: int, actor: Actor) -> None:
-    check_permission(actor, Permission.ALLOCATE_STOCK)
-    with database.write() as session:
-        proposal, order = _decide(session, order_id, proposal_id, actor)
-        proposal.status = TransferStatus.REJECTED
-        audit.record(
-            session,
-            actor,
-            "transfer.rejected",
-            subject="transfer",
-            subject_id=proposal.id,
-            order_id=order.id,
-        )
 
 
 def line_ids_of(database: Database, order_id: int) -> list[int]:
@@ -443,17 +285,15 @@ def put_back_returned(
     even concurrently, restocks nothing the second time. Returns the units restocked.
     """
     restocked = 0
-    chosen = inventory.find_warehouse(session, warehouse_code) if warehouse_code else None
+    chosen = stock.find_warehouse(session, warehouse_code) if warehouse_code else None
     for units in returned:
         shipped_from, sku_id = _shipped_from(session, units.order_line_id)
         sku_id = sku_id or _sku_of_line(session, units.order_line_id)
         if sku_id is None:
             continue  # a SKU never in the master: nothing to put back
-        warehouse_id = (
-            chosen.id if chosen else shipped_from or inventory.default_warehouse(session).id
-        )
+        warehouse_id = chosen.id if chosen else shipped_from or stock.default_warehouse(session).id
         kind = MovementKind.RESTOCK if resaleable else MovementKind.WRITE_OFF
-        if not inventory.record_once(
+        if not stock.record_once(
             session,
             units.key,
             warehouse_id,
@@ -466,8 +306,8 @@ def put_back_returned(
         ):
             continue
         if resaleable:
-            inventory.ensure_stock_row(session, warehouse_id, sku_id)
-            inventory.change_stock(session, warehouse_id, sku_id, on_hand=units.quantity)
+            stock.ensure_stock_row(session, warehouse_id, sku_id)
+            stock.change_stock(session, warehouse_id, sku_id, on_hand=units.quantity)
             restocked += units.quantity
         audit.record(
             session,
@@ -492,7 +332,7 @@ class OrderAllocationView:
 
     placements: tuple[inventory.LineAllocation, ...]
     lines: tuple[tuple[int, str, int], ...]  # (order line id, SKU, quantity)
-    transfers: tuple[TransferView, ...]
+    transfers: tuple[transfers.TransferView, ...]
     warehouses: tuple[WarehouseView, ...]
     can_move: bool  # not yet picked or packed, and something reserved to move
 
@@ -511,7 +351,7 @@ def get_order_allocation(database: Database, order_id: int) -> OrderAllocationVi
     return OrderAllocationView(
         tuple(placements),
         tuple((line_id, sku, quantity) for line_id, sku, quantity in lines),
-        tuple(list_transfers(database, order_id)),
+        tuple(transfers.list_transfers(database, order_id)),
         tuple(w for w in list_warehouses(database) if w.active),
         movable and reserved,
     )

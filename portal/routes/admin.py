@@ -13,7 +13,7 @@ from backend.clock import utcnow
 from backend.logistics.alerts import list_alerts
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
-from backend.orders import access, holds, inventory, warehouses
+from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
@@ -220,7 +220,7 @@ _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",
     warehouses.AllocationLocked: "allocation_locked",
     warehouses.NothingReserved: "nothing_reserved",
-    inventory.WarehouseNotFound: "no_warehouse",
+    stock.WarehouseNotFound: "no_warehouse",
 }
 
 
@@ -259,13 +259,13 @@ async def decide_transfer(request: Request) -> Response:
     try:
         if form_text(form, "verdict", 10) == "reject":
             await calls.write(
-                request, warehouses.reject_transfer, state.database, order_id, proposal_id, actor
+                request, transfers.reject_transfer, state.database, order_id, proposal_id, actor
             )
             notice = "transfer_rejected"
         else:
             released = await calls.write(
                 request,
-                warehouses.accept_transfer,
+                transfers.accept_transfer,
                 state.database,
                 order_id,
                 proposal_id,
@@ -273,7 +273,7 @@ async def decide_transfer(request: Request) -> Response:
                 state.settings.rules.intake.lead_times,
             )
             notice = "transfer_accepted" if released else "transfer_accepted_held"
-    except (warehouses.TransferNotPossible, warehouses.NothingReserved):
+    except transfers.TransferNotPossible:
         notice = "transfer_impossible"
     return _back_to_order(request, order_id, notice)
 

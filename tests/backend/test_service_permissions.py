@@ -11,7 +11,7 @@ from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.finance_export import export_month_csv
 from backend.logistics.warehouse import confirm_reprint, scan_parcel
-from backend.orders import access, holds, inventory, reconciliation, warehouses
+from backend.orders import access, holds, inventory, reconciliation, transfers, warehouses
 from backend.orders import address_changes as changes
 from backend.orders.intake import IntakeRules, import_order_file
 from backend.refunds import return_parcels
@@ -54,13 +54,13 @@ SERVICES: dict[str, tuple[Permission, Service]] = {
     ),
     "accept_transfer": (
         P.ALLOCATE_STOCK,
-        lambda db, w, a: warehouses.accept_transfer(
+        lambda db, w, a: transfers.accept_transfer(
             db, w.short_order_id, w.transfer_id, a, IntakeRules().lead_times
         ),
     ),
     "reject_transfer": (
         P.ALLOCATE_STOCK,
-        lambda db, w, a: warehouses.reject_transfer(db, w.short_order_id, w.transfer_id, a),
+        lambda db, w, a: transfers.reject_transfer(db, w.short_order_id, w.transfer_id, a),
     ),
     "import_order_file": (
         P.IMPORT_ORDERS,
