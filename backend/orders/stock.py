@@ -54,45 +54,62 @@ def ensure_stock_row(session: Session, warehouse_id: int, sku_id: int) -> None:
     )
 
 
+# Lock order, everywhere: the SKU row first, then its warehouse rows. A SKU save (which
+# locks the SKU row to count stock) and a reservation then queue behind each other on
+# PostgreSQL instead of deadlocking; orders take their lines sorted by SKU for the same
+# reason (inventory._take_all).
+
+
 def change_stock(session: Session, warehouse_id: int, sku_id: int, **deltas: int) -> None:
-    """Add to a warehouse row and to the SKU's totals in the same transaction."""
-    stock, sku = WarehouseStock, Sku
+    """Add to the SKU's totals and to one warehouse row in the same transaction."""
     session.execute(
-        update(stock)
-        .where(stock.warehouse_id == warehouse_id, stock.sku_id == sku_id)
-        .values({name: getattr(stock, name) + delta for name, delta in deltas.items()})
+        update(Sku)
+        .where(Sku.id == sku_id)
+        .values({name: getattr(Sku, name) + delta for name, delta in deltas.items()})
         .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(sku)
-        .where(sku.id == sku_id)
-        .values({name: getattr(sku, name) + delta for name, delta in deltas.items()})
+        update(WarehouseStock)
+        .where(WarehouseStock.warehouse_id == warehouse_id, WarehouseStock.sku_id == sku_id)
+        .values({name: getattr(WarehouseStock, name) + delta for name, delta in deltas.items()})
         .execution_options(synchronize_session=False)
     )
 
 
 def take(session: Session, warehouse_id: int, sku_id: int, quantity: int) -> bool:
-    """Reserve `quantity` units at one warehouse if they are free: one conditional UPDATE."""
-    stock = WarehouseStock
-    result = session.execute(
-        update(stock)
-        .where(
-            stock.warehouse_id == warehouse_id,
-            stock.sku_id == sku_id,
-            stock.on_hand - stock.reserved >= quantity,
-        )
-        .values(reserved=stock.reserved + quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(result, "rowcount", 0):
-        return False
-    session.execute(
+    """Reserve `quantity` units at one warehouse if they are free: conditional UPDATEs only.
+
+    The SKU's total is taken first (no warehouse can have the units if the total has
+    not), then the warehouse row; if that one has not, the total is given back.
+    """
+    total = session.execute(
         update(Sku)
-        .where(Sku.id == sku_id)
+        .where(Sku.id == sku_id, Sku.on_hand - Sku.reserved >= quantity)
         .values(reserved=Sku.reserved + quantity)
         .execution_options(synchronize_session=False)
     )
-    return True
+    if not getattr(total, "rowcount", 0):
+        return False
+    row = WarehouseStock
+    result = session.execute(
+        update(row)
+        .where(
+            row.warehouse_id == warehouse_id,
+            row.sku_id == sku_id,
+            row.on_hand - row.reserved >= quantity,
+        )
+        .values(reserved=row.reserved + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0):
+        return True
+    session.execute(
+        update(Sku)
+        .where(Sku.id == sku_id)
+        .values(reserved=Sku.reserved - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    return False
 
 
 def give_back(session: Session, warehouse_id: int | None, sku_id: int, quantity: int) -> None:
