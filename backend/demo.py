@@ -34,6 +34,7 @@ from backend.orders.models import (
     Sku,
 )
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.staff.accounts import StaffNameTaken, add_staff
 from backend.staff.models import Role
 
@@ -365,14 +366,45 @@ HELD_INTAKE: tuple[tuple[str, SalesChannel, str, str, int, int], ...] = (
 )
 
 
+# Hangzhou ships first; Guangzhou serves the south (and Hainan) from its own stock.
+DEMO_WAREHOUSES = (
+    WarehouseFields(
+        "HZ",
+        "杭州仓",
+        "浙江省",
+        priority=1,
+        contact_name="杭州仓",
+        phone="057188886666",
+        city="杭州市",
+        district="余杭区",
+        street="仓前街道文一西路1号",
+    ),
+    WarehouseFields(
+        "GZ",
+        "广州仓",
+        "广东省",
+        serves=("海南",),
+        priority=2,
+        contact_name="广州仓",
+        phone="02088886666",
+        city="广州市",
+        district="白云区",
+        street="太和镇物流园8号",
+    ),
+)
+
+
 def seed_operations(database: Database, rules: IntakeRules) -> int:
     """The SKU master with stock and cost, and channel orders that staff must look at."""
     with database.read() as session:
         known = set(session.scalars(select(Sku.code)))
     seeder = Actor(ActorKind.SYSTEM, "demo", channel="demo")
+    for fields in DEMO_WAREHOUSES:
+        save_warehouse(database, fields, seeder)
     for code, name, price in PRODUCTS:
         if code not in known:
-            save_sku(database, code, name, 200, price * 6 // 10, seeder)
+            save_sku(database, code, name, 200, price * 6 // 10, seeder, warehouse="HZ")
+            set_stock(database, "GZ", code, 50, seeder)
     actor = Actor(ActorKind.CHANNEL, "demo", channel="demo")
     taken = 0
     for number, channel, phone, sku, quantity, price in HELD_INTAKE:

@@ -18,6 +18,10 @@ from backend.orders.models import (
     Reservation,
     ShortLink,
     Sku,
+    StockMovement,
+    TransferProposal,
+    Warehouse,
+    WarehouseStock,
 )
 from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.staff.models import StaffSession, StaffUser
@@ -48,7 +52,11 @@ __all__ = [
     "Sku",
     "StaffSession",
     "StaffUser",
+    "StockMovement",
     "TrackingEvent",
+    "TransferProposal",
+    "Warehouse",
+    "WarehouseStock",
     "WorkerSlot",
     "metadata",
 ]

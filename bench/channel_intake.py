@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.clock import SHANGHAI, utcnow
 from backend.db import Database
@@ -54,6 +55,7 @@ from backend.jobs.models import Job, JobStatus
 from backend.jobs.worker import Worker
 from backend.orders.channel_webhooks import INGEST
 from backend.orders.channels.signatures import build_shopify_hmac
+from backend.orders.inventory import save_sku
 from backend.orders.models import ChannelEvent, IntakeOutcome, Order, Reservation, SalesChannel, Sku
 from bench import Backend, list_backends, row, scratch_directory, seed_demo
 from bench.push_callbacks import PROJECT_ROOT, count, portal_worker, serve, server_environment
@@ -221,10 +223,10 @@ class Replay:
 
 
 def seed_skus(database: Database) -> None:
-    with database.write() as session:
-        for code, title, fen in PRODUCTS:
-            # Cost at 40 % of the price: no order is held as below cost.
-            session.add(Sku(code=code, name=title, cost_fen=fen * 2 // 5, on_hand=STOCK))
+    seeder = Actor(ActorKind.SYSTEM, "bench", channel="bench")
+    for code, title, fen in PRODUCTS:
+        # Cost at 40 % of the price: no order is held as below cost.
+        save_sku(database, code, title, STOCK, fen * 2 // 5, seeder)
 
 
 def build_deliveries(count: int) -> list[Delivery]:

@@ -1,4 +1,4 @@
-"""The `portal` command: serve, worker, migrate, demo, link, staff."""
+"""The `portal` command: serve, worker, migrate, demo, link, staff, warehouse."""
 
 from __future__ import annotations
 
@@ -242,6 +242,79 @@ def _add_staff_commands(staff_commands: Any) -> None:
         command.set_defaults(run=run)
 
 
+def cmd_warehouse_add(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.orders.warehouses import WarehouseFields, WarehouseInvalid, save_warehouse
+
+    fields = WarehouseFields(
+        code=args.code,
+        name=args.name,
+        province=args.province,
+        serves=tuple(name.strip() for name in args.serves.split(",") if name.strip()),
+        priority=args.priority,
+        active=not args.inactive,
+        contact_name=args.contact,
+        phone=args.phone,
+        city=args.city,
+        district=args.district,
+        street=args.street,
+    )
+    try:
+        save_warehouse(Database(settings.database_url), fields, operator_actor())
+    except WarehouseInvalid as error:
+        print(f"not saved: {error}", file=sys.stderr)
+        return 1
+    print(f"warehouse {args.code.upper()} saved")
+    return 0
+
+
+def cmd_warehouse_stock(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.orders.inventory import SkuInvalid
+    from backend.orders.stock import WarehouseNotFound
+    from backend.orders.warehouses import set_stock
+
+    try:
+        delta = set_stock(
+            Database(settings.database_url),
+            args.warehouse,
+            args.sku,
+            args.on_hand,
+            operator_actor(),
+        )
+    except (SkuInvalid, WarehouseNotFound) as error:
+        print(f"not counted: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.sku.upper()} at {args.warehouse.upper()}: {args.on_hand} on hand ({delta:+d})")
+    return 0
+
+
+def cmd_warehouse_list(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.orders.warehouses import list_warehouses
+
+    for w in list_warehouses(Database(settings.database_url)):
+        state = "" if w.active else " (inactive)"
+        print(f"{w.code:<10} {w.name} · {w.province or '-'} · priority {w.priority}{state}")
+    return 0
+
+
+def _add_warehouse_commands(commands: Any) -> None:
+    add = commands.add_parser("add", help="create or update a warehouse by its code")
+    add.add_argument("code")
+    add.add_argument("name")
+    add.add_argument("--province", default="", help="the province it ships from")
+    add.add_argument("--serves", default="", help="provinces or regions it also serves, a,b")
+    add.add_argument("--priority", type=int, default=100, help="lower ships first")
+    add.add_argument("--inactive", action="store_true", help="keep it, but ship nothing from it")
+    for option in ("contact", "phone", "city", "district", "street"):
+        add.add_argument(f"--{option}", default="", help=f"sender {option} on waybills")
+    add.set_defaults(run=cmd_warehouse_add)
+    stock = commands.add_parser("stock", help="set a SKU's on-hand count at a warehouse")
+    stock.add_argument("warehouse")
+    stock.add_argument("sku")
+    stock.add_argument("on_hand", type=int)
+    stock.set_defaults(run=cmd_warehouse_stock)
+    commands.add_parser("list", help="list warehouses").set_defaults(run=cmd_warehouse_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portal", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -266,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     link.set_defaults(run=cmd_link)
     staff = commands.add_parser("staff", help="manage staff accounts")
     _add_staff_commands(staff.add_subparsers(dest="staff_command", required=True))
+    warehouse = commands.add_parser("warehouse", help="warehouses and their stock")
+    _add_warehouse_commands(warehouse.add_subparsers(dest="warehouse_command", required=True))
     return parser
 
 

@@ -14,7 +14,7 @@ from backend.logistics.carriers.names import carrier_name
 from backend.logistics.status import TrackingStatus
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import HoldReason, SalesChannel
+from backend.orders.models import HoldReason, ReservationState, SalesChannel, TransferStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
@@ -92,6 +92,12 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (HoldReason.DUPLICATE_SUSPECT, N_("Possible duplicate (待确认)")),
     (HoldReason.HIGH_VALUE, N_("High value: needs a second reviewer")),
     (HoldReason.BELOW_COST, N_("Priced below cost")),
+    (ReservationState.RESERVED, N_("Reserved")),
+    (ReservationState.RELEASED, N_("Released")),
+    (ReservationState.COMMITTED, N_("Shipped from here")),
+    (TransferStatus.PROPOSED, N_("Proposed")),
+    (TransferStatus.ACCEPTED, N_("Accepted")),
+    (TransferStatus.REJECTED, N_("Rejected")),
     (SalesChannel.TAOBAO, N_("Taobao")),
     (SalesChannel.TMALL, N_("Tmall")),
     (SalesChannel.JD, N_("JD")),

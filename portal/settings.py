@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from backend.orders.address_policy import AddressRules
+from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
 from backend.refunds.rules import RefundRules
 
@@ -243,6 +244,17 @@ class Settings:
     high_value_order_yuan: int = field(
         default=5000, metadata=_help("Orders above this need a second reviewer")
     )
+    transfer_lead_days: str = field(
+        default="",
+        metadata=_help(
+            "Days a transfer (调拨) takes per warehouse pair, FROM>TO=DAYS,... "
+            "(unlisted pairs: 1 day in the same region, 3 otherwise)"
+        ),
+    )
+    transfer_max_days: int = field(
+        default=1,
+        metadata=_help("A short line is proposed as a transfer only if it arrives within this"),
+    )
     demo_emulators: bool = field(
         default=False,
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
@@ -273,6 +285,10 @@ def build_rules(settings: Settings) -> Rules:
             high_value_fen=settings.high_value_order_yuan * 100,
             parcel_channels=frozenset(
                 name.strip() for name in settings.channel_parcels.split(",") if name.strip()
+            ),
+            lead_times=LeadTimes(
+                overrides=parse_lead_times(settings.transfer_lead_days),
+                max_days=settings.transfer_max_days,
             ),
         ),
         # No setting changes the refund rules yet; they are still made here, once.

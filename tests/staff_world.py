@@ -19,8 +19,9 @@ from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOr
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import OrderLine, SalesChannel
+from backend.orders.models import OrderLine, SalesChannel, TransferProposal
 from backend.orders.service import NewAddress
+from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.schema import metadata
@@ -51,6 +52,8 @@ class World:
     shipment_id: int  # the delivered order's parcel
     dead_job_id: int
     dead_job_kind: str
+    short_order_id: int  # held out of stock, with a transfer proposal from SH to HZ
+    transfer_id: int
     sku_code: str = "TEA-1"
 
 
@@ -73,6 +76,40 @@ def _held_order(database: Database) -> int:
     held = ingest_channel_order(database, order, "{}", IntakeRules(high_value_fen=100), channel)
     assert held.order_id is not None and held.hold is not None
     return held.order_id
+
+
+def _warehouses(database: Database) -> None:
+    """Hangzhou first (stock counted without a warehouse goes there), Shanghai beside it."""
+    save_warehouse(database, WarehouseFields("HZ", "杭州仓", "浙江省", priority=1), SYSTEM)
+    save_warehouse(database, WarehouseFields("SH", "上海仓", "上海市", priority=2), SYSTEM)
+
+
+def _short_order(database: Database) -> tuple[int, int]:
+    """Three units wanted, two in each warehouse: held, and SH could send HZ the third."""
+    save_sku(database, "TEA-2", "碧螺春 250g", 2, None, SYSTEM)
+    set_stock(database, "SH", "TEA-2", 2, SYSTEM)
+    order = CanonicalOrder(
+        channel=SalesChannel.JD,
+        channel_order_no="JD-SHORT-1",
+        status=OrderStatus.PAID,
+        raw_status="PAID",
+        buyer_name="钱二",
+        buyer_phone="13911110003",
+        address=CanonicalAddress("钱二", "13911110003", "浙江省", "杭州市", "西湖区", "文三路2号"),
+        lines=(CanonicalLine("TEA-2", "碧螺春", 3, 6_800),),
+        total_fen=20_400,
+        placed_at=None,
+        paid_at=None,
+        updated_at=None,
+    )
+    channel = Actor(ActorKind.CHANNEL, "jd", channel="webhook")
+    held = ingest_channel_order(database, order, "{}", IntakeRules(), channel)
+    assert held.order_id is not None and held.hold is not None
+    with database.read() as session:
+        transfer_id = session.scalars(
+            select(TransferProposal.id).where(TransferProposal.order_id == held.order_id)
+        ).one()
+    return held.order_id, transfer_id
 
 
 def _pending_change(database: Database, order_id: int) -> int:
@@ -122,7 +159,10 @@ def _dead_job(database: Database) -> tuple[int, str]:
 
 
 def build_world(database: Database) -> World:
+    _warehouses(database)
     save_sku(database, "TEA-1", "西湖龙井 250g", 50, 16_080, SYSTEM)
+    set_stock(database, "SH", "TEA-1", 10, SYSTEM)
+    short_order_id, transfer_id = _short_order(database)
     paid = make_order(database)
     change_id = _pending_change(database, make_order(database).id)
     return_id = _return_in_review(database)
@@ -139,6 +179,8 @@ def build_world(database: Database) -> World:
         shipment_id=shipment_id,
         dead_job_id=dead_job_id,
         dead_job_kind=dead_job_kind,
+        short_order_id=short_order_id,
+        transfer_id=transfer_id,
     )
 
 

@@ -148,7 +148,7 @@ def ship_parcel(
     shipment.shipped_at = at
     ordered = parcels.ordered_quantities(session, order.id)
     contents = parcels.parcel_contents(session, [shipment], ordered)[shipment.id]
-    inventory.commit_lines(session, order.id, contents)
+    inventory.commit_lines(session, order.id, contents, actor.identifier, strict=False)
     parcels.follow_parcels(session, order, actor, at)
     if is_news(at):
         _notify_shipped(session, order.id, shipment)

@@ -16,8 +16,8 @@ from backend import audit
 from backend.actors import Actor
 from backend.audit.models import AuditEvent
 from backend.db import Database
-from backend.orders import inventory
-from backend.orders.models import HoldReason, Order, OrderLine, Reservation, ReservationState
+from backend.orders import allocation, inventory
+from backend.orders.models import HoldReason, Order, Reservation, ReservationState
 from backend.staff.permissions import Permission, check_permission
 
 HOLD_APPROVED = "order.hold_approved"
@@ -84,7 +84,9 @@ def get_hold_state(session: Session, order_id: int, reason: HoldReason) -> HoldS
     return HoldState(reason, HOLD_TEAM[reason], APPROVALS_NEEDED.get(reason, 1), approvers)
 
 
-def _reserve_again(session: Session, order: Order) -> HoldReason | None:
+def _reserve_again(
+    session: Session, order: Order, lead_times: allocation.LeadTimes
+) -> HoldReason | None:
     """Duplicate, value and cost holds kept their units; unknown-SKU and stock holds did not."""
     holding = session.scalar(
         select(Reservation.id)
@@ -93,16 +95,26 @@ def _reserve_again(session: Session, order: Order) -> HoldReason | None:
     )
     if holding:
         return None
-    for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all():
-        sku = inventory.resolve_sku(session, str(order.channel), line.sku)
-        if sku is None or not inventory.try_reserve(session, order.id, sku.id, line.quantity):
-            inventory.release(session, order.id)
-            return HoldReason.UNKNOWN_SKU if sku is None else HoldReason.OUT_OF_STOCK
+    lines = inventory.order_lines_to_reserve(session, order)
+    if lines is None:
+        return HoldReason.UNKNOWN_SKU
+    destination = inventory.destination_of(session, order)
+    if not inventory.reserve_lines(session, order.id, destination, lines, lead_times):
+        return HoldReason.OUT_OF_STOCK
     return None
 
 
-def approve_hold(database: Database, order_id: int, actor: Actor) -> HoldOutcome:
-    """A staff member approves a held order; it is released once enough people have."""
+def approve_hold(
+    database: Database,
+    order_id: int,
+    actor: Actor,
+    lead_times: allocation.LeadTimes | None = None,
+) -> HoldOutcome:
+    """A staff member approves a held order; it is released once enough people have.
+
+    `lead_times` (IntakeRules.lead_times) lets a stock hold that is still short propose
+    a transfer; without it none is proposed.
+    """
     check_permission(actor, Permission.RELEASE_HOLDS)
     with database.write() as session:
         order = session.get(Order, order_id, with_for_update=True)
@@ -123,7 +135,7 @@ def approve_hold(database: Database, order_id: int, actor: Actor) -> HoldOutcome
         )
         if len(earlier | {actor.identifier}) < APPROVALS_NEEDED.get(reason, 1):
             return HoldOutcome.AWAITING_SECOND
-        still = _reserve_again(session, order)
+        still = _reserve_again(session, order, lead_times or allocation.NO_TRANSFERS)
         if still is not None:
             order.hold_reason = still
             return HoldOutcome.STILL_HELD

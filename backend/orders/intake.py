@@ -10,7 +10,7 @@ price is below cost.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from backend import audit, jobs
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
-from backend.orders import inventory
+from backend.orders import allocation, inventory
 from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
 from backend.orders.channels.canonical import CanonicalParcel
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
@@ -66,6 +66,8 @@ class IntakeRules:
     below_cost_tolerance: float = 0.05
     duplicate_window: timedelta = timedelta(minutes=5)
     parcel_channels: frozenset[str] = PARCEL_CHANNELS
+    # How long a transfer between two warehouses takes, for proposing one (调拨).
+    lead_times: allocation.LeadTimes = field(default_factory=allocation.LeadTimes)
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ def _create(
         a.recipient_name, a.phone, a.province, a.city, a.district, a.street, a.postal_code
     )
     add_address_version(session, row, address, actor, at=placed)
-    hold = _lines_and_stock(session, row, order)
+    hold = _lines_and_stock(session, row, order, rules)
     hold = hold or _duplicate(session, row, order, rules) or _value_holds(session, row, rules)
     row.hold_reason = hold
     if order.status in CLOSED_BY_CHANNEL:
@@ -261,26 +263,33 @@ def _create(
     return IntakeResult(row.id, IntakeOutcome.CREATED, hold)
 
 
-def _lines_and_stock(session: Session, row: Order, order: CanonicalOrder) -> HoldReason | None:
-    hold: HoldReason | None = None
+def _lines_and_stock(
+    session: Session, row: Order, order: CanonicalOrder, rules: IntakeRules
+) -> HoldReason | None:
+    lines: list[allocation.Line] = []
+    unknown = False
     for line in order.lines:
         sku = inventory.resolve_sku(session, str(order.channel), line.channel_sku)
-        session.add(
-            OrderLine(
-                order_id=row.id,
-                sku=sku.code if sku else line.channel_sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price_fen=line.unit_price_fen,
-            )
+        stored = OrderLine(
+            order_id=row.id,
+            sku=sku.code if sku else line.channel_sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price_fen=line.unit_price_fen,
         )
+        session.add(stored)
+        session.flush()
         if sku is None:
-            hold = hold or HoldReason.UNKNOWN_SKU
-        elif hold is None and not inventory.try_reserve(session, row.id, sku.id, line.quantity):
-            hold = HoldReason.OUT_OF_STOCK
-    if hold is not None:
-        inventory.release(session, row.id)  # all or nothing: a held order keeps no units
-    return hold
+            unknown = True
+        else:
+            lines.append(allocation.Line(stored.id, sku.id, line.quantity))
+    if unknown:
+        return HoldReason.UNKNOWN_SKU
+    province = order.address.province
+    # All or nothing: a held order keeps no units.
+    if not inventory.reserve_lines(session, row.id, province, lines, rules.lead_times):
+        return HoldReason.OUT_OF_STOCK
+    return None
 
 
 def _duplicate(

@@ -1,4 +1,4 @@
-"""Order core tables: orders and their addresses, intake, stock, access, reconciliation."""
+"""Order core tables: orders, addresses, intake, warehouses and stock, access, reconciliation."""
 
 from __future__ import annotations
 
@@ -60,6 +60,21 @@ class ChangeStatus(StrEnum):
     REJECTED = "rejected"
     LOST_TO_LOCK = "lost_to_lock"  # the pack scan committed first
     ABANDONED = "abandoned"  # too many wrong codes, or a newer change replaced it
+
+
+class TransferStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class MovementKind(StrEnum):
+    COUNT = "count"  # staff counted the shelf: on_hand set to a new figure
+    COMMIT = "commit"  # shipped: the units left the warehouse
+    RESTOCK = "restock"  # a returned unit inspected as resaleable, back on the shelf
+    WRITE_OFF = "write_off"  # a returned unit too damaged to sell; never back in stock
+    TRANSFER_OUT = "transfer_out"  # 调拨: sent to another warehouse
+    TRANSFER_IN = "transfer_in"
 
 
 class ReservationState(StrEnum):
@@ -248,6 +263,13 @@ class LookupAttempt(Base):
 
 
 class Sku(Base):
+    """A product. `on_hand`/`reserved` are the sums over its warehouses' stock rows.
+
+    The sums are kept by the same statements that change a warehouse row (backend/orders/
+    inventory.py), so pages and reports that only need the total read one row; the
+    truth for reserving is WarehouseStock, and these columns are never written alone.
+    """
+
     __tablename__ = "skus"
     __table_args__ = (
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
@@ -260,6 +282,86 @@ class Sku(Base):
     cost_fen: Mapped[int] = mapped_column(default=0)
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
+
+
+class Warehouse(Base):
+    """A place stock is kept and parcels leave from, with the sender address a waybill needs."""
+
+    __tablename__ = "warehouses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Short or full province names and region names (华东 ...) it serves as if local.
+    serves: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Lower ships first when two warehouses are equally near.
+    priority: Mapped[int] = mapped_column(default=100)
+    active: Mapped[bool] = mapped_column(default=True)
+    contact_name: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    province: Mapped[str] = mapped_column(String(32), default="")  # where it ships from
+    city: Mapped[str] = mapped_column(String(32), default="")
+    district: Mapped[str] = mapped_column(String(32), default="")
+    street: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WarehouseStock(Base):
+    __tablename__ = "warehouse_stock"
+    __table_args__ = (
+        UniqueConstraint("warehouse_id", "sku_id"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="never_oversold"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    on_hand: Mapped[int] = mapped_column(default=0)
+    reserved: Mapped[int] = mapped_column(default=0)
+
+
+class StockMovement(Base):
+    """The stock ledger: every change of a warehouse's on_hand, with why and who."""
+
+    __tablename__ = "stock_movements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    kind: Mapped[MovementKind] = mapped_column(EnumText(MovementKind, 20))
+    # The change of on_hand (negative out, positive in); for a write-off, the units written
+    # off, which never came back on the shelf, so on_hand does not change.
+    quantity: Mapped[int]
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    # What may happen only once (a returned line restocked or written off): the database
+    # refuses the second row, so a repeated inspection cannot restock twice.
+    key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransferProposal(Base):
+    """调拨: units another warehouse could send so that an order can ship from one place."""
+
+    __tablename__ = "transfer_proposals"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    from_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    to_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int]
+    lead_days: Mapped[int]
+    status: Mapped[TransferStatus] = mapped_column(
+        EnumText(TransferStatus, 10), default=TransferStatus.PROPOSED, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class ChannelSku(Base):
@@ -280,6 +382,9 @@ class Reservation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    # Null only for rows from before warehouses; the migration fills both in.
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"), index=True)
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
     quantity: Mapped[int]
     state: Mapped[ReservationState] = mapped_column(
         EnumText(ReservationState, 10), default=ReservationState.RESERVED

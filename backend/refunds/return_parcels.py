@@ -15,9 +15,10 @@ from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.models import Shipment
 from backend.logistics.service import CARRIER_HAS_IT, add_return_shipment
 from backend.logistics.status import TrackingStatus
+from backend.orders import warehouses
 from backend.refunds import payouts
 from backend.refunds.lifecycle import ReturnAction, ReturnStatus, ReturnTransitionNotAllowed
-from backend.refunds.models import ReturnRequest
+from backend.refunds.models import ReturnLine, ReturnRequest
 from backend.refunds.service import ReturnInvalid, ReturnNotFound, move
 from backend.staff.permissions import Permission, check_permission
 
@@ -127,9 +128,18 @@ def receive_by_waybill(database: Database, code: str, actor: Actor) -> int | Non
 
 
 def record_inspection(
-    database: Database, return_id: int, passed: bool, note: str, actor: Actor
+    database: Database,
+    return_id: int,
+    passed: bool,
+    note: str,
+    actor: Actor,
+    warehouse: str | None = None,
 ) -> None:
-    """The warehouse inspected the returned item; a problem is left for staff to act on."""
+    """The warehouse inspected the returned item; a problem is left for staff to act on.
+
+    Passed units go back into stock at `warehouse` (default: where they shipped from),
+    failed ones are written off with the note as reason; each returned line only once.
+    """
     check_permission(actor, Permission.SCAN_PARCELS)
     with database.write() as session:
         request = session.get(ReturnRequest, return_id, with_for_update=True)
@@ -137,6 +147,24 @@ def record_inspection(
             raise ReturnNotFound(return_id)
         request.inspection = "ok" if passed else f"problem: {note.strip()[:180] or '-'}"
         request.inspected_at = utcnow()
+        returned = [
+            warehouses.ReturnedUnits(
+                f"return:{return_id}:line:{line.id}", line.order_line_id, line.quantity
+            )
+            for line in session.scalars(
+                select(ReturnLine).where(ReturnLine.return_id == return_id).order_by(ReturnLine.id)
+            )
+        ]
+        # Resaleable units go back where they shipped from; damaged ones are written off.
+        warehouses.put_back_returned(
+            session,
+            request.order_id,
+            returned,
+            passed,
+            note.strip() or "inspected",
+            actor,
+            warehouse,
+        )
         audit.record(
             session,
             actor,

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     MANAGE_STAFF = "manage_staff"  # add staff, change roles, disable accounts
     RELEASE_HOLDS = "release_holds"  # approve an order intake held (value, duplicate, SKU ...)
     MANAGE_SKUS = "manage_skus"  # the SKU master: add SKUs, count stock, map channel SKU ids
+    ALLOCATE_STOCK = "allocate_stock"  # move an order to another warehouse, accept transfers
     VIEW_COSTS = "view_costs"  # see unit costs, and set them (a SKU save that changes a cost)
     IMPORT_ORDERS = "import_orders"  # create orders from a CSV/Excel file of hand-taken orders
     RECONCILE_CHANNELS = "reconcile_channels"  # compare a channel's export with our orders
@@ -30,7 +31,8 @@ class Permission(StrEnum):
 P = Permission
 # A small merchant's team. Support answers customers: links, refunds, addresses, the orders
 # they take by phone or WeChat (import), and duplicate holds. The warehouse packs, counts
-# stock and maps channel SKUs, but never sees costs. Finance owns the money: costs (so also
+# stock, maps channel SKUs and decides which warehouse ships (and transfers), but never
+# sees costs. Finance owns the money: costs (so also
 # the SKU page they sit on), reconciliation, the finance CSV, refunds and high-value holds.
 # The supervisor leads support and the warehouse, without costs, finance exports or staff.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -44,7 +46,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.IMPORT_ORDERS,
         }
     ),
-    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS, P.RECORD_WAYBILLS}),
+    Role.WAREHOUSE: frozenset(
+        {P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS, P.RECORD_WAYBILLS, P.ALLOCATE_STOCK}
+    ),
     Role.FINANCE: frozenset(
         {
             P.VIEW_ORDERS,
@@ -66,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RELEASE_HOLDS,
             P.IMPORT_ORDERS,
             P.MANAGE_SKUS,
+            P.ALLOCATE_STOCK,
             P.RECONCILE_CHANNELS,
             P.MANAGE_JOBS,
             P.RECORD_WAYBILLS,

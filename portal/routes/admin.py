@@ -15,7 +15,7 @@ from backend.logistics.alerts import list_alerts
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
-from backend.orders import access, holds
+from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.search import search_orders
@@ -114,6 +114,7 @@ async def order_detail(request: Request) -> Response:
     messages = await calls.read(request, list_order_messages, database, order_id)
     can_record = staff.can(Permission.RECORD_WAYBILLS)
     form = await calls.read(request, waybill_form, database, order_id) if can_record else None
+    stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
 
     return render(
         request,
@@ -126,10 +127,12 @@ async def order_detail(request: Request) -> Response:
             "messages": messages,
             "can_manage_links": staff.can(Permission.MANAGE_LINKS),
             "can_release_holds": staff.can(Permission.RELEASE_HOLDS),
-            "notice": HOLD_NOTICES.get(request.query_params.get("notice", ""))
+            "notice": NOTICES.get(request.query_params.get("notice", ""))
             or WAYBILL_NOTICES.get(request.query_params.get("waybill", "")),
             "waybill_form": form,
             "carriers": CARRIER_NAMES,
+            "can_allocate": staff.can(Permission.ALLOCATE_STOCK),
+            "stock": stock,
         },
     )
 
@@ -198,6 +201,7 @@ async def approve_hold(request: Request) -> Response:
             request.app.state.database,
             order_id,
             staff.actor(client_ip(request)),
+            request.app.state.settings.rules.intake.lead_times,
         )
     except holds.SecondApproverNeeded:
         notice = "same_person"
@@ -205,6 +209,81 @@ async def approve_hold(request: Request) -> Response:
         notice = "nothing_held"
     target = request.url_for("admin_order", order_id=order_id).path
     return RedirectResponse(f"{target}?notice={notice}", status_code=303)
+
+
+# What the order page says after a warehouse move or a transfer decision.
+STOCK_NOTICES = {
+    "reallocated": N_("Moved: the units are now reserved at the chosen warehouse."),
+    "not_enough_stock": N_("Not moved: that warehouse does not have the free units."),
+    "allocation_locked": N_("Not moved: the order is already being picked or packed."),
+    "nothing_reserved": N_("Not moved: nothing is reserved for this order or line."),
+    "no_warehouse": N_("Not moved: there is no such active warehouse."),
+    "transfer_accepted": N_("Transfer accepted: the units moved and the order is reserved."),
+    "transfer_accepted_held": N_("Transfer accepted; the order is still short of stock."),
+    "transfer_rejected": N_("Transfer rejected."),
+    "transfer_impossible": N_("This transfer was decided already or the stock is gone."),
+}
+NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES}
+_MOVE_REFUSALS: dict[type[Exception], str] = {
+    warehouses.NotEnoughStock: "not_enough_stock",
+    warehouses.AllocationLocked: "allocation_locked",
+    warehouses.NothingReserved: "nothing_reserved",
+    stock.WarehouseNotFound: "no_warehouse",
+}
+
+
+def _back_to_order(request: Request, order_id: int, notice: str) -> Response:
+    target = request.url_for("admin_order", order_id=order_id).path
+    return RedirectResponse(f"{target}?notice={notice}", status_code=303)
+
+
+async def reallocate(request: Request) -> Response:
+    staff = await require_staff(request, Permission.ALLOCATE_STOCK)
+    order_id, form = _order_id(request), await request.form()
+    line = form_text(form, "line", 12)
+    if line and not line.isdigit():
+        raise HTTPException(400)
+    try:
+        await calls.write(
+            request,
+            warehouses.reallocate,
+            request.app.state.database,
+            order_id,
+            form_text(form, "warehouse", 32),
+            staff.actor(client_ip(request)),
+            int(line) if line else None,
+        )
+    except tuple(_MOVE_REFUSALS) as refused:
+        return _back_to_order(request, order_id, _MOVE_REFUSALS[type(refused)])
+    return _back_to_order(request, order_id, "reallocated")
+
+
+async def decide_transfer(request: Request) -> Response:
+    staff = await require_staff(request, Permission.ALLOCATE_STOCK)
+    state, form = request.app.state, await request.form()
+    proposal_id = int(request.path_params["transfer_id"])
+    order_id = _order_id(request)
+    actor = staff.actor(client_ip(request))
+    try:
+        if form_text(form, "verdict", 10) == "reject":
+            await calls.write(
+                request, transfers.reject_transfer, state.database, order_id, proposal_id, actor
+            )
+            notice = "transfer_rejected"
+        else:
+            released = await calls.write(
+                request,
+                transfers.accept_transfer,
+                state.database,
+                order_id,
+                proposal_id,
+                actor,
+                state.settings.rules.intake.lead_times,
+            )
+            notice = "transfer_accepted" if released else "transfer_accepted_held"
+    except transfers.TransferNotPossible:
+        notice = "transfer_impossible"
+    return _back_to_order(request, order_id, notice)
 
 
 async def admin_home(request: Request) -> Response:
@@ -226,4 +305,16 @@ routes = [
         name="admin_revoke_links",
     ),
     Route("/orders/{order_id:id}/hold", approve_hold, methods=["POST"], name="admin_approve_hold"),
+    Route(
+        "/orders/{order_id:id}/allocation",
+        reallocate,
+        methods=["POST"],
+        name="admin_reallocate",
+    ),
+    Route(
+        "/orders/{order_id:id}/transfers/{transfer_id:id}",
+        decide_transfer,
+        methods=["POST"],
+        name="admin_decide_transfer",
+    ),
 ]

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from backend.actors import Actor
 from backend.clock import utcnow
 from backend.finance_export import export_month_csv
-from backend.orders import intake, inventory, reconciliation
+from backend.orders import intake, inventory, reconciliation, warehouses
 from backend.orders.models import SalesChannel
 from backend.staff.permissions import Permission
 from portal import calls
@@ -117,12 +117,14 @@ async def sku_page(request: Request, error: str | None = None, status: int = 200
     costs = staff.can(Permission.VIEW_COSTS)
     database = request.app.state.database
     skus = await calls.read(request, inventory.list_skus, database, include_costs=costs)
+    known = await calls.read(request, warehouses.list_warehouses, database)
     return render(
         request,
         "admin/skus.html",
         {
             "staff": staff,
             "skus": skus,
+            "warehouses": known,
             "error": error,
             "channels": list(SalesChannel),
             "can_view_costs": costs,
@@ -154,8 +156,9 @@ async def _save_or_map(request: Request, form: FormData, actor: Actor) -> None:
         return
     stock = form_text(form, "on_hand", 9)
     name, on_hand = form_text(form, "name", 200), int(stock) if stock.isdigit() else -1
+    warehouse = form_text(form, "warehouse", 32) or None
     await calls.write(
-        request, inventory.save_sku, database, code, name, on_hand, _cost(form), actor
+        request, inventory.save_sku, database, code, name, on_hand, _cost(form), actor, warehouse
     )
 
 
@@ -169,9 +172,49 @@ async def save_sku(request: Request) -> Response:
     return redirect(request, "admin_skus")
 
 
+def _warehouse_fields(form: FormData) -> warehouses.WarehouseFields:
+    priority = form_text(form, "priority", 4) or "100"
+    if not priority.isdigit():
+        raise warehouses.WarehouseInvalid(priority)
+    serves = form_text(form, "serves", 300).replace("，", ",").replace("、", ",")
+    return warehouses.WarehouseFields(
+        code=form_text(form, "code", 32),
+        name=form_text(form, "name", 100),
+        province=form_text(form, "province", 32),
+        serves=tuple(name.strip() for name in serves.split(",") if name.strip()),
+        priority=int(priority),
+        active=form_text(form, "active", 1) == "1",
+        contact_name=form_text(form, "contact_name", 64),
+        phone=form_text(form, "phone", 20),
+        city=form_text(form, "city", 32),
+        district=form_text(form, "district", 32),
+        street=form_text(form, "street", 200),
+    )
+
+
+async def save_warehouse(request: Request) -> Response:
+    staff = await require_staff(request, Permission.MANAGE_SKUS)
+    form = await request.form()
+    try:
+        fields = _warehouse_fields(form)
+        await calls.write(
+            request,
+            warehouses.save_warehouse,
+            request.app.state.database,
+            fields,
+            staff.actor(client_ip(request)),
+        )
+    except warehouses.WarehouseInvalid:
+        return await sku_page(
+            request, N_("Check the warehouse code, name, regions and priority."), 422
+        )
+    return redirect(request, "admin_skus")
+
+
 routes = [
     Route("/skus", sku_page, name="admin_skus"),
     Route("/skus", save_sku, methods=["POST"], name="admin_save_sku"),
+    Route("/warehouses", save_warehouse, methods=["POST"], name="admin_save_warehouse"),
     Route("/import", import_page, name="admin_import"),
     Route("/import", import_orders, methods=["POST"], name="admin_import_upload"),
     Route("/finance.csv", finance_csv, name="admin_finance_csv"),

@@ -18,10 +18,12 @@ from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.orders import inventory, reconciliation
 from backend.orders.address_changes import start_address_change
 from backend.orders.address_policy import AddressRules
-from backend.orders.intake import IntakeRules
+from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
+from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
+from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
@@ -113,6 +115,31 @@ def _fill_every_table(database, tmp_path) -> None:
         RefundRules(),
         SYSTEM,
     )
+    _short_order_with_a_transfer(database)
+
+
+def _short_order_with_a_transfer(database) -> None:
+    """Two units wanted, one in each of two 华东 warehouses: a transfer proposal."""
+    save_warehouse(database, WarehouseFields("EN-A", "甲仓", "浙江省"), SYSTEM)
+    save_warehouse(database, WarehouseFields("EN-B", "乙仓", "上海市"), SYSTEM)
+    inventory.save_sku(database, "ENUM-2", "测试商品二", 1, None, SYSTEM, warehouse="EN-A")
+    set_stock(database, "EN-B", "ENUM-2", 1, SYSTEM)
+    address = CanonicalAddress("钱二", "13911110003", "浙江省", "杭州市", "西湖区", "文三路2号")
+    order = CanonicalOrder(
+        channel=SalesChannel.JD,
+        channel_order_no="JD-ENUM-SHORT",
+        status=OrderStatus.PAID,
+        raw_status="PAID",
+        buyer_name="钱二",
+        buyer_phone="13911110003",
+        address=address,
+        lines=(CanonicalLine("ENUM-2", "测试商品二", 2, 100),),
+        total_fen=200,
+        placed_at=None,
+        paid_at=None,
+        updated_at=None,
+    )
+    assert ingest_channel_order(database, order, "{}", IntakeRules(), SYSTEM).hold is not None
 
 
 def test_values_read_back_in_a_fresh_session_are_enum_members(database, tmp_path):

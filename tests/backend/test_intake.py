@@ -11,6 +11,7 @@ from backend.clock import utcnow
 from backend.db import is_unavailable
 from backend.orders.channels import map_order
 from backend.orders.intake import IntakeRules, ingest_channel_order
+from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import (
     ChannelEvent,
@@ -97,11 +98,7 @@ def test_a_repeated_delivery_id_is_kept_but_not_applied(database):
 
 
 def stock(database, code, on_hand, cost=0):
-    with database.write() as session:
-        sku = Sku(code=code, name=code, on_hand=on_hand, cost_fen=cost)
-        session.add(sku)
-        session.flush()
-        return sku.id
+    return save_sku(database, code, code, on_hand, cost, SYSTEM)
 
 
 def one_unit_order(channel_order_no, phone, sku="CUP-1", price=8_800):

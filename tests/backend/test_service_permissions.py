@@ -12,7 +12,7 @@ from backend.db import Database
 from backend.finance_export import export_month_csv
 from backend.fulfilment.waybill_import import import_waybill_file
 from backend.logistics.warehouse import confirm_reprint, scan_parcel
-from backend.orders import access, holds, inventory, reconciliation
+from backend.orders import access, holds, inventory, reconciliation, transfers, warehouses
 from backend.orders import address_changes as changes
 from backend.orders.intake import IntakeRules, import_order_file
 from backend.refunds import return_parcels
@@ -45,6 +45,30 @@ SERVICES: dict[str, tuple[Permission, Service]] = {
     "map_channel_sku": (
         P.MANAGE_SKUS,
         lambda db, w, a: inventory.map_channel_sku(db, "taobao", "36081", w.sku_code, a),
+    ),
+    "save_warehouse": (
+        P.MANAGE_SKUS,
+        lambda db, w, a: warehouses.save_warehouse(
+            db, warehouses.WarehouseFields("GZ", "广州仓"), a
+        ),
+    ),
+    "set_stock": (
+        P.MANAGE_SKUS,
+        lambda db, w, a: warehouses.set_stock(db, "SH", w.sku_code, 9, a),
+    ),
+    "reallocate": (
+        P.ALLOCATE_STOCK,
+        lambda db, w, a: warehouses.reallocate(db, w.held_order_id, "SH", a),
+    ),
+    "accept_transfer": (
+        P.ALLOCATE_STOCK,
+        lambda db, w, a: transfers.accept_transfer(
+            db, w.short_order_id, w.transfer_id, a, IntakeRules().lead_times
+        ),
+    ),
+    "reject_transfer": (
+        P.ALLOCATE_STOCK,
+        lambda db, w, a: transfers.reject_transfer(db, w.short_order_id, w.transfer_id, a),
     ),
     "import_order_file": (
         P.IMPORT_ORDERS,

@@ -6,11 +6,12 @@ from sqlalchemy import select
 
 from backend.demo import UNMAPPED_TITLE, seed_operations
 from backend.orders.intake import IntakeRules
+from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import ChannelSku, Order, SalesChannel, Sku
+from backend.orders.models import ChannelSku, Order, SalesChannel
 from backend.orders.service import NewLine
 from backend.staff.models import Role
-from tests.factories import make_order
+from tests.factories import SYSTEM, make_order
 from tests.portal.helpers import open_short_link, staff_login
 
 UNMAPPED = re.compile(r'<span class="pill pill-unmapped"[^>]*>未建档商品</span>')
@@ -55,9 +56,7 @@ def test_staff_see_which_lines_are_not_in_the_sku_master_until_they_are(client, 
     staff_login(client, database, Role.SUPPORT)
     html = client.get(f"/admin/orders/{order.id}").text
     assert len(UNMAPPED.findall(html)) == 1 and "紫砂提梁壶 手工 280ml" in html
+    sku_id = save_sku(database, "TEA-POT-280", "紫砂提梁壶 280ml", 5, None, SYSTEM)
     with database.write() as session:
-        sku = Sku(code="TEA-POT-280", name="紫砂提梁壶 280ml", on_hand=5)
-        session.add(sku)
-        session.flush()
-        session.add(ChannelSku(channel=SalesChannel.TAOBAO, channel_sku="TB-SKU-77", sku_id=sku.id))
+        session.add(ChannelSku(channel=SalesChannel.TAOBAO, channel_sku="TB-SKU-77", sku_id=sku_id))
     assert not UNMAPPED.search(client.get(f"/admin/orders/{order.id}").text)

@@ -82,6 +82,9 @@ NEEDS: dict[str, Permission | str] = {
     "admin_return_photo": P.REVIEW_REFUNDS,
     "admin_skus": P.MANAGE_SKUS,
     "admin_save_sku": P.MANAGE_SKUS,
+    "admin_save_warehouse": P.MANAGE_SKUS,
+    "admin_reallocate": P.ALLOCATE_STOCK,
+    "admin_decide_transfer": P.ALLOCATE_STOCK,
     "admin_import": P.IMPORT_ORDERS,
     "admin_import_upload": P.IMPORT_ORDERS,
     "admin_waybill_import": P.RECORD_WAYBILLS,
@@ -134,6 +137,18 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_skus": lambda w: Call("GET", "/admin/skus"),
     "admin_save_sku": lambda w: Call(
         "POST", "/admin/skus", {"code": w.sku_code, "name": "西湖龙井 250g", "on_hand": "49"}
+    ),
+    "admin_save_warehouse": lambda w: Call(
+        "POST", "/admin/warehouses", {"code": "GZ", "name": "广州仓", "province": "广东省"}
+    ),
+    # The held high-value order keeps its units at HZ; SH has TEA-1 to take them.
+    "admin_reallocate": lambda w: Call(
+        "POST", f"/admin/orders/{w.held_order_id}/allocation", {"warehouse": "SH"}
+    ),
+    "admin_decide_transfer": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.short_order_id}/transfers/{w.transfer_id}",
+        {"verdict": "accept"},
     ),
     "admin_import": lambda w: Call("GET", "/admin/import"),
     "admin_import_upload": lambda w: Call(
