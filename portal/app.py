@@ -29,6 +29,7 @@ from portal.rendering import build_templates
 from portal.routes import (
     address,
     admin,
+    admin_confirmations,
     admin_finance,
     admin_jobs,
     admin_operations,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_operations.routes,
                     *admin_finance.routes,
                     *admin_jobs.routes,
+                    *admin_confirmations.routes,
                 ],
             ),
             Mount("/warehouse", routes=warehouse.routes),

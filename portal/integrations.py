@@ -16,6 +16,8 @@ from backend.logistics.tracking_jobs import TrackingClients
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
 from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
+from backend.orders.channels.ship_confirm.base import merge_carriers, parse_carrier_overrides
+from backend.orders.channels.ship_confirm.registry import DEFAULT_CARRIERS, ShipConfirmers
 from backend.refunds.gateways.alipay import AlipayClient
 from backend.refunds.gateways.base import RefundGateway, load_private_key, load_public_key
 from backend.refunds.gateways.wechatpay import WeChatPayClient
@@ -50,6 +52,7 @@ class Integrations:
     tracking: TrackingClients
     notifications: NotificationConfig
     refunds: Gateways
+    ship_confirmers: ShipConfirmers
 
     def close(self) -> None:
         self.http.close()
@@ -150,8 +153,21 @@ def _refunds(settings: Settings, http: httpx.Client) -> Gateways:
     return Gateways(gateways)
 
 
+def _ship_confirmers(settings: Settings, http: httpx.Client) -> ShipConfirmers:
+    overrides = parse_carrier_overrides(settings.ship_confirm_carriers)
+    return ShipConfirmers(
+        http,
+        carriers=merge_carriers(DEFAULT_CARRIERS, overrides),
+        methods=parse_pairs(settings.ship_confirm_methods),
+    )
+
+
 def build_integrations(settings: Settings) -> Integrations:
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
     return Integrations(
-        http, _tracking(settings, http), _notifications(settings, http), _refunds(settings, http)
+        http,
+        _tracking(settings, http),
+        _notifications(settings, http),
+        _refunds(settings, http),
+        _ship_confirmers(settings, http),
     )

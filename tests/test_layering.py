@@ -37,7 +37,8 @@ DOMAINS: dict[str, frozenset[str]] = {
     "orders": frozenset(),
     "notifications": frozenset({"orders"}),
     "logistics": frozenset({"orders", "notifications"}),
-    "refunds": frozenset({"orders", "notifications", "logistics"}),
+    "fulfilment": frozenset({"orders", "notifications", "logistics"}),
+    "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment"}),
 }
 # The plumbing every domain stands on; it uses no domain itself.
 FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff")

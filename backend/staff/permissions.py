@@ -24,6 +24,8 @@ class Permission(StrEnum):
     RECONCILE_CHANNELS = "reconcile_channels"  # compare a channel's export with our orders
     EXPORT_FINANCE = "export_finance"  # download the monthly finance CSV (every order's money)
     MANAGE_JOBS = "manage_jobs"  # see dead background jobs and send them to run again
+    # see ship confirmations a sales channel refused, and send them again once fixed
+    CONFIRM_SHIPMENTS = "confirm_shipments"
 
 
 P = Permission
@@ -32,6 +34,7 @@ P = Permission
 # stock and maps channel SKUs, but never sees costs. Finance owns the money: costs (so also
 # the SKU page they sit on), reconciliation, the finance CSV, refunds and high-value holds.
 # The supervisor leads support and the warehouse, without costs, finance exports or staff.
+# A channel refusing a waybill is the warehouse's to fix (wrong carrier, wrong number).
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset(
         {
@@ -43,7 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.IMPORT_ORDERS,
         }
     ),
-    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS}),
+    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS, P.CONFIRM_SHIPMENTS}),
     Role.FINANCE: frozenset(
         {
             P.VIEW_ORDERS,
@@ -67,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MANAGE_SKUS,
             P.RECONCILE_CHANNELS,
             P.MANAGE_JOBS,
+            P.CONFIRM_SHIPMENTS,
         }
     ),
     Role.ADMIN: frozenset(Permission),

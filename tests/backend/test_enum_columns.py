@@ -9,11 +9,16 @@ from datetime import date, timedelta
 from enum import StrEnum
 from types import UnionType
 
+import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from backend.db import Base, EnumText
+from backend.fulfilment.confirmations import confirm_shipment
+from backend.logistics.models import Shipment
+from backend.orders.channels.ship_confirm.registry import ShipConfirmers
+from backend.orders.shops import default_shops, sync_shops
 from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.orders import inventory, reconciliation
 from backend.orders.address_changes import start_address_change
@@ -113,6 +118,14 @@ def _fill_every_table(database, tmp_path) -> None:
         RefundRules(),
         SYSTEM,
     )
+    shops = default_shops("shopify-secret", {})
+    sync_shops(database, shops, SYSTEM)
+    with database.read() as session:
+        shipment_id = session.scalars(
+            select(Shipment.id).where(Shipment.order_id == delivered.id)
+        ).one()
+    # The default Taobao shop has no API credentials: refused, and recorded as such.
+    confirm_shipment(database, ShipConfirmers(httpx.Client()), shops, {"shipment_id": shipment_id})
 
 
 def test_values_read_back_in_a_fresh_session_are_enum_members(database, tmp_path):

@@ -1,0 +1,1 @@
+"""Fulfilment: what happens once a parcel has a waybill (telling the sales channel it shipped)."""
