@@ -15,18 +15,18 @@ from PIL import Image
 from sqlalchemy import select
 
 from backend.db import Base, EnumText
+from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.fulfilment.confirmations import confirm_shipment
 from backend.logistics.models import Shipment
-from backend.orders.channels.ship_confirm.registry import ShipConfirmers
-from backend.orders.shops import default_shops, sync_shops
-from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.orders import inventory, reconciliation
 from backend.orders.address_changes import start_address_change
 from backend.orders.address_policy import AddressRules
+from backend.orders.channels.ship_confirm.registry import ShipConfirmers
 from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
+from backend.orders.shops import default_shops, sync_shops
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType

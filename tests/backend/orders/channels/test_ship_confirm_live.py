@@ -122,4 +122,3 @@ def test_a_request_signed_with_another_secret_is_refused(platform, confirmers):
     with pytest.raises(ConfirmationRefused):
         client.confirm(_confirmation(forged))
     assert emulator.confirmations == []
-
