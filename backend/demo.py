@@ -17,6 +17,7 @@ from sqlalchemy import select
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
+from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.logistics.carriers import sandbox
 from backend.logistics.models import Shipment
 from backend.logistics.service import create_shipment, record_tracking_update
@@ -24,7 +25,14 @@ from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOr
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderAction, OrderStatus
-from backend.orders.models import AddressVersion, Order, PaymentMethod, SalesChannel, Sku
+from backend.orders.models import (
+    AddressVersion,
+    Order,
+    OrderLine,
+    PaymentMethod,
+    SalesChannel,
+    Sku,
+)
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
 from backend.staff.accounts import StaffNameTaken, add_staff
 from backend.staff.models import Role
@@ -105,6 +113,8 @@ PLAN: tuple[tuple[OrderStatus, int, float, int], ...] = (
     (OrderStatus.AFTER_SALE, 2, 6, 99),
     (OrderStatus.REFUNDED, 1, 9, 99),
     (OrderStatus.CANCELLED, 3, 2, 0),
+    # Two warehouses' worth: the first parcel is on its way, the rest is still to pack.
+    (OrderStatus.PARTIALLY_SHIPPED, 2, 0.3, 1),
 )
 
 # Parcels that stopped moving, for the exceptions queue: (days since shipped, steps seen).
@@ -202,6 +212,34 @@ def _ship(
         )
 
 
+def _ship_first_line(
+    database: Database,
+    order_id: int,
+    index: int,
+    at: datetime,
+    actor: Actor,
+    carriers: Sequence[str],
+) -> None:
+    with database.read() as session:
+        first = session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
+        ).first()
+    assert first is not None
+    carrier = carriers[index % len(carriers)]
+    prefix = "SB" if carrier == sandbox.CARRIER_CODE else carrier[:2].upper()
+    record_waybill(
+        database,
+        order_id,
+        carrier,
+        f"{prefix}{700000000000 + index * 7919}",
+        actor,
+        source=WaybillSource.ERP,
+        lines={first.id: 1},
+        at=at,
+        origin_province="浙江省",
+    )
+
+
 def seed_orders(
     database: Database,
     now: datetime | None = None,
@@ -218,6 +256,10 @@ def seed_orders(
             index += 1
             placed_at = now - timedelta(days=days_ago, minutes=rng.randrange(0, 50))
             new = _new_order(rng, index, placed_at)
+            if status == OrderStatus.PARTIALLY_SHIPPED:  # two lines, so one can wait
+                new = replace(
+                    new, lines=[NewLine(sku, title, 1, price) for sku, title, price in PRODUCTS[:2]]
+                )
             if _known(database, new):
                 existing += 1
                 continue
@@ -283,6 +325,9 @@ def _advance(
     if status in PATHS:
         return
     shipped_at = min(at + timedelta(minutes=30), utcnow())
+    if status == OrderStatus.PARTIALLY_SHIPPED:
+        _ship_first_line(database, order_id, index, shipped_at, actor, carriers)
+        return
     _ship(database, order_id, index, shipped_at, steps, actor, carriers)
     for action in AFTER_DELIVERY.get(status, ()):
         apply_action(database, order_id, action, actor)

@@ -27,6 +27,8 @@ SLA: dict[OrderStatus, tuple[timedelta, Team]] = {
     OrderStatus.PAID: (timedelta(minutes=15), Team.WAREHOUSE),
     OrderStatus.PICKING: (timedelta(hours=2), Team.WAREHOUSE),
     OrderStatus.PACKED: (timedelta(hours=4), Team.WAREHOUSE),
+    # The rest of the order waits in another warehouse: a day at most, like the ship promise.
+    OrderStatus.PARTIALLY_SHIPPED: (timedelta(hours=24), Team.WAREHOUSE),
     OrderStatus.AFTER_SALE: (timedelta(hours=48), Team.SUPPORT),
 }
 

@@ -4,7 +4,7 @@ from backend.audit.models import AuditEvent
 from backend.db import Base
 from backend.fulfilment.models import ShipConfirmationRecord
 from backend.jobs.models import Job, WorkerSlot
-from backend.logistics.models import Shipment, TrackingEvent
+from backend.logistics.models import Shipment, ShipmentLine, TrackingEvent
 from backend.notifications.models import Notification
 from backend.orders.models import (
     AddressChange,
@@ -46,6 +46,7 @@ __all__ = [
     "ReturnRequest",
     "ShipConfirmationRecord",
     "Shipment",
+    "ShipmentLine",
     "Shop",
     "ShortLink",
     "Sku",

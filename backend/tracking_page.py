@@ -50,6 +50,7 @@ _ORDER_STEP = {
     OrderStatus.PAID: ProgressStep.PAID,
     OrderStatus.PICKING: ProgressStep.PAID,
     OrderStatus.PACKED: ProgressStep.PAID,
+    OrderStatus.PARTIALLY_SHIPPED: ProgressStep.DISPATCHED,
     OrderStatus.SHIPPED: ProgressStep.DISPATCHED,
     OrderStatus.DELIVERED: ProgressStep.DELIVERED,
     OrderStatus.COMPLETED: ProgressStep.DELIVERED,

@@ -27,6 +27,7 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (OrderStatus.PAID, N_("Paid")),
     (OrderStatus.PICKING, N_("Being picked")),
     (OrderStatus.PACKED, N_("Packed")),
+    (OrderStatus.PARTIALLY_SHIPPED, N_("Partly shipped")),
     (OrderStatus.SHIPPED, N_("Shipped")),
     (OrderStatus.DELIVERED, N_("Delivered")),
     (OrderStatus.COMPLETED, N_("Completed")),

@@ -1,1 +1,1 @@
-"""Fulfilment: what happens once a parcel has a waybill (telling the sales channel it shipped)."""
+"""Fulfilment: from a paid order to parcels under waybills, confirmed to the sales channel."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
@@ -47,6 +47,13 @@ class Shipment(Base):
     last_synced_at: Mapped[datetime | None]
     # Last reprint of the label; an address version newer than the label needs a new one.
     label_reprinted_at: Mapped[datetime | None]
+    # How the waybill reached us: booked at a carrier, by hand, an import, an ERP, a channel.
+    source: Mapped[str | None] = mapped_column(String(20))
+    # When the parcel left: at pickup for a label booked here, at once for one shipped
+    # elsewhere (a 3PL, the platform). The order's status follows its parcels' (parcels.py).
+    shipped_at: Mapped[datetime | None]
+    # A label booked by mistake, or for an order cancelled before pickup; it counts no more.
+    voided_at: Mapped[datetime | None]
 
     def label_is_stale(self, address_changed_at: datetime | None) -> bool:
         printed = self.label_reprinted_at or self.label_created_at
@@ -79,3 +86,21 @@ class TrackingEvent(Base):
     # Dated too far after received_at (timeline.is_future_dated): shown to staff, marked, and
     # left out of the shipment's status, times, notices and the customer's timeline.
     future_dated: Mapped[bool] = mapped_column(default=False)
+
+
+class ShipmentLine(Base):
+    """Which order lines, and how many of each, travel in a parcel.
+
+    A shipment with no lines is an older one that carries the whole order.
+    """
+
+    __tablename__ = "shipment_lines"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "order_line_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    quantity: Mapped[int]

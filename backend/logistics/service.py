@@ -12,6 +12,7 @@ from backend import audit, jobs
 from backend.actors import Actor
 from backend.clock import utcnow
 from backend.db import Database
+from backend.logistics import parcels
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.estimates import estimate_from_history, lane_transit_hours
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
@@ -24,11 +25,11 @@ from backend.logistics.timeline import (
     is_future_dated,
 )
 from backend.notifications import outbox
-from backend.notifications.models import NotificationEvent
+from backend.notifications.models import Notification, NotificationEvent, NotificationStatus
 from backend.orders import inventory
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, Order
-from backend.orders.service import OrderNotFound, transition
+from backend.orders.service import OrderNotFound
 
 SUBSCRIBE = "tracking.subscribe"
 RETURN_PARCEL_MOVED = "logistics.return_parcel_moved"
@@ -80,7 +81,7 @@ class TrackingUpdate:
         return bool(self.added or self.removed or self.status_before != self.status_after)
 
 
-def _add_label(
+def add_outbound_parcel(
     session: Session,
     order: Order,
     carrier_code: str,
@@ -88,7 +89,9 @@ def _add_label(
     actor: Actor,
     at: datetime,
     origin_province: str | None,
+    source: str | None = None,
 ) -> Shipment:
+    """A labelled parcel for a locked order, inside the caller's transaction; tracking starts."""
     taken = session.scalar(
         select(Shipment.id).where(
             Shipment.carrier_code == carrier_code, Shipment.tracking_no == tracking_no
@@ -115,6 +118,7 @@ def _add_label(
         destination_province=destination,
         label_created_at=at,
         created_at=at,
+        source=source,
         estimated_earliest=estimate.earliest,
         estimated_latest=estimate.latest,
     )
@@ -137,17 +141,42 @@ def _add_label(
     return shipment
 
 
-def _ship(session: Session, order: Order, shipment: Shipment, actor: Actor, at: datetime) -> None:
-    transition(session, order, OrderAction.SHIP, actor, at)
-    inventory.commit(session, order.id)  # the units left the warehouse
+def ship_parcel(
+    session: Session, order: Order, shipment: Shipment, actor: Actor, at: datetime
+) -> None:
+    """The parcel left: its units leave the stock, the order follows, the customer hears once."""
+    shipment.shipped_at = at
+    ordered = parcels.ordered_quantities(session, order.id)
+    contents = parcels.parcel_contents(session, [shipment], ordered)[shipment.id]
+    inventory.commit_lines(session, order.id, contents)
+    parcels.follow_parcels(session, order, actor, at)
     if is_news(at):
-        outbox.notify(
-            session,
-            order.id,
-            NotificationEvent.SHIPPED,
-            shipment_id=shipment.id,
-            details=_notice_details(shipment),
+        _notify_shipped(session, order.id, shipment)
+
+
+# One "shipped" text per order per hour: parcels leaving together make one message that
+# counts them, not a message each.
+SHIPPED_NOTICE_GAP = timedelta(hours=1)
+
+
+def _notify_shipped(session: Session, order_id: int, shipment: Shipment) -> None:
+    gone = [p for p in parcels.outbound_parcels(session, order_id) if p.shipped_at is not None]
+    details = {**_notice_details(shipment), "parcels": str(len(gone))}
+    recent = session.scalars(
+        select(Notification).where(
+            Notification.order_id == order_id,
+            Notification.event == NotificationEvent.SHIPPED,
+            Notification.created_at > utcnow() - SHIPPED_NOTICE_GAP,
         )
+    ).all()
+    if recent:
+        for waiting in recent:
+            if waiting.status == NotificationStatus.PENDING:
+                waiting.params = {**waiting.params, "parcels": details["parcels"]}
+        return
+    outbox.notify(
+        session, order_id, NotificationEvent.SHIPPED, shipment_id=shipment.id, details=details
+    )
 
 
 def _locked_order(session: Session, order_id: int) -> Order:
@@ -210,7 +239,9 @@ def create_label(
     at = at or utcnow()
     with database.write() as session:
         order = _locked_order(session, order_id)
-        return _add_label(session, order, carrier_code, tracking_no, actor, at, origin_province).id
+        return add_outbound_parcel(
+            session, order, carrier_code, tracking_no, actor, at, origin_province
+        ).id
 
 
 def create_shipment(
@@ -226,8 +257,10 @@ def create_shipment(
     at = at or utcnow()
     with database.write() as session:
         order = _locked_order(session, order_id)
-        shipment = _add_label(session, order, carrier_code, tracking_no, actor, at, origin_province)
-        _ship(session, order, shipment, actor, at)
+        shipment = add_outbound_parcel(
+            session, order, carrier_code, tracking_no, actor, at, origin_province
+        )
+        ship_parcel(session, order, shipment, actor, at)
         return shipment.id
 
 
@@ -322,14 +355,18 @@ CARRIER_HAS_IT = frozenset(
 def _ship_at_pickup(session: Session, shipment: Shipment, actor: Actor, at: datetime) -> None:
     """A label printed before packing becomes a shipment when the carrier first scans it."""
     order = session.get(Order, shipment.order_id, with_for_update=True)
-    if order is not None and can(OrderStatus(order.status), OrderAction.SHIP):
-        _ship(session, order, shipment, actor, at)
+    if order is None or shipment.shipped_at is not None or shipment.voided_at is not None:
+        return
+    status = OrderStatus(order.status)
+    if can(status, OrderAction.SHIP) or can(status, OrderAction.SHIP_PART):
+        ship_parcel(session, order, shipment, actor, at)
 
 
 def _deliver_order(session: Session, order_id: int, actor: Actor, at: datetime) -> None:
+    """Delivered when every parcel that left is, and nothing is left to send."""
     order = session.get(Order, order_id, with_for_update=True)
-    if order is not None and can(OrderStatus(order.status), OrderAction.DELIVER):
-        transition(session, order, OrderAction.DELIVER, actor, at)
+    if order is not None:
+        parcels.follow_parcels(session, order, actor, at)
 
 
 def apply_carrier_events(

@@ -70,7 +70,9 @@ class AddressDecision:
 
 EDITABLE_STATUSES = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PICKING})
 # After the pack scan the parcel may still be redirected by the carrier until it arrives.
-INTERCEPTABLE_STATUSES = frozenset({OrderStatus.PACKED, OrderStatus.SHIPPED})
+INTERCEPTABLE_STATUSES = frozenset(
+    {OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED}
+)
 
 
 def decide(facts: AddressFacts, now: datetime, rules: AddressRules) -> AddressDecision:

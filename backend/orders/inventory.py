@@ -17,7 +17,14 @@ from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import ChannelSku, Order, Reservation, ReservationState, Sku
+from backend.orders.models import (
+    ChannelSku,
+    Order,
+    OrderLine,
+    Reservation,
+    ReservationState,
+    Sku,
+)
 from backend.staff.permissions import Permission, check_permission
 
 
@@ -83,6 +90,58 @@ def commit(session: Session, order_id: int) -> None:
             .execution_options(synchronize_session=False)
         )
         reservation.state = ReservationState.COMMITTED
+
+
+def commit_lines(session: Session, order_id: int, quantities: dict[int, int]) -> None:
+    """Units of some lines left in a parcel: those leave the stock and the reservation.
+
+    A reservation bigger than what left is split, so the rest stays reserved for the next
+    parcel. Lines with no reservation (an order shipped from stock we do not keep) pass.
+    """
+    rows = session.execute(
+        select(OrderLine.id, OrderLine.sku).where(
+            OrderLine.order_id == order_id, OrderLine.id.in_(quantities)
+        )
+    )
+    codes = {line_id: code for line_id, code in rows}
+    by_sku: dict[str, int] = {}
+    for line_id, quantity in quantities.items():
+        if line_id in codes:
+            by_sku[codes[line_id]] = by_sku.get(codes[line_id], 0) + quantity
+    for code, wanted in by_sku.items():
+        held = session.scalars(
+            select(Reservation)
+            .join(Sku, Sku.id == Reservation.sku_id)
+            .where(
+                Reservation.order_id == order_id,
+                Reservation.state == ReservationState.RESERVED,
+                Sku.code == code,
+            )
+            .order_by(Reservation.id)
+        ).all()
+        for reservation in held:
+            if wanted <= 0:
+                break
+            taken = min(wanted, reservation.quantity)
+            session.execute(
+                update(Sku)
+                .where(Sku.id == reservation.sku_id)
+                .values(reserved=Sku.reserved - taken, on_hand=Sku.on_hand - taken)
+                .execution_options(synchronize_session=False)
+            )
+            if taken < reservation.quantity:
+                reservation.quantity -= taken
+                session.add(
+                    Reservation(
+                        order_id=order_id,
+                        sku_id=reservation.sku_id,
+                        quantity=taken,
+                        state=ReservationState.COMMITTED,
+                    )
+                )
+            else:
+                reservation.state = ReservationState.COMMITTED
+            wanted -= taken
 
 
 def release_unpaid(

@@ -11,6 +11,7 @@ class OrderStatus(StrEnum):
     PAID = "paid"
     PICKING = "picking"
     PACKED = "packed"
+    PARTIALLY_SHIPPED = "partially_shipped"  # 部分发货: some parcels are out, not all
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     COMPLETED = "completed"
@@ -23,7 +24,8 @@ class OrderAction(StrEnum):
     PAY = "pay"
     START_PICKING = "start_picking"
     PACK = "pack"
-    SHIP = "ship"
+    SHIP_PART = "ship_part"  # a parcel left with some of the lines
+    SHIP = "ship"  # the last lines left: everything is on its way
     DELIVER = "deliver"
     COMPLETE = "complete"
     OPEN_AFTER_SALE = "open_after_sale"
@@ -43,7 +45,9 @@ TRANSITIONS: MappingProxyType[OrderStatus, MappingProxyType[OrderAction, OrderSt
             ),
             S.PICKING: MappingProxyType({A.PACK: S.PACKED, A.CANCEL: S.CANCELLED}),
             # Once packed the parcel is physically in the flow: no cancel, only shipping.
-            S.PACKED: MappingProxyType({A.SHIP: S.SHIPPED}),
+            S.PACKED: MappingProxyType({A.SHIP_PART: S.PARTIALLY_SHIPPED, A.SHIP: S.SHIPPED}),
+            # The order follows its parcels: it is shipped when the last line has left.
+            S.PARTIALLY_SHIPPED: MappingProxyType({A.SHIP: S.SHIPPED}),
             S.SHIPPED: MappingProxyType({A.DELIVER: S.DELIVERED}),
             S.DELIVERED: MappingProxyType(
                 {A.COMPLETE: S.COMPLETED, A.OPEN_AFTER_SALE: S.AFTER_SALE}

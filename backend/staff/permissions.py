@@ -24,6 +24,7 @@ class Permission(StrEnum):
     RECONCILE_CHANNELS = "reconcile_channels"  # compare a channel's export with our orders
     EXPORT_FINANCE = "export_finance"  # download the monthly finance CSV (every order's money)
     MANAGE_JOBS = "manage_jobs"  # see dead background jobs and send them to run again
+    RECORD_WAYBILLS = "record_waybills"  # record a waybill by hand or from a file, void a label
     # see ship confirmations a sales channel refused, and send them again once fixed
     CONFIRM_SHIPMENTS = "confirm_shipments"
 
@@ -46,7 +47,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.IMPORT_ORDERS,
         }
     ),
-    Role.WAREHOUSE: frozenset({P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS, P.CONFIRM_SHIPMENTS}),
+    Role.WAREHOUSE: frozenset(
+        {P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS, P.RECORD_WAYBILLS, P.CONFIRM_SHIPMENTS}
+    ),
     Role.FINANCE: frozenset(
         {
             P.VIEW_ORDERS,
@@ -70,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MANAGE_SKUS,
             P.RECONCILE_CHANNELS,
             P.MANAGE_JOBS,
+            P.RECORD_WAYBILLS,
             P.CONFIRM_SHIPMENTS,
         }
     ),
