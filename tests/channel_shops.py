@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,14 +12,12 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from backend.db import Database
-from backend.fulfilment.confirmations import CONFIRM_SHIPMENT, request_confirmation
+from backend.fulfilment.confirmations import CONFIRM_SHIPMENT
+from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.jobs.worker import Worker
-from backend.logistics.service import create_shipment
 from backend.orders.channels import signatures as sig
 from backend.orders.inventory import save_sku
-from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Order
-from backend.orders.service import apply_action
 from emulators.channels import ChannelEmulator
 from emulators.serving import serve_in_thread
 from portal.app import create_app
@@ -64,10 +62,11 @@ def two_tmall_shops(settings: Settings, folder: Path) -> Iterator[TwoShops]:
         yield TwoShops(replace(settings, shops_file=str(write_shops_file(folder, url))), top)
 
 
-def tmall_push(tid: int, phone: str, secret: str) -> dict[str, str]:
-    trade = load_payload("tmall", "normal")
+def tmall_push(tid: int, phone: str, secret: str, case: str = "normal") -> dict[str, str]:
+    trade = load_payload("tmall", case)
     trade |= {"tid": tid, "tid_str": str(tid), "receiver_mobile": phone}
-    trade["orders"]["order"][0]["oid"] = tid + 1
+    for index, line in enumerate(trade["orders"]["order"], 1):
+        line["oid"] = tid + index
     params = {
         "app_key": "push",
         "timestamp": "2026-11-22 12:00:00",
@@ -98,18 +97,23 @@ def order_of(database: Database, tid: int) -> Order:
         return order
 
 
-def ship(database: Database, order_id: int, carrier: str, waybill: str) -> int:
-    """Pick, pack and label the order, and ask for its confirmation as the waybill step does."""
-    apply_action(database, order_id, OrderAction.START_PICKING, SYSTEM)
-    apply_action(database, order_id, OrderAction.PACK, SYSTEM)
-    shipment_id = create_shipment(database, order_id, carrier, waybill, SYSTEM)
-    with database.write() as session:
-        request_confirmation(session, shipment_id)
-    return shipment_id
+def ship(
+    database: Database,
+    order_id: int,
+    carrier: str,
+    waybill: str,
+    lines: Mapping[int, int] | None = None,
+) -> int:
+    """The waybill recorded as the merchant's ERP reports it: the parcel leaves, the job waits."""
+    recorded = record_waybill(
+        database, order_id, carrier, waybill, SYSTEM, source=WaybillSource.ERP, lines=lines
+    )
+    return recorded.shipment_id
 
 
 def stock(database: Database) -> None:
     save_sku(database, "AIR-PURIFIER-X1", "空气净化器 X1", 20, 80_000, SYSTEM)
+    save_sku(database, "FILTER-X1", "滤芯 X1", 20, 2_000, SYSTEM)
 
 
 def app_client(settings: Settings, database: Database) -> TestClient:

@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database
-from backend.fulfilment.confirmations import confirm_shipment, request_confirmation
+from backend.fulfilment.confirmations import confirm_shipment
 from backend.fulfilment.models import ConfirmationStatus, ShipConfirmationRecord
+from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import GiveUp, enqueue
 from backend.jobs.worker import Worker
 from backend.logistics.models import Shipment
-from backend.logistics.service import create_shipment
 from backend.orders import address_changes as changes
 from backend.orders.address_policy import AddressRules
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
@@ -126,9 +126,9 @@ def _dead_job(database: Database) -> tuple[int, str]:
 def _refused_confirmation(database: Database) -> int:
     """Through the real job handler: the default Taobao shop has no API credentials."""
     order = make_order(database, status=OrderStatus.PACKED)
-    shipment_id = create_shipment(database, order.id, "yuantong", "YT0000000000001", SYSTEM)
-    with database.write() as session:
-        request_confirmation(session, shipment_id)
+    shipment_id = record_waybill(
+        database, order.id, "yuantong", "YT0000000000001", SYSTEM, source=WaybillSource.ERP
+    ).shipment_id
     with httpx.Client() as http:
         shops = default_shops("", {})
         confirm_shipment(database, ShipConfirmers(http), shops, {"shipment_id": shipment_id})

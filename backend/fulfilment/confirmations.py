@@ -1,7 +1,8 @@
 """Telling the sales channel a parcel shipped (发货回传): the durable job, its record, the queue.
 
 A waybill recorded for an outbound shipment enqueues `channel.confirm_shipment` in the
-same transaction (request_confirmation). The handler is safe to run twice: a confirmed
+same transaction (record_waybill); the handler makes the shipment's record on its first
+run. The handler is safe to run twice: a confirmed
 or refused shipment is never sent again by the job, and the idempotency key is stored
 before the first call. A refusal waits for staff on /admin/confirmations, who retry it
 once the cause is fixed; an unreachable platform is retried by the worker with backoff.
@@ -22,6 +23,8 @@ from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.fulfilment.models import ConfirmationStatus, ShipConfirmationRecord
+from backend.fulfilment.waybills import CONFIRM_SHIPMENT
+from backend.logistics import parcels
 from backend.logistics.models import Shipment, ShipmentDirection
 from backend.orders.channels.ship_confirm.base import (
     ChannelUnavailable,
@@ -36,7 +39,7 @@ from backend.orders.models import Order, OrderLine, Shop
 from backend.orders.shops import ShopDirectory
 from backend.staff.permissions import Permission, check_permission
 
-CONFIRM_SHIPMENT = "channel.confirm_shipment"  # job: {"shipment_id": ...}
+__all__ = ["CONFIRM_SHIPMENT", "confirm_shipment", "list_confirmation_queue", "retry_confirmation"]
 # Platforms that keep one waybill per order: a later parcel of the same order is not sent.
 ONE_WAYBILL_PER_ORDER = frozenset({"pinduoduo", "jd"})
 # Kuaidi100's public tracking page, given to Shopify as the tracking url.
@@ -69,25 +72,17 @@ def _record(session: Session, shipment: Shipment, order: Order) -> ShipConfirmat
     return record
 
 
-def request_confirmation(session: Session, shipment_id: int) -> None:
-    """In the caller's transaction (the waybill's): the record and its job, once per shipment."""
-    shipment = session.get(Shipment, shipment_id)
-    if shipment is None or shipment.direction != ShipmentDirection.OUTBOUND:
-        return
-    order = session.get(Order, shipment.order_id)
-    assert order is not None
-    _record(session, shipment, order)
-    jobs.enqueue(
-        session, CONFIRM_SHIPMENT, {"shipment_id": shipment_id}, key=f"confirm:{shipment_id}"
-    )
-
-
-def _lines(session: Session, order: Order) -> tuple[ShippedLine, ...]:
-    # Every line of the order: shipments do not yet say which lines they carry.
+def _contents(session: Session, order: Order, shipment: Shipment) -> tuple[Parcel, bool]:
+    """The shipment as a parcel of channel lines, and whether it carries the whole order."""
+    ordered = parcels.ordered_quantities(session, order.id)
+    contents = parcels.parcel_contents(session, [shipment], ordered)[shipment.id]
     rows = session.scalars(
-        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
-    )
-    return tuple(ShippedLine(row.channel_line_id, row.sku, row.quantity) for row in rows)
+        select(OrderLine).where(OrderLine.id.in_(contents)).order_by(OrderLine.id)
+    ).all()
+    lines = tuple(ShippedLine(row.channel_line_id, row.sku, contents[row.id]) for row in rows)
+    alone = [p.id for p in parcels.outbound_parcels(session, order.id)] == [shipment.id]
+    parcel = Parcel(shipment.carrier_code, shipment.tracking_no, lines)
+    return parcel, alone and contents == ordered
 
 
 def _earlier_confirmed(session: Session, record: ShipConfirmationRecord) -> bool:
@@ -120,6 +115,8 @@ def _plan(session: Session, shipment: Shipment, shops: ShopDirectory) -> _Plan |
     shop_row = session.get(Shop, order.shop_id) if order.shop_id else None
     shop = shops.get(shop_row.code) if shop_row else shops.default_for(platform)
     earlier = _earlier_confirmed(session, record)
+    if shipment.voided_at is not None:
+        return _Plan(record.id, None, (ConfirmationStatus.SKIPPED, "voided", "label voided"))
     if platform not in PLATFORMS:
         return _Plan(record.id, None, (ConfirmationStatus.SKIPPED, "no_channel_api", platform))
     if earlier and platform in ONE_WAYBILL_PER_ORDER:
@@ -129,12 +126,12 @@ def _plan(session: Session, shipment: Shipment, shops: ShopDirectory) -> _Plan |
         note = "the shop has no API credentials or base URL in the shops file"
         return _Plan(record.id, None, (ConfirmationStatus.REFUSED, "shop_not_configured", note))
     record.attempts += 1
-    parcel = Parcel(shipment.carrier_code, shipment.tracking_no, _lines(session, order))
+    parcel, whole = _contents(session, order, shipment)
     confirmation = ShipConfirmation(
         shop=shop,
         channel_order_no=order.channel_order_no,
         parcels=(parcel,),
-        whole_order=not earlier,
+        whole_order=whole,
         idempotency_key=record.idempotency_key,
         first_for_order=not earlier,
         tracking_url=TRACKING_URL.format(carrier=parcel.carrier_code, number=parcel.waybill_no),

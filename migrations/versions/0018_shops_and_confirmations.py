@@ -1,7 +1,7 @@
 """shops, the shop of each order, channel line ids, ship confirmations
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-01 23:30:00.000000
 
 Existing orders get the default shop of their channel, whose code is the channel's name
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

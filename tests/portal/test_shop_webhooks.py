@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 import pytest
 from sqlalchemy import func, select
 
+from backend.clock import SHANGHAI
 from backend.jobs.models import Job
 from backend.orders.models import ChannelEvent, Order, OrderLine, Shop
+from backend.orders.reconciliation import list_reports, reconcile_dropped_exports
 from backend.orders.shops import ShopsFileInvalid, load_shops_file, parse_shops, sync_shops
 from portal.cli import main as portal_main
 from tests.channel_shops import (
@@ -158,3 +162,25 @@ def test_a_shops_file_may_be_json_and_an_unreadable_one_is_a_clear_error(tmp_pat
         load_shops_file(tmp_path / "bad.toml")
     with pytest.raises(ShopsFileInvalid):
         load_shops_file(tmp_path / "missing.toml")
+
+
+def test_a_shops_export_is_compared_with_that_shops_orders_only(database, settings, tmp_path):
+    stock(database)
+    with two_tmall_shops(settings, tmp_path) as world, app_client(world.settings, database) as c:
+        c.post(
+            "/webhooks/channels/tmall/tmall-flagship", data=tmall_push(60, "18621000060", FLAGSHIP)
+        )
+        c.post("/webhooks/channels/tmall/tmall-outlet", data=tmall_push(61, "18621000061", OUTLET))
+        take_orders(c, database, world.settings)
+    placed = order_of(database, 60).placed_at  # both placed at the payload's time
+    day = placed.astimezone(SHANGHAI).date()
+    exports = tmp_path / "exports" / "tmall-outlet"
+    exports.mkdir(parents=True)
+    (exports / f"{day.isoformat()}.csv").write_text("订单号,状态,实付金额\n61,交易成功,1299.00\n")
+    now = datetime.combine(day + timedelta(days=1), time(12), tzinfo=SHANGHAI)
+    assert reconcile_dropped_exports(database, str(tmp_path / "exports"), now) == 1
+    (report,) = list_reports(database)
+    with database.read() as session:
+        outlet = session.scalar(select(Shop.id).where(Shop.code == "tmall-outlet"))
+    # The flagship's order 60 is not "only here": the export is the outlet's alone.
+    assert (report.channel, report.shop_id, report.differences) == ("tmall", outlet, [])
