@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from sqlalchemy import func, select
 
 from backend.audit.models import AuditEvent
@@ -13,6 +15,7 @@ from backend.jobs.queue import enqueue
 from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import OrderLine, SalesChannel
+from portal.demo_services import _with_channels
 from tests.channel_shops import (
     SHOPS,
     app_client,
@@ -171,3 +174,15 @@ def test_a_split_shipment_confirms_each_parcel_with_its_own_sub_orders(
     ]
     statuses = {record_of(database, s).status for s in (first, second)}
     assert statuses == {ConfirmationStatus.CONFIRMED}
+
+
+def test_the_demo_confirms_through_a_loopback_platform_per_default_shop(database, settings):
+    with ExitStack() as stack:
+        wired = _with_channels(settings, stack)
+        taobao = wired.shops.for_push("taobao", None)
+        assert taobao.webhook_secret == settings.shops.for_push("taobao", None).webhook_secret
+        order = make_order(database, channel=SalesChannel.JD, status=OrderStatus.PACKED)
+        shipment_id = ship(database, order.id, "zhongtong", "ZT0000000000042")
+        run_jobs(database, wired, CONFIRM_SHIPMENT)
+    record = record_of(database, shipment_id)
+    assert (record.status, record.attempts) == (ConfirmationStatus.CONFIRMED, 1)
