@@ -243,7 +243,8 @@ def _parse_json(text: str) -> dict[str, Any] | None:
 
 
 class Kuaidi100Emulator:
-    """Speaks /poll/query.do, /poll and /label/order like Kuaidi100, plus /_emulator controls."""
+    """Speaks /poll/query.do, /poll, /label/order and /autonumber/auto like Kuaidi100, plus
+    /_emulator controls; the e-waybill methods live in emulators/kuaidi100_waybills.py."""
 
     def __init__(
         self,
@@ -265,15 +266,30 @@ class Kuaidi100Emulator:
         self.intercepts: list[InterceptRecord] = []
         self._http = http or httpx.Client(timeout=httpx.Timeout(5.0))
         self._lock = threading.RLock()
+        # Imported here: the desk module refers back to this one for the parcel types.
+        from emulators.kuaidi100_waybills import WaybillDesk
+
+        self.desk = WaybillDesk(self)
         self.app = Starlette(
             routes=[
                 Route("/poll/query.do", self._protocol(self.answer_query), methods=["POST"]),
                 Route("/poll", self._protocol(self.answer_subscribe), methods=["POST"]),
-                Route("/label/order", self._protocol(self.answer_intercept), methods=["POST"]),
+                Route("/label/order", self.desk.label_order, methods=["POST"]),
+                Route("/label/{token}", self.desk.label_file, methods=["GET"]),
+                Route("/autonumber/auto", self.desk.autonumber, methods=["GET", "POST"]),
                 Route("/_emulator/advance", self._control_advance, methods=["POST"]),
                 Route("/_emulator/outage", self._control_outage, methods=["POST"]),
             ]
         )
+
+    @property
+    def bookings(self) -> list[Any]:
+        """Every method=order call the e-waybill desk answered, refused ones included."""
+        return self.desk.bookings
+
+    @property
+    def cancels(self) -> list[Any]:
+        return self.desk.cancels
 
     def add_waybill(
         self, company: str, number: str, *, steps_done: int = 0, **route: Any

@@ -24,6 +24,12 @@ from starlette.routing import Route
 
 CHINA_TIME = timezone(timedelta(hours=8))
 ROUTE_QUERY_SERVICE = "EXP_RECE_SEARCH_ROUTES"
+ORDER_SERVICES = (
+    "EXP_RECE_CREATE_ORDER",
+    "EXP_RECE_SEARCH_ORDER_RESP",
+    "EXP_RECE_UPDATE_ORDER",
+    "COM_RECE_CLOUD_PRINT_WAYBILLS",
+)
 COURIERS = ("王师傅", "李师傅", "张师傅", "陈师傅")
 
 
@@ -167,15 +173,40 @@ def _envelope(code: str, message: str = "", data: Any = None) -> dict[str, Any]:
 
 
 class SfGatewayEmulator:
-    """The /std/service gateway for EXP_RECE_SEARCH_ROUTES, checking msgDigest and requestID."""
+    """The /std/service gateway, checking msgDigest and requestID: route queries here, orders,
+    cancels and cloud print in emulators/sf_orders.py."""
 
     def __init__(self, *, partner_id: str = "TESTPARTNER", check_word: str = "TESTCHECKWORD"):
         self.partner_id, self.check_word = partner_id, check_word
         self.outage = False  # while set, every call answers HTTP 503
         self.waybills: dict[str, GatewayWaybill] = {}
         self._request_ids: set[str] = set()
-        self._lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/std/service", self._service, methods=["POST"])])
+        self._lock = threading.RLock()
+        # Imported here: the order desk refers back to this module for routes and envelopes.
+        from emulators.sf_orders import OrderDesk
+
+        self.desk = OrderDesk(self)
+        self.app = Starlette(
+            routes=[
+                Route("/std/service", self._service, methods=["POST"]),
+                Route("/print-file/{name}", self.desk.print_file, methods=["GET"]),
+            ]
+        )
+
+    @property
+    def bookings(self) -> list[Any]:
+        """Every EXP_RECE_CREATE_ORDER call that passed the gateway, refused ones included."""
+        return self.desk.bookings
+
+    @property
+    def cancels(self) -> list[Any]:
+        return self.desk.cancels
+
+    def advance(self, mailno: str, steps: int = 1) -> None:
+        """Reveal the next route steps of a waybill (a booked one starts with none)."""
+        with self._lock:
+            waybill = self.waybills[mailno]
+            waybill.revealed = min(waybill.revealed + steps, len(waybill.routes))
 
     def add_waybill(self, items: list[dict[str, str]], *, revealed: int | None = None) -> None:
         mailno = items[0]["mailno"]
@@ -188,13 +219,14 @@ class SfGatewayEmulator:
             return Response("Service Unavailable", status_code=503)
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        return JSONResponse(self.answer(fields))
+        return JSONResponse(self.answer(fields, str(request.base_url).rstrip("/")))
 
-    def answer(self, form: dict[str, str]) -> dict[str, Any]:
+    def answer(self, form: dict[str, str], base_url: str = "") -> dict[str, Any]:
         required = ("partnerID", "requestID", "serviceCode", "timestamp", "msgDigest", "msgData")
         if any(not form.get(name) for name in required):
             return _envelope("A1001", "必传参数不可为空")
-        if form["partnerID"] != self.partner_id or form["serviceCode"] != ROUTE_QUERY_SERVICE:
+        services = (ROUTE_QUERY_SERVICE, *ORDER_SERVICES)
+        if form["partnerID"] != self.partner_id or form["serviceCode"] not in services:
             return _envelope("A1004", "无对应服务权限")
         if form["msgDigest"] != sign(form["msgData"], form["timestamp"], self.check_word):
             return _envelope("A1006", "数字签名无效")
@@ -202,6 +234,8 @@ class SfGatewayEmulator:
             if form["requestID"] in self._request_ids:
                 return _envelope("A1007", "重复请求")
             self._request_ids.add(form["requestID"])
+        if form["serviceCode"] in ORDER_SERVICES:
+            return self.desk.answer(form["serviceCode"], form["msgData"], base_url)
         try:
             numbers = json.loads(form["msgData"])["trackingNumber"]
         except (ValueError, KeyError, TypeError):

@@ -41,6 +41,11 @@ DEMO_SMS_TEMPLATES = (
     "address_changed=SMS_DEMO_ADDRESS,address_request_approved=SMS_DEMO_APPROVED,"
     "address_request_rejected=SMS_DEMO_REJECTED"
 )
+DEMO_WAYBILL_CARRIERS = ("shunfeng", "zhongtong", "yuantong", "yunda", "shentong", "jtexpress")
+DEMO_WAYBILL_PROVIDERS = ",".join(f"{code}=kuaidi100" for code in DEMO_WAYBILL_CARRIERS)
+DEMO_WAYBILL_ACCOUNTS = json.dumps(
+    {code: {"partnerId": "DEMO", "tempId": f"demo-{code}"} for code in DEMO_WAYBILL_CARRIERS}
+)
 
 
 class Ticker:
@@ -116,6 +121,10 @@ def demo_services(
             kuaidi100_salt=secrets.token_hex(16),
             kuaidi100_poll_url=kuaidi100_url,
             kuaidi100_api_url=kuaidi100_url,
+            kuaidi100_autonumber_url=f"{kuaidi100_url}/autonumber/auto",
+            # The demo books every carrier's waybills through the Kuaidi100 emulator.
+            waybill_providers=DEMO_WAYBILL_PROVIDERS,
+            kuaidi100_waybill_accounts=settings.kuaidi100_waybill_accounts or DEMO_WAYBILL_ACCOUNTS,
             aliyun_sms_access_key_id=key_id,
             aliyun_sms_access_key_secret=key_secret,
             aliyun_sms_sign_name="示例商城",

@@ -13,6 +13,14 @@ from backend.logistics.carriers import sf
 from backend.logistics.carriers.base import CircuitBreaker
 from backend.logistics.carriers.kuaidi100 import Kuaidi100Client
 from backend.logistics.tracking_jobs import TrackingClients
+from backend.logistics.waybills.registry import (
+    Kuaidi100WaybillConfig,
+    SfWaybillConfig,
+    WaybillBookers,
+    WaybillConfig,
+    parse_accounts,
+    parse_routes,
+)
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
 from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
@@ -53,6 +61,7 @@ class Integrations:
     notifications: NotificationConfig
     refunds: Gateways
     ship_confirmers: ShipConfirmers
+    waybills: WaybillBookers | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -162,7 +171,43 @@ def _ship_confirmers(settings: Settings, http: httpx.Client) -> ShipConfirmers:
     )
 
 
+def waybill_config(settings: Settings) -> WaybillConfig:
+    """Who books which carrier, with what account; credentials missing means not that one."""
+    kuaidi100 = None
+    if settings.kuaidi100_key and settings.kuaidi100_secret:
+        subscribe = settings.kuaidi100_waybill_subscribe
+        kuaidi100 = Kuaidi100WaybillConfig(
+            key=settings.kuaidi100_key,
+            secret=settings.kuaidi100_secret,
+            api_url=settings.kuaidi100_api_url,
+            accounts=parse_accounts(settings.kuaidi100_waybill_accounts),
+            print_type=settings.kuaidi100_waybill_print_type,
+            printer_siid=settings.kuaidi100_printer_siid,
+            poll_callback_url=(
+                settings.base_url.rstrip("/") + "/webhooks/kuaidi100" if subscribe else ""
+            ),
+            salt=settings.kuaidi100_salt if subscribe else "",
+        )
+    sf_config = None
+    if settings.sf_partner_id:
+        sf_config = SfWaybillConfig(
+            partner_id=settings.sf_partner_id,
+            check_word=settings.sf_check_word,
+            url=settings.sf_url,
+            monthly_card=settings.sf_monthly_card,
+            template_code=settings.sf_waybill_template,
+            express_type_id=settings.sf_express_type_id,
+            pay_method=settings.sf_pay_method,
+            route_label_field=settings.sf_route_label_field,
+            duplicate_order_codes=frozenset(settings.sf_duplicate_order_codes),
+        )
+    return WaybillConfig(
+        routes=parse_routes(settings.waybill_providers), kuaidi100=kuaidi100, sf=sf_config
+    )
+
+
 def build_integrations(settings: Settings) -> Integrations:
+    waybills = waybill_config(settings)  # a bad setting fails here, before any client exists
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
     return Integrations(
         http,
@@ -170,4 +215,5 @@ def build_integrations(settings: Settings) -> Integrations:
         _notifications(settings, http),
         _refunds(settings, http),
         _ship_confirmers(settings, http),
+        WaybillBookers(waybills, http),
     )

@@ -131,6 +131,58 @@ class Settings:
         default="",
         metadata=_help("SF opCode overrides, e.g. 70=failed_attempt,607=available_for_pickup"),
     )
+    waybill_providers: str = field(
+        default=(
+            "shunfeng=sf,zhongtong=kuaidi100,yuantong=kuaidi100,yunda=kuaidi100,"
+            "shentong=kuaidi100,jtexpress=kuaidi100"
+        ),
+        metadata=_help(
+            "carrier=kuaidi100|sf pairs: who books each carrier's e-waybills (电子面单)"
+        ),
+    )
+    kuaidi100_waybill_accounts: str = field(
+        default="",
+        metadata=_help(
+            "JSON per carrier of the e-waybill fields sent with each order, e.g. "
+            '{"zhongtong":{"partnerId":"...","partnerKey":"...","tempId":"..."}}'
+        ),
+    )
+    kuaidi100_waybill_print_type: str = field(
+        default="IMAGE",
+        metadata=_help("Kuaidi100 printType: IMAGE (label link), CLOUD (云打印机), NON, ..."),
+    )
+    kuaidi100_printer_siid: str = field(
+        default="", metadata=_help("Kuaidi100 cloud printer device code (siid) for CLOUD printing")
+    )
+    kuaidi100_waybill_subscribe: bool = field(
+        default=False,
+        metadata=_help("Ask Kuaidi100 to subscribe each booked waybill to tracking pushes"),
+    )
+    kuaidi100_autonumber_url: str = field(
+        default="https://www.kuaidi100.com/autonumber/auto",
+        metadata=_help("Kuaidi100 智能单号识别 (carrier from a number) URL"),
+    )
+    sf_monthly_card: str = field(
+        default="", metadata=_help("SF 月结卡号 booked waybills are billed to; empty: none sent")
+    )
+    sf_waybill_template: str = field(
+        default="fm_150_standard_{partner_id}",
+        metadata=_help("SF cloud-print template code; {partner_id} is filled in"),
+    )
+    sf_express_type_id: int = field(
+        default=2, metadata=_help("SF expressTypeId (product) for booked waybills, e.g. 2 标快")
+    )
+    sf_pay_method: int = field(
+        default=1, metadata=_help("SF payMethod: 1 sender pays, 2 recipient, 3 third party")
+    )
+    sf_route_label_field: str = field(
+        default="isReturnRoutelabel",
+        metadata=_help("Spelling of SF's return-route-label flag (sources disagree)"),
+    )
+    sf_duplicate_order_codes: tuple[str, ...] = field(
+        default=("8016",),
+        metadata=_help("SF error codes meaning 'orderId already booked' (then looked up)"),
+    )
     tracking_poll_carriers: tuple[str, ...] = field(
         default=(), metadata=_help("Carrier codes queried every 30 min instead of subscribed")
     )

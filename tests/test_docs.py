@@ -136,6 +136,10 @@ def test_the_protocols_page_names_each_section_once():
     [
         "backend/logistics/carriers/kuaidi100.py",
         "backend/logistics/carriers/sf.py",
+        "backend/logistics/carriers/recognition.py",
+        "backend/logistics/carriers/autonumber.py",
+        "backend/logistics/waybills/kuaidi100.py",
+        "backend/logistics/waybills/sf.py",
         "backend/orders/channels/signatures.py",
         "backend/orders/channels/mapping.py",
         "backend/refunds/gateways/wechatpay.py",

@@ -10,7 +10,6 @@ The same waybill on the same order again changes nothing; on another order it is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,11 +23,17 @@ from backend.clock import utcnow
 from backend.db import Database
 from backend.logistics import parcels
 from backend.logistics.carriers.names import CARRIER_NAMES
+from backend.logistics.carriers.recognition import (
+    PATTERNS,
+    PLAUSIBLE,
+    guess_carriers,
+    normalize_number,
+)
 from backend.logistics.models import Shipment, ShipmentLine
 from backend.logistics.service import add_outbound_parcel, ship_parcel
 from backend.orders.holds import HOLD_TEAM, Team
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
-from backend.orders.models import HoldReason, Order, SalesChannel
+from backend.orders.models import HoldReason, Order, OrderLine, SalesChannel
 from backend.orders.service import OrderNotFound, transition
 from backend.staff.permissions import Permission, check_permission
 
@@ -39,8 +44,6 @@ UNCONFIRMED_CHANNELS = frozenset({SalesChannel.MANUAL, SalesChannel.OWN_SHOP})
 SHIPPABLE = frozenset(
     {OrderStatus.PAID, OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED}
 )
-# Waybill numbers are letters and digits (SF1234567890123, 773012345678901, JDVA0012345678).
-WAYBILL_PATTERN = re.compile(r"^[A-Z0-9]{8,32}$")
 
 
 class WaybillSource(StrEnum):
@@ -54,6 +57,7 @@ class WaybillSource(StrEnum):
 class Refusal(StrEnum):
     UNKNOWN_CARRIER = "unknown_carrier"
     BAD_NUMBER = "bad_number"
+    NOT_THIS_CARRIERS = "not_this_carriers"  # the carrier's numbers never look like that
     USED_ON_ANOTHER_ORDER = "used_on_another_order"
     NOT_SHIPPABLE = "not_shippable"  # unpaid, cancelled, refunded, already delivered
     ON_HOLD = "on_hold"
@@ -70,9 +74,11 @@ class WaybillRefused(Exception):
         *,
         status: OrderStatus | None = None,
         hold: HoldReason | None = None,
+        candidates: tuple[str, ...] = (),
     ) -> None:
         super().__init__(str(reason))
         self.reason = reason
+        self.candidates = candidates  # carriers the number could belong to, when unnamed
         self.status = status
         self.hold = hold
         self.team: Team | None = HOLD_TEAM[hold] if hold is not None else None
@@ -85,10 +91,6 @@ class WaybillRecorded:
     public_no: str
     created: bool  # False: that waybill was already on this order, nothing changed
     order_status: OrderStatus
-
-
-def normalize_waybill(number: str) -> str:
-    return "".join(number.split()).upper()
 
 
 # Staff and files record waybills; the scan books them; ERPs, channels and the seed push them.
@@ -113,6 +115,26 @@ def _lines_for(wanted: Mapping[int, int] | None, left: Mapping[int, int]) -> dic
     return lines
 
 
+def _carrier_for(carrier_code: str, number: str) -> str:
+    """The carrier named, or the one the number's shape names; the number must fit it.
+
+    Only shapes a carrier confirms can refuse a number: a hint must never stop a parcel.
+    """
+    if not PLAUSIBLE.fullmatch(number):
+        raise WaybillRefused(Refusal.BAD_NUMBER)
+    if not carrier_code:
+        guesses = guess_carriers(number)
+        if len(guesses) != 1:
+            raise WaybillRefused(Refusal.UNKNOWN_CARRIER, candidates=tuple(guesses))
+        carrier_code = guesses[0]
+    if carrier_code not in CARRIER_NAMES:
+        raise WaybillRefused(Refusal.UNKNOWN_CARRIER)
+    confirmed = [p for p in PATTERNS if p.carrier_code == carrier_code and p.confirmed]
+    if confirmed and not any(p.pattern.fullmatch(number) for p in confirmed):
+        raise WaybillRefused(Refusal.NOT_THIS_CARRIERS)
+    return carrier_code
+
+
 def record_waybill(
     database: Database,
     order_id: int,
@@ -132,12 +154,8 @@ def record_waybill(
     outbound); a label booked here leaves when the carrier first scans it.
     """
     check_permission(actor, _PERMISSION[source], also=_MACHINES)
-    carrier_code = carrier_code.strip().lower()
-    number = normalize_waybill(tracking_no)
-    if carrier_code not in CARRIER_NAMES:
-        raise WaybillRefused(Refusal.UNKNOWN_CARRIER)
-    if not WAYBILL_PATTERN.fullmatch(number):
-        raise WaybillRefused(Refusal.BAD_NUMBER)
+    number = normalize_number(tracking_no)
+    carrier_code = _carrier_for(carrier_code.strip().lower(), number)
     with database.write() as session:
         order = session.get(Order, order_id, with_for_update=True)
         if order is None:
@@ -204,3 +222,35 @@ def record_waybill(
         return WaybillRecorded(
             shipment.id, order.id, order.public_no, True, OrderStatus(order.status)
         )
+
+
+@dataclass(frozen=True)
+class LineLeft:
+    order_line_id: int
+    sku: str
+    name: str
+    left: int  # units no parcel carries yet
+
+
+@dataclass(frozen=True)
+class WaybillForm:
+    """What a staff member may still put under a waybill: lines with units left, if any."""
+
+    lines: tuple[LineLeft, ...]
+    open: bool  # the order may take a waybill now (paid, not held, something left)
+
+
+def waybill_form(database: Database, order_id: int) -> WaybillForm:
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            return WaybillForm((), False)
+        left = parcels.unassigned_quantities(session, order_id)
+        rows = session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
+        )
+        lines = tuple(
+            LineLeft(row.id, row.sku, row.name, left[row.id]) for row in rows if row.id in left
+        )
+        shippable = OrderStatus(order.status) in SHIPPABLE and order.hold_reason is None
+        return WaybillForm(lines, shippable and bool(lines))

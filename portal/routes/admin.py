@@ -10,7 +10,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.clock import utcnow
+from backend.fulfilment.waybills import waybill_form
 from backend.logistics.alerts import list_alerts
+from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
 from backend.orders import access, holds
@@ -23,6 +25,7 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_waybills import WAYBILL_NOTICES
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import current_staff_session, require_staff
 
@@ -109,6 +112,8 @@ async def order_detail(request: Request) -> Response:
             return list_shipment_views(session, order_id, future_dated=True)
 
     messages = await calls.read(request, list_order_messages, database, order_id)
+    can_record = staff.can(Permission.RECORD_WAYBILLS)
+    form = await calls.read(request, waybill_form, database, order_id) if can_record else None
 
     return render(
         request,
@@ -121,7 +126,10 @@ async def order_detail(request: Request) -> Response:
             "messages": messages,
             "can_manage_links": staff.can(Permission.MANAGE_LINKS),
             "can_release_holds": staff.can(Permission.RELEASE_HOLDS),
-            "notice": HOLD_NOTICES.get(request.query_params.get("notice", "")),
+            "notice": HOLD_NOTICES.get(request.query_params.get("notice", ""))
+            or WAYBILL_NOTICES.get(request.query_params.get("waybill", "")),
+            "waybill_form": form,
+            "carriers": CARRIER_NAMES,
         },
     )
 

@@ -68,6 +68,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_issue_link": P.MANAGE_LINKS,
     "admin_revoke_links": P.MANAGE_LINKS,
     "admin_approve_hold": P.RELEASE_HOLDS,
+    "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_address_requests": P.REVIEW_ADDRESSES,
     "admin_decide_address_request": P.REVIEW_ADDRESSES,
     "admin_returns": P.REVIEW_REFUNDS,
@@ -110,6 +111,11 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_issue_link": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links"),
     "admin_revoke_links": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links/revoke"),
     "admin_approve_hold": lambda w: Call("POST", f"/admin/orders/{w.held_order_id}/hold"),
+    "admin_record_waybill": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/waybills",
+        {"carrier": "shunfeng", "waybill": "SF1234567890123"},
+    ),
     "admin_address_requests": lambda w: Call("GET", "/admin/address-requests"),
     "admin_decide_address_request": lambda w: Call(
         "POST", f"/admin/address-requests/{w.change_id}", {"verdict": "approve"}

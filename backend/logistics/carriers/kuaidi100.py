@@ -95,8 +95,21 @@ def _md5_upper(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest().upper()
 
 
-def _compact_json(value: Mapping[str, Any]) -> str:
+def compact_json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def build_label_form(
+    method: str, key: str, secret: str, param: str, timestamp_ms: int
+) -> dict[str, str]:
+    """The signed form every /label/order method shares (order, cancel, printOld, intercept).
+
+    sign = upper-case MD5 of param + t + key + secret: docs/protocols.md, "Kuaidi100 /
+    Intercept and address change" and "Kuaidi100 e-waybill / Transport and signature".
+    """
+    t = str(timestamp_ms)
+    sign = _md5_upper(param + t + key + secret)
+    return {"method": method, "key": key, "t": t, "param": param, "sign": sign}
 
 
 def normalize_state(code: str | int | None) -> TrackingStatus:
@@ -123,7 +136,7 @@ def build_query_request(
         param["phone"] = phone
     if resultv2:
         param["resultv2"] = resultv2
-    text = _compact_json(param)
+    text = compact_json(param)
     return {"customer": customer, "sign": _md5_upper(text + key + customer), "param": text}
 
 
@@ -200,7 +213,7 @@ def build_subscribe_request(
         param["to"] = destination
     param["key"] = key
     param["parameters"] = parameters
-    return {"schema": "json", "param": _compact_json(param)}
+    return {"schema": "json", "param": compact_json(param)}
 
 
 def parse_subscribe_response(body: Mapping[str, Any]) -> bool:
@@ -285,10 +298,7 @@ def build_intercept_request(
     if order_id:
         param["orderId"] = order_id
     param["callbackUrl"] = callback_url
-    text = _compact_json(param)
-    t = str(timestamp_ms)
-    sign = _md5_upper(text + t + key + secret)
-    return {"method": "interceptOrder", "key": key, "t": t, "param": text, "sign": sign}
+    return build_label_form("interceptOrder", key, secret, compact_json(param), timestamp_ms)
 
 
 def parse_intercept_response(

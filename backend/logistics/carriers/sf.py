@@ -193,12 +193,32 @@ def build_route_query_request(
     }
     if check_phone_no:
         msg["checkPhoneNo"] = check_phone_no[-4:]
+    return build_gateway_request(
+        partner_id,
+        check_word,
+        ROUTE_QUERY_SERVICE,
+        msg,
+        timestamp_ms=timestamp_ms,
+        request_id=request_id,
+    )
+
+
+def build_gateway_request(
+    partner_id: str,
+    check_word: str,
+    service_code: str,
+    msg: Mapping[str, Any],
+    *,
+    timestamp_ms: int,
+    request_id: str,
+) -> dict[str, str]:
+    """The 丰桥 form every service shares: the business JSON signed with msgDigest."""
     msg_data = json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
     timestamp = str(timestamp_ms)
     return {
         "partnerID": partner_id,
         "requestID": request_id,
-        "serviceCode": ROUTE_QUERY_SERVICE,
+        "serviceCode": service_code,
         "timestamp": timestamp,
         "msgDigest": compute_msg_digest(msg_data, timestamp, check_word),
         "msgData": msg_data,
@@ -211,7 +231,7 @@ def build_route_query_request(
 _GATEWAY_RETRYABLE = frozenset({"A1005", "A1009", "A1099"})
 
 
-def _business_result(body: Mapping[str, Any]) -> Mapping[str, Any]:
+def parse_business_result(body: Mapping[str, Any]) -> Mapping[str, Any]:
     code = str(body.get("apiResultCode") or "")
     if code != "A1000":
         message = str(body.get("apiErrorMsg") or "")
@@ -231,7 +251,7 @@ def parse_route_query_response(
     op_codes: Mapping[str, TrackingStatus] = DEFAULT_OP_CODES,
 ) -> list[ParsedPush]:
     """Each waybill's routes; a query lists all of them, so it is a full history."""
-    message = _business_result(body).get("msgData")
+    message = parse_business_result(body).get("msgData")
     if not isinstance(message, Mapping):
         raise MalformedPayload("SF route answer has no msgData")
     updates = []
@@ -250,7 +270,7 @@ def parse_route_query_response(
     return updates
 
 
-def _new_request_id() -> str:
+def new_request_id() -> str:
     return uuid.uuid4().hex  # SF rejects a reused requestID (A1007), so one per call
 
 
@@ -271,7 +291,7 @@ class SfClient:
         breaker: CircuitBreaker | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock_ms: Callable[[], int] = now_ms,
-        new_request_id: Callable[[], str] = _new_request_id,
+        new_request_id: Callable[[], str] = new_request_id,
     ) -> None:
         self._http = http
         self._partner_id = partner_id

@@ -127,6 +127,8 @@ def test_the_same_waybill_twice_is_a_no_op_and_on_another_order_is_refused(datab
         ("nosuchcarrier", "SF1234567890123", Refusal.UNKNOWN_CARRIER),
         ("shunfeng", "12", Refusal.BAD_NUMBER),
         ("shunfeng", "SF12345<script>", Refusal.BAD_NUMBER),
+        ("shunfeng", "YT1234567890123", Refusal.NOT_THIS_CARRIERS),
+        ("", "768012345678", Refusal.UNKNOWN_CARRIER),  # 中通 or 申通: the number can't say
     ],
 )
 def test_unknown_carriers_and_malformed_numbers_are_refused_before_anything_is_written(
@@ -235,3 +237,12 @@ def test_parcels_leaving_together_make_one_shipped_message_that_counts_them(data
         ).all()
     assert {notice.channel for notice in notices} == {"sms"}
     assert [notice.params["parcels"] for notice in notices] == ["2"]
+
+
+def test_an_unnamed_carrier_is_taken_from_a_number_only_it_uses(database):
+    order = make_order(database)
+    record_waybill(
+        database, order.id, "", "sf1234567890123", WAREHOUSE, source=WaybillSource.MANUAL
+    )
+    with database.read() as session:
+        assert session.scalars(select(Shipment.carrier_code)).one() == "shunfeng"
