@@ -88,6 +88,7 @@ class Portal(Starlette):
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or load_settings()
+    settings.shops  # noqa: B018 (read now: a broken shops file stops the start, not a push)
     owns_database = database is None
     database = database or Database(settings.database_url)
     integrations = build_integrations(settings)

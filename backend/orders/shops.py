@@ -41,12 +41,12 @@ class ShopConfig:
     name: str
     # What the platform signs its pushes to us with (TOP/PDD/JD/Douyin app secret, Shopify's
     # client secret); empty: pushes for the shop are refused.
-    webhook_secret: str = ""
+    webhook_secret: str = field(default="", repr=False)  # kept out of logs and tracebacks
     app_key: str = ""
-    app_secret: str = ""
+    app_secret: str = field(default="", repr=False)
     # The seller's authorisation: TOP `session`, PDD/JD/Douyin `access_token`, Shopify's
     # Admin API access token.
-    session_token: str = ""
+    session_token: str = field(default="", repr=False)
     api_base_url: str = ""
     platform_shop_id: str = ""
     # The shop behind the channel's old URL without a shop code (/webhooks/channels/tmall).

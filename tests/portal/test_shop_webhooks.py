@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -9,10 +10,12 @@ from sqlalchemy import func, select
 
 from backend.clock import SHANGHAI
 from backend.jobs.models import Job
+from backend.orders.channels import signatures as sig
 from backend.orders.models import ChannelEvent, Order, OrderLine, Shop
 from backend.orders.reconciliation import list_reports, reconcile_dropped_exports
 from backend.orders.shops import ShopsFileInvalid, load_shops_file, parse_shops, sync_shops
 from portal.cli import main as portal_main
+from tests.backend.orders.channels.recorded import payload_bytes
 from tests.channel_shops import (
     SHOPS,
     app_client,
@@ -184,3 +187,33 @@ def test_a_shops_export_is_compared_with_that_shops_orders_only(database, settin
         outlet = session.scalar(select(Shop.id).where(Shop.code == "tmall-outlet"))
     # The flagship's order 60 is not "only here": the export is the outlet's alone.
     assert (report.channel, report.shop_id, report.differences) == ("tmall", outlet, [])
+
+
+def test_a_shopify_store_of_the_shops_file_takes_orders_by_its_own_url(
+    database, settings, tmp_path
+):
+    path = tmp_path / "shops.json"
+    path.write_text(
+        '{"shops": [{"code": "brand-a", "channel": "shopify", "webhook_secret": "brand-a-secret"},'
+        ' {"code": "brand-b", "channel": "shopify", "webhook_secret": "brand-b-secret"}]}'
+    )
+    body = payload_bytes("shopify", "normal")
+    wired = replace(settings, shops_file=str(path))
+    with app_client(wired, database) as client:
+
+        def post(url, secret):
+            headers = {"X-Shopify-Hmac-Sha256": sig.build_shopify_hmac(body, secret)}
+            return client.post(url, content=body, headers=headers).status_code
+
+        assert post("/webhooks/shopify/brand-a", "brand-b-secret") == 401
+        assert post("/webhooks/shopify/brand-b", "brand-b-secret") == 200
+        take_orders(client, database, wired)
+    with database.read() as session:
+        (order_id,) = session.scalars(select(Order.id)).all()
+    assert shop_code(database, order_id) == "brand-b"
+
+
+def test_a_broken_shops_file_stops_the_app_from_starting(database, settings, tmp_path):
+    (tmp_path / "shops.toml").write_text('[[shops]]\ncode = "x"\nchannel = "ebay"\n')
+    with pytest.raises(ShopsFileInvalid):
+        app_client(replace(settings, shops_file=str(tmp_path / "shops.toml")), database)

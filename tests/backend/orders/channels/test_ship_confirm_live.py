@@ -122,3 +122,22 @@ def test_a_request_signed_with_another_secret_is_refused(platform, confirmers):
     with pytest.raises(ConfirmationRefused):
         client.confirm(_confirmation(forged))
     assert emulator.confirmations == []
+
+
+def test_a_repeated_douyin_multi_pack_ships_once(confirmers):
+    emulator = ChannelEmulator("douyin", {"dy-key": SECRET})
+    with serve_in_thread(emulator.app) as url:
+        shop = ShopConfig(
+            "dy-brand", SalesChannel.DOUYIN, "抖店", app_key="dy-key", app_secret=SECRET,
+            session_token="token", api_base_url=url,
+        )  # fmt: skip
+        parcel = Parcel("shunfeng", "SF1234567890123", (ShippedLine("4987654323", "B", 2),))
+        split = ShipConfirmation(shop, "4987654321A", (parcel,), False, "ship-42-7")
+        client = confirmers.for_shop(shop)
+        assert client is not None
+        first = client.confirm(split)
+        again = client.confirm(split)  # an answer lost, the job runs again: same request_id
+    assert first.reference == again.reference == "ship-42-7-0"
+    assert [(r.order_no, r.waybill, r.lines) for r in emulator.confirmations] == [
+        ("4987654321A", "SF1234567890123", (("4987654323", 2),))
+    ]
