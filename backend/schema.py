@@ -2,6 +2,7 @@
 
 from backend.audit.models import AuditEvent
 from backend.db import Base
+from backend.fulfilment.models import ShipConfirmationRecord
 from backend.jobs.models import Job, WorkerSlot
 from backend.logistics.models import Shipment, ShipmentLine, TrackingEvent
 from backend.notifications.models import Notification
@@ -16,6 +17,7 @@ from backend.orders.models import (
     OrderLine,
     ReconciliationReport,
     Reservation,
+    Shop,
     ShortLink,
     Sku,
     StockMovement,
@@ -46,8 +48,10 @@ __all__ = [
     "ReturnLine",
     "ReturnPhoto",
     "ReturnRequest",
+    "ShipConfirmationRecord",
     "Shipment",
     "ShipmentLine",
+    "Shop",
     "ShortLink",
     "Sku",
     "StaffSession",

@@ -29,6 +29,7 @@ from portal.rendering import build_templates
 from portal.routes import (
     address,
     admin,
+    admin_confirmations,
     admin_finance,
     admin_jobs,
     admin_operations,
@@ -88,6 +89,7 @@ class Portal(Starlette):
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or load_settings()
+    settings.shops  # noqa: B018 (read now: a broken shops file stops the start, not a push)
     owns_database = database is None
     database = database or Database(settings.database_url)
     integrations = build_integrations(settings)
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_finance.routes,
                     *admin_jobs.routes,
                     *admin_waybill_import.routes,
+                    *admin_confirmations.routes,
                     *admin_waybills.routes,
                 ],
             ),

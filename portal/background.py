@@ -10,6 +10,7 @@ from typing import Any
 
 from backend.db import Database
 from backend.fulfilment import channel_parcels
+from backend.fulfilment import confirmations
 from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
 from backend.jobs.queue import Handler, Periodic
@@ -62,6 +63,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         ),
         RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
             db, p, settings.fast_refund
+        ),
+        confirmations.CONFIRM_SHIPMENT: lambda db, p: confirmations.confirm_shipment(
+            db, integrations.ship_confirmers, settings.shops, p
         ),
         pruning.PRUNE: lambda db, _p: pruning.prune_finished(
             db, timedelta(days=settings.job_retention_days)

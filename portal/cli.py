@@ -1,4 +1,4 @@
-"""The `portal` command: serve, worker, migrate, demo, link, staff, warehouse."""
+"""The `portal` command: serve, worker, migrate, demo, link, shops, staff, warehouse."""
 
 from __future__ import annotations
 
@@ -124,6 +124,27 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
         )
     upgrade(settings.database_url)
     print("database is at the latest schema")
+    return 0
+
+
+def cmd_shops_sync(settings: Settings, args: argparse.Namespace) -> int:
+    """The Shop rows made to match the shops file (or the default shop per channel)."""
+    from backend.orders.shops import ShopsFileInvalid, sync_shops
+
+    try:
+        directory = settings.shops
+    except ShopsFileInvalid as error:
+        print(f"shops file refused: {error}", file=sys.stderr)
+        return 2
+    database = Database(settings.database_url)
+    try:
+        result = sync_shops(database, directory, CLI_ACTOR)
+    finally:
+        database.dispose()
+    print(
+        f"{len(directory.shops)} shops: {result.added} added, {result.updated} updated, "
+        f"{result.deactivated} deactivated"
+    )
     return 0
 
 
@@ -337,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     link = commands.add_parser("link", help="print customer links for an order")
     link.add_argument("order_no")
     link.set_defaults(run=cmd_link)
+    shops = commands.add_parser("shops", help="the shops of the shops file")
+    shop_commands = shops.add_subparsers(dest="shops_command", required=True)
+    shop_commands.add_parser("sync", help="upsert the Shop rows from the shops file").set_defaults(
+        run=cmd_shops_sync
+    )
     staff = commands.add_parser("staff", help="manage staff accounts")
     _add_staff_commands(staff.add_subparsers(dest="staff_command", required=True))
     warehouse = commands.add_parser("warehouse", help="warehouses and their stock")

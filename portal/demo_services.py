@@ -25,6 +25,7 @@ from backend.logistics.models import Shipment
 from backend.logistics.service import INTERNAL_CARRIERS, SUBSCRIBE
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES
 from backend.orders.models import Order
+from emulators.channels import ChannelEmulator
 from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
 from emulators.payments import PaymentsEmulator
@@ -133,6 +134,7 @@ def demo_services(
         payments = PaymentsEmulator(settle_delay=2.0)
         payments_url = stack.enter_context(serve_in_thread(payments.app, port=8770))
         wired = _with_payments(wired, payments, payments_url, database)
+        wired = _with_channels(wired, stack)
         stack.enter_context(Ticker(kuaidi100, tick_seconds))
         print(
             f"demo emulators: Kuaidi100 {kuaidi100_url}, SMS {sms_url} "
@@ -140,6 +142,40 @@ def demo_services(
             flush=True,
         )
         yield wired
+
+
+# Where each platform's ship-confirmation gateway answers, below the emulator's URL.
+CHANNEL_GATEWAYS = {"taobao": "/router/rest", "pinduoduo": "/api/router", "jd": "/routerjson"}
+
+
+def _with_channels(settings: Settings, stack: ExitStack) -> Settings:
+    """A loopback platform per marketplace, and a shops file whose shops confirm to them.
+
+    Each channel keeps its default shop (the old URLs and secrets); only API credentials
+    and base URLs are added, so shipped demo parcels are confirmed through the adapters.
+    """
+    if settings.shops_file:
+        return settings  # the merchant's own shops, as configured
+    urls = {}
+    for platform in ("taobao", "pinduoduo", "jd", "douyin", "shopify"):
+        emulator = ChannelEmulator(platform, {f"demo-{platform}": f"demo-{platform}-secret"})
+        urls[platform] = stack.enter_context(serve_in_thread(emulator.app))
+    blocks = []
+    for shop in settings.shops.shops:
+        platform = "taobao" if shop.channel == "tmall" else str(shop.channel)
+        base = urls[platform] + CHANNEL_GATEWAYS.get(platform, "")
+        blocks.append(
+            f"[[shops]]\ncode = {json.dumps(shop.code)}\n"
+            f"channel = {json.dumps(str(shop.channel))}\n"
+            f"name = {json.dumps(shop.name)}\ndefault = true\n"
+            f"webhook_secret = {json.dumps(shop.webhook_secret)}\n"
+            f'app_key = "demo-{platform}"\napp_secret = "demo-{platform}-secret"\n'
+            f'session_token = "demo-{platform}"\napi_base_url = {json.dumps(base)}\n'
+        )
+    path = Path(settings.photo_dir).parent / "demo-shops.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return replace(settings, shops_file=str(path))
 
 
 def _with_payments(

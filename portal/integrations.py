@@ -24,6 +24,8 @@ from backend.logistics.waybills.registry import (
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
 from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
+from backend.orders.channels.ship_confirm.base import merge_carriers, parse_carrier_overrides
+from backend.orders.channels.ship_confirm.registry import DEFAULT_CARRIERS, ShipConfirmers
 from backend.refunds.gateways.alipay import AlipayClient
 from backend.refunds.gateways.base import RefundGateway, load_private_key, load_public_key
 from backend.refunds.gateways.wechatpay import WeChatPayClient
@@ -58,6 +60,7 @@ class Integrations:
     tracking: TrackingClients
     notifications: NotificationConfig
     refunds: Gateways
+    ship_confirmers: ShipConfirmers
     waybills: WaybillBookers | None = None
 
     def close(self) -> None:
@@ -159,6 +162,15 @@ def _refunds(settings: Settings, http: httpx.Client) -> Gateways:
     return Gateways(gateways)
 
 
+def _ship_confirmers(settings: Settings, http: httpx.Client) -> ShipConfirmers:
+    overrides = parse_carrier_overrides(settings.ship_confirm_carriers)
+    return ShipConfirmers(
+        http,
+        carriers=merge_carriers(DEFAULT_CARRIERS, overrides),
+        methods=parse_pairs(settings.ship_confirm_methods),
+    )
+
+
 def waybill_config(settings: Settings) -> WaybillConfig:
     """Who books which carrier, with what account; credentials missing means not that one."""
     kuaidi100 = None
@@ -202,5 +214,6 @@ def build_integrations(settings: Settings) -> Integrations:
         _tracking(settings, http),
         _notifications(settings, http),
         _refunds(settings, http),
+        _ship_confirmers(settings, http),
         WaybillBookers(waybills, http),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
+from backend.orders.shops import ShopDirectory, default_shops, load_shops_file
 from backend.refunds.rules import RefundRules
 
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
@@ -241,6 +242,26 @@ class Settings:
         default="shopify,taobao,tmall,jd,pinduoduo,douyin",
         metadata=_help("Channels whose order updates' waybills are recorded as parcels"),
     )
+    shops_file: str = field(
+        default="",
+        metadata=_help(
+            "TOML or JSON file listing the shops (code, channel, secrets, API URL; README, "
+            "Shops); empty: one default shop per channel from the two settings above"
+        ),
+    )
+    ship_confirm_carriers: str = field(
+        default="",
+        metadata=_help(
+            "Carrier code overrides for ship confirmation, platform:kuaidi100=code pairs, "
+            "e.g. pinduoduo:zhongtong=115,taobao:jtexpress=JTSD"
+        ),
+    )
+    ship_confirm_methods: str = field(
+        default="",
+        metadata=_help(
+            "API method overrides for ship confirmation, e.g. taobao=taobao.logistics.consign"
+        ),
+    )
     high_value_order_yuan: int = field(
         default=5000, metadata=_help("Orders above this need a second reviewer")
     )
@@ -264,6 +285,15 @@ class Settings:
     def rules(self) -> Rules:
         """Built once per Settings: the app, its routes and the worker all use this one."""
         return build_rules(self)
+
+    @cached_property
+    def shops(self) -> ShopDirectory:
+        """Loaded once per Settings; a broken shops file stops the start (ShopsFileInvalid)."""
+        if self.shops_file:
+            return load_shops_file(self.shops_file)
+        from portal.integrations import parse_pairs  # it imports this module
+
+        return default_shops(self.shopify_webhook_secret, parse_pairs(self.channel_secrets))
 
     @property
     def cookie_secure(self) -> bool:

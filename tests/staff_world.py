@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database
+from backend.fulfilment.confirmations import confirm_shipment
+from backend.fulfilment.models import ConfirmationStatus, ShipConfirmationRecord
+from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import GiveUp, enqueue
 from backend.jobs.worker import Worker
@@ -16,12 +20,14 @@ from backend.logistics.models import Shipment
 from backend.orders import address_changes as changes
 from backend.orders.address_policy import AddressRules
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
+from backend.orders.channels.ship_confirm.registry import ShipConfirmers
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import OrderLine, SalesChannel, TransferProposal
 from backend.orders.service import NewAddress
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
+from backend.orders.shops import default_shops
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.schema import metadata
@@ -54,6 +60,7 @@ class World:
     dead_job_kind: str
     short_order_id: int  # held out of stock, with a transfer proposal from SH to HZ
     transfer_id: int
+    confirmation_id: int  # a ship confirmation the channel refused
     sku_code: str = "TEA-1"
 
 
@@ -158,6 +165,23 @@ def _dead_job(database: Database) -> tuple[int, str]:
     return job_id, "carrier.cancel_label"
 
 
+def _refused_confirmation(database: Database) -> int:
+    """Through the real job handler: the default Taobao shop has no API credentials."""
+    order = make_order(database, status=OrderStatus.PACKED)
+    shipment_id = record_waybill(
+        database, order.id, "yuantong", "YT0000000000001", SYSTEM, source=WaybillSource.ERP
+    ).shipment_id
+    with httpx.Client() as http:
+        shops = default_shops("", {})
+        confirm_shipment(database, ShipConfirmers(http), shops, {"shipment_id": shipment_id})
+    with database.read() as session:
+        return session.scalars(
+            select(ShipConfirmationRecord.id).where(
+                ShipConfirmationRecord.status == ConfirmationStatus.REFUSED
+            )
+        ).one()
+
+
 def build_world(database: Database) -> World:
     _warehouses(database)
     save_sku(database, "TEA-1", "西湖龙井 250g", 50, 16_080, SYSTEM)
@@ -169,6 +193,7 @@ def build_world(database: Database) -> World:
     dead_job_id, dead_job_kind = _dead_job(database)
     with database.read() as session:
         shipment_id = session.scalars(select(Shipment.id)).one()
+    confirmation_id = _refused_confirmation(database)
     return World(
         paid_order_id=paid.id,
         paid_public_no=paid.public_no,
@@ -181,6 +206,7 @@ def build_world(database: Database) -> World:
         dead_job_kind=dead_job_kind,
         short_order_id=short_order_id,
         transfer_id=transfer_id,
+        confirmation_id=confirmation_id,
     )
 
 

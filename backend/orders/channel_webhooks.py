@@ -19,6 +19,7 @@ from backend.db import Database
 from backend.orders.channels import PayloadInvalid, map_order
 from backend.orders.channels import signatures as sig
 from backend.orders.intake import IntakeResult, IntakeRules, ingest_channel_order
+from backend.orders.shops import ShopConfig
 
 
 class DeliveryNotAuthentic(Exception):
@@ -65,40 +66,53 @@ INGEST = "intake.ingest"  # job: a verified delivery, merged into the order mode
 
 
 def _accept(
-    database: Database, channel: str, order_json: str, raw: str, delivery_id: str | None
+    database: Database,
+    shop: ShopConfig,
+    order_json: str,
+    raw: str,
+    delivery_id: str | None,
 ) -> None:
     """Verified and well-formed: keep it as a job row (raw body included) and acknowledge.
 
     Platforms retry a slow answer, so the order model is updated by the worker, not while
     the channel waits; a burst is acknowledged at the speed of one insert.
     """
+    channel = str(shop.channel)
     map_order(channel, _json_object(order_json))  # PayloadInvalid now, not in the worker
+    payload = {"channel": channel, "order": order_json, "raw": raw, "delivery_id": delivery_id}
     with database.write() as session:
-        jobs.enqueue(
-            session,
-            INGEST,
-            {"channel": channel, "order": order_json, "raw": raw, "delivery_id": delivery_id},
-        )
+        jobs.enqueue(session, INGEST, payload | {"shop": shop.code})
 
 
 def receive_shopify(
-    database: Database, body: bytes, hmac_header: str | None, secret: str, event_id: str | None
+    database: Database,
+    body: bytes,
+    hmac_header: str | None,
+    shop: ShopConfig,
+    event_id: str | None,
 ) -> None:
+    """`shop` is the store the URL names; only its own secret verifies the push."""
+    secret = shop.webhook_secret
     if not secret or not sig.verify_shopify_hmac(body, hmac_header, secret):
         raise DeliveryNotAuthentic
     text = body.decode("utf-8", "replace")
-    _accept(database, "shopify", text, text, f"shopify:{event_id}"[:100] if event_id else None)
+    # Event ids are unique per store, not across stores: the shop is part of the key.
+    delivery = f"shopify:{shop.code}:{event_id}"[:100] if event_id else None
+    if delivery and shop.default:
+        delivery = f"shopify:{event_id}"[:100]  # as keyed before shops
+    _accept(database, shop, text, text, delivery)
 
 
-def receive_form(database: Database, channel: str, params: Mapping[str, str], secret: str) -> None:
-    spec = FORM_CHANNELS.get(channel)
+def receive_form(database: Database, shop: ShopConfig, params: Mapping[str, str]) -> None:
+    spec = FORM_CHANNELS.get(str(shop.channel))
     if spec is None:
-        raise ChannelUnknown(channel)
+        raise ChannelUnknown(str(shop.channel))
+    secret = shop.webhook_secret
     if not secret or not params.get("sign") or not spec.verify(dict(params), secret):
         raise DeliveryNotAuthentic
     _accept(
         database,
-        channel,
+        shop,
         params.get(spec.order_field) or "",
         json.dumps(dict(params), ensure_ascii=False),
         None,
@@ -118,4 +132,6 @@ def ingest_delivery(
         rules,
         _actor(channel),
         delivery_id=payload.get("delivery_id"),
+        # Jobs enqueued before shops carry none: the order then has no shop.
+        shop_code=payload.get("shop"),
     )

@@ -42,6 +42,7 @@ from backend.orders.service import (
     new_public_number,
     transition,
 )
+from backend.orders.shops import ensure_shop
 from backend.staff.permissions import Permission, check_permission
 
 # Closed on the marketplace before it shipped; a refund there is the platform's, not ours.
@@ -85,13 +86,19 @@ def ingest_channel_order(
     actor: Actor,
     *,
     delivery_id: str | None = None,
+    shop_code: str | None = None,
 ) -> IntakeResult:
-    """One delivery, one transaction. A concurrent twin that inserted first makes this an update."""
+    """One delivery, one transaction. A concurrent twin that inserted first makes this an update.
+
+    `shop_code` is the store the push came through; an order keeps the shop it first came
+    in by, and a push for it through another shop's URL changes nothing (OTHER_SHOP).
+    """
     check_permission(actor, Permission.IMPORT_ORDERS, also=_INTAKE_SOURCES)
     for attempt in range(2):
         try:
             with database.write() as session:
-                return _ingest(session, order, raw, rules, actor, delivery_id)
+                shop_id = ensure_shop(session, shop_code, order.channel).id if shop_code else None
+                return _ingest(session, order, raw, rules, actor, delivery_id, shop_id)
         except IntegrityError:
             if attempt:
                 raise
@@ -105,6 +112,7 @@ def _ingest(
     rules: IntakeRules,
     actor: Actor,
     delivery_id: str | None,
+    shop_id: int | None,
 ) -> IntakeResult:
     channel = str(order.channel)
     if delivery_id and session.scalar(
@@ -118,7 +126,11 @@ def _ingest(
         .with_for_update()
     ).first()
     if stored is None:
-        result = _create(session, order, rules, actor)
+        result = _create(session, order, rules, actor, shop_id)
+    elif shop_id is not None and stored.shop_id is not None and stored.shop_id != shop_id:
+        # Order numbers are unique across a platform, so another store's secret naming
+        # this order is a misrouted or forged push; it must not cancel or pay it.
+        result = IntakeResult(stored.id, IntakeOutcome.OTHER_SHOP)
     else:
         result = _update(session, stored, order, actor)
     event = _keep(session, channel, delivery_id, order, raw, result.outcome, result.order_id)
@@ -213,7 +225,7 @@ def _customer(session: Session, order: CanonicalOrder) -> Customer:
 
 
 def _create(
-    session: Session, order: CanonicalOrder, rules: IntakeRules, actor: Actor
+    session: Session, order: CanonicalOrder, rules: IntakeRules, actor: Actor, shop_id: int | None
 ) -> IntakeResult:
     placed = order.placed_at or utcnow()
     customer = _customer(session, order)
@@ -221,6 +233,7 @@ def _create(
         public_no=new_public_number(placed),
         channel=str(order.channel),
         channel_order_no=order.channel_order_no,
+        shop_id=shop_id,
         customer_id=customer.id,
         status=OrderStatus.PENDING_PAYMENT,
         status_changed_at=placed,
@@ -276,6 +289,7 @@ def _lines_and_stock(
             name=line.name,
             quantity=line.quantity,
             unit_price_fen=line.unit_price_fen,
+            channel_line_id=line.channel_line_id,
         )
         session.add(stored)
         session.flush()

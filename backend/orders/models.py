@@ -46,6 +46,8 @@ class IntakeOutcome(StrEnum):
     UPDATED = "updated"
     IGNORED_OLDER = "ignored_older"
     DUPLICATE_DELIVERY = "duplicate_delivery"
+    # Pushed through another shop's URL than the one the order came in by: never applied.
+    OTHER_SHOP = "other_shop"
 
 
 class ChangeKind(StrEnum):
@@ -95,6 +97,23 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Shop(Base):
+    """One store on one platform (two Tmall stores are two shops); credentials live in settings."""
+
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The shop's name in URLs, files and the shops file: /webhooks/channels/tmall/<code>.
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The platform's own id of the store (Shopify's myshopify domain, a Tmall seller id ...).
+    platform_shop_id: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
@@ -108,6 +127,8 @@ class Order(Base):
     public_no: Mapped[str] = mapped_column(String(24), unique=True)
     channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20))
     channel_order_no: Mapped[str] = mapped_column(String(64))
+    # The store it was sold in; None only for orders older than shops (and hand-made ones).
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[OrderStatus] = mapped_column(
         EnumText(OrderStatus, 20), default=OrderStatus.PENDING_PAYMENT
@@ -162,6 +183,9 @@ class OrderLine(Base):
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int]
     unit_price_fen: Mapped[int]
+    # The channel's own id of the line (Taobao oid, Shopify line item id, Douyin sub-order id):
+    # ship confirmations and after-sales name lines by it.
+    channel_line_id: Mapped[str | None] = mapped_column(String(64))
 
     order: Mapped[Order] = relationship(back_populates="lines", lazy="raise")
 
@@ -397,6 +421,8 @@ class ReconciliationReport(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20), index=True)
+    # The store whose export this was; None: the whole channel (before shops, or one shop).
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"))
     day: Mapped[date]
     differences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     rows_in_export: Mapped[int] = mapped_column(default=0)

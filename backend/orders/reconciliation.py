@@ -15,13 +15,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.clock import SHANGHAI, utcnow
 from backend.db import Database
 from backend.orders.channels.converters import ConversionFailed, yuan_to_fen
-from backend.orders.models import Order, ReconciliationReport
+from backend.orders.models import Order, ReconciliationReport, Shop
 from backend.staff.permissions import Permission, check_permission
 
 EXPORT_COLUMNS = ("订单号", "状态", "实付金额")
@@ -87,24 +88,33 @@ def compare(rows: Iterable[ExportRow], stored: dict[str, tuple[str, int]]) -> li
     return differences
 
 
-def reconcile_export(database: Database, channel: str, day: date, text: str, actor: Actor) -> int:
-    """Compare one channel's export for one Shanghai day; stores and returns the report id."""
+def reconcile_export(
+    database: Database,
+    channel: str,
+    day: date,
+    text: str,
+    actor: Actor,
+    shop_id: int | None = None,
+) -> int:
+    """Compare one channel's (or one shop's) export for one Shanghai day; returns the report id.
+
+    A seller centre exports one store, so with `shop_id` only that shop's orders count.
+    """
     check_permission(actor, Permission.RECONCILE_CHANNELS, also=(ActorKind.SYSTEM,))
     rows = parse_export(text)
     start = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
     with database.write() as session:
-        stored = {
-            number: (str(status), paid)
-            for number, status, paid in session.execute(
-                select(Order.channel_order_no, Order.status, Order.paid_fen).where(
-                    Order.channel == channel,
-                    Order.placed_at >= start,
-                    Order.placed_at < start + timedelta(days=1),
-                )
-            )
-        }
+        query = select(Order.channel_order_no, Order.status, Order.paid_fen).where(
+            Order.channel == channel,
+            Order.placed_at >= start,
+            Order.placed_at < start + timedelta(days=1),
+        )
+        if shop_id is not None:
+            query = query.where(Order.shop_id == shop_id)
+        stored = {number: (str(status), paid) for number, status, paid in session.execute(query)}
         report = ReconciliationReport(
             channel=channel,
+            shop_id=shop_id,
             day=day,
             rows_in_export=len(rows),
             differences=[asdict(d) for d in compare(rows, stored)],
@@ -119,6 +129,7 @@ def reconcile_export(database: Database, channel: str, day: date, text: str, act
             subject_id=report.id,
             after={
                 "channel": channel,
+                "shop_id": shop_id,
                 "day": day.isoformat(),
                 "rows": len(rows),
                 "differences": len(report.differences),
@@ -136,20 +147,37 @@ def list_reports(database: Database, limit: int = 60) -> list[ReconciliationRepo
         )
 
 
+def _folder_owner(session: Session, name: str) -> tuple[str, int | None]:
+    """(channel, shop id) for an export folder named by a shop code, else by a channel.
+
+    A default shop is coded like its channel; its folder keeps comparing the whole channel,
+    as before shops.
+    """
+    shop = session.scalars(select(Shop).where(Shop.code == name)).first()
+    if shop is None or shop.code == str(shop.channel):
+        return name, None
+    return str(shop.channel), shop.id
+
+
 def reconcile_dropped_exports(database: Database, folder: str, now: datetime | None = None) -> int:
-    """Daily job: `<folder>/<channel>/<YYYY-MM-DD>.csv` for yesterday, each compared once."""
+    """Daily job: `<folder>/<channel or shop code>/<YYYY-MM-DD>.csv` for yesterday, once each."""
     day = ((now or utcnow()).astimezone(SHANGHAI) - timedelta(days=1)).date()
     made = 0
     for path in sorted(Path(folder).glob(f"*/{day.isoformat()}.csv")):
-        channel = path.parent.name
         with database.read() as session:
+            channel, shop_id = _folder_owner(session, path.parent.name)
             done = session.scalar(
                 select(ReconciliationReport.id).where(
-                    ReconciliationReport.channel == channel, ReconciliationReport.day == day
+                    ReconciliationReport.channel == channel,
+                    ReconciliationReport.shop_id.is_(None)
+                    if shop_id is None
+                    else ReconciliationReport.shop_id == shop_id,
+                    ReconciliationReport.day == day,
                 )
             )
         if done is None:
             text = path.read_text(encoding="utf-8-sig")
-            reconcile_export(database, channel, day, text, Actor.system("reconciliation"))
+            actor = Actor.system("reconciliation")
+            reconcile_export(database, channel, day, text, actor, shop_id)
             made += 1
     return made

@@ -26,6 +26,8 @@ class Permission(StrEnum):
     EXPORT_FINANCE = "export_finance"  # download the monthly finance CSV (every order's money)
     MANAGE_JOBS = "manage_jobs"  # see dead background jobs and send them to run again
     RECORD_WAYBILLS = "record_waybills"  # record a waybill by hand or from a file, void a label
+    # see ship confirmations a sales channel refused, and send them again once fixed
+    CONFIRM_SHIPMENTS = "confirm_shipments"
 
 
 P = Permission
@@ -35,6 +37,7 @@ P = Permission
 # sees costs. Finance owns the money: costs (so also
 # the SKU page they sit on), reconciliation, the finance CSV, refunds and high-value holds.
 # The supervisor leads support and the warehouse, without costs, finance exports or staff.
+# A channel refusing a waybill is the warehouse's to fix (wrong carrier, wrong number).
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset(
         {
@@ -47,7 +50,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.WAREHOUSE: frozenset(
-        {P.VIEW_ORDERS, P.SCAN_PARCELS, P.MANAGE_SKUS, P.RECORD_WAYBILLS, P.ALLOCATE_STOCK}
+        {
+            P.VIEW_ORDERS,
+            P.SCAN_PARCELS,
+            P.MANAGE_SKUS,
+            P.RECORD_WAYBILLS,
+            P.ALLOCATE_STOCK,
+            P.CONFIRM_SHIPMENTS,
+        }
     ),
     Role.FINANCE: frozenset(
         {
@@ -74,6 +84,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RECONCILE_CHANNELS,
             P.MANAGE_JOBS,
             P.RECORD_WAYBILLS,
+            P.CONFIRM_SHIPMENTS,
         }
     ),
     Role.ADMIN: frozenset(Permission),

@@ -16,6 +16,7 @@ from backend.logistics.carriers import kuaidi100, sf
 from backend.logistics.carriers.base import MalformedPayload
 from backend.orders import channel_webhooks
 from backend.orders.channels import PayloadInvalid
+from backend.orders.shops import ShopConfig
 from backend.refunds import payouts
 from backend.refunds.gateways import alipay_notify, wechatpay
 from backend.refunds.gateways.base import MalformedPayload as RefundMalformed
@@ -144,11 +145,19 @@ async def alipay_notify_push(request: Request) -> Response:
 ACCEPTED = {"ok": True, "accepted": True}
 
 
+def _shop(request: Request, channel: str) -> ShopConfig | None:
+    """The shop the URL names (its code after the channel), or the channel's default shop."""
+    code = request.path_params.get("shop")
+    return request.app.state.settings.shops.for_push(channel, code)
+
+
 async def shopify(request: Request) -> Response:
     body = await _body(request)
     if body is None:
         return JSONResponse({"error": "payload too large"}, 413)
-    settings = request.app.state.settings
+    shop = _shop(request, "shopify")
+    if shop is None:
+        return JSONResponse({"error": "unknown shop"}, 404)
     try:
         await calls.write(
             request,
@@ -156,7 +165,7 @@ async def shopify(request: Request) -> Response:
             request.app.state.database,
             body,
             request.headers.get("x-shopify-hmac-sha256"),
-            settings.shopify_webhook_secret,
+            shop,
             request.headers.get("x-shopify-event-id"),
         )
     except channel_webhooks.DeliveryNotAuthentic:
@@ -170,20 +179,15 @@ async def channel_push(request: Request) -> Response:
     if await _body(request) is None:
         return JSONResponse({"error": "payload too large"}, 413)
     channel = request.path_params["channel"]
-    secret = parse_pairs(request.app.state.settings.channel_secrets).get(channel, "")
+    shop = _shop(request, channel)
+    if shop is None or channel not in channel_webhooks.FORM_CHANNELS:
+        return JSONResponse({"error": "unknown channel"}, 404)
     form = await request.form(max_files=0, max_fields=100, max_part_size=MAX_PUSH_BYTES)
     params = {key: str(value) for key, value in form.items()}
     try:
         await calls.write(
-            request,
-            channel_webhooks.receive_form,
-            request.app.state.database,
-            channel,
-            params,
-            secret,
+            request, channel_webhooks.receive_form, request.app.state.database, shop, params
         )
-    except channel_webhooks.ChannelUnknown:
-        return JSONResponse({"error": "unknown channel"}, 404)
     except channel_webhooks.DeliveryNotAuthentic:
         return JSONResponse({"error": "signature"}, 401)
     except PayloadInvalid as invalid:
@@ -232,8 +236,12 @@ routes = [
     Route("/kuaidi100", kuaidi100_push, methods=["POST"], name="webhook_kuaidi100"),
     Route("/sf/{token}", sf_push, methods=["POST"], name="webhook_sf"),
     Route("/shopify", shopify, methods=["POST"], name="webhook_shopify"),
+    Route("/shopify/{shop}", shopify, methods=["POST"], name="webhook_shopify_shop"),
     Route("/channels/{channel}", channel_push, methods=["POST"], name="webhook_channel"),
     Route("/erp/waybills", erp_waybills, methods=["POST"], name="webhook_erp_waybills"),
+    Route(
+        "/channels/{channel}/{shop}", channel_push, methods=["POST"], name="webhook_channel_shop"
+    ),
     Route("/wechatpay/refund", wechatpay_refund, methods=["POST"], name="webhook_wechatpay_refund"),
     Route("/alipay/notify", alipay_notify_push, methods=["POST"], name="webhook_alipay_notify"),
 ]

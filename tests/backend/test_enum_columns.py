@@ -9,20 +9,26 @@ from datetime import date, timedelta
 from enum import StrEnum
 from types import UnionType
 
+import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
+from backend.fulfilment.confirmations import confirm_shipment
+from backend.logistics.models import Shipment
 from backend.orders import inventory, reconciliation
 from backend.orders.address_changes import start_address_change
 from backend.orders.address_policy import AddressRules
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
+from backend.orders.channels.ship_confirm.registry import ShipConfirmers
+from backend.orders.intake import IntakeRules
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
+from backend.orders.shops import default_shops, sync_shops
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
@@ -115,6 +121,14 @@ def _fill_every_table(database, tmp_path) -> None:
         RefundRules(),
         SYSTEM,
     )
+    shops = default_shops("shopify-secret", {})
+    sync_shops(database, shops, SYSTEM)
+    with database.read() as session:
+        shipment_id = session.scalars(
+            select(Shipment.id).where(Shipment.order_id == delivered.id)
+        ).one()
+    # The default Taobao shop has no API credentials: refused, and recorded as such.
+    confirm_shipment(database, ShipConfirmers(httpx.Client()), shops, {"shipment_id": shipment_id})
     _short_order_with_a_transfer(database)
 
 

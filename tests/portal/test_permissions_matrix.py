@@ -61,6 +61,8 @@ NEEDS: dict[str, Permission | str] = {
     "webhook_sf": WEBHOOK,
     "webhook_shopify": WEBHOOK,
     "webhook_channel": WEBHOOK,
+    "webhook_shopify_shop": WEBHOOK,
+    "webhook_channel_shop": WEBHOOK,
     "webhook_wechatpay_refund": WEBHOOK,
     "webhook_alipay_notify": WEBHOOK,
     "webhook_erp_waybills": WEBHOOK,
@@ -99,6 +101,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_jobs": P.MANAGE_JOBS,
     "admin_retry_job": P.MANAGE_JOBS,
     "admin_retry_job_kind": P.MANAGE_JOBS,
+    "admin_confirmations": P.CONFIRM_SHIPMENTS,
+    "admin_retry_confirmation": P.CONFIRM_SHIPMENTS,
 }
 
 
@@ -177,6 +181,10 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_jobs": lambda w: Call("GET", "/admin/jobs"),
     "admin_retry_job": lambda w: Call("POST", f"/admin/jobs/{w.dead_job_id}/retry"),
     "admin_retry_job_kind": lambda w: Call("POST", "/admin/jobs/retry", {"kind": w.dead_job_kind}),
+    "admin_confirmations": lambda w: Call("GET", "/admin/confirmations"),
+    "admin_retry_confirmation": lambda w: Call(
+        "POST", f"/admin/confirmations/{w.confirmation_id}/retry"
+    ),
 }
 
 STAFF_ROUTES = sorted(name for name, need in NEEDS.items() if isinstance(need, Permission))
