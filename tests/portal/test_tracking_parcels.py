@@ -71,7 +71,7 @@ def test_every_parcel_shows_its_items_carrier_waybill_and_status(client, databas
     assert "ZT7800000000002" in second and "运输中" in second
     assert "竹制茶盘（大号）" in third and "韵达快递" in third and "YD4300000000003" in third
     assert "明前西湖龙井" not in second + third and "双层玻璃茶杯" not in first + third
-    assert "您的订单共 3 个包裹。" in html
+    assert "您的订单共 3 个包裹。" in html and "还在等待发货" not in html
     assert "待发货" not in html
     assert html.count("<h1") == 1
 
@@ -97,6 +97,7 @@ def test_a_partly_shipped_order_lists_what_still_waits_and_says_so_in_its_steps(
     waiting = html[html.index('id="parcel-waiting-title"') :]
     assert waiting.index("待发货") < waiting.index("双层玻璃茶杯") < waiting.index("竹制茶盘")
     assert "×2" in waiting
+    assert "已打包 1 个包裹，其余商品还在等待发货。" in html
     current = re.search(r'<li class="current" aria-current="step"><span>([^<]+)</span>', html)
     assert current is not None and current.group(1) == "部分发货"
     assert re.search(r'<p class="headline">部分发货</p>', html)
