@@ -42,7 +42,8 @@ DEMO_SMS_TEMPLATES = (
 # What the demo merchant's templates say, as registered at Aliyun; the emulator renders them,
 # so the demo's message log reads like the texts customers get. A template is one fixed text
 # for every case: the shipped text counts parcels ("已发出1个包裹", "已发出3个包裹") and leaves
-# their waybill numbers to the page it links to, since one text may stand for several.
+# their waybill numbers to the page it links to, since one text may stand for several
+# (docs/protocols.md, "Aliyun SMS / SendSms").
 _PARCEL = "您的订单${order}的包裹（${carrier} ${waybill}）"
 DEMO_SMS_TEXTS = {
     "SMS_DEMO_SHIPPED": "您的订单${order}已发出${parcels}个包裹，运单号与物流进度请点 ${link}",
