@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from backend.db import Database
 from backend.logistics.models import ShipmentDirection, ShipmentLine
 from backend.logistics.parcels import contents_from_rows, left_to_ship
-from backend.logistics.shipment_views import ShipmentView
+from backend.logistics.shipment_views import ShipmentView, list_shipment_views
 from backend.orders.models import OrderLine
 
 
@@ -100,3 +101,11 @@ def assemble_parcels(shipments: Iterable[ShipmentView], line_rows: Iterable[Any]
     )
     waiting = _items(names, left_to_ship(ordered, contents.values()))
     return OrderParcels(parcels, waiting)
+
+
+def get_order_parcels(database: Database, order_id: int) -> OrderParcels:
+    """An order's parcels and waiting items on their own (the staff order page), two queries."""
+    with database.engine.connect() as connection:
+        line_rows = connection.execute(LINES_WITH_PARCEL_LINES, {"order_id": order_id}).all()
+        shipments = list_shipment_views(connection, order_id)
+    return assemble_parcels(shipments, line_rows)

@@ -13,9 +13,10 @@ from backend.logistics.service import record_tracking_update
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
 from backend.orders.lifecycle import OrderStatus
+from backend.staff.models import Role
 from backend.tracking_page import ProgressStep, progress_step
 from tests.factories import SYSTEM, THREE_LINES, make_order, ship_in_parcels
-from tests.portal.helpers import open_short_link
+from tests.portal.helpers import open_short_link, staff_login
 
 THREE_PARCELS = [
     ("shunfeng", "SF1400000000001", {"TEA-LJ-250": 1}),
@@ -165,3 +166,20 @@ def test_the_tracking_page_costs_three_queries_however_many_parcels(client, data
 )
 def test_the_order_goes_no_further_than_its_slowest_parcel(status, parcels, step):
     assert progress_step(status, parcels) == step
+
+
+def test_the_staff_order_page_lists_each_parcel_with_its_lines_and_what_waits(client, database):
+    order = make_order(database, status=OrderStatus.PAID, lines=THREE_LINES)
+    ship_in_parcels(database, order.id, THREE_PARCELS[:2])
+    staff_login(client, database, Role.SUPPORT)
+    html = client.get(f"/admin/orders/{order.id}").text
+    section = html[html.index('<section id="parcels"') :]
+    section = section[: section.index("</section>")]
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", section, flags=re.S)
+    assert len(rows) == 3
+    assert (
+        "顺丰速运" in rows[0] and "SF1400000000001" in rows[0] and "明前西湖龙井 250g ×1" in rows[0]
+    )
+    assert "中通快递" in rows[1] and "双层玻璃茶杯 ×2" in rows[1]
+    assert "待发货" in rows[2] and "竹制茶盘（大号） ×1" in rows[2]
+    assert html.count('<section id="parcels"') == 1
