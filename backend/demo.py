@@ -114,7 +114,7 @@ PLAN: tuple[tuple[OrderStatus, int, float, int], ...] = (
     (OrderStatus.AFTER_SALE, 2, 6, 99),
     (OrderStatus.REFUNDED, 1, 9, 99),
     (OrderStatus.CANCELLED, 3, 2, 0),
-    # Two warehouses' worth: the first parcel is on its way, the rest is still to pack.
+    # Two warehouses' worth: two parcels are on their way, the last item is still to pack.
     (OrderStatus.PARTIALLY_SHIPPED, 2, 0.3, 1),
 )
 
@@ -145,6 +145,24 @@ AFTER_DELIVERY: dict[OrderStatus, tuple[OrderAction, ...]] = {
     OrderStatus.AFTER_SALE: (OrderAction.OPEN_AFTER_SALE,),
     OrderStatus.REFUNDED: (OrderAction.OPEN_AFTER_SALE, OrderAction.REFUND_IN_FULL),
 }
+
+
+# Numbers in each carrier's own shape (backend/logistics/carriers/recognition.py), so the
+# demo's parcels pass the same checks as a merchant's.
+WAYBILL_SHAPES = {
+    "shunfeng": ("SF", 13),
+    "yuantong": ("YT", 13),
+    "jtexpress": ("JT", 13),
+    "jd": ("JD", 13),
+    "zhongtong": ("7", 13),
+    "yunda": ("4", 12),
+    "shentong": ("77", 11),
+}
+
+
+def demo_waybill(carrier: str, serial: int) -> str:
+    prefix, digits = WAYBILL_SHAPES.get(carrier, ("SB", 12))
+    return f"{prefix}{7 * 10 ** (digits - 1) + serial}"
 
 
 @dataclass(frozen=True)
@@ -185,14 +203,26 @@ def _ship(
     held: bool = False,
 ) -> None:
     carrier = carriers[index % len(carriers)]
-    prefix = "SB" if carrier == sandbox.CARRIER_CODE else carrier[:2].upper()
-    tracking_no = f"{prefix}{700000000000 + index * 7919}"
+    tracking_no = demo_waybill(carrier, index * 7919)
     shipment_id = create_shipment(
         database, order_id, carrier, tracking_no, actor, at=at, origin_province="浙江省"
     )
     still_moving = steps < len(sandbox.build_route(0, "", ""))
     if carrier != sandbox.CARRIER_CODE and still_moving and not held:
         return  # a real carrier's parcel still on the road: its events come from the carrier
+    _travel(database, order_id, shipment_id, carrier, tracking_no, at, steps)
+
+
+def _travel(
+    database: Database,
+    order_id: int,
+    shipment_id: int,
+    carrier: str,
+    tracking_no: str,
+    at: datetime,
+    steps: int,
+) -> None:
+    """The first `steps` of the sandbox route since `at`, as the carrier's pushes would bring."""
     with database.read() as session:
         city, district = session.execute(
             select(AddressVersion.city, AddressVersion.district)
@@ -213,7 +243,7 @@ def _ship(
         )
 
 
-def _ship_first_line(
+def _ship_first_lines(
     database: Database,
     order_id: int,
     index: int,
@@ -221,24 +251,30 @@ def _ship_first_line(
     actor: Actor,
     carriers: Sequence[str],
 ) -> None:
+    """Two parcels from two warehouses, one line each; the order's last line still waits."""
     with database.read() as session:
-        first = session.scalars(
+        lines = session.scalars(
             select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
-        ).first()
-    assert first is not None
-    carrier = carriers[index % len(carriers)]
-    prefix = "SB" if carrier == sandbox.CARRIER_CODE else carrier[:2].upper()
-    record_waybill(
-        database,
-        order_id,
-        carrier,
-        f"{prefix}{700000000000 + index * 7919}",
-        actor,
-        source=WaybillSource.ERP,
-        lines={first.id: 1},
-        at=at,
-        origin_province="浙江省",
-    )
+        ).all()
+    for parcel, line in enumerate(lines[:-1][:2]):
+        carrier = carriers[(index + parcel) % len(carriers)]
+        tracking_no = demo_waybill(carrier, index * 7919 + parcel)
+        left_at = min(at + timedelta(minutes=40 * parcel), utcnow())
+        recorded = record_waybill(
+            database,
+            order_id,
+            carrier,
+            tracking_no,
+            actor,
+            source=WaybillSource.ERP,
+            lines={line.id: line.quantity},
+            at=left_at,
+            origin_province=("浙江省", "广东省")[parcel],
+        )
+        if carrier == sandbox.CARRIER_CODE:  # the first parcel has travelled further
+            _travel(
+                database, order_id, recorded.shipment_id, carrier, tracking_no, left_at, 3 - parcel
+            )
 
 
 def seed_orders(
@@ -257,9 +293,9 @@ def seed_orders(
             index += 1
             placed_at = now - timedelta(days=days_ago, minutes=rng.randrange(0, 50))
             new = _new_order(rng, index, placed_at)
-            if status == OrderStatus.PARTIALLY_SHIPPED:  # two lines, so one can wait
+            if status == OrderStatus.PARTIALLY_SHIPPED:  # three lines: two parcels, one waits
                 new = replace(
-                    new, lines=[NewLine(sku, title, 1, price) for sku, title, price in PRODUCTS[:2]]
+                    new, lines=[NewLine(sku, title, 1, price) for sku, title, price in PRODUCTS[:3]]
                 )
             if _known(database, new):
                 existing += 1
@@ -327,7 +363,7 @@ def _advance(
         return
     shipped_at = min(at + timedelta(minutes=30), utcnow())
     if status == OrderStatus.PARTIALLY_SHIPPED:
-        _ship_first_line(database, order_id, index, shipped_at, actor, carriers)
+        _ship_first_lines(database, order_id, index, shipped_at, actor, carriers)
         return
     _ship(database, order_id, index, shipped_at, steps, actor, carriers)
     for action in AFTER_DELIVERY.get(status, ()):

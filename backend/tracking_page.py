@@ -1,11 +1,15 @@
 """The customer's order (tracking) page as a read model: three queries, masked, frozen.
 
+Three however many parcels the order travels in: the order's head, its lines joined to the
+parcel lines that carry them, and its shipments joined to their events.
+
 It joins what several domains know about one order (the order and its address, its
 shipments, address requests and returns), so it lives beside them, not inside one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -15,7 +19,13 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from backend.db import Database
-from backend.logistics.models import Shipment, ShipmentDirection
+from backend.logistics.models import Shipment
+from backend.logistics.parcel_views import (
+    LINES_WITH_PARCEL_LINES,
+    ParcelItem,
+    ParcelView,
+    assemble_parcels,
+)
 from backend.logistics.shipment_views import ShipmentView, list_shipment_views
 from backend.logistics.status import TrackingStatus
 from backend.orders.access import SESSION_IS_CURRENT, CustomerSession, SessionEnded
@@ -28,7 +38,6 @@ from backend.orders.models import (
     ChangeKind,
     ChangeStatus,
     Order,
-    OrderLine,
     SalesChannel,
 )
 from backend.refunds.models import ReturnRequest
@@ -70,14 +79,21 @@ _SHIPMENT_STEP = {
 
 
 def progress_step(
-    order_status: OrderStatus, shipment_status: TrackingStatus | None
+    order_status: OrderStatus, parcel_statuses: Sequence[TrackingStatus] = ()
 ) -> ProgressStep:
-    """Where the order stands on 下单 → 付款 → 出库 → 运输中 → 派送中 → 已签收."""
+    """Where the order stands on 下单 → 付款 → 出库 → 运输中 → 派送中 → 已签收.
+
+    The order goes no further than its least advanced parcel, and a partly shipped order
+    stays at 出库 (shown as 部分发货) however far its first parcels have got.
+    """
     by_order = _ORDER_STEP.get(order_status, ProgressStep.PLACED)
-    by_shipment = _SHIPMENT_STEP.get(shipment_status) if shipment_status else None
-    if by_shipment is None:
+    if order_status == OrderStatus.PARTIALLY_SHIPPED or not parcel_statuses:
         return by_order
-    return max(by_order, by_shipment, key=PROGRESS_STEPS.index)
+    by_parcels = [_SHIPMENT_STEP.get(status) for status in parcel_statuses]
+    if any(step is None for step in by_parcels):
+        return by_order
+    slowest = min((step for step in by_parcels if step), key=PROGRESS_STEPS.index)
+    return max(by_order, slowest, key=PROGRESS_STEPS.index)
 
 
 def region_of(province: str, city: str, district: str) -> str:
@@ -114,15 +130,21 @@ class TrackingView:
     street: str
     address_locked_at: datetime | None
     lines: tuple[LineView, ...]
-    shipments: tuple[ShipmentView, ...]
+    shipments: tuple[ShipmentView, ...]  # every shipment, returns and voided labels included
+    parcels: tuple[ParcelView, ...]  # the outbound parcels that count, oldest first
+    waiting: tuple[ParcelItem, ...]  # what no parcel carries yet (待发货)
     progress: ProgressStep
 
     @property
-    def outbound(self) -> ShipmentView | None:
-        for shipment in self.shipments:
-            if shipment.direction == ShipmentDirection.OUTBOUND:
-                return shipment
-        return None
+    def partly_shipped(self) -> bool:
+        return self.status == OrderStatus.PARTIALLY_SHIPPED
+
+    @property
+    def headline(self) -> OrderStatus | TrackingStatus:
+        """A lone shipped parcel speaks for the order (运输中); otherwise the order's status."""
+        if self.status == OrderStatus.SHIPPED and len(self.parcels) == 1:
+            return self.parcels[0].shipment.status
+        return self.status
 
 
 _DECIDED = aliased(AddressChange, name="decided")
@@ -183,12 +205,6 @@ _HEAD = (
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .outerjoin(_DECIDED, _DECIDED.id == _LATEST_DECIDED_ID)
     .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
-)
-
-_LINES = (
-    select(OrderLine.sku, OrderLine.name, OrderLine.quantity, OrderLine.unit_price_fen)
-    .where(OrderLine.order_id == bindparam("order_id"))
-    .order_by(OrderLine.id)
 )
 
 
@@ -258,12 +274,16 @@ def get_tracking_head(
 
 
 def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingView:
-    """The other two queries: lines, and shipments with their events."""
+    """The other two queries: lines with their parcel lines, and shipments with their events."""
     with database.engine.connect() as connection:
-        lines = connection.execute(_LINES, {"order_id": head.order_id}).all()
+        line_rows = connection.execute(LINES_WITH_PARCEL_LINES, {"order_id": head.order_id}).all()
         shipments = list_shipment_views(connection, head.order_id)
     row = head.row
-    outbound = next((s for s in shipments if s.direction == ShipmentDirection.OUTBOUND), None)
+    order_parcels = assemble_parcels(shipments, line_rows)
+    lines = {
+        line.id: LineView(line.sku, line.name, line.quantity, line.unit_price_fen)
+        for line in line_rows
+    }
     status = OrderStatus(row.status)
     has_address = row.recipient_name is not None
     return TrackingView(
@@ -280,9 +300,13 @@ def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingVi
         region=region_of(row.province, row.city, row.district) if has_address else "",
         street=mask_street(row.street) if has_address else "",
         address_locked_at=row.address_locked_at,
-        lines=tuple(LineView(*line) for line in lines),
+        lines=tuple(lines.values()),
         shipments=shipments,
-        progress=progress_step(status, outbound.status if outbound else None),
+        parcels=order_parcels.parcels,
+        waiting=order_parcels.waiting,
+        progress=progress_step(
+            status, [parcel.shipment.status for parcel in order_parcels.parcels]
+        ),
     )
 
 

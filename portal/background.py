@@ -9,8 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
-from backend.fulfilment import channel_parcels
-from backend.fulfilment import confirmations
+from backend.fulfilment import channel_parcels, confirmations
 from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
 from backend.jobs.queue import Handler, Periodic

@@ -46,6 +46,25 @@ DEMO_WAYBILL_PROVIDERS = ",".join(f"{code}=kuaidi100" for code in DEMO_WAYBILL_C
 DEMO_WAYBILL_ACCOUNTS = json.dumps(
     {code: {"partnerId": "DEMO", "tempId": f"demo-{code}"} for code in DEMO_WAYBILL_CARRIERS}
 )
+# What the demo merchant's templates say, as registered at Aliyun; the emulator renders them,
+# so the demo's message log reads like the texts customers get. A template is one fixed text
+# for every case: the shipped text counts parcels ("已发出1个包裹", "已发出3个包裹") and leaves
+# their waybill numbers to the page it links to, since one text may stand for several
+# (docs/protocols.md, "Aliyun SMS / SendSms").
+_PARCEL = "您的订单${order}的包裹（${carrier} ${waybill}）"
+DEMO_SMS_TEXTS = {
+    "SMS_DEMO_SHIPPED": "您的订单${order}已发出${parcels}个包裹，运单号与物流进度请点 ${link}",
+    "SMS_DEMO_OUT": _PARCEL + "正在派送，请保持电话畅通：${link}",
+    "SMS_DEMO_SIGNED": _PARCEL + "已签收，如有问题请点 ${link}",
+    "SMS_DEMO_PICKUP": _PARCEL + "已到驿站或快递柜，请及时取件：${link}",
+    "SMS_DEMO_FAILED": _PARCEL + "派送未成功，快递员将再次联系您：${link}",
+    "SMS_DEMO_EXCEPTION": _PARCEL + "运输异常，我们正在处理：${link}",
+    "SMS_DEMO_CODE": "验证码${code}，用于修改订单收货地址，请勿告诉他人。",
+    "SMS_DEMO_ADDRESS": "您的订单${order}的收货地址已改为${region}（收货人${name}），"
+    "如非本人操作请点 ${link}",
+    "SMS_DEMO_APPROVED": "您的订单${order}的地址修改申请已通过：${link}",
+    "SMS_DEMO_REJECTED": "您的订单${order}的地址修改申请未通过：${link}",
+}
 
 
 class Ticker:
@@ -110,7 +129,8 @@ def demo_services(
         kuaidi100 = Kuaidi100Emulator(http=http)
         kuaidi100.live_times, kuaidi100.origin_city = True, "杭州市"
         hold_stuck_parcels(kuaidi100, database)
-        sms = NotificationEmulator()
+        # Templates of one's own (PORTAL_SMS_TEMPLATES) have texts the emulator can't know.
+        sms = NotificationEmulator(sms_templates=None if settings.sms_templates else DEMO_SMS_TEXTS)
         kuaidi100_url = stack.enter_context(serve_in_thread(kuaidi100.app, port=8100))
         sms_url = stack.enter_context(serve_in_thread(sms.app, port=8025))
         wired = replace(

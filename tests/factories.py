@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
+from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderAction, OrderStatus
-from backend.orders.models import Order, PaymentMethod, SalesChannel
+from backend.orders.models import Order, OrderLine, PaymentMethod, SalesChannel
 from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
 
 SYSTEM = Actor(ActorKind.SYSTEM, "test", channel="test")
@@ -64,3 +68,47 @@ def make_order(
         assert order is not None
         session.expunge(order)
         return order
+
+
+# Three things bought together, for orders that leave in several parcels.
+THREE_LINES = [
+    NewLine("TEA-LJ-250", "明前西湖龙井 250g", 1, 26_800),
+    NewLine("CUP-GLASS", "双层玻璃茶杯", 2, 5_900),
+    NewLine("TRAY-BAMBOO", "竹制茶盘（大号）", 1, 15_800),
+]
+
+
+def line_ids(database: Database, order_id: int) -> dict[str, int]:
+    """The order's line ids by SKU."""
+    with database.read() as session:
+        rows = session.execute(
+            select(OrderLine.sku, OrderLine.id).where(OrderLine.order_id == order_id)
+        )
+        return {sku: line_id for sku, line_id in rows}
+
+
+def ship_in_parcels(
+    database: Database,
+    order_id: int,
+    parcels: Sequence[tuple[str, str, Mapping[str, int]]],
+    *,
+    at: datetime | None = None,
+) -> list[int]:
+    """Record one waybill per (carrier, number, {sku: units}), as staff typing them would.
+
+    Returns the shipment ids, oldest first.
+    """
+    ids = line_ids(database, order_id)
+    return [
+        record_waybill(
+            database,
+            order_id,
+            carrier,
+            number,
+            SYSTEM,
+            source=WaybillSource.MANUAL,
+            lines={ids[sku]: units for sku, units in units_by_sku.items()},
+            at=at,
+        ).shipment_id
+        for carrier, number, units_by_sku in parcels
+    ]

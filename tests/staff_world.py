@@ -26,8 +26,8 @@ from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import OrderLine, SalesChannel, TransferProposal
 from backend.orders.service import NewAddress
-from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.orders.shops import default_shops
+from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.schema import metadata

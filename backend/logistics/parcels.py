@@ -10,7 +10,7 @@ that left has been delivered and nothing is still waiting.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -51,14 +51,31 @@ def parcel_contents(
 ) -> dict[int, dict[int, int]]:
     """Per shipment id: order line id -> quantity; a shipment without lines carries all."""
     ids = [shipment.id for shipment in shipments]
-    contents: dict[int, dict[int, int]] = {shipment_id: {} for shipment_id in ids}
+    rows: list[tuple[int, int, int]] = []
     if ids:
-        rows = session.execute(
-            select(
-                ShipmentLine.shipment_id, ShipmentLine.order_line_id, ShipmentLine.quantity
-            ).where(ShipmentLine.shipment_id.in_(ids))
-        )
-        for shipment_id, line_id, quantity in rows:
+        rows = [
+            (shipment_id, line_id, quantity)
+            for shipment_id, line_id, quantity in session.execute(
+                select(
+                    ShipmentLine.shipment_id, ShipmentLine.order_line_id, ShipmentLine.quantity
+                ).where(ShipmentLine.shipment_id.in_(ids))
+            )
+        ]
+    return contents_from_rows(ids, rows, ordered)
+
+
+def contents_from_rows(
+    shipment_ids: Iterable[int],
+    rows: Iterable[tuple[int, int, int]],
+    ordered: Mapping[int, int],
+) -> dict[int, dict[int, int]]:
+    """(shipment id, line id, quantity) rows as contents; rows of other shipments are ignored.
+
+    Pure, so a read model that fetched the rows in its own query shares the rule.
+    """
+    contents: dict[int, dict[int, int]] = {shipment_id: {} for shipment_id in shipment_ids}
+    for shipment_id, line_id, quantity in rows:
+        if shipment_id in contents:
             contents[shipment_id][line_id] = quantity
     for shipment_id, lines in contents.items():
         if not lines:
@@ -66,23 +83,30 @@ def parcel_contents(
     return contents
 
 
-def _total(contents: list[dict[int, int]]) -> Counter[int]:
+def _total(contents: Iterable[Mapping[int, int]]) -> Counter[int]:
     total: Counter[int] = Counter()
     for lines in contents:
         total.update(lines)
     return total
 
 
-def unassigned_quantities(session: Session, order_id: int) -> dict[int, int]:
-    """Units of each line that no parcel carries yet (labelled or gone); only lines with some."""
-    ordered = ordered_quantities(session, order_id)
-    parcels = outbound_parcels(session, order_id)
-    assigned = _total(list(parcel_contents(session, parcels, ordered).values()))
+def left_to_ship(
+    ordered: Mapping[int, int], contents: Iterable[Mapping[int, int]]
+) -> dict[int, int]:
+    """Units of each line that none of `contents` carries; only lines with some."""
+    assigned = _total(contents)
     return {
         line: quantity - assigned[line]
         for line, quantity in ordered.items()
         if quantity > assigned[line]
     }
+
+
+def unassigned_quantities(session: Session, order_id: int) -> dict[int, int]:
+    """Units of each line that no parcel carries yet (labelled or gone); only lines with some."""
+    ordered = ordered_quantities(session, order_id)
+    parcels = outbound_parcels(session, order_id)
+    return left_to_ship(ordered, parcel_contents(session, parcels, ordered).values())
 
 
 def follow_parcels(session: Session, order: Order, actor: Actor, at: datetime) -> None:

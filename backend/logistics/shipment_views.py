@@ -35,11 +35,18 @@ class ShipmentView:
     estimated_earliest: date | None
     estimated_latest: date | None
     events: tuple[EventView, ...]
+    label_created_at: datetime | None = None
+    shipped_at: datetime | None = None  # when the parcel left; None while it waits for pickup
+    voided_at: datetime | None = None  # a voided label carries nothing and is not shown
+
+    @property
+    def journey_ended(self) -> bool:
+        return self.status in TERMINAL_TRACKING_STATUSES
 
     @property
     def estimate(self) -> tuple[date, date] | None:
         """The delivery window to promise; none once the parcel's journey has ended."""
-        if self.status in TERMINAL_TRACKING_STATUSES or self.estimated_earliest is None:
+        if self.journey_ended or self.estimated_earliest is None:
             return None
         return self.estimated_earliest, self.estimated_latest or self.estimated_earliest
 
@@ -55,6 +62,9 @@ _SHIPMENTS_WITH_EVENTS = (
         Shipment.last_synced_at,
         Shipment.estimated_earliest,
         Shipment.estimated_latest,
+        Shipment.label_created_at,
+        Shipment.shipped_at,
+        Shipment.voided_at,
         TrackingEvent.occurred_at,
         TrackingEvent.status.label("event_status"),
         TrackingEvent.description,
@@ -103,6 +113,9 @@ def list_shipment_views(
             estimated_earliest=head.estimated_earliest,
             estimated_latest=head.estimated_latest,
             events=tuple(events[shipment_id]),
+            label_created_at=head.label_created_at,
+            shipped_at=head.shipped_at,
+            voided_at=head.voided_at,
         )
         for shipment_id, head in heads.items()
     )

@@ -13,6 +13,7 @@ from backend.clock import utcnow
 from backend.fulfilment.waybills import waybill_form
 from backend.logistics.alerts import list_alerts
 from backend.logistics.carriers.names import CARRIER_NAMES
+from backend.logistics.parcel_views import get_order_parcels
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
 from backend.orders import access, holds, stock, transfers, warehouses
@@ -125,6 +126,7 @@ async def order_detail(request: Request) -> Response:
             "shipments": await calls.read(request, shipments),
             "new_link": None,
             "messages": messages,
+            "parcels": await calls.read(request, get_order_parcels, database, order_id),
             "can_manage_links": staff.can(Permission.MANAGE_LINKS),
             "can_release_holds": staff.can(Permission.RELEASE_HOLDS),
             "notice": NOTICES.get(request.query_params.get("notice", ""))

@@ -23,7 +23,6 @@ from backend.refunds.gateways.base import MalformedPayload as RefundMalformed
 from backend.refunds.gateways.base import NotifyRejected
 from portal import calls
 from portal.forms import form_text
-from portal.integrations import parse_pairs
 from portal.waybill_words import outcome_json
 
 MAX_PUSH_BYTES = 2 * 1024 * 1024

@@ -23,7 +23,6 @@ from backend.orders.address_changes import start_address_change
 from backend.orders.address_policy import AddressRules
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.channels.ship_confirm.registry import ShipConfirmers
-from backend.orders.intake import IntakeRules
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel

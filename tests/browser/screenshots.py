@@ -221,6 +221,30 @@ def take_staff(browser: Browser, playwright: Playwright, demo: Demo, out: Path) 
     context.close()
 
 
+def take_parcels(browser: Browser, playwright: Playwright, demo: Demo, out: Path) -> None:
+    """A partly shipped order: two parcels on their way and one item still to pack.
+
+    From the top of the page to the end of the parcels card, however tall.
+    """
+    order = first_order(demo.database, Order.status == OrderStatus.PARTIALLY_SHIPPED)
+    for width, name in ((390, "tracking-parcels-zh.png"), (320, "tracking-parcels-zh-320.png")):
+        options = {**phone_context_options(playwright), "viewport": {"width": width, "height": 664}}
+        context = browser.new_context(base_url=demo.base_url, **options)
+        page = context.new_page()
+        page.goto(sms_link(demo.database, order.id))
+        page.wait_for_load_state("networkidle")
+        card = page.locator("#timeline").bounding_box()
+        assert card is not None
+        bottom = card["y"] + card["height"] + 12
+        page.screenshot(
+            path=str(out / name),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": width, "height": bottom},
+        )
+        print(out / name)
+        context.close()
+
+
 def take_all(
     browser: Browser, playwright: Playwright, demo: Demo, options: argparse.Namespace
 ) -> None:
@@ -238,6 +262,7 @@ def take_all(
             english = f"/language?to=en&next={quote(f'/orders/{public_no_of(database, order_id)}')}"
             snap(page, english, out / f"{name}-en.png", options.full_page)
         context.close()
+    take_parcels(browser, playwright, demo, out)
     # The narrowest phones still sold: 320 CSS pixels.
     narrow = {**phone_context_options(playwright), "viewport": {"width": 320, "height": 640}}
     context = browser.new_context(base_url=base_url, **narrow)

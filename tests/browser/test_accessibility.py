@@ -34,7 +34,7 @@ from backend.staff.accounts import add_staff
 from backend.staff.models import Role
 from tests.browser.parcels import record_events, route_to_hangzhou, sms_link
 from tests.browser.test_address_change import texted_code
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, THREE_LINES, make_order, ship_in_parcels
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +51,7 @@ class Seeded:
     delivered: Any
     return_id: int
     held: tuple[int, ...]
+    in_parcels: Any  # two parcels on their way, one item still waiting
 
 
 @pytest.fixture
@@ -83,7 +84,16 @@ def seeded(database: Database) -> Seeded:
     with database.read() as session:
         held = tuple(session.scalars(select(Order.id).where(Order.hold_reason.is_not(None))))
     assert len(held) == 4  # duplicate (one of the pair), high value, below cost, unknown SKU
-    return Seeded(shipped, editable, delivered, filed.return_id, held)
+    in_parcels = make_order(database, status=OrderStatus.PAID, lines=THREE_LINES)
+    ship_in_parcels(
+        database,
+        in_parcels.id,
+        [
+            ("shunfeng", "SF1400000000001", {"TEA-LJ-250": 1}),
+            ("jd", "JDVA0012345678", {"CUP-GLASS": 2}),
+        ],
+    )
+    return Seeded(shipped, editable, delivered, filed.return_id, held, in_parcels)
 
 
 def ask_after_the_window(database: Database, order_id: int) -> None:
@@ -151,6 +161,7 @@ def customer_visits(database: Database, seeded: Seeded) -> Iterator[tuple[str, C
     yield "not found", go("/orders/00000000000000")
     yield "tracking", go(sms_link(database, seeded.shipped.id))
     yield "tracking with a notice", go(f"/orders/{seeded.shipped.public_no}?notice=address_changed")
+    yield "tracking in parcels", go(sms_link(database, seeded.in_parcels.id))
     yield "orders", go("/orders")
     yield "address edit", go(sms_link(database, seeded.editable.id))
     yield "address edit form", go(f"/orders/{seeded.editable.public_no}/address")
