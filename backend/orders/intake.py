@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend import audit, jobs
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
@@ -44,6 +44,9 @@ from backend.staff.permissions import Permission, check_permission
 
 # Closed on the marketplace before it shipped; a refund there is the platform's, not ours.
 CLOSED_BY_CHANNEL = frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED})
+# An order closed after packing may have waybills booked at a carrier; fulfilment gives
+# them back (the order core never calls carriers). Payload: {"order_id": ...}.
+ORDER_CLOSED = "orders.closed_by_channel"
 
 
 # Orders arrive from the channels (webhooks), the worker and the demo seed without a role;
@@ -139,12 +142,33 @@ def _update(session: Session, stored: Order, order: CanonicalOrder, actor: Actor
         return IntakeResult(stored.id, IntakeOutcome.IGNORED_OLDER)
     stored.channel_updated_at = order.updated_at
     current = OrderStatus(stored.status)
-    if order.status in CLOSED_BY_CHANNEL and can(current, OrderAction.CANCEL):
-        transition(session, stored, OrderAction.CANCEL, actor)
-        inventory.release(session, stored.id)
+    if order.status in CLOSED_BY_CHANNEL:
+        _close(session, stored, current, actor)
     elif order.status != OrderStatus.PENDING_PAYMENT and can(current, OrderAction.PAY):
         transition(session, stored, OrderAction.PAY, actor, order.paid_at)
     return IntakeResult(stored.id, IntakeOutcome.UPDATED)
+
+
+def _close(session: Session, stored: Order, current: OrderStatus, actor: Actor) -> None:
+    """Closed on the channel. Before packing it is cancelled here too; once packed the
+    lifecycle keeps its status (the goods may be on their way), but a label not yet
+    collected must not travel: the order's labels are voided by a job."""
+    if can(current, OrderAction.CANCEL):
+        transition(session, stored, OrderAction.CANCEL, actor)
+        inventory.release(session, stored.id)
+    if stored.address_locked_at is None:
+        return
+    jobs.enqueue(session, ORDER_CLOSED, {"order_id": stored.id}, key=f"closed:{stored.id}")
+    audit.record(
+        session,
+        actor,
+        "order.closed_by_channel",
+        subject="order",
+        subject_id=stored.id,
+        order_id=stored.id,
+        before={"status": str(current)},
+        after={"status": str(stored.status)},
+    )
 
 
 def _customer(session: Session, order: CanonicalOrder) -> Customer:
