@@ -241,7 +241,7 @@ def _plan(
     names = dict(
         session.execute(
             select(OrderLine.id, OrderLine.name).where(OrderLine.order_id == order.id)
-        ).tuples()
+        ).all()
     )
     sender = sender_for(config, order)
     request = WaybillRequest(
