@@ -179,3 +179,15 @@ def void_closed_order_parcels(
 def order_of_shipment(database: Database, shipment_id: int) -> int | None:
     with database.read() as session:
         return session.scalar(select(Shipment.order_id).where(Shipment.id == shipment_id))
+
+
+def list_live_labels(database: Database, order_id: int) -> frozenset[int]:
+    """Shipments of the order with a label booked here and not voided: they may be reprinted."""
+    with database.read() as session:
+        return frozenset(
+            session.scalars(
+                select(Shipment.id)
+                .join(ParcelLabel, ParcelLabel.shipment_id == Shipment.id)
+                .where(Shipment.order_id == order_id, Shipment.voided_at.is_(None))
+            )
+        )
