@@ -125,7 +125,8 @@ def _outbound(session: Session, order_id: int) -> list[Shipment]:
 
 
 def _next_parcel_no(session: Session, order_id: int) -> int:
-    """Voided parcels count too: their key gave a number the carrier would hand back."""
+    """Voided parcels count too: their key gave a number the carrier would hand back
+    (docs/protocols.md, "Kuaidi100 e-waybill / Cancel")."""
     counted = session.scalar(
         select(func.count(Shipment.id)).where(
             Shipment.order_id == order_id, Shipment.direction == ShipmentDirection.OUTBOUND
