@@ -140,7 +140,9 @@ def _waybills(kuaidi100: Kuaidi100Emulator, url: str) -> dict[str, str]:
         "kuaidi100_secret": kuaidi100.secret,
         "kuaidi100_api_url": url,
         "kuaidi100_poll_url": url,
-        "kuaidi100_waybill_accounts": json.dumps({"zhongtong": {"partnerId": "DEMO", "tempId": "T-ZTO"}}),
+        "kuaidi100_waybill_accounts": json.dumps(
+            {"zhongtong": {"partnerId": "DEMO", "tempId": "T-ZTO"}}
+        ),
         "waybill_providers": "zhongtong=kuaidi100",
         "sender_name": "杭州仓",
         "sender_phone": "057188880000",

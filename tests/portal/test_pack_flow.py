@@ -398,3 +398,19 @@ def test_an_order_the_channel_cancels_after_booking_has_its_waybill_voided(
     assert len(actions(database, "order.closed_by_channel")) == 1
     run_worker(database, pack_settings)  # the job ran once; nothing is cancelled twice
     assert len(k100.cancels) == 1
+
+
+def test_the_staff_order_page_offers_reprint_and_void_for_a_label_booked_here(
+    packer, database, k100
+):
+    order = make_order(database, status=OrderStatus.PAID)
+    before = packer.get(f"/admin/orders/{order.id}").text
+    assert "补打面单" not in before
+    confirm(packer, order.id, pack_fields(scan(packer, order.public_no).text))
+    _order, (shipment,), _lines = reload_order(database, order.id)
+    page = packer.get(f"/admin/orders/{order.id}").text
+    assert f"/warehouse/shipments/{shipment.id}/reprint" in page
+    assert f"/warehouse/shipments/{shipment.id}/void" in page
+    voided = packer.post(f"/warehouse/shipments/{shipment.id}/void")  # no htmx: the page
+    assert voided.status_code == 200 and "面单已在快递公司作废" in voided.text
+    assert "补打面单" not in packer.get(f"/admin/orders/{order.id}").text
