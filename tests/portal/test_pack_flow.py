@@ -27,6 +27,7 @@ from backend.orders.service import NewLine
 from backend.staff.models import Role
 from emulators.kuaidi100 import Kuaidi100Emulator, Subscription
 from emulators.serving import serve_in_thread
+from emulators.sf import SfGatewayEmulator
 from portal.app import create_app
 from portal.background import build_handlers
 from portal.integrations import build_integrations, packing_config
@@ -414,3 +415,35 @@ def test_the_staff_order_page_offers_reprint_and_void_for_a_label_booked_here(
     voided = packer.post(f"/warehouse/shipments/{shipment.id}/void")  # no htmx: the page
     assert voided.status_code == 200 and "面单已在快递公司作废" in voided.text
     assert "补打面单" not in packer.get(f"/admin/orders/{order.id}").text
+
+
+def test_an_sf_parcel_is_booked_at_the_sf_gateway_with_its_pdf_and_voided_there(
+    pack_settings, database
+):
+    gateway = SfGatewayEmulator(partner_id="TESTCUST", check_word="CW")
+    with serve_in_thread(gateway.app) as sf_url:
+        sf_settings = replace(
+            pack_settings,
+            sf_partner_id="TESTCUST",
+            sf_check_word="CW",
+            sf_url=f"{sf_url}/std/service",
+            sf_monthly_card="7551234567",
+            waybill_providers="zhongtong=kuaidi100,shunfeng=sf",
+        )
+        with TestClient(create_app(sf_settings, database)) as client:
+            staff_login(client, database, Role.WAREHOUSE)
+            client.headers["X-CSRF-Token"] = csrf_token(client, "/warehouse/scan")
+            order = make_order(database, status=OrderStatus.PAID)
+            fields = pack_fields(scan(client, order.public_no).text)
+            booked = confirm(client, order.id, {**fields, "carrier": "shunfeng"})
+            assert booked.status_code == 200
+            _order, (shipment,), _lines = reload_order(database, order.id)
+            assert shipment.carrier_code == "shunfeng" and shipment.tracking_no.startswith("SF")
+            with database.read() as session:
+                assert session.get(ParcelLabel, shipment.id).pdf.startswith(b"%PDF")
+            pdf = client.get(f"/warehouse/shipments/{shipment.id}/label.pdf")
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+            voided = client.post(f"/warehouse/shipments/{shipment.id}/void", headers=HTMX)
+            assert voided.status_code == 200
+    assert len(gateway.bookings) == 1 and len(gateway.cancels) == 1
+    assert reload_order(database, order.id)[1][0].voided_at is not None
