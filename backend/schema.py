@@ -4,7 +4,7 @@ from backend.audit.models import AuditEvent
 from backend.db import Base
 from backend.fulfilment.models import ShipConfirmationRecord
 from backend.jobs.models import Job, WorkerSlot
-from backend.logistics.models import Shipment, ShipmentLine, TrackingEvent
+from backend.logistics.models import ParcelLabel, Shipment, ShipmentLine, TrackingEvent
 from backend.notifications.models import Notification
 from backend.orders.models import (
     AddressChange,
@@ -42,6 +42,7 @@ __all__ = [
     "Notification",
     "Order",
     "OrderLine",
+    "ParcelLabel",
     "ReconciliationReport",
     "Refund",
     "Reservation",

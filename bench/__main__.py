@@ -21,6 +21,7 @@ BENCHMARKS = (
     "page_weight",
     "push_callbacks",
     "pack_scans",
+    "pack_and_book",
     "channel_intake",
     "return_requests",
 )

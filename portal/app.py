@@ -23,7 +23,7 @@ from backend.refunds.photos import PhotoStore
 from portal import calls, i18n
 from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS, OutageLog
-from portal.integrations import build_integrations
+from portal.integrations import build_integrations, packing_config
 from portal.page_cache import PageCache
 from portal.rendering import build_templates
 from portal.routes import (
@@ -42,6 +42,7 @@ from portal.routes import (
     returns,
     tracking,
     warehouse,
+    warehouse_packing,
     webhooks,
 )
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_waybills.routes,
                 ],
             ),
-            Mount("/warehouse", routes=warehouse.routes),
+            Mount("/warehouse", routes=[*warehouse.routes, *warehouse_packing.routes]),
             Mount("/webhooks", routes=webhooks.routes),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.sessions = Sessions(settings)
     app.state.tracking_clients = integrations.tracking
     app.state.refund_gateways = integrations.refunds
+    app.state.waybill_bookers = integrations.waybills
+    app.state.packing = packing_config(settings)
     app.state.link_signer = LinkSigner(
         list(settings.secret_keys), timedelta(days=settings.link_max_age_days)
     )

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
-from backend.fulfilment import channel_parcels, confirmations
+from backend.fulfilment import channel_parcels, confirmations, labels
 from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
 from backend.jobs.queue import Handler, Periodic
@@ -20,6 +20,7 @@ from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
 from backend.orders import address_changes, channel_webhooks, inventory, reconciliation
 from backend.orders.access import prune_lookup_attempts
+from backend.orders.intake import ORDER_CLOSED
 from backend.refunds import payouts, return_parcels
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
@@ -66,10 +67,16 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         confirmations.CONFIRM_SHIPMENT: lambda db, p: confirmations.confirm_shipment(
             db, integrations.ship_confirmers, settings.shops, p
         ),
+        ORDER_CLOSED: lambda db, p: _void_closed(db, integrations, p),
         pruning.PRUNE: lambda db, _p: pruning.prune_finished(
             db, timedelta(days=settings.job_retention_days)
         ),
     }
+
+
+def _void_closed(database: Database, integrations: Integrations, payload: dict[str, Any]) -> None:
+    if integrations.waybills is not None:
+        labels.void_closed_order_parcels(database, integrations.waybills, payload)
 
 
 AUTO_APPROVE = "address.auto_approve"

@@ -84,3 +84,13 @@ async def read(request: Request, fn: Callable[P, R], *args: P.args, **kwargs: P.
     if request.app.state.settings.inline_reads:
         return fn(*args, **kwargs)
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def outbound(request: Request, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """A service that calls a provider (a carrier booking, up to its 10 s timeout) and then
+    writes briefly: on the pool, not in a writer slot, so a slow carrier never holds the
+    one SQLite writer that every other request queues for. Its short write waits for the
+    lock with the connection's default busy timeout."""
+    result = await run_in_threadpool(fn, *args, **kwargs)
+    request.app.state.outage.database_works()
+    return result

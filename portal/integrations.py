@@ -9,10 +9,12 @@ from pathlib import Path
 
 import httpx
 
+from backend.fulfilment.packing import PackingConfig
 from backend.logistics.carriers import sf
 from backend.logistics.carriers.base import CircuitBreaker
 from backend.logistics.carriers.kuaidi100 import Kuaidi100Client
 from backend.logistics.tracking_jobs import TrackingClients
+from backend.logistics.waybills.base import Party
 from backend.logistics.waybills.registry import (
     Kuaidi100WaybillConfig,
     SfWaybillConfig,
@@ -204,6 +206,20 @@ def waybill_config(settings: Settings) -> WaybillConfig:
     return WaybillConfig(
         routes=parse_routes(settings.waybill_providers), kuaidi100=kuaidi100, sf=sf_config
     )
+
+
+def packing_config(settings: Settings) -> PackingConfig:
+    """The pack scan's carrier and sender, from the settings, in one place."""
+    sender = Party(
+        name=settings.sender_name,
+        phone=settings.sender_phone,
+        province=settings.sender_province,
+        city=settings.sender_city,
+        district=settings.sender_district,
+        street=settings.sender_street,
+        company=settings.sender_company,
+    )
+    return PackingConfig(settings.waybill_default_carrier.strip().lower(), sender)
 
 
 def build_integrations(settings: Settings) -> Integrations:

@@ -141,6 +141,21 @@ class Settings:
             "carrier=kuaidi100|sf pairs: who books each carrier's e-waybills (电子面单)"
         ),
     )
+    waybill_default_carrier: str = field(
+        default="zhongtong",
+        metadata=_help("Carrier the pack scan books a parcel with unless the packer picks another"),
+    )
+    sender_name: str = field(
+        default="", metadata=_help("Sender on booked labels: contact name at the warehouse")
+    )
+    sender_phone: str = field(default="", metadata=_help("Sender on booked labels: phone"))
+    sender_company: str = field(default="", metadata=_help("Sender on booked labels: company"))
+    sender_province: str = field(default="", metadata=_help("Sender on booked labels: province"))
+    sender_city: str = field(default="", metadata=_help("Sender on booked labels: city"))
+    sender_district: str = field(default="", metadata=_help("Sender on booked labels: district"))
+    sender_street: str = field(
+        default="", metadata=_help("Sender on booked labels: street and number")
+    )
     kuaidi100_waybill_accounts: str = field(
         default="",
         metadata=_help(

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend import audit, jobs
 from backend.actors import Actor, ActorKind
@@ -105,7 +106,7 @@ _PERMISSION = {
 _MACHINES = (ActorKind.SYSTEM, ActorKind.CHANNEL)
 
 
-def _lines_for(wanted: Mapping[int, int] | None, left: Mapping[int, int]) -> dict[int, int]:
+def lines_for(wanted: Mapping[int, int] | None, left: Mapping[int, int]) -> dict[int, int]:
     if not wanted:
         return dict(left)
     lines = {int(line): int(quantity) for line, quantity in wanted.items() if quantity}
@@ -156,74 +157,99 @@ def record_waybill(
     outbound); a label booked here leaves when the carrier first scans it.
     """
     check_permission(actor, _PERMISSION[source], also=_MACHINES)
+    with database.write() as session:
+        return record_waybill_in(
+            session,
+            order_id,
+            carrier_code,
+            tracking_no,
+            actor,
+            source=source,
+            lines=lines,
+            shipped=shipped,
+            at=at,
+            origin_province=origin_province,
+        )
+
+
+def record_waybill_in(
+    session: Session,
+    order_id: int,
+    carrier_code: str,
+    tracking_no: str,
+    actor: Actor,
+    *,
+    source: WaybillSource,
+    lines: Mapping[int, int] | None = None,
+    shipped: bool = True,
+    at: datetime | None = None,
+    origin_province: str | None = None,
+) -> WaybillRecorded:
+    """`record_waybill` inside the caller's transaction, for a service that stores more with it
+    (the pack scan keeps the booked label); the caller has checked the permission."""
     number = normalize_number(tracking_no)
     carrier_code = _carrier_for(carrier_code.strip().lower(), number)
-    with database.write() as session:
-        order = session.get(Order, order_id, with_for_update=True)
-        if order is None:
-            raise OrderNotFound(order_id)
-        existing = session.scalar(
-            select(Shipment).where(
-                Shipment.carrier_code == carrier_code, Shipment.tracking_no == number
-            )
+    order = session.get(Order, order_id, with_for_update=True)
+    if order is None:
+        raise OrderNotFound(order_id)
+    existing = session.scalar(
+        select(Shipment).where(
+            Shipment.carrier_code == carrier_code, Shipment.tracking_no == number
         )
-        if existing is not None:
-            if existing.order_id != order.id:
-                raise WaybillRefused(Refusal.USED_ON_ANOTHER_ORDER)
-            return WaybillRecorded(
-                existing.id, order.id, order.public_no, False, OrderStatus(order.status)
-            )
-        status = OrderStatus(order.status)
-        if order.hold_reason is not None:
-            raise WaybillRefused(Refusal.ON_HOLD, hold=order.hold_reason)
-        if status not in SHIPPABLE:
-            raise WaybillRefused(Refusal.NOT_SHIPPABLE, status=status)
-        left = parcels.unassigned_quantities(session, order.id)
-        if not left:
-            raise WaybillRefused(Refusal.NOTHING_LEFT, status=status)
-        carried = _lines_for(lines, left)
-        at = at or utcnow()
-        if order.address_locked_at is None:
-            # The label carries the address: from here on it is frozen, as at a pack scan.
-            order.address_locked_at = at
-        if can(status, OrderAction.PACK):
-            transition(session, order, OrderAction.PACK, actor, at)
-        shipment = add_outbound_parcel(
-            session, order, carrier_code, number, actor, at, origin_province, str(source)
-        )
-        for line_id, quantity in sorted(carried.items()):
-            session.add(
-                ShipmentLine(shipment_id=shipment.id, order_line_id=line_id, quantity=quantity)
-            )
-        session.flush()
-        if shipped:
-            ship_parcel(session, order, shipment, actor, at)
-        if order.channel not in UNCONFIRMED_CHANNELS and source != WaybillSource.CHANNEL:
-            jobs.enqueue(
-                session,
-                CONFIRM_SHIPMENT,
-                {"shipment_id": shipment.id},
-                key=f"confirm:{shipment.id}",
-            )
-        audit.record(
-            session,
-            actor,
-            "shipment.recorded",
-            subject="shipment",
-            subject_id=shipment.id,
-            order_id=order.id,
-            at=at,
-            after={
-                "source": str(source),
-                "carrier": carrier_code,
-                "tracking_no": number,
-                "lines": {str(line): quantity for line, quantity in sorted(carried.items())},
-                "shipped": shipped,
-            },
-        )
+    )
+    if existing is not None:
+        if existing.order_id != order.id:
+            raise WaybillRefused(Refusal.USED_ON_ANOTHER_ORDER)
         return WaybillRecorded(
-            shipment.id, order.id, order.public_no, True, OrderStatus(order.status)
+            existing.id, order.id, order.public_no, False, OrderStatus(order.status)
         )
+    status = OrderStatus(order.status)
+    if order.hold_reason is not None:
+        raise WaybillRefused(Refusal.ON_HOLD, hold=order.hold_reason)
+    if status not in SHIPPABLE:
+        raise WaybillRefused(Refusal.NOT_SHIPPABLE, status=status)
+    left = parcels.unassigned_quantities(session, order.id)
+    if not left:
+        raise WaybillRefused(Refusal.NOTHING_LEFT, status=status)
+    carried = lines_for(lines, left)
+    at = at or utcnow()
+    if order.address_locked_at is None:
+        # The label carries the address: from here on it is frozen, as at a pack scan.
+        order.address_locked_at = at
+    if can(status, OrderAction.PACK):
+        transition(session, order, OrderAction.PACK, actor, at)
+    shipment = add_outbound_parcel(
+        session, order, carrier_code, number, actor, at, origin_province, str(source)
+    )
+    for line_id, quantity in sorted(carried.items()):
+        session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=line_id, quantity=quantity))
+    session.flush()
+    if shipped:
+        ship_parcel(session, order, shipment, actor, at)
+    if order.channel not in UNCONFIRMED_CHANNELS and source != WaybillSource.CHANNEL:
+        jobs.enqueue(
+            session,
+            CONFIRM_SHIPMENT,
+            {"shipment_id": shipment.id},
+            key=f"confirm:{shipment.id}",
+        )
+    audit.record(
+        session,
+        actor,
+        "shipment.recorded",
+        subject="shipment",
+        subject_id=shipment.id,
+        order_id=order.id,
+        at=at,
+        after={
+            "source": str(source),
+            "carrier": carrier_code,
+            "tracking_no": number,
+            "lines": {str(line): quantity for line, quantity in sorted(carried.items())},
+            "shipped": shipped,
+        },
+    )
+    return WaybillRecorded(shipment.id, order.id, order.public_no, True, OrderStatus(order.status))
 
 
 @dataclass(frozen=True)

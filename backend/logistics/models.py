@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
@@ -104,3 +112,24 @@ class ShipmentLine(Base):
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
     quantity: Mapped[int]
+
+
+class ParcelLabel(Base):
+    """A waybill booked at a carrier by the pack scan: enough to show, reprint and void it.
+
+    Kept apart from `shipments` because a label PDF is tens of kilobytes that no tracking
+    query should drag along.
+    """
+
+    __tablename__ = "parcel_labels"
+
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
+    # The idempotency key sent with the booking: order public_no and parcel number.
+    order_key: Mapped[str] = mapped_column(String(60), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))  # who booked it: kuaidi100, sf
+    provider_order_id: Mapped[str | None] = mapped_column(String(64))  # needed to cancel
+    label_url: Mapped[str | None] = mapped_column(String(500))
+    print_task_id: Mapped[str | None] = mapped_column(String(64))
+    printed: Mapped[bool] = mapped_column(Boolean, default=False)  # sent to a cloud printer
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    booked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -47,6 +47,9 @@ from backend.staff.permissions import Permission, check_permission
 
 # Closed on the marketplace before it shipped; a refund there is the platform's, not ours.
 CLOSED_BY_CHANNEL = frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED})
+# An order closed after packing may have waybills booked at a carrier; fulfilment gives
+# them back (the order core never calls carriers). Payload: {"order_id": ...}.
+ORDER_CLOSED = "orders.closed_by_channel"
 
 
 # Channels whose order updates name parcels the platform or a 3PL shipped (docs/protocols.md,
@@ -208,12 +211,33 @@ def _update(session: Session, stored: Order, order: CanonicalOrder, actor: Actor
         return IntakeResult(stored.id, IntakeOutcome.IGNORED_OLDER)
     stored.channel_updated_at = order.updated_at
     current = OrderStatus(stored.status)
-    if order.status in CLOSED_BY_CHANNEL and can(current, OrderAction.CANCEL):
-        transition(session, stored, OrderAction.CANCEL, actor)
-        inventory.release(session, stored.id)
+    if order.status in CLOSED_BY_CHANNEL:
+        _close(session, stored, current, actor)
     elif order.status != OrderStatus.PENDING_PAYMENT and can(current, OrderAction.PAY):
         transition(session, stored, OrderAction.PAY, actor, order.paid_at)
     return IntakeResult(stored.id, IntakeOutcome.UPDATED)
+
+
+def _close(session: Session, stored: Order, current: OrderStatus, actor: Actor) -> None:
+    """Closed on the channel. Before packing it is cancelled here too; once packed the
+    lifecycle keeps its status (the goods may be on their way), but a label not yet
+    collected must not travel: the order's labels are voided by a job."""
+    if can(current, OrderAction.CANCEL):
+        transition(session, stored, OrderAction.CANCEL, actor)
+        inventory.release(session, stored.id)
+    if stored.address_locked_at is None:
+        return
+    jobs.enqueue(session, ORDER_CLOSED, {"order_id": stored.id}, key=f"closed:{stored.id}")
+    audit.record(
+        session,
+        actor,
+        "order.closed_by_channel",
+        subject="order",
+        subject_id=stored.id,
+        order_id=stored.id,
+        before={"status": str(current)},
+        after={"status": str(stored.status)},
+    )
 
 
 def _customer(session: Session, order: CanonicalOrder) -> Customer:

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.clock import utcnow
+from backend.fulfilment import labels
 from backend.fulfilment.waybills import waybill_form
 from backend.logistics.alerts import list_alerts
 from backend.logistics.carriers.names import CARRIER_NAMES
@@ -114,6 +115,10 @@ async def order_detail(request: Request) -> Response:
 
     messages = await calls.read(request, list_order_messages, database, order_id)
     can_record = staff.can(Permission.RECORD_WAYBILLS)
+    can_scan = staff.can(Permission.SCAN_PARCELS)
+    live = (
+        await calls.read(request, labels.list_live_labels, database, order_id) if can_scan else ()
+    )
     form = await calls.read(request, waybill_form, database, order_id) if can_record else None
     stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
 
@@ -132,6 +137,7 @@ async def order_detail(request: Request) -> Response:
             "notice": NOTICES.get(request.query_params.get("notice", ""))
             or WAYBILL_NOTICES.get(request.query_params.get("waybill", "")),
             "waybill_form": form,
+            "live_labels": live,
             "carriers": CARRIER_NAMES,
             "can_allocate": staff.can(Permission.ALLOCATE_STOCK),
             "stock": stock,

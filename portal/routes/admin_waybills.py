@@ -33,7 +33,7 @@ WAYBILL_NOTICES = {
 MAX_UNITS = 100_000
 
 
-def _quantities(form: FormData, allowed: set[int]) -> dict[int, int]:
+def line_quantities(form: FormData, allowed: set[int]) -> dict[int, int]:
     """`qty_<line id>` fields with whole, positive numbers; anything else counts as 0."""
     wanted: dict[int, int] = {}
     for line_id in allowed:
@@ -49,7 +49,7 @@ async def record(request: Request) -> Response:
     order_id = int(request.path_params["order_id"])
     form = await request.form()
     shape = await calls.read(request, waybill_form, database, order_id)
-    lines = _quantities(form, {line.order_line_id for line in shape.lines})
+    lines = line_quantities(form, {line.order_line_id for line in shape.lines})
     picked = any(name.startswith("qty_") for name in form)  # none at all: everything left
     notice: str
     if picked and not lines:

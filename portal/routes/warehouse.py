@@ -15,6 +15,7 @@ from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import render
+from portal.routes import warehouse_packing
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import require_staff
 
@@ -46,13 +47,9 @@ async def scan(request: Request) -> Response:
             request, "warehouse/scan.html", context, partial="warehouse/_scan_result.html"
         )
     try:
-        context["result"] = await calls.write(
-            request,
-            warehouse.scan_parcel,
-            database,
-            code,
-            staff.actor(client_ip(request), channel="scan"),
-        )
+        result = await calls.write(request, warehouse.scan_parcel, database, code, actor)
+        context["result"] = result
+        context.update(await warehouse_packing.pack_context(request, result.order_id))
     except warehouse.ParcelNotFound:
         context["error"], status = N_("No order or waybill with this number."), 404
     except warehouse.ScanRefused as refused:

@@ -9,6 +9,7 @@ and its notify; nothing else is touched.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import tempfile
 import time
@@ -31,6 +32,7 @@ from backend.migrate import upgrade
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, Order, PaymentMethod
 from backend.staff.models import Role
+from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.payments import PaymentsEmulator
 from emulators.serving import serve_in_thread
 from portal.app import create_app
@@ -104,8 +106,12 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
     database = Database(url)
     sock = bind_free_port()
     payments = PaymentsEmulator(settle_delay=0.5)
+    kuaidi100 = Kuaidi100Emulator()
     try:
-        with serve_in_thread(payments.app) as payments_url:
+        with (
+            serve_in_thread(payments.app) as payments_url,
+            serve_in_thread(kuaidi100.app) as kuaidi100_url,
+        ):
             settings = Settings(
                 database_url=url,
                 secret_keys=(secrets.token_urlsafe(32),),
@@ -115,6 +121,7 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
                 # taken. The refund's jobs are run by hand (run_jobs).
                 embedded_worker=False,
                 **_wechat_pay(payments, directory, payments_url),
+                **_waybills(kuaidi100, kuaidi100_url),
             )
             seed_orders(database)
             seed_operations(database, settings.rules.intake)
@@ -124,6 +131,26 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
     finally:
         sock.close()
         database.dispose()
+
+
+def _waybills(kuaidi100: Kuaidi100Emulator, url: str) -> dict[str, str]:
+    """The pack scan books at the Kuaidi100 e-waybill emulator, from one Hangzhou warehouse."""
+    return {
+        "kuaidi100_key": kuaidi100.key,
+        "kuaidi100_secret": kuaidi100.secret,
+        "kuaidi100_api_url": url,
+        "kuaidi100_poll_url": url,
+        "kuaidi100_waybill_accounts": json.dumps(
+            {"zhongtong": {"partnerId": "DEMO", "tempId": "T-ZTO"}}
+        ),
+        "waybill_providers": "zhongtong=kuaidi100",
+        "sender_name": "杭州仓",
+        "sender_phone": "057188880000",
+        "sender_province": "浙江省",
+        "sender_city": "杭州市",
+        "sender_district": "余杭区",
+        "sender_street": "仓前街道1号",
+    }
 
 
 def run_jobs(demo: Demo) -> None:
@@ -218,6 +245,7 @@ def take_staff(browser: Browser, playwright: Playwright, demo: Demo, out: Path) 
     page.locator("#scan_result .scan-bad").wait_for()
     page.screenshot(path=str(out / "scan-held-zh.png"))
     print(out / "scan-held-zh.png")
+    take_pack(page, demo, out)
     context.close()
 
 
@@ -243,6 +271,25 @@ def take_parcels(browser: Browser, playwright: Playwright, demo: Demo, out: Path
         )
         print(out / name)
         context.close()
+
+
+def take_pack(page: Page, demo: Demo, out: Path) -> None:
+    """The pack flow: the lines to put in the parcel, then the waybill booked with its label."""
+    paid = first_order(demo.database, Order.status == OrderStatus.PAID, Order.hold_reason.is_(None))
+    page.goto("/warehouse/scan")
+    page.locator("input[name=code]").fill(paid.public_no)
+    page.locator("input[name=code]").press("Enter")
+    form = page.locator("#pack_form")
+    form.wait_for()
+    form.scroll_into_view_if_needed()
+    page.screenshot(path=str(out / "pack-lines-zh.png"))
+    print(out / "pack-lines-zh.png")
+    form.locator("button[type=submit]").click()
+    booked = page.locator("#pack_panel .scan-ok")
+    booked.wait_for()
+    booked.scroll_into_view_if_needed()
+    page.screenshot(path=str(out / "pack-booked-zh.png"))
+    print(out / "pack-booked-zh.png")
 
 
 def take_all(

@@ -98,6 +98,10 @@ NEEDS: dict[str, Permission | str] = {
     "warehouse_scan_post": P.SCAN_PARCELS,
     "warehouse_reprinted": P.SCAN_PARCELS,
     "warehouse_inspect_return": P.SCAN_PARCELS,
+    "warehouse_book_parcel": P.SCAN_PARCELS,
+    "warehouse_label_pdf": P.SCAN_PARCELS,
+    "warehouse_reprint_label": P.SCAN_PARCELS,
+    "warehouse_void_label": P.SCAN_PARCELS,
     "admin_jobs": P.MANAGE_JOBS,
     "admin_retry_job": P.MANAGE_JOBS,
     "admin_retry_job_kind": P.MANAGE_JOBS,
@@ -178,6 +182,14 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "warehouse_inspect_return": lambda w: Call(
         "POST", f"/warehouse/returns/{w.return_id}/inspection", {"verdict": "ok"}
     ),
+    "warehouse_book_parcel": lambda w: Call(
+        "POST", f"/warehouse/orders/{w.paid_order_id}/parcels", {"parcel_no": "1"}
+    ),
+    "warehouse_label_pdf": lambda w: Call("GET", f"/warehouse/shipments/{w.shipment_id}/label.pdf"),
+    "warehouse_reprint_label": lambda w: Call(
+        "POST", f"/warehouse/shipments/{w.shipment_id}/reprint"
+    ),
+    "warehouse_void_label": lambda w: Call("POST", f"/warehouse/shipments/{w.shipment_id}/void"),
     "admin_jobs": lambda w: Call("GET", "/admin/jobs"),
     "admin_retry_job": lambda w: Call("POST", f"/admin/jobs/{w.dead_job_id}/retry"),
     "admin_retry_job_kind": lambda w: Call("POST", "/admin/jobs/retry", {"kind": w.dead_job_kind}),
