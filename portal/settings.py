@@ -107,6 +107,10 @@ class Settings:
     address_auto_approve_hours: float = field(
         default=4.0, metadata=_help("Unanswered address requests are approved after this long")
     )
+    return_silent_hours: float = field(
+        default=72.0,
+        metadata=_help("A return parcel with no tracking update this long goes to staff to check"),
+    )
     kuaidi100_customer: str = field(default="", metadata=_help("Kuaidi100 customer id"))
     kuaidi100_key: str = field(default="", metadata=_help("Kuaidi100 key; empty disables it"))
     kuaidi100_secret: str = field(default="", metadata=_help("Kuaidi100 secret (intercept API)"))
@@ -336,8 +340,7 @@ def build_rules(settings: Settings) -> Rules:
                 max_days=settings.transfer_max_days,
             ),
         ),
-        # No setting changes the refund rules yet; they are still made here, once.
-        refunds=RefundRules(),
+        refunds=RefundRules(return_silent_after=timedelta(hours=settings.return_silent_hours)),
         addresses=AddressRules(
             free_edit_window=timedelta(hours=settings.address_free_edit_hours),
             max_customer_edits=settings.address_max_customer_edits,

@@ -28,6 +28,7 @@ from backend.orders.models import OrderLine, SalesChannel, TransferProposal
 from backend.orders.service import NewAddress
 from backend.orders.shops import default_shops
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
+from backend.refunds.return_parcels import send_back
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.schema import metadata
@@ -61,6 +62,7 @@ class World:
     short_order_id: int  # held out of stock, with a transfer proposal from SH to HZ
     transfer_id: int
     confirmation_id: int  # a ship confirmation the channel refused
+    parcel_return_id: int  # a return whose parcel is on its way back
     sku_code: str = "TEA-1"
 
 
@@ -151,6 +153,36 @@ def _return_in_review(database: Database) -> int:
     return filed.return_id
 
 
+def _return_parcel_on_its_way(database: Database) -> int:
+    """¥128 approved by the rules; the customer has posted the item back."""
+    delivered = make_order(database, status=OrderStatus.DELIVERED)
+    with database.read() as session:
+        line_id = session.scalars(
+            select(OrderLine.id).where(OrderLine.order_id == delivered.id)
+        ).one()
+    filed = file_return(
+        database,
+        delivered.id,
+        delivered.customer_id,
+        {line_id: 1},
+        RefundType.RETURN_AND_REFUND,
+        "no_reason_7_days",
+        "",
+        [],
+        RefundRules(),
+        CUSTOMER_ACTOR,
+    )
+    send_back(
+        database,
+        filed.return_id,
+        delivered.customer_id,
+        "zhongtong",
+        "ZT7519990001",
+        CUSTOMER_ACTOR,
+    )
+    return filed.return_id
+
+
 def _dead_job(database: Database) -> tuple[int, str]:
     """A job that gave up, through the real worker: what the dead-jobs page lists."""
 
@@ -194,6 +226,7 @@ def build_world(database: Database) -> World:
     with database.read() as session:
         shipment_id = session.scalars(select(Shipment.id)).one()
     confirmation_id = _refused_confirmation(database)
+    parcel_return_id = _return_parcel_on_its_way(database)
     return World(
         paid_order_id=paid.id,
         paid_public_no=paid.public_no,
@@ -207,6 +240,7 @@ def build_world(database: Database) -> World:
         short_order_id=short_order_id,
         transfer_id=transfer_id,
         confirmation_id=confirmation_id,
+        parcel_return_id=parcel_return_id,
     )
 
 

@@ -39,6 +39,11 @@ class ReturnRequest(Base):
     # The warehouse's look at the returned item: "ok" or "problem: <note>".
     inspection: Mapped[str | None] = mapped_column(String(200))
     inspected_at: Mapped[datetime | None]
+    # Signed in by the warehouse or delivered back by the carrier: no longer owed to us.
+    parcel_received_at: Mapped[datetime | None]
+    # A staff check of a return parcel gone quiet; the quiet clock restarts from it.
+    parcel_checked_at: Mapped[datetime | None]
+    parcel_check_note: Mapped[str | None] = mapped_column(String(200))
     # A rejected request may be asked again once, with more evidence: unique, so twice can't be.
     resubmitted_from: Mapped[int | None] = mapped_column(
         ForeignKey("return_requests.id"), unique=True

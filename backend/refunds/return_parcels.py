@@ -33,6 +33,7 @@ def receive_return(database: Database, return_id: int, actor: Actor) -> ReturnSt
             raise ReturnNotFound(return_id)
         already_refunding = request.status == ReturnStatus.REFUNDING
         move(request, ReturnAction.PARCEL_RECEIVED)
+        request.parcel_received_at = request.parcel_received_at or utcnow()
         audit.record(
             session,
             actor,

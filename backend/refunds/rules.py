@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -45,6 +45,8 @@ class RefundRules:
     # The caller counts the customer's earlier refunds over this many days.
     recent_refunds_window_days: int = 30
     reasons: tuple[ReturnReason, ...] = DEFAULT_REASONS
+    # A return parcel with no tracking update for this long goes to the staff check queue.
+    return_silent_after: timedelta = timedelta(hours=72)
     _by_code: Mapping[str, ReturnReason] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -54,7 +56,7 @@ class RefundRules:
             self.max_recent_refunds,
             self.recent_refunds_window_days,
         )
-        if any(limit < 0 for limit in limits):
+        if any(limit < 0 for limit in limits) or self.return_silent_after <= timedelta(0):
             raise RefundRulesInvalid(limits)
         object.__setattr__(self, "_by_code", index_reasons(self.reasons))
 

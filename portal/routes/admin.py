@@ -20,6 +20,7 @@ from backend.notifications.outbox import list_order_messages
 from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
+from backend.refunds.silent_parcels import list_silent_return_parcels
 from backend.search import search_orders
 from backend.staff.accounts import InvalidCredentials, LoginLocked, end_session, log_in
 from backend.staff.permissions import Permission
@@ -177,9 +178,24 @@ async def revoke_links(request: Request) -> Response:
 
 async def exceptions(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
-    alerts = await calls.read(request, list_alerts, request.app.state.database)
+    state = request.app.state
+    alerts = await calls.read(request, list_alerts, state.database)
+    quiet = await calls.read(
+        request,
+        list_silent_return_parcels,
+        state.database,
+        state.settings.rules.refunds.return_silent_after,
+    )
     return render(
-        request, "admin/exceptions.html", {"staff": staff, "alerts": alerts, "now": utcnow()}
+        request,
+        "admin/exceptions.html",
+        {
+            "staff": staff,
+            "alerts": alerts,
+            "quiet_returns": quiet,
+            "can_check_returns": staff.can(Permission.REVIEW_REFUNDS),
+            "now": utcnow(),
+        },
     )
 
 

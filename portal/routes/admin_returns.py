@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.clock import utcnow
-from backend.refunds import service, views
+from backend.refunds import service, silent_parcels, views
 from backend.staff.permissions import Permission
 from portal import calls
 from portal.forms import form_text
@@ -75,6 +77,23 @@ async def decide(request: Request) -> Response:
     return redirect(request, "admin_returns")
 
 
+async def check_parcel(request: Request) -> Response:
+    """Staff looked into a return parcel gone quiet; it leaves the exceptions page."""
+    staff = await require_staff(request, Permission.REVIEW_REFUNDS)
+    form = await request.form()
+    # Signed in or inspected meanwhile: nothing to check; the page shows the truth.
+    with suppress(service.ReturnNotFound):
+        await calls.write(
+            request,
+            silent_parcels.mark_return_parcel_checked,
+            request.app.state.database,
+            request.path_params["return_id"],
+            form_text(form, "note", 200),
+            staff.actor(client_ip(request)),
+        )
+    return redirect(request, "admin_exceptions")
+
+
 async def photo(request: Request) -> Response:
     await require_staff(request, Permission.REVIEW_REFUNDS)
     photo_id: int = request.path_params["photo_id"]
@@ -98,5 +117,11 @@ async def photo(request: Request) -> Response:
 routes = [
     Route("/returns", queue, name="admin_returns"),
     Route("/returns/{return_id:id}", decide, methods=["POST"], name="admin_decide_return"),
+    Route(
+        "/returns/{return_id:id}/parcel-checked",
+        check_parcel,
+        methods=["POST"],
+        name="admin_check_return_parcel",
+    ),
     Route("/return-photos/{photo_id:id}", photo, name="admin_return_photo"),
 ]

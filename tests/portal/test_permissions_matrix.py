@@ -82,6 +82,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_returns": P.REVIEW_REFUNDS,
     "admin_decide_return": P.REVIEW_REFUNDS,
     "admin_return_photo": P.REVIEW_REFUNDS,
+    "admin_check_return_parcel": P.REVIEW_REFUNDS,
     "admin_skus": P.MANAGE_SKUS,
     "admin_save_sku": P.MANAGE_SKUS,
     "admin_save_warehouse": P.MANAGE_SKUS,
@@ -142,6 +143,9 @@ CALLS: dict[str, Callable[[World], Call]] = {
         "POST", f"/admin/returns/{w.return_id}", {"verdict": "approve"}
     ),
     "admin_return_photo": lambda w: Call("GET", "/admin/return-photos/1"),
+    "admin_check_return_parcel": lambda w: Call(
+        "POST", f"/admin/returns/{w.parcel_return_id}/parcel-checked", {"note": "已联系顾客"}
+    ),
     "admin_skus": lambda w: Call("GET", "/admin/skus"),
     "admin_save_sku": lambda w: Call(
         "POST", "/admin/skus", {"code": w.sku_code, "name": "西湖龙井 250g", "on_hand": "49"}
