@@ -24,6 +24,7 @@ BENCHMARKS = (
     "pack_and_book",
     "channel_intake",
     "return_requests",
+    "ship_confirmations",
 )
 
 
