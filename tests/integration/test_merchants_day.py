@@ -61,11 +61,11 @@ HTMX = {"HX-Request": "true"}
 T = TrackingStatus
 
 HZ = WarehouseFields(
-    "HZ", "杭州仓", "浙江省", serves=("华东",), priority=1, contact_name="杭州仓 王师傅",
+    "HZ", "杭州仓", "浙江省", serves=("华东",), priority=2, contact_name="杭州仓 王师傅",
     phone="057188880000", city="杭州市", district="余杭区", street="仓前街道1号",
 )  # fmt: skip
 GZ = WarehouseFields(
-    "GZ", "广州仓", "广东省", serves=("华南",), priority=2, contact_name="广州仓 李师傅",
+    "GZ", "广州仓", "广东省", serves=("华南",), priority=1, contact_name="广州仓 李师傅",
     phone="02088880000", city="广州市", district="白云区", street="太和镇2号",
 )  # fmt: skip
 
@@ -125,7 +125,8 @@ def merchants_day(database: Database, settings: Settings, folder: Path) -> Itera
 
 
 def set_up_warehouses(database: Database) -> None:
-    """杭州 serves 华东, 广州 华南; tea at both, the cup only at HZ, the tray only at GZ."""
+    """杭州 serves 华东, 广州 华南; tea at both, the cup only at HZ, the tray only at GZ.
+    GZ comes first by priority, so an order HZ gets is the region rule's choice."""
     save_warehouse(database, HZ, SYSTEM)
     save_warehouse(database, GZ, SYSTEM)
     save_sku(database, "TEA-LJ-250", "西湖龙井 250g", 0, 6_000, SYSTEM)
@@ -384,16 +385,17 @@ def parcel_blocks(html: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", card) for card in cards]
 
 
-TEA = ("TEA-LJ-250", "西湖龙井 250g", 1, "128.00")
+TEA = ("TEA-LJ-250", "西湖龙井 250g", 2, "128.00")
 CUP = ("CUP-GLASS", "玻璃茶杯", 2, "30.00")
 TRAY = ("TRAY-BAMBOO", "竹茶盘", 1, "88.00")
 
 
 def test_one_parcel_from_the_push_to_the_doorstep(day, packer):
     phone = "13857100001"
-    order = take_push(day, 3001, phone, [TEA, CUP])
+    order = take_push(day, 3001, phone, [TEA])
     assert order.status == OrderStatus.PAID
-    assert reserved_at(day.database, order.id) == {"TEA-LJ-250": "HZ", "CUP-GLASS": "HZ"}
+    # Both warehouses hold the tea; the buyer is in 浙江, which HZ serves.
+    assert reserved_at(day.database, order.id) == {"TEA-LJ-250": "HZ"}
 
     # The packer at HZ scans the order and confirms the one parcel; SF books its waybill.
     fields = packer.scan(order.public_no)
@@ -401,10 +403,10 @@ def test_one_parcel_from_the_push_to_the_doorstep(day, packer):
     booked = packer.confirm(order.id, fields)
     (booking,) = day.sf.bookings
     assert booking.msg["orderId"] == f"{order.public_no}-1"
-    (((shipment, lines),)) = shipments_of(day.database, order.id)
+    ((shipment, lines),) = shipments_of(day.database, order.id)
     assert shipment.carrier_code == "shunfeng" and shipment.tracking_no.startswith("SF")
     assert shipment.tracking_no in booked
-    assert lines == {"TEA-LJ-250": 1, "CUP-GLASS": 2}
+    assert lines == {"TEA-LJ-250": 2}
     sender, recipient = booking.msg["contactInfoList"]
     assert (sender["contact"], sender["city"], sender["mobile"]) == (
         "杭州仓 王师傅", "杭州市", "057188880000"
@@ -413,7 +415,7 @@ def test_one_parcel_from_the_push_to_the_doorstep(day, packer):
         "周晓梅", phone, "浙江省"
     )  # fmt: skip
     assert [(c["name"], c["count"]) for c in booking.msg["cargoDetails"]] == [
-        ("西湖龙井 250g", 1), ("玻璃茶杯", 2)
+        ("西湖龙井 250g", 2)
     ]  # fmt: skip
     packer.label(shipment, "杭州仓 王师傅")
     assert order_of(day.database, 3001).status == OrderStatus.PACKED
@@ -443,8 +445,8 @@ def test_one_parcel_from_the_push_to_the_doorstep(day, packer):
     assert headline(follow_link(day, link)) == "已签收"
     # The units left HZ's shelf, the one the rules chose; GZ's are untouched.
     assert on_hand(day.database) == {
-        ("HZ", "TEA-LJ-250"): 9, ("GZ", "TEA-LJ-250"): 10,
-        ("HZ", "CUP-GLASS"): 3, ("GZ", "TRAY-BAMBOO"): 5,
+        ("HZ", "TEA-LJ-250"): 8, ("GZ", "TEA-LJ-250"): 10,
+        ("HZ", "CUP-GLASS"): 5, ("GZ", "TRAY-BAMBOO"): 5,
     }  # fmt: skip
 
 
