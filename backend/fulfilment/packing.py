@@ -21,7 +21,6 @@ from backend.clock import utcnow
 from backend.db import Database
 from backend.fulfilment.waybills import (
     SHIPPABLE,
-    LineLeft,
     Refusal,
     WaybillRefused,
     WaybillSource,
@@ -58,6 +57,9 @@ class PackRefusal(StrEnum):
     NOT_BOOKED = "not_booked"  # the waybill was not booked here: nothing to reprint or void
     COLLECTED = "collected"  # the carrier has the parcel: too late to void
     VOIDED = "voided"  # the label was voided: nothing to reprint
+    # The lines are reserved at two warehouses: a parcel leaves from one, and its label
+    # names that one as sender, so each warehouse packs its own lines.
+    TWO_WAREHOUSES = "two_warehouses"
 
 
 class PackRefused(Exception):
@@ -74,21 +76,36 @@ class PackingConfig:
     sender: Party
 
 
+def reserved_at(session: Session, order_id: int) -> dict[int, Warehouse]:
+    """Each line's warehouse: where its units are reserved. Allocation places a line whole at
+    one warehouse (allocation.plan_order), so there is one per line, or none."""
+    rows = session.execute(
+        select(Reservation.order_line_id, Warehouse)
+        .join(Warehouse, Warehouse.id == Reservation.warehouse_id)
+        .where(
+            Reservation.order_id == order_id,
+            Reservation.state == ReservationState.RESERVED,
+        )
+        .order_by(Reservation.id)
+    ).all()
+    found: dict[int, Warehouse] = {}
+    for line_id, warehouse in rows:
+        if line_id is not None:  # rows from before warehouses may name no line
+            found.setdefault(line_id, warehouse)
+    return found
+
+
 def sender_for(
     session: Session, config: PackingConfig, order: Order, lines: Mapping[int, int]
 ) -> Party:
     """Who the label names as sender: the warehouse the parcel's lines are reserved at,
-    when it has an address; otherwise the sender from the settings."""
-    warehouse = session.scalars(
-        select(Warehouse)
-        .join(Reservation, Reservation.warehouse_id == Warehouse.id)
-        .where(
-            Reservation.order_id == order.id,
-            Reservation.order_line_id.in_(list(lines)),
-            Reservation.state == ReservationState.RESERVED,
-        )
-        .order_by(Reservation.id)
-    ).first()
+    when it has an address; otherwise the sender from the settings. Refuses lines reserved
+    at two warehouses: no one label can name both."""
+    at = reserved_at(session, order.id)
+    warehouses = {at[line].id: at[line] for line in lines if line in at}
+    if len(warehouses) > 1:
+        raise PackRefused(PackRefusal.TWO_WAREHOUSES)
+    warehouse = next(iter(warehouses.values()), None)
     if warehouse is None or not (warehouse.street and warehouse.phone):
         return config.sender
     return Party(
@@ -118,13 +135,27 @@ class ParcelView:
 
 
 @dataclass(frozen=True)
+class PackLine:
+    order_line_id: int
+    sku: str
+    name: str
+    left: int  # units no parcel carries yet
+    warehouse: str  # the name of the warehouse its units are reserved at; "" when none
+    take: int  # what the form offers to put in this parcel
+
+
+@dataclass(frozen=True)
 class PackForm:
-    """What the packer sees after the scan: lines with units left, this parcel's number."""
+    """What the packer sees after the scan: lines with units left, this parcel's number.
+
+    An order split across warehouses is offered one warehouse's lines at a time (the first
+    line's warehouse first); the other warehouses' lines show, at 0, for their own parcel.
+    """
 
     order_id: int
     public_no: str
     parcel_no: int
-    lines: tuple[LineLeft, ...]
+    lines: tuple[PackLine, ...]
     open: bool
     parcels: tuple[ParcelView, ...]
 
@@ -188,7 +219,20 @@ def pack_form(database: Database, order_id: int) -> PackForm | None:
         rows = session.scalars(
             select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
         )
-        lines = tuple(LineLeft(r.id, r.sku, r.name, left[r.id]) for r in rows if r.id in left)
+        waiting = [row for row in rows if row.id in left]
+        at = reserved_at(session, order_id)
+        first = next((at[row.id].id for row in waiting if row.id in at), None)
+        lines = tuple(
+            PackLine(
+                row.id,
+                row.sku,
+                row.name,
+                left[row.id],
+                at[row.id].name if row.id in at else "",
+                left[row.id] if row.id not in at or at[row.id].id == first else 0,
+            )
+            for row in waiting
+        )
         shipments = _outbound(session, order_id)
         labels = {
             label.shipment_id: label

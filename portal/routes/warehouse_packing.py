@@ -40,6 +40,9 @@ PACK_STOPS: dict[str, str] = {
         "The carrier has already collected this parcel: the label can't be voided."
     ),
     packing.PackRefusal.VOIDED: N_("This label was voided."),
+    packing.PackRefusal.TWO_WAREHOUSES: N_(
+        "These items are kept at two warehouses: pack each warehouse's items in its own parcel."
+    ),
     "no_lines": N_("Choose at least one item for the parcel."),
     "rejected": N_("The carrier refused the waybill: %(message)s"),
     "unavailable": N_("The carrier can't be reached right now. Nothing was booked: try again."),

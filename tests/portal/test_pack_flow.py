@@ -24,6 +24,7 @@ from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewLine
+from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.staff.models import Role
 from emulators.kuaidi100 import Kuaidi100Emulator, Subscription
 from emulators.serving import serve_in_thread
@@ -484,3 +485,56 @@ def test_the_label_names_the_warehouse_the_lines_are_reserved_at_as_sender(packe
     assert "白云区太和镇物流园8号" in booking.param["sendMan"]["printAddr"]
     _order, (shipment,), _lines = reload_order(database, order.order_id)
     assert shipment.origin_province == "广东省"
+
+
+def _split_across_warehouses(database) -> int:
+    """An order for 浙江 whose cup is only at HZ and whose tray only at GZ."""
+    for fields in (
+        WarehouseFields("HZ", "杭州仓", "浙江省", priority=1, contact_name="王师傅",
+                        phone="057188880000", city="杭州市", district="余杭区", street="仓前1号"),
+        WarehouseFields("GZ", "广州仓", "广东省", priority=2, contact_name="李师傅",
+                        phone="02088880000", city="广州市", district="白云区", street="太和2号"),
+    ):  # fmt: skip
+        save_warehouse(database, fields, SYSTEM)
+    save_sku(database, "CUP-1", "茶杯", 0, 1_000, SYSTEM)
+    save_sku(database, "TRAY-1", "茶盘", 0, 4_000, SYSTEM)
+    set_stock(database, "HZ", "CUP-1", 5, SYSTEM)
+    set_stock(database, "GZ", "TRAY-1", 5, SYSTEM)
+    order = replace(
+        _channel_order(OrderStatus.PAID, datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+        channel_order_no="TB-SPLIT-1",
+        lines=(CanonicalLine("CUP-1", "茶杯", 2, 3_000), CanonicalLine("TRAY-1", "茶盘", 1, 8_800)),
+    )
+    taken = ingest_channel_order(database, order, "{}", IntakeRules(), SYSTEM)
+    assert taken.order_id is not None
+    return taken.order_id
+
+
+def test_each_warehouse_packs_its_own_lines_and_a_parcel_from_two_is_refused(
+    packer, database, k100
+):
+    order_id = _split_across_warehouses(database)
+    with database.read() as session:
+        public_no = session.get(Order, order_id).public_no
+        ids = dict(
+            session.execute(
+                select(OrderLine.sku, OrderLine.id).where(OrderLine.order_id == order_id)
+            ).all()
+        )
+    cup, tray = f"qty_{ids['CUP-1']}", f"qty_{ids['TRAY-1']}"
+    page = scan(packer, public_no).text
+    assert "杭州仓" in page and "广州仓" in page  # where each line waits
+    fields = pack_fields(page)
+    assert (fields[cup], fields[tray]) == ("2", "0")  # the first warehouse's lines only
+    before = snapshot(database)
+    both = confirm(packer, order_id, {**fields, tray: "1"})
+    assert both.status_code == 409 and "两个仓库" in both.text
+    assert k100.bookings == []
+    assert changed_tables(before, snapshot(database)) <= {"staff_sessions"}
+    assert confirm(packer, order_id, fields).status_code == 200
+    second = pack_fields(scan(packer, public_no).text)
+    assert second[tray] == "1" and cup not in second
+    assert confirm(packer, order_id, second).status_code == 200
+    assert [b.param["sendMan"]["name"] for b in k100.bookings] == ["王师傅", "李师傅"]
+    _order, shipments, lines = reload_order(database, order_id)
+    assert [lines[s.id] for s in shipments] == [{ids["CUP-1"]: 2}, {ids["TRAY-1"]: 1}]
