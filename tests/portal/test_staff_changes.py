@@ -91,7 +91,13 @@ def test_a_reconciliation_upload_is_audited_with_its_channel_day_rows_and_differ
     )
     assert answer.status_code == 200  # followed to the reports
     (event,) = _events(database, "reconciliation.compared")
-    after = {"channel": "taobao", "day": "2026-11-20", "rows": 2, "differences": 2}
+    after = {
+        "channel": "taobao",
+        "shop_id": None,  # uploaded for the channel as a whole, not one of its shops
+        "day": "2026-11-20",
+        "rows": 2,
+        "differences": 2,
+    }
     assert event == ("财务小王", None, after)
 
 
@@ -174,7 +180,12 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
             )
             seen[role] = (nav, costs, "/admin/finance.csv" in recon)
     everyone = {"/admin/orders", "/admin/operations", "/admin/exceptions"}
-    warehouse = everyone | {"/admin/skus", "/warehouse/scan", "/admin/waybills/import"}
+    warehouse = everyone | {
+        "/admin/skus",
+        "/warehouse/scan",
+        "/admin/waybills/import",
+        "/admin/confirmations",
+    }
     assert seen[Role.WAREHOUSE] == (warehouse, False, False)
     support = everyone | {"/admin/address-requests", "/admin/returns", "/admin/import"}
     assert seen[Role.SUPPORT] == (support, None, False)
@@ -186,6 +197,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/warehouse/scan",
         "/admin/jobs",
         "/admin/waybills/import",
+        "/admin/confirmations",
     }
     assert seen[Role.SUPERVISOR] == (supervisor, False, False)
     assert seen[Role.ADMIN] == (supervisor, True, True)
