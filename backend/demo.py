@@ -20,7 +20,7 @@ from backend.db import Database
 from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.logistics.carriers import sandbox
 from backend.logistics.models import Shipment
-from backend.logistics.service import create_shipment, record_tracking_update
+from backend.logistics.service import record_tracking_update
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.inventory import save_sku
@@ -204,9 +204,17 @@ def _ship(
 ) -> None:
     carrier = carriers[index % len(carriers)]
     tracking_no = demo_waybill(carrier, index * 7919)
-    shipment_id = create_shipment(
-        database, order_id, carrier, tracking_no, actor, at=at, origin_province="浙江省"
-    )
+    # The production path: the parcel left with the merchant's ERP's waybill (source erp).
+    shipment_id = record_waybill(
+        database,
+        order_id,
+        carrier,
+        tracking_no,
+        actor,
+        source=WaybillSource.ERP,
+        at=at,
+        origin_province="浙江省",
+    ).shipment_id
     still_moving = steps < len(sandbox.build_route(0, "", ""))
     if carrier != sandbox.CARRIER_CODE and still_moving and not held:
         return  # a real carrier's parcel still on the road: its events come from the carrier
