@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -89,7 +90,11 @@ class WaybillDesk:
     by_number: dict[str, DeskWaybill] = field(default_factory=dict)
     by_order: dict[str, DeskWaybill] = field(default_factory=dict)
     labels: dict[str, bytes] = field(default_factory=dict)
-    _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Numbers run on from the clock (ms), so an emulator restarted next to a database that
+    # keeps the last run's parcels never hands out a number already on another order.
+    _serial: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(time.time_ns() // 1_000_000 % 10**10)
+    )
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     async def label_order(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +61,8 @@ class OrderDesk:
     prints: list[OrderRecord] = field(default_factory=list)
     orders: dict[str, SfOrder] = field(default_factory=dict)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (token, pdf)
-    _serial: int = 0
+    # From the clock (ms), as at the Kuaidi100 desk: a restart never repeats a number.
+    _serial: int = field(default_factory=lambda: time.time_ns() // 1_000_000 % 10**11)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def answer(self, service: str, msg_data: str, base_url: str) -> dict[str, Any]:
