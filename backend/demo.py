@@ -1,7 +1,12 @@
-"""Demo data: ~40 orders in every state, with Chinese names, addresses and products.
+"""Demo data: ~50 orders in every state, with Chinese names, addresses and products.
 
 Seeding goes through the real services, so the audit trail and timelines look as they
-would in production. Running it twice adds nothing: orders are keyed by channel number.
+would in production: orders come in through channel intake (stock reserved at the
+warehouse the allocation rules choose), the warehouse pack scan locks them, and with
+e-waybill booking configured (`make run`) today's parcels are booked at the carrier's
+API with their labels. Older parcels arrive as the merchant's ERP recorded them, as they
+would for a merchant who switched booking on recently. Running it twice adds nothing:
+orders are keyed by channel number.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from sqlalchemy import select
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
+from backend.fulfilment.packing import PackingConfig, book_parcel
 from backend.fulfilment.waybills import WaybillSource, record_waybill
 from backend.logistics.carriers import sandbox
 from backend.logistics.models import Shipment
 from backend.logistics.service import record_tracking_update
+from backend.logistics.warehouse import scan_parcel
+from backend.logistics.waybills.registry import WaybillBookers
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.intake import IntakeRules, ingest_channel_order
 from backend.orders.inventory import save_sku
@@ -33,7 +41,7 @@ from backend.orders.models import (
     SalesChannel,
     Sku,
 )
-from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.staff.accounts import StaffNameTaken, add_staff
 from backend.staff.models import Role
@@ -132,14 +140,20 @@ DEMO_STAFF = (
     ("finance", Role.FINANCE, "demo-finance-2026"),
 )
 
-PATHS: dict[OrderStatus, tuple[OrderAction, ...]] = {
-    OrderStatus.PENDING_PAYMENT: (),
-    OrderStatus.PAID: (OrderAction.PAY,),
-    OrderStatus.PICKING: (OrderAction.PAY, OrderAction.START_PICKING),
-    OrderStatus.PACKED: (OrderAction.PAY, OrderAction.START_PICKING, OrderAction.PACK),
-    OrderStatus.CANCELLED: (OrderAction.CANCEL,),
+# Intake brings each order in unpaid, paid or cancelled, as its channel reported it; from
+# there the warehouse picks it, and its pack scan (True) locks the address.
+PATHS: dict[OrderStatus, bool] = {
+    OrderStatus.PENDING_PAYMENT: False,
+    OrderStatus.PAID: False,
+    OrderStatus.PICKING: False,
+    OrderStatus.PACKED: True,
+    OrderStatus.CANCELLED: False,
 }
-SHIPPED_PATH = (OrderAction.PAY, OrderAction.START_PICKING, OrderAction.PACK)
+PICKED = frozenset(OrderStatus) - {
+    OrderStatus.PENDING_PAYMENT,
+    OrderStatus.PAID,
+    OrderStatus.CANCELLED,
+}
 AFTER_DELIVERY: dict[OrderStatus, tuple[OrderAction, ...]] = {
     OrderStatus.COMPLETED: (OrderAction.COMPLETE,),
     OrderStatus.AFTER_SALE: (OrderAction.OPEN_AFTER_SALE,),
@@ -169,6 +183,89 @@ def demo_waybill(carrier: str, serial: int) -> str:
 class DemoResult:
     created: int
     existing: int
+
+
+@dataclass(frozen=True)
+class Booking:
+    """The carriers' e-waybill APIs the warehouse books today's parcels at (`make run`)."""
+
+    bookers: WaybillBookers
+    config: PackingConfig
+
+
+CHANNEL_ACTOR = Actor(ActorKind.CHANNEL, "demo", channel="demo")
+# The demo's parcels are packed by the demo's warehouse login, as the scan page would.
+PACKER = Actor(ActorKind.STAFF, "warehouse", channel="demo", role=Role.WAREHOUSE)
+# Parcels handed over this recently are booked at the carrier; older ones came from the ERP.
+BOOKED_SINCE = timedelta(hours=12)
+
+
+def _channel_order(new: NewOrder, status: OrderStatus) -> CanonicalOrder:
+    """The order as its channel's push maps it: what intake takes from every platform."""
+    a = new.address
+    placed = new.placed_at or utcnow()
+    paid = status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED)
+    arriving = (
+        OrderStatus.CANCELLED
+        if status == OrderStatus.CANCELLED
+        else OrderStatus.PAID
+        if paid
+        else OrderStatus.PENDING_PAYMENT
+    )
+    return CanonicalOrder(
+        channel=new.channel,
+        channel_order_no=new.channel_order_no,
+        status=arriving,
+        raw_status=str(arriving).upper(),
+        buyer_name=new.customer_name,
+        buyer_phone=new.customer_phone,
+        address=CanonicalAddress(
+            a.recipient_name, a.phone, a.province, a.city, a.district, a.street
+        ),
+        lines=tuple(
+            CanonicalLine(line.sku, line.name, line.quantity, line.unit_price_fen)
+            for line in new.lines
+        ),
+        total_fen=sum(line.quantity * line.unit_price_fen for line in new.lines),
+        placed_at=placed,
+        paid_at=placed + timedelta(minutes=2) if paid else None,
+        updated_at=placed + timedelta(minutes=2),
+        payment_method=new.payment_method,
+    )
+
+
+def _take_in(database: Database, new: NewOrder, status: OrderStatus, rules: IntakeRules) -> int:
+    result = ingest_channel_order(database, _channel_order(new, status), "{}", rules, CHANNEL_ACTOR)
+    assert result.order_id is not None and result.hold is None, result
+    return result.order_id
+
+
+def _pack_scan(database: Database, order_id: int, at: datetime) -> None:
+    with database.read() as session:
+        public_no = session.scalar(select(Order.public_no).where(Order.id == order_id))
+    assert public_no is not None
+    scan_parcel(database, public_no, PACKER, now=at)
+
+
+def _book(
+    database: Database,
+    booking: Booking,
+    order_id: int,
+    parcel_no: int,
+    carrier: str,
+    lines: dict[int, int] | None = None,
+) -> tuple[int, str]:
+    booked = book_parcel(
+        database,
+        booking.bookers,
+        booking.config,
+        order_id,
+        parcel_no,
+        PACKER,
+        carrier_code=carrier,
+        lines=lines,
+    )
+    return booked.shipment_id, booked.tracking_no
 
 
 def _new_order(rng: random.Random, index: int, placed_at: datetime) -> NewOrder:
@@ -201,10 +298,18 @@ def _ship(
     actor: Actor,
     carriers: Sequence[str],
     held: bool = False,
+    booking: Booking | None = None,
 ) -> None:
     carrier = carriers[index % len(carriers)]
+    recent = utcnow() - at < BOOKED_SINCE
+    if booking is not None and recent and not held and booking.bookers.can_book(carrier):
+        # Packed and booked: the label is printed, and the parcel ships at the carrier's
+        # pickup scan, which the Kuaidi100 emulator pushes once the demo serves.
+        _pack_scan(database, order_id, at - timedelta(minutes=10))
+        _book(database, booking, order_id, 1, carrier)
+        return
     tracking_no = demo_waybill(carrier, index * 7919)
-    # The production path: the parcel left with the merchant's ERP's waybill (source erp).
+    # The parcel left with the merchant's ERP's waybill (source erp), a production path.
     shipment_id = record_waybill(
         database,
         order_id,
@@ -258,14 +363,20 @@ def _ship_first_lines(
     at: datetime,
     actor: Actor,
     carriers: Sequence[str],
+    booking: Booking | None = None,
 ) -> None:
-    """Two parcels from two warehouses, one line each; the order's last line still waits."""
+    """Two parcels, one line each; the order's last line still waits."""
     with database.read() as session:
         lines = session.scalars(
             select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
         ).all()
     for parcel, line in enumerate(lines[:-1][:2]):
         carrier = carriers[(index + parcel) % len(carriers)]
+        if booking is not None and booking.bookers.can_book(carrier):
+            if parcel == 0:
+                _pack_scan(database, order_id, at - timedelta(minutes=10))
+            _book(database, booking, order_id, parcel + 1, carrier, {line.id: line.quantity})
+            continue
         tracking_no = demo_waybill(carrier, index * 7919 + parcel)
         left_at = min(at + timedelta(minutes=40 * parcel), utcnow())
         recorded = record_waybill(
@@ -290,11 +401,19 @@ def seed_orders(
     now: datetime | None = None,
     seed: int = 20261122,
     carriers: Sequence[str] = (sandbox.CARRIER_CODE,),
+    booking: Booking | None = None,
+    rules: IntakeRules | None = None,
 ) -> DemoResult:
-    """`carriers`: the built-in sandbox (default), or real codes tracked through Kuaidi100."""
+    """`carriers`: the built-in sandbox (default), or real codes tracked through Kuaidi100.
+
+    `booking`: e-waybill APIs to book today's parcels at; without it every waybill is
+    recorded as the merchant's ERP sent it.
+    """
     now = now or utcnow()
     rng = random.Random(seed)
+    rules = rules or IntakeRules()
     actor = Actor(ActorKind.SYSTEM, "demo", channel="demo")
+    seed_stock(database)
     created = existing = index = 0
     for status, count, days_ago, steps in PLAN:
         for _ in range(count):
@@ -308,8 +427,8 @@ def seed_orders(
             if _known(database, new):
                 existing += 1
                 continue
-            order_id = place_order(database, new, actor)
-            _advance(database, order_id, index, status, placed_at, steps, actor, carriers)
+            order_id = _take_in(database, new, status, rules)
+            _advance(database, order_id, index, status, placed_at, steps, actor, carriers, booking)
             created += 1
     for number, (days_ago, steps) in enumerate(STUCK, start=1):
         index += 1
@@ -321,9 +440,11 @@ def seed_orders(
         if _known(database, new):
             existing += 1
             continue
-        order_id = place_order(database, new, actor)
-        for action in SHIPPED_PATH:
-            apply_action(database, order_id, action, actor, at=shipped_at - timedelta(hours=1))
+        order_id = _take_in(database, new, OrderStatus.PAID, rules)
+        apply_action(
+            database, order_id, OrderAction.START_PICKING, actor, at=shipped_at - timedelta(hours=1)
+        )
+        _pack_scan(database, order_id, shipped_at - timedelta(minutes=30))
         _ship(database, order_id, index, shipped_at, steps, actor, carriers, held=True)
         created += 1
     return DemoResult(created, existing)
@@ -361,19 +482,22 @@ def _advance(
     steps: int,
     actor: Actor,
     carriers: Sequence[str],
+    booking: Booking | None,
 ) -> None:
-    at = placed_at
-    path = PATHS.get(status, SHIPPED_PATH)
-    for action in path:
-        at += timedelta(minutes=20)
-        apply_action(database, order_id, action, actor, at=at)
+    at = placed_at + timedelta(minutes=20)
+    if status in PICKED:
+        # Picking has no scan of its own yet: the pick list's start is recorded as such.
+        apply_action(database, order_id, OrderAction.START_PICKING, actor, at=at)
+    at += timedelta(minutes=20)
+    if PATHS.get(status) is True:
+        _pack_scan(database, order_id, at)
     if status in PATHS:
         return
     shipped_at = min(at + timedelta(minutes=30), utcnow())
     if status == OrderStatus.PARTIALLY_SHIPPED:
-        _ship_first_lines(database, order_id, index, shipped_at, actor, carriers)
+        _ship_first_lines(database, order_id, index, shipped_at, actor, carriers, booking)
         return
-    _ship(database, order_id, index, shipped_at, steps, actor, carriers)
+    _ship(database, order_id, index, shipped_at, steps, actor, carriers, booking=booking)
     for action in AFTER_DELIVERY.get(status, ()):
         apply_action(database, order_id, action, actor)
 
@@ -438,8 +562,8 @@ DEMO_WAREHOUSES = (
 )
 
 
-def seed_operations(database: Database, rules: IntakeRules) -> int:
-    """The SKU master with stock and cost, and channel orders that staff must look at."""
+def seed_stock(database: Database) -> None:
+    """Two warehouses and the SKU master with stock and cost (once: a second call adds nothing)."""
     with database.read() as session:
         known = set(session.scalars(select(Sku.code)))
     seeder = Actor(ActorKind.SYSTEM, "demo", channel="demo")
@@ -449,7 +573,12 @@ def seed_operations(database: Database, rules: IntakeRules) -> int:
         if code not in known:
             save_sku(database, code, name, 200, price * 6 // 10, seeder, warehouse="HZ")
             set_stock(database, "GZ", code, 50, seeder)
-    actor = Actor(ActorKind.CHANNEL, "demo", channel="demo")
+
+
+def seed_operations(database: Database, rules: IntakeRules) -> int:
+    """Channel orders that staff must look at (on top of the stock)."""
+    seed_stock(database)
+    actor = CHANNEL_ACTOR
     taken = 0
     for number, channel, phone, sku, quantity, price in HELD_INTAKE:
         now = utcnow() - timedelta(minutes=2)

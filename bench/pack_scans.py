@@ -41,7 +41,7 @@ from backend.db import Database
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Order, PaymentMethod, SalesChannel
-from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role
 from bench import BENCH_ACTOR, Backend, list_backends, row, scratch_directory, seed_demo
@@ -51,6 +51,7 @@ from bench.wrk import WrkResult, lua_string, run_script
 from portal.i18n import translations
 from portal.security import CSRF_COOKIE, CSRF_HEADER
 from portal.sessions import STAFF_COOKIE
+from tests.factories import place_order
 
 # Seeding costs ~5 ms an order on SQLite and ~7-9 ms on PostgreSQL here (two transactions
 # through the order service), so the load's orders are seeded until the budget is spent.

@@ -40,10 +40,9 @@ from backend.jobs.worker import Worker
 from backend.logistics import tracking_jobs
 from backend.logistics.carriers import kuaidi100
 from backend.logistics.models import TrackingEvent
-from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import PaymentMethod, SalesChannel
-from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action
 from bench import (
     BENCH_ACTOR,
     BENCH_SECRET,
@@ -59,6 +58,7 @@ from emulators.kuaidi100 import Kuaidi100Emulator, Subscription
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from portal.settings import load_settings
+from tests.factories import create_shipment, place_order
 
 CARRIER = "zhongtong"
 # As the portal subscribes: every trajectory item carries its own statusCode.

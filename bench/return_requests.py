@@ -39,11 +39,10 @@ from sqlalchemy import func, select
 
 from backend.clock import utcnow
 from backend.db import Database
-from backend.logistics.service import create_shipment
 from backend.orders.access import issue_short_link
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Order, OrderLine, PaymentMethod, SalesChannel
-from backend.orders.service import NewAddress, NewLine, NewOrder, place_order, transition
+from backend.orders.service import NewAddress, NewLine, NewOrder, transition
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.models import Refund, ReturnRequest
 from bench import BENCH_ACTOR, Backend, list_backends, row, scratch_directory, seed_demo
@@ -53,6 +52,7 @@ from bench.wrk import WrkResult, run_script
 from portal.security import CSRF_COOKIE, CSRF_FIELD
 from portal.sessions import CUSTOMER_COOKIE, Sessions
 from portal.settings import load_settings
+from tests.factories import create_shipment, place_order
 
 SEED_BUDGET_SECONDS = float(os.environ.get("PORTAL_BENCH_RETURN_SEED_SECONDS", "25"))
 MAX_ORDERS = 4000

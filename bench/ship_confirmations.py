@@ -39,12 +39,13 @@ from backend.jobs.worker import Worker
 from backend.migrate import upgrade
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import SalesChannel
-from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action
 from bench import BENCH_ACTOR, Backend, _reset_postgres, list_backends, row, scratch_directory
 from portal.background import build_handlers
 from portal.demo_services import _with_channels
 from portal.integrations import build_integrations
 from portal.settings import Settings
+from tests.factories import place_order
 
 PARCELS = int(os.environ.get("PORTAL_BENCH_CONFIRMATIONS", "400"))
 PLATFORMS = (SalesChannel.TAOBAO, SalesChannel.DOUYIN)

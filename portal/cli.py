@@ -160,7 +160,16 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     # With the emulators, parcels go by real carrier codes and move through Kuaidi100.
     carriers = REAL_CARRIERS if settings.demo_emulators else ("sandbox",)
-    result = seed_orders(database, carriers=carriers)
+    if settings.demo_emulators:
+        from portal.demo_services import demo_booking
+
+        # Today's parcels are booked at the Kuaidi100 e-waybill emulator, labels and all.
+        with demo_booking(settings) as booking:
+            result = seed_orders(
+                database, carriers=carriers, booking=booking, rules=settings.rules.intake
+            )
+    else:
+        result = seed_orders(database, carriers=carriers, rules=settings.rules.intake)
     staff = seed_staff(database)
     seed_operations(database, settings.rules.intake)
     print(f"demo orders: {result.created} created, {result.existing} already there")

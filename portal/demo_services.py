@@ -20,16 +20,18 @@ from sqlalchemy import select
 
 from backend import jobs
 from backend.db import Database
-from backend.demo import list_held_waybills
+from backend.demo import Booking, list_held_waybills
 from backend.logistics.models import Shipment
 from backend.logistics.service import INTERNAL_CARRIERS, SUBSCRIBE
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES
+from backend.logistics.waybills.registry import WaybillBookers
 from backend.orders.models import Order
 from emulators.channels import ChannelEmulator
 from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
 from emulators.payments import PaymentsEmulator
 from emulators.serving import serve_in_thread
+from portal.integrations import packing_config, waybill_config
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,17 +136,7 @@ def demo_services(
         kuaidi100_url = stack.enter_context(serve_in_thread(kuaidi100.app, port=8100))
         sms_url = stack.enter_context(serve_in_thread(sms.app, port=8025))
         wired = replace(
-            settings,
-            kuaidi100_customer=kuaidi100.customer,
-            kuaidi100_key=kuaidi100.key,
-            kuaidi100_secret=kuaidi100.secret,
-            kuaidi100_salt=secrets.token_hex(16),
-            kuaidi100_poll_url=kuaidi100_url,
-            kuaidi100_api_url=kuaidi100_url,
-            kuaidi100_autonumber_url=f"{kuaidi100_url}/autonumber/auto",
-            # The demo books every carrier's waybills through the Kuaidi100 emulator.
-            waybill_providers=DEMO_WAYBILL_PROVIDERS,
-            kuaidi100_waybill_accounts=settings.kuaidi100_waybill_accounts or DEMO_WAYBILL_ACCOUNTS,
+            _with_kuaidi100(settings, kuaidi100, kuaidi100_url),
             aliyun_sms_access_key_id=key_id,
             aliyun_sms_access_key_secret=key_secret,
             aliyun_sms_sign_name="示例商城",
@@ -162,6 +154,38 @@ def demo_services(
             flush=True,
         )
         yield wired
+
+
+def _with_kuaidi100(settings: Settings, kuaidi100: Kuaidi100Emulator, url: str) -> Settings:
+    return replace(
+        settings,
+        kuaidi100_customer=kuaidi100.customer,
+        kuaidi100_key=kuaidi100.key,
+        kuaidi100_secret=kuaidi100.secret,
+        kuaidi100_salt=secrets.token_hex(16),
+        kuaidi100_poll_url=url,
+        kuaidi100_api_url=url,
+        kuaidi100_autonumber_url=f"{url}/autonumber/auto",
+        # The demo books every carrier's waybills through the Kuaidi100 emulator.
+        waybill_providers=DEMO_WAYBILL_PROVIDERS,
+        kuaidi100_waybill_accounts=settings.kuaidi100_waybill_accounts or DEMO_WAYBILL_ACCOUNTS,
+    )
+
+
+@contextmanager
+def demo_booking(settings: Settings) -> Iterator[Booking]:
+    """The Kuaidi100 e-waybill emulator, for seeding: today's demo parcels are booked there.
+
+    Its labels are stored with the parcels as they are booked; the emulator `portal serve`
+    starts afterwards tracks them (resubscribe_moving_parcels) and hands out numbers that
+    run on from the clock, so nothing booked here is handed out twice.
+    """
+    with ExitStack() as stack:
+        http = stack.enter_context(httpx.Client(timeout=httpx.Timeout(5.0)))
+        kuaidi100 = Kuaidi100Emulator(http=http)
+        url = stack.enter_context(serve_in_thread(kuaidi100.app))
+        wired = _with_kuaidi100(settings, kuaidi100, url)
+        yield Booking(WaybillBookers(waybill_config(wired), http), packing_config(wired))
 
 
 # Where each platform's ship-confirmation gateway answers, below the emulator's URL.

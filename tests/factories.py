@@ -1,4 +1,9 @@
-"""Test data through the real services: orders in a given state, shipments, staff."""
+"""Test data: orders in a given state, shipments, staff.
+
+place_order, create_label and create_shipment write rows directly, for tests and benches
+that need many orders fast; production orders come in through intake (backend/orders/
+intake.py) and parcels through record_waybill (backend/fulfilment/waybills.py).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,24 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.fulfilment.waybills import WaybillSource, record_waybill
-from backend.logistics.service import create_shipment
+from backend.logistics.service import add_outbound_parcel, ship_parcel
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import Order, OrderLine, PaymentMethod, SalesChannel
-from backend.orders.service import NewAddress, NewLine, NewOrder, apply_action, place_order
+from backend.orders.service import (
+    NewAddress,
+    NewLine,
+    NewOrder,
+    OrderNotFound,
+    add_address_version,
+    apply_action,
+    get_or_create_customer,
+    new_public_number,
+)
 
 SYSTEM = Actor(ActorKind.SYSTEM, "test", channel="test")
 _numbers = itertools.count(1)
@@ -27,6 +42,85 @@ PATH_TO: dict[OrderStatus, tuple[OrderAction, ...]] = {
     OrderStatus.PACKED: (OrderAction.PAY, OrderAction.START_PICKING, OrderAction.PACK),
     OrderStatus.CANCELLED: (OrderAction.CANCEL,),
 }
+
+
+def place_order(database: Database, new: NewOrder, actor: Actor) -> int:
+    placed_at = new.placed_at or utcnow()
+    with database.write() as session:
+        customer = get_or_create_customer(session, new.customer_name, new.customer_phone)
+        order = Order(
+            public_no=new_public_number(placed_at),
+            channel=new.channel,
+            channel_order_no=new.channel_order_no,
+            customer_id=customer.id,
+            status=OrderStatus.PENDING_PAYMENT,
+            status_changed_at=placed_at,
+            total_fen=sum(line.quantity * line.unit_price_fen for line in new.lines),
+            payment_method=new.payment_method,
+            risk_flag=new.risk_flag,
+            placed_at=placed_at,
+            created_at=placed_at,
+        )
+        session.add(order)
+        session.flush()
+        for line in new.lines:
+            session.add(OrderLine(order_id=order.id, **line.__dict__))
+        add_address_version(session, order, new.address, actor, at=placed_at)
+        audit.record(
+            session,
+            actor,
+            "order.placed",
+            subject="order",
+            subject_id=order.id,
+            order_id=order.id,
+            at=placed_at,
+            after={
+                "channel": str(new.channel),
+                "channel_order_no": new.channel_order_no,
+                "total_fen": order.total_fen,
+            },
+        )
+        return order.id
+
+
+def create_label(
+    database: Database,
+    order_id: int,
+    carrier_code: str,
+    tracking_no: str,
+    actor: Actor,
+    at: datetime | None = None,
+    origin_province: str | None = None,
+    *,
+    shipped: bool = False,
+) -> int:
+    """The warehouse printed the carrier's label (电子面单); the order ships at pickup."""
+    at = at or utcnow()
+    with database.write() as session:
+        order = session.get(Order, order_id, with_for_update=True)
+        if order is None:
+            raise OrderNotFound(order_id)
+        shipment = add_outbound_parcel(
+            session, order, carrier_code, tracking_no, actor, at, origin_province
+        )
+        if shipped:
+            ship_parcel(session, order, shipment, actor, at)
+        return shipment.id
+
+
+def create_shipment(
+    database: Database,
+    order_id: int,
+    carrier_code: str,
+    tracking_no: str,
+    actor: Actor,
+    at: datetime | None = None,
+    origin_province: str | None = None,
+) -> int:
+    """Hand the packed order to a carrier: the shipment row and the SHIP transition together."""
+    return create_label(
+        database, order_id, carrier_code, tracking_no, actor, at, origin_province, shipped=True
+    )
 
 
 def make_order(

@@ -226,44 +226,6 @@ def add_return_shipment(
     return shipment
 
 
-def create_label(
-    database: Database,
-    order_id: int,
-    carrier_code: str,
-    tracking_no: str,
-    actor: Actor,
-    at: datetime | None = None,
-    origin_province: str | None = None,
-) -> int:
-    """The warehouse printed the carrier's label (电子面单); the order ships at pickup."""
-    at = at or utcnow()
-    with database.write() as session:
-        order = _locked_order(session, order_id)
-        return add_outbound_parcel(
-            session, order, carrier_code, tracking_no, actor, at, origin_province
-        ).id
-
-
-def create_shipment(
-    database: Database,
-    order_id: int,
-    carrier_code: str,
-    tracking_no: str,
-    actor: Actor,
-    at: datetime | None = None,
-    origin_province: str | None = None,
-) -> int:
-    """Hand the packed order to a carrier: the shipment row and the SHIP transition together."""
-    at = at or utcnow()
-    with database.write() as session:
-        order = _locked_order(session, order_id)
-        shipment = add_outbound_parcel(
-            session, order, carrier_code, tracking_no, actor, at, origin_province
-        )
-        ship_parcel(session, order, shipment, actor, at)
-        return shipment.id
-
-
 def _stored_events(session: Session, shipment_id: int) -> list[TrackingEvent]:
     return list(
         session.scalars(select(TrackingEvent).where(TrackingEvent.shipment_id == shipment_id))

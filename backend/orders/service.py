@@ -18,7 +18,6 @@ from backend.orders.models import (
     AddressVersion,
     Customer,
     Order,
-    OrderLine,
     PaymentMethod,
     SalesChannel,
 )
@@ -126,45 +125,6 @@ def add_address_version(
     session.flush()
     order.current_address_id = version.id
     return version
-
-
-def place_order(database: Database, new: NewOrder, actor: Actor) -> int:
-    placed_at = new.placed_at or utcnow()
-    with database.write() as session:
-        customer = get_or_create_customer(session, new.customer_name, new.customer_phone)
-        order = Order(
-            public_no=new_public_number(placed_at),
-            channel=new.channel,
-            channel_order_no=new.channel_order_no,
-            customer_id=customer.id,
-            status=OrderStatus.PENDING_PAYMENT,
-            status_changed_at=placed_at,
-            total_fen=sum(line.quantity * line.unit_price_fen for line in new.lines),
-            payment_method=new.payment_method,
-            risk_flag=new.risk_flag,
-            placed_at=placed_at,
-            created_at=placed_at,
-        )
-        session.add(order)
-        session.flush()
-        for line in new.lines:
-            session.add(OrderLine(order_id=order.id, **line.__dict__))
-        add_address_version(session, order, new.address, actor, at=placed_at)
-        audit.record(
-            session,
-            actor,
-            "order.placed",
-            subject="order",
-            subject_id=order.id,
-            order_id=order.id,
-            at=placed_at,
-            after={
-                "channel": str(new.channel),
-                "channel_order_no": new.channel_order_no,
-                "total_fen": order.total_fen,
-            },
-        )
-        return order.id
 
 
 def transition(

@@ -7,10 +7,9 @@ from sqlalchemy import update
 from backend.clock import utcnow
 from backend.logistics.alerts import AlertKind, list_alerts
 from backend.logistics.models import Shipment
-from backend.logistics.service import create_shipment
 from backend.logistics.status import TrackingStatus
 from backend.orders.lifecycle import OrderStatus
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 
 def shipment(database, number, **values):

@@ -13,7 +13,6 @@ from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.clock import utcnow
 from backend.db import Database, is_unavailable
-from backend.logistics.service import create_shipment
 from backend.orders import inventory
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.intake import IntakeRules, ingest_channel_order
@@ -40,7 +39,7 @@ from backend.refunds.return_parcels import receive_return, record_inspection, se
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.models import Role
-from tests.factories import SYSTEM
+from tests.factories import SYSTEM, create_shipment
 
 RULES = IntakeRules()
 CHANNEL = Actor(ActorKind.CHANNEL, "jd", channel="webhook")

@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 
 from backend.audit.models import AuditEvent
 from backend.jobs.worker import Worker
-from backend.logistics.service import create_label
 from backend.logistics.warehouse import scan_parcel
 from backend.notifications.models import Notification
 from backend.orders import address_changes as changes
@@ -24,7 +23,7 @@ from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from tests.backend.logistics.live_servers import serve
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_label, make_order
 
 NEW = NewAddress("王五", "13711112222", "上海市", "上海市", "浦东新区", "张杨路500号")
 CUSTOMER = SYSTEM

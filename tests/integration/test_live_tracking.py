@@ -17,7 +17,6 @@ from backend.logistics import tracking_jobs
 from backend.logistics.carriers.base import CircuitBreaker
 from backend.logistics.carriers.kuaidi100 import Kuaidi100Client
 from backend.logistics.models import Shipment, TrackingEvent
-from backend.logistics.service import create_shipment
 from backend.logistics.status import TrackingStatus
 from backend.notifications.models import Notification
 from backend.orders.lifecycle import OrderStatus
@@ -26,7 +25,7 @@ from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from tests.backend.logistics.live_servers import serve
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 from tests.live_portal import live_portal
 
 

@@ -24,7 +24,6 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from backend.jobs.models import Job
-from backend.logistics.service import create_shipment
 from backend.notifications.outbox import SEND
 from backend.orders.lifecycle import OrderStatus
 from backend.staff.accounts import add_staff
@@ -34,7 +33,7 @@ from portal.cli import customer_links
 from portal.settings import Settings
 from tests.backend.logistics.live_servers import serve
 from tests.conftest import SF_PUSH_TOKEN
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "13917263548"

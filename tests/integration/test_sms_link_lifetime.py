@@ -11,7 +11,6 @@ from starlette.testclient import TestClient
 
 from backend.clock import utcnow
 from backend.jobs.worker import Worker
-from backend.logistics.service import create_shipment
 from backend.orders.access import hash_code
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ShortLink
@@ -20,7 +19,7 @@ from portal.app import create_app
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from tests.backend.logistics.live_servers import serve
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 import pytest
 
 from backend.logistics.carriers.names import CARRIER_NAMES, carrier_name
-from backend.logistics.service import create_label, create_shipment
 from backend.orders.lifecycle import OrderStatus
 from backend.staff.models import Role
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_label, create_shipment, make_order
 from tests.portal.helpers import csrf_token, open_short_link, staff_login
 
 

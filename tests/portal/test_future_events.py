@@ -10,13 +10,12 @@ from sqlalchemy import select
 
 from backend.clock import utcnow
 from backend.logistics.models import Shipment, TrackingEvent
-from backend.logistics.service import create_shipment
 from backend.logistics.status import TrackingStatus
 from backend.notifications.models import Notification, NotificationEvent
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from backend.staff.models import Role
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 from tests.portal.helpers import open_short_link, staff_login
 from tests.portal.test_webhooks import run_worker, signed
 

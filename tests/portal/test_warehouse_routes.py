@@ -3,14 +3,13 @@
 from sqlalchemy import select
 
 from backend.jobs.models import Job
-from backend.logistics.service import create_label
 from backend.orders import address_changes as changes
 from backend.orders.address_policy import AddressRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from backend.orders.service import NewAddress
 from backend.staff.models import Role
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_label, make_order
 from tests.portal.helpers import csrf_token, staff_login
 
 

@@ -9,13 +9,12 @@ from sqlalchemy import func, select
 from backend.jobs.models import Job
 from backend.jobs.worker import Worker
 from backend.logistics.models import TrackingEvent
-from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderStatus
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from tests.backend.logistics.live_servers import payload
 from tests.conftest import KUAIDI100_SALT, SF_PUSH_TOKEN
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 
 def signed(param: str, salt: str = KUAIDI100_SALT) -> dict[str, str]:

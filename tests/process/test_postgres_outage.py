@@ -9,11 +9,10 @@ import httpx
 
 from backend.jobs.models import Job
 from backend.logistics import tracking_jobs
-from backend.logistics.service import create_shipment
 from backend.orders.access import issue_short_link
 from backend.orders.lifecycle import OrderStatus
 from tests.backend.logistics.live_servers import payload
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 from tests.portal.test_webhooks import signed
 from tests.process.served import portal_serve
 

@@ -12,7 +12,6 @@ from backend.fulfilment.confirmations import CONFIRM_SHIPMENT
 from backend.fulfilment.models import ConfirmationStatus, ShipConfirmationRecord
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import enqueue
-from backend.logistics.service import create_shipment
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import OrderLine, SalesChannel
 from portal.demo_services import _with_channels
@@ -27,7 +26,7 @@ from tests.channel_shops import (
     tmall_push,
     two_tmall_shops,
 )
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 
 def record_of(database: Database, shipment_id: int) -> ShipConfirmationRecord:

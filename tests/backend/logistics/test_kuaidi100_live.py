@@ -21,14 +21,14 @@ from backend.logistics.carriers.base import (
 )
 from backend.logistics.carriers.kuaidi100 import Kuaidi100Client
 from backend.logistics.models import Shipment, TrackingEvent
-from backend.logistics.service import create_shipment, record_tracking_update
+from backend.logistics.service import record_tracking_update
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import fold_status
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from emulators.kuaidi100 import Kuaidi100Emulator
 from tests.backend.logistics.live_servers import Kuaidi100Inbox, payload, serve
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 T = TrackingStatus
 START = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)

@@ -17,13 +17,13 @@ from backend.logistics.carriers.base import (
 )
 from backend.logistics.carriers.sf import SfClient
 from backend.logistics.models import Shipment, TrackingEvent
-from backend.logistics.service import create_shipment, record_tracking_update
+from backend.logistics.service import record_tracking_update
 from backend.logistics.status import TrackingStatus
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
 from emulators.sf import SfGatewayEmulator, SfPushSender, build_route, out_of_order, with_duplicates
 from tests.backend.logistics.live_servers import SfInbox, serve
-from tests.factories import SYSTEM, make_order
+from tests.factories import SYSTEM, create_shipment, make_order
 
 T = TrackingStatus
 START = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
