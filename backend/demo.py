@@ -17,7 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
@@ -448,6 +448,18 @@ def seed_orders(
         _ship(database, order_id, index, shipped_at, steps, actor, carriers, held=True)
         created += 1
     return DemoResult(created, existing)
+
+
+def count_parcels(database: Database) -> dict[str, int]:
+    """Demo parcels by where their waybill came from (booked, erp), for `portal demo` to print."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Shipment.source, func.count())
+            .join(Order, Order.id == Shipment.order_id)
+            .where(Order.channel_order_no.like("DEMO%"))
+            .group_by(Shipment.source)
+        ).all()
+    return {str(source): count for source, count in rows}
 
 
 def _known(database: Database, new: NewOrder) -> bool:

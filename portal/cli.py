@@ -151,6 +151,7 @@ def cmd_shops_sync(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from backend.demo import (
         REAL_CARRIERS,
+        count_parcels,
         list_demo_orders,
         seed_operations,
         seed_orders,
@@ -173,6 +174,11 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     staff = seed_staff(database)
     seed_operations(database, settings.rules.intake)
     print(f"demo orders: {result.created} created, {result.existing} already there")
+    parcels = count_parcels(database)
+    print(
+        f"demo parcels: {parcels.get('booked', 0)} booked at the e-waybill emulator "
+        f"(labels stored), {parcels.get('erp', 0)} with the ERP's waybills"
+    )
     print("\nCustomer links (open on a phone-sized window):")
     for order_id, public_no, status in list_demo_orders(database):
         short, signed = customer_links(settings, database, order_id)

@@ -76,6 +76,7 @@ def test_portal_demo_with_the_emulators_books_parcels_and_a_second_run_adds_noth
     )
     assert "46 created, 0 already there" in first.stdout
     assert "0 created, 46 already there" in second.stdout
+    assert "booked at the e-waybill emulator" in first.stdout
     database = Database(url)
     try:
         with database.read() as session:
