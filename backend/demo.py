@@ -138,6 +138,7 @@ DEMO_STAFF = (
     ("support", Role.SUPPORT, "demo-support-2026"),
     ("warehouse", Role.WAREHOUSE, "demo-warehouse-2026"),
     ("finance", Role.FINANCE, "demo-finance-2026"),
+    ("supervisor", Role.SUPERVISOR, "demo-supervisor-2026"),
 )
 
 # Intake brings each order in unpaid, paid or cancelled, as its channel reported it; from

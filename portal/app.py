@@ -44,6 +44,7 @@ from portal.routes import (
     warehouse,
     warehouse_packing,
     webhooks,
+    wechat_files,
 )
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
@@ -91,6 +92,7 @@ class Portal(Starlette):
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or load_settings()
     settings.shops  # noqa: B018 (read now: a broken shops file stops the start, not a push)
+    settings.verify_files  # noqa: B018 (a bad check-file name stops the start too)
     owns_database = database is None
     database = database or Database(settings.database_url)
     integrations = build_integrations(settings)
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         https=settings.cookie_secure,
         routes=[
             *health.routes,
+            *wechat_files.routes_for(settings.verify_files),
             *customer_access.routes,
             *tracking.routes,
             *address.routes,

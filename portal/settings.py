@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -16,6 +17,10 @@ from backend.orders.shops import ShopDirectory, default_shops, load_shops_file
 from backend.refunds.rules import RefundRules
 
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
+
+
+# WeChat's check files are plain names at the root; nothing else may be served there.
+VERIFY_FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.txt")
 
 
 def _help(text: str) -> dict[str, str]:
@@ -295,6 +300,13 @@ class Settings:
         default=1,
         metadata=_help("A short line is proposed as a transfer only if it arrives within this"),
     )
+    wechat_verify_files: str = field(
+        default="",
+        metadata=_help(
+            "WeChat domain check files served at the site root, NAME.txt=CONTENT,... "
+            "(MP_verify_*.txt, the mini-program's business-domain file)"
+        ),
+    )
     demo_emulators: bool = field(
         default=False,
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
@@ -313,6 +325,17 @@ class Settings:
         from portal.integrations import parse_pairs  # it imports this module
 
         return default_shops(self.shopify_webhook_secret, parse_pairs(self.channel_secrets))
+
+    @cached_property
+    def verify_files(self) -> dict[str, str]:
+        """The check files by name; a name that isn't a plain NAME.txt stops the start."""
+        from portal.integrations import parse_pairs  # it imports this module
+
+        files = parse_pairs(self.wechat_verify_files)
+        for name in files:
+            if not VERIFY_FILE_NAME.fullmatch(name):
+                raise ValueError(f"PORTAL_WECHAT_VERIFY_FILES: {name!r} is not a NAME.txt")
+        return files
 
     @property
     def cookie_secure(self) -> bool:

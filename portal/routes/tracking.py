@@ -24,6 +24,7 @@ from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
 from portal.sessions import Sessions
+from portal.wechat_context import JSSDK_URL, Container, container_of, policy_with_jssdk
 
 
 def _customer(request: Request) -> CustomerSession | None:
@@ -75,7 +76,9 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
     cache: PageCache = request.app.state.page_cache
     notice = request.query_params.get("notice")
     notice = notice if notice in NOTICES else None
-    key = (template, head.order_id, _marker(head), current_locale(), notice)
+    # In a mini-program's web-view the page offers the way back, with the JS-SDK that takes it.
+    in_miniprogram = container_of(request.headers.get("user-agent", "")) == Container.MINIPROGRAM
+    key = (template, head.order_id, _marker(head), current_locale(), notice, in_miniprogram)
     page = cache.get(key)
     if page is None:
         view = await calls.read(request, complete_tracking_view, request.app.state.database, head)
@@ -95,10 +98,16 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
                 "latest_return_id": head.row.latest_return_id,
+                "in_miniprogram": in_miniprogram,
+                "jssdk_url": JSSDK_URL,
             },
         )
         cache.put(key, page)
-    return page_response(request, page)
+    response = page_response(request, page)
+    if in_miniprogram:
+        response.headers["Content-Security-Policy"] = policy_with_jssdk()
+    response.headers["Vary"] += ", User-Agent"
+    return response
 
 
 async def tracking(request: Request) -> Response:

@@ -54,3 +54,17 @@
     });
   });
 })();
+
+/* Inside a mini-program's <web-view>: the way back to the mini-program (JS-SDK wx.miniProgram). */
+(function () {
+  "use strict";
+  window.addEventListener("load", function () {
+    var back = document.querySelector("[data-miniprogram-back]");
+    var sdk = window.wx && window.wx.miniProgram;
+    if (!back || !sdk) { return; }
+    sdk.getEnv(function (env) {
+      if (env && env.miniprogram) { back.hidden = false; }
+    });
+    back.querySelector("button").addEventListener("click", function () { sdk.navigateBack(); });
+  });
+})();
