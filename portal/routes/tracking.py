@@ -24,6 +24,7 @@ from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
 from portal.sessions import Sessions
+from portal.wechat_oauth import oauth_redirect
 
 
 def _customer(request: Request) -> CustomerSession | None:
@@ -39,6 +40,8 @@ async def orders(request: Request) -> Response:
     customer = _customer(request)
     if customer is None:
         return _to_lookup(request)
+    if (to_wechat := await oauth_redirect(request, customer)) is not None:
+        return to_wechat
     summaries = await calls.read(
         request, list_customer_orders, request.app.state.database, customer
     )
@@ -105,6 +108,8 @@ async def tracking(request: Request) -> Response:
     customer = _customer(request)
     if customer is None:
         return _to_lookup(request)
+    if (to_wechat := await oauth_redirect(request, customer)) is not None:
+        return to_wechat
     head = await _head(request, customer)
     partial = "customer/_timeline.html" if is_htmx(request) else "customer/tracking.html"
     return await _page(request, head, partial)
