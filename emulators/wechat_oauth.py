@@ -62,6 +62,9 @@ class WeChatOAuthEmulator:
         self.clock = clock
         self.user = WeChatUser()
         self.exchange_errcode: int | None = None
+        # The 网页授权域名: when set, a redirect_uri on any other host is refused with
+        # WeChat's own error page (full-host match, no port).
+        self.authorized_host: str | None = None
         self.authorize_requests: list[dict[str, str]] = []
         self.exchanges = 0
         self._codes: dict[str, _Code] = {}
@@ -81,8 +84,11 @@ class WeChatOAuthEmulator:
         if params.get("response_type") != "code" or params.get("scope") not in SCOPES:
             return PlainTextResponse("参数错误: response_type/scope", status_code=400)
         redirect_uri = params.get("redirect_uri", "")
-        if urlsplit(redirect_uri).scheme not in ("http", "https"):
+        target = urlsplit(redirect_uri)
+        if target.scheme not in ("http", "https"):
             return PlainTextResponse("redirect_uri 参数错误", status_code=400)
+        if self.authorized_host is not None and target.netloc != self.authorized_host:
+            return PlainTextResponse("redirect_uri域名与后台配置不一致, 错误码: 10003", 400)
         back = {"state": params.get("state", "")}
         user = self.user
         if not user.refuses:

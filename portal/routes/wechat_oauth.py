@@ -40,40 +40,40 @@ def _actor(request: Request, customer: CustomerSession) -> Actor:
 
 
 async def callback(request: Request) -> Response:
-    query = request.query_params
-    target = query.get("next", "")
+    target = request.query_params.get("next", "")
     if not is_local_path(target):
         # Never somewhere else, whatever the signature says: an open redirect otherwise.
         return _fallback(request, request.url_for("orders").path, "next is not a local path")
+    problem = await _link(request, target)
+    if problem is not None:
+        return _fallback(request, target, problem)
+    return RedirectResponse(target, status_code=303)
+
+
+async def _link(request: Request, target: str) -> str | None:
+    """Links the openid WeChat's answer names; else why not, for the log."""
+    query = request.query_params
     oauth: WeChatOAuth | None = request.app.state.wechat_oauth
     customer = request.app.state.sessions.customer(request)
     if oauth is None or customer is None:
-        return _fallback(request, target, "no oauth or no customer session")
+        return "no oauth or no customer session"
+    binding = session_binding(customer, oauth.appid)
     try:
-        state = oauth.states.verify(
-            query.get("state", ""), session_binding(customer, oauth.appid), target
-        )
+        state = oauth.states.verify(query.get("state", ""), binding, target)
     except StateInvalid:
-        return _fallback(request, target, "state invalid")
+        return "state invalid"
     code = query.get("code")
     if not code:
-        return _fallback(request, target, "no code: the user refused")
+        return "no code: the user refused"
+    database, actor = request.app.state.database, _actor(request, customer)
+    link = (database, oauth.client, customer, state.nonce, code, actor)
     try:
-        await calls.outbound(
-            request,
-            link_from_oauth_code,
-            request.app.state.database,
-            oauth.client,
-            customer,
-            state.nonce,
-            code,
-            _actor(request, customer),
-        )
+        await calls.outbound(request, link_from_oauth_code, *link)
     except StateReplayed:
-        return _fallback(request, target, "state used before")
+        return "state used before"
     except OAuthFailed as failure:
-        return _fallback(request, target, str(failure))
-    return RedirectResponse(target, status_code=303)
+        return str(failure)
+    return None
 
 
 routes = [Route("/wechat/oauth/callback", callback, name="wechat_oauth_callback")]

@@ -76,6 +76,15 @@ def test_a_refusing_user_comes_back_with_the_state_and_no_code(http, wechat):
     assert authorize(http, client_for(http, url)) == {"next": ["/orders"], "state": ["s1"]}
 
 
+def test_a_redirect_uri_outside_the_authorized_domain_gets_wechats_error_page(http, wechat):
+    emulator, url = wechat
+    emulator.oauth.authorized_host = "portal.example"
+    answer = http.get(client_for(http, url).authorize_url(CALLBACK, "s1"), follow_redirects=False)
+    assert answer.status_code == 400 and "10003" in answer.text
+    emulator.oauth.authorized_host = "shop.example"
+    assert "code" in authorize(http, client_for(http, url))
+
+
 def test_an_unknown_or_expired_code_is_40029_and_a_wrong_secret_40125(http, wechat, clock):
     _, url = wechat
     oauth = client_for(http, url)
