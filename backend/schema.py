@@ -12,6 +12,7 @@ from backend.orders.models import (
     ChannelEvent,
     ChannelSku,
     Customer,
+    CustomerWechatId,
     LookupAttempt,
     Order,
     OrderLine,
@@ -24,6 +25,7 @@ from backend.orders.models import (
     TransferProposal,
     Warehouse,
     WarehouseStock,
+    WechatOAuthNonce,
 )
 from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.staff.models import StaffSession, StaffUser
@@ -37,6 +39,7 @@ __all__ = [
     "ChannelEvent",
     "ChannelSku",
     "Customer",
+    "CustomerWechatId",
     "Job",
     "LookupAttempt",
     "Notification",
@@ -62,6 +65,7 @@ __all__ = [
     "TransferProposal",
     "Warehouse",
     "WarehouseStock",
+    "WechatOAuthNonce",
     "WorkerSlot",
     "metadata",
 ]

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.aliyun_signing import SignedCall, check_acs3, check_rpc
+from emulators.wechat_oauth import WeChatOAuthEmulator
 
 DEMO_ALIYUN_KEYS = {"LTAIemulatorKeyId": "emulator-access-key-secret"}
 DEMO_WECHAT_APPS = {"wx00000000emulator": "emulator-app-secret"}
@@ -49,7 +50,8 @@ class Fault:
 
 
 class NotificationEmulator:
-    """Both providers on one app. Aliyun lives at "/", WeChat under /cgi-bin/.
+    """Both providers on one app. Aliyun lives at "/", WeChat under /cgi-bin/ (and its web
+    OAuth under /connect/ and /sns/, emulators/wechat_oauth.py).
 
     Every accepted message is kept in `messages` (also GET /_emulator/messages) for tests
     and the demo's message log. Aliyun does not deduplicate ("不支持幂等"), so an
@@ -83,8 +85,12 @@ class NotificationEmulator:
         self._tokens: dict[str, tuple[str, float]] = {}  # appid -> (token, expires at)
         self._nonces: set[str] = set()
         self._lock = threading.Lock()
+        # The 公众号 web OAuth round trip, on the same host as WeChat's other APIs: the demo
+        # points both the authorize and the API base URL here.
+        self.oauth = WeChatOAuthEmulator(self.wechat_apps, clock=clock)
         self.app = Starlette(
             routes=[
+                *self.oauth.routes,
                 Route("/", self._aliyun, methods=["GET", "POST"]),
                 Route("/cgi-bin/stable_token", self._stable_token, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/send", self._subscribe_send, methods=["POST"]),

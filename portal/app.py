@@ -45,11 +45,13 @@ from portal.routes import (
     warehouse_packing,
     webhooks,
     wechat_files,
+    wechat_oauth,
 )
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
 from portal.staff_auth import StaffLoginRequired, login_redirect
+from portal.wechat_oauth import WeChatOAuth
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *tracking.routes,
             *address.routes,
             *returns.routes,
+            *wechat_oauth.routes,
             Mount(
                 "/admin",
                 routes=[
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.tracking_clients = integrations.tracking
     app.state.refund_gateways = integrations.refunds
     app.state.waybill_bookers = integrations.waybills
+    app.state.wechat_oauth = WeChatOAuth.build(settings, integrations.wechat_oauth)
     app.state.packing = packing_config(settings)
     app.state.link_signer = LinkSigner(
         list(settings.secret_keys), timedelta(days=settings.link_max_age_days)

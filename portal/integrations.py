@@ -28,6 +28,7 @@ from backend.notifications.outbox import NotificationConfig
 from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
 from backend.orders.channels.ship_confirm.base import merge_carriers, parse_carrier_overrides
 from backend.orders.channels.ship_confirm.registry import DEFAULT_CARRIERS, ShipConfirmers
+from backend.orders.wechat_oauth import WeChatOAuthClient
 from backend.refunds.gateways.alipay import AlipayClient
 from backend.refunds.gateways.base import RefundGateway, load_private_key, load_public_key
 from backend.refunds.gateways.wechatpay import WeChatPayClient
@@ -64,6 +65,7 @@ class Integrations:
     refunds: Gateways
     ship_confirmers: ShipConfirmers
     waybills: WaybillBookers | None = None
+    wechat_oauth: WeChatOAuthClient | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -222,6 +224,18 @@ def packing_config(settings: Settings) -> PackingConfig:
     return PackingConfig(settings.waybill_default_carrier.strip().lower(), sender)
 
 
+def _wechat_oauth(settings: Settings, http: httpx.Client) -> WeChatOAuthClient | None:
+    if not settings.wechat_appid:
+        return None
+    return WeChatOAuthClient(
+        http,
+        appid=settings.wechat_appid,
+        secret=settings.wechat_app_secret,
+        authorize_base_url=settings.wechat_oauth_authorize_url,
+        api_base_url=settings.wechat_oauth_api_url,
+    )
+
+
 def build_integrations(settings: Settings) -> Integrations:
     waybills = waybill_config(settings)  # a bad setting fails here, before any client exists
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
@@ -232,4 +246,5 @@ def build_integrations(settings: Settings) -> Integrations:
         _refunds(settings, http),
         _ship_confirmers(settings, http),
         WaybillBookers(waybills, http),
+        _wechat_oauth(settings, http),
     )

@@ -225,6 +225,18 @@ class Settings:
     wechat_api_base_url: str = field(
         default="https://api.weixin.qq.com", metadata=_help("WeChat API base URL")
     )
+    wechat_oauth_authorize_url: str = field(
+        default="https://open.weixin.qq.com",
+        metadata=_help("WeChat web OAuth authorize host (公众号 snsapi_base, links the openid)"),
+    )
+    wechat_oauth_api_url: str = field(
+        default="https://api.weixin.qq.com",
+        metadata=_help("WeChat API host for the OAuth code exchange (sns/oauth2/access_token)"),
+    )
+    wechat_oauth_retry_hours: int = field(
+        default=24,
+        metadata=_help("After a WeChat OAuth attempt, hours before a page in WeChat tries again"),
+    )
     wechat_templates: str = field(
         default="", metadata=_help("event=template_id pairs for subscribe messages")
     )

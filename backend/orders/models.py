@@ -97,6 +97,37 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CustomerWechatId(Base):
+    """A customer's openid in one WeChat app; openids differ per app, unionid joins them."""
+
+    __tablename__ = "customer_wechat_ids"
+    # One openid per customer per app: a newer link replaces the older one.
+    __table_args__ = (
+        UniqueConstraint("customer_id", "appid"),
+        Index("ix_customer_wechat_ids_appid_openid", "appid", "openid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    appid: Mapped[str] = mapped_column(String(32))
+    openid: Mapped[str] = mapped_column(String(64))
+    # Sent only when the app is bound to an 开放平台 account (and, per WeChat, not for
+    # snsapi_base at all): docs/protocols.md, "WeChat web OAuth / Code exchange".
+    unionid: Mapped[str | None] = mapped_column(String(64))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WechatOAuthNonce(Base):
+    """A used OAuth state: the unique nonce is what refuses a replayed callback."""
+
+    __tablename__ = "wechat_oauth_nonces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Shop(Base):
     """One store on one platform (two Tmall stores are two shops); credentials live in settings."""
 

@@ -25,6 +25,7 @@ from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
 from portal.sessions import Sessions
 from portal.wechat_context import JSSDK_URL, Container, container_of, policy_with_jssdk
+from portal.wechat_oauth import oauth_redirect
 
 
 def _customer(request: Request) -> CustomerSession | None:
@@ -40,6 +41,8 @@ async def orders(request: Request) -> Response:
     customer = _customer(request)
     if customer is None:
         return _to_lookup(request)
+    if (to_wechat := await oauth_redirect(request, customer)) is not None:
+        return to_wechat
     summaries = await calls.read(
         request, list_customer_orders, request.app.state.database, customer
     )
@@ -114,6 +117,8 @@ async def tracking(request: Request) -> Response:
     customer = _customer(request)
     if customer is None:
         return _to_lookup(request)
+    if (to_wechat := await oauth_redirect(request, customer)) is not None:
+        return to_wechat
     head = await _head(request, customer)
     partial = "customer/_timeline.html" if is_htmx(request) else "customer/tracking.html"
     return await _page(request, head, partial)
