@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings.shops  # noqa: B018 (read now: a broken shops file stops the start, not a push)
     owns_database = database is None
     database = database or Database(settings.database_url)
-    integrations = build_integrations(settings)
+    integrations = build_integrations(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
