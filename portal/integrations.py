@@ -29,6 +29,7 @@ from backend.notifications.outbox import NotificationConfig
 from backend.notifications.wechat_subscribe import (
     StableTokenProvider,
     TokenProvider,
+    WeChatBreaker,
     WeChatClient,
 )
 from backend.notifications.wechat_tokens import DatabaseTokenProvider
@@ -109,7 +110,10 @@ def _tracking(settings: Settings, http: httpx.Client) -> TrackingClients:
 
 
 def wechat_tokens(
-    settings: Settings, http: httpx.Client, database: Database | None
+    settings: Settings,
+    http: httpx.Client,
+    database: Database | None,
+    breaker: WeChatBreaker | None = None,
 ) -> TokenProvider:
     """The token kept in the database, shared by every process and machine using it.
 
@@ -122,6 +126,7 @@ def wechat_tokens(
             appid=settings.wechat_appid,
             secret=settings.wechat_app_secret,
             base_url=settings.wechat_api_base_url,
+            breaker=breaker,
         )
     return DatabaseTokenProvider(
         database,
@@ -129,6 +134,7 @@ def wechat_tokens(
         appid=settings.wechat_appid,
         secret=settings.wechat_app_secret,
         base_url=settings.wechat_api_base_url,
+        breaker=breaker,
     )
 
 
@@ -145,8 +151,9 @@ def _notifications(
             endpoint=settings.aliyun_sms_endpoint,
         )
     if settings.wechat_appid:
-        tokens = wechat_tokens(settings, http, database)
-        wechat = WeChatClient(http, tokens, base_url=settings.wechat_api_base_url)
+        breaker = WeChatBreaker()  # token and send calls go to one host: one breaker
+        tokens = wechat_tokens(settings, http, database, breaker)
+        wechat = WeChatClient(http, tokens, base_url=settings.wechat_api_base_url, breaker=breaker)
     quiet_start, quiet_end = parse_quiet_hours(settings.quiet_hours)
     return NotificationConfig(
         sms=sms,

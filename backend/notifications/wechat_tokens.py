@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from backend.breaker import Breaker
 from backend.clock import utcnow
 from backend.db import Database
 from backend.notifications.base import json_object, request
@@ -18,7 +19,9 @@ from backend.notifications.wechat_subscribe import (
     API_BASE_URL,
     PROVIDER,
     STABLE_TOKEN_PATH,
+    WeChatBreaker,
     build_stable_token_request,
+    call_wechat,
     parse_token_response,
 )
 
@@ -61,6 +64,7 @@ class DatabaseTokenProvider:
         timeout: httpx.Timeout = TOKEN_TIMEOUT,
         clock: Callable[[], datetime] = utcnow,
         margin: timedelta = DEFAULT_MARGIN,
+        breaker: Breaker | None = None,
     ) -> None:
         self._database = database
         self._http = http
@@ -70,6 +74,7 @@ class DatabaseTokenProvider:
         self._timeout = timeout
         self._clock = clock
         self._margin = margin
+        self._breaker = breaker or WeChatBreaker()
 
     def token(self) -> str:
         with self._database.read() as session:
@@ -102,12 +107,16 @@ class DatabaseTokenProvider:
 
     def _fetch(self) -> tuple[str, int]:
         body = build_stable_token_request(self._appid, self._secret)
-        response = request(
-            self._http, "POST", self._url, provider=PROVIDER, timeout=self._timeout, json=body
-        )
-        # now=0 and no margin: what comes back is WeChat's own expires_in, stored as is.
-        fetched = parse_token_response(json_object(response, PROVIDER), now=0.0, margin=0.0)
-        return fetched.value, int(fetched.expires_at)
+
+        def call() -> tuple[str, int]:
+            response = request(
+                self._http, "POST", self._url, provider=PROVIDER, timeout=self._timeout, json=body
+            )
+            # now=0 and no margin: what comes back is WeChat's own expires_in, stored as is.
+            fetched = parse_token_response(json_object(response, PROVIDER), now=0.0, margin=0.0)
+            return fetched.value, int(fetched.expires_at)
+
+        return call_wechat(self._breaker, call)
 
 
 def _locked_row(session: Session, appid: str) -> WeChatAccessToken:

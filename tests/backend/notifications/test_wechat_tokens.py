@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from backend.breaker import BreakerState
 from backend.clock import utcnow
-from backend.notifications.base import NotificationRejected
+from backend.notifications.base import NotificationRejected, NotificationUnavailable
 from backend.notifications.models import WeChatAccessToken
-from backend.notifications.wechat_subscribe import WeChatClient
+from backend.notifications.wechat_subscribe import WeChatBreaker, WeChatClient
 from backend.notifications.wechat_tokens import DatabaseTokenProvider, usable_token
 from emulators.notifications import Fault
 
@@ -166,3 +167,45 @@ def test_threads_that_need_a_token_at_once_share_one_refresh(database, emulator,
         thread.join(timeout=60)
     assert len(tokens) == 6 and len(set(tokens)) == 1
     assert emulator.token_requests == 1
+
+
+def test_wechat_failing_again_and_again_opens_the_circuit_and_calls_stop(
+    database, emulator, emulator_url
+):
+    calls: list[str] = []
+    hooks = {"request": [lambda request: calls.append(request.url.path)]}
+    now = [0.0]
+    breaker = WeChatBreaker(threshold=3, cool_down=30.0, clock=lambda: now[0])
+    emulator.grant(OPENID, TEMPLATE_ID)
+    emulator.set_fault("wechat", Fault(status=503))
+    with httpx.Client(event_hooks=hooks) as http:
+        tokens = DatabaseTokenProvider(
+            database, http, appid=APPID, secret=APP_SECRET, base_url=emulator_url, breaker=breaker
+        )
+        client = WeChatClient(http, tokens, base_url=emulator_url, breaker=breaker)
+        for _ in range(3):
+            with pytest.raises(NotificationUnavailable, match="503"):
+                client.send(OPENID, TEMPLATE_ID, None, DATA, "k1")
+        assert breaker.state == BreakerState.OPEN
+        with pytest.raises(NotificationUnavailable, match="circuit open") as raised:
+            client.send(OPENID, TEMPLATE_ID, None, DATA, "k1")
+        assert not raised.value.maybe_sent  # retried by the outbox, never sent twice
+        assert len(calls) == 3
+        emulator.clear_faults()
+        now[0] += 30.0  # cooled down: one trial goes out, succeeds, and closes the circuit
+        client.send(OPENID, TEMPLATE_ID, None, DATA, "k1")
+    assert breaker.state == BreakerState.CLOSED
+    assert len(emulator.sent("wechat")) == 1
+
+
+def test_a_refused_token_proves_wechat_is_up(database, emulator, emulator_url, http):
+    breaker = WeChatBreaker(threshold=1)
+    emulator.grant(OPENID, TEMPLATE_ID)
+    tokens = DatabaseTokenProvider(
+        database, http, appid=APPID, secret=APP_SECRET, base_url=emulator_url, breaker=breaker
+    )
+    client = WeChatClient(http, tokens, base_url=emulator_url, breaker=breaker)
+    tokens.token()
+    emulator.expire_tokens()
+    client.send(OPENID, TEMPLATE_ID, None, DATA, "k1")
+    assert breaker.state == BreakerState.CLOSED
