@@ -6,7 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import CursorResult, Select, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend.actors import Actor, ActorKind
@@ -82,7 +83,26 @@ def _row(session: Session, customer_id: int, appid: str, template_id: str) -> We
     # Locked: a send using the last acceptance and a new acceptance must not both count
     # from the same remaining (SQLite's write transaction is serial already).
     statement = _statement(customer_id, appid, template_id).with_for_update()
-    return session.scalars(statement).one_or_none()
+    return session.scalars(statement.execution_options(populate_existing=True)).one_or_none()
+
+
+def _row_made_if_missing(
+    session: Session, customer_id: int, appid: str, template_id: str, kind: ConsentKind
+) -> tuple[WeChatConsent, bool]:
+    """(the locked row, whether it was just made).
+
+    An insert that ignores a present row, not a check and then an insert: two taps of
+    the same customer arriving together would both pass the check, and the second
+    insert would abort its transaction with a unique violation.
+    """
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    values = {"customer_id": customer_id, "appid": appid, "template_id": template_id}
+    values |= {"kind": kind, "remaining": 0, "updated_at": utcnow()}
+    made = session.execute(dialect.insert(WeChatConsent).values(values).on_conflict_do_nothing())
+    assert isinstance(made, CursorResult)
+    row = _row(session, customer_id, appid, template_id)
+    assert row is not None
+    return row, made.rowcount == 1
 
 
 def _audit(
@@ -92,7 +112,6 @@ def _audit(
     row: WeChatConsent,
     before: dict[str, object] | None,
 ) -> None:
-    session.flush()  # the new row's id, for the event's subject
     after = _snapshot(row)
     assert after is not None
     after |= {"customer_id": row.customer_id, "appid": row.appid, "template_id": row.template_id}
@@ -117,12 +136,8 @@ def record_consent(
     with database.write() as session:
         _check_actor(session, actor, customer_id)
         for template_id in dict.fromkeys(template_ids):  # WeChat filters duplicates too
-            row = _row(session, customer_id, appid, template_id)
-            before = _snapshot(row)
-            if row is None:
-                row = WeChatConsent(customer_id=customer_id, appid=appid, template_id=template_id)
-                row.remaining = 0
-                session.add(row)
+            row, made = _row_made_if_missing(session, customer_id, appid, template_id, kind)
+            before = None if made else _snapshot(row)
             row.kind = kind
             row.remaining = row.remaining + 1 if kind == ConsentKind.ONE_TIME else 0
             row.refused_at, row.updated_at = None, now
@@ -169,12 +184,8 @@ def record_refusal(
     now = utcnow()
     with database.write() as session:
         _check_actor(session, actor, customer_id)
-        row = _row(session, customer_id, appid, template_id)
-        before = _snapshot(row)
-        if row is None:
-            row = WeChatConsent(customer_id=customer_id, appid=appid, template_id=template_id)
-            row.kind = kind
-            session.add(row)
+        row, made = _row_made_if_missing(session, customer_id, appid, template_id, kind)
+        before = None if made else _snapshot(row)
         row.remaining, row.refused_at, row.updated_at = 0, now, now
         _audit(session, actor, "wechat_consent.refused", row, before)
         return _view(row)

@@ -50,7 +50,9 @@ class DatabaseTokenProvider:
     only then calls stable_token; the others wait on the lock and read what it stored.
     That lock is held during the HTTP call on purpose: one refresher at a time is the
     point (docs/protocols.md, "WeChat subscribe messages / Shared access token"), the
-    call has TOKEN_TIMEOUT, and it happens about once every two hours.
+    call has TOKEN_TIMEOUT, and it happens about once every two hours. On SQLite the lock
+    is the database's write lock, so other writers wait for that call too: acceptable
+    for the single-machine setup SQLite serves, where a refresh takes milliseconds.
     """
 
     def __init__(
@@ -77,6 +79,8 @@ class DatabaseTokenProvider:
         self._breaker = breaker or WeChatBreaker()
 
     def token(self) -> str:
+        # One primary-key read per send, no copy kept in the process: a copy would outlive
+        # an invalidate() or refresh made by another process and be sent until it failed.
         with self._database.read() as session:
             stored = usable_token(session.get(WeChatAccessToken, self._appid), *self._now())
         return stored or self._refresh()

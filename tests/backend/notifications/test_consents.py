@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -156,3 +158,38 @@ def test_an_unknown_customer_is_refused(database):
     with pytest.raises(ConsentCustomerNotFound):
         record_consent(database, 999_999, APPID, [SHIPPED], ConsentKind.ONE_TIME, SYSTEM)
     assert consent_rows(database) == 0
+
+
+def run_together(count: int, action) -> list:
+    start = threading.Barrier(count)
+    results: list = []
+
+    def run() -> None:
+        start.wait()
+        results.append(action())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_taps_arriving_together_each_count(database, order):
+    def tap():
+        return record_consent(
+            database, order.customer_id, APPID, [SHIPPED], ConsentKind.ONE_TIME, SYSTEM
+        )
+
+    assert len(run_together(4, tap)) == 4
+    assert get_consent(database, order.customer_id, APPID, SHIPPED).remaining == 4
+    assert consent_rows(database) == 1
+
+
+def test_sends_racing_for_the_last_acceptances_use_each_only_once(database, order):
+    for _ in range(2):
+        record_consent(database, order.customer_id, APPID, [SHIPPED], ConsentKind.ONE_TIME, SYSTEM)
+    used = run_together(5, lambda: use_consent(database, order.customer_id, APPID, SHIPPED, SYSTEM))
+    assert sorted(used) == [False, False, False, True, True]
+    assert get_consent(database, order.customer_id, APPID, SHIPPED).remaining == 0
