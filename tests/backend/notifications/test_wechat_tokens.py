@@ -209,3 +209,26 @@ def test_a_refused_token_proves_wechat_is_up(database, emulator, emulator_url, h
     emulator.expire_tokens()
     client.send(OPENID, TEMPLATE_ID, None, DATA, "k1")
     assert breaker.state == BreakerState.CLOSED
+
+
+@pytest.mark.parametrize("errcode", ["40001", "42001"])
+def test_either_token_refusal_means_one_refresh_and_one_retry(
+    database, emulator, emulator_url, errcode
+):
+    calls: list[str] = []
+    hooks = {"request": [lambda request: calls.append(request.url.path)]}
+    emulator.grant(OPENID, TEMPLATE_ID)
+    with httpx.Client(event_hooks=hooks) as http:
+        tokens = provider(database, http, emulator_url)
+        tokens.token()
+        emulator.set_fault("wechat", Fault(code=errcode, times=1))
+        calls.clear()
+        WeChatClient(http, tokens, base_url=emulator_url).send(
+            OPENID, TEMPLATE_ID, None, DATA, "k1"
+        )
+    assert calls == [
+        "/cgi-bin/message/subscribe/send",
+        "/cgi-bin/stable_token",
+        "/cgi-bin/message/subscribe/send",
+    ]
+    assert len(emulator.sent("wechat")) == 1
