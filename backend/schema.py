@@ -5,7 +5,7 @@ from backend.db import Base
 from backend.fulfilment.models import ShipConfirmationRecord
 from backend.jobs.models import Job, WorkerSlot
 from backend.logistics.models import ParcelLabel, Shipment, ShipmentLine, TrackingEvent
-from backend.notifications.models import Notification
+from backend.notifications.models import Notification, WeChatAccessToken, WeChatConsent
 from backend.orders.models import (
     AddressChange,
     AddressVersion,
@@ -65,6 +65,8 @@ __all__ = [
     "TransferProposal",
     "Warehouse",
     "WarehouseStock",
+    "WeChatAccessToken",
+    "WeChatConsent",
     "WechatOAuthNonce",
     "WorkerSlot",
     "metadata",

@@ -81,6 +81,7 @@ class NotificationEmulator:
         self.messages: list[dict[str, Any]] = []
         self.faults: dict[str, Fault] = {}
         self.token_requests = 0
+        self.tokens_issued = 0  # new tokens minted (normal mode hands the live one back)
         self._grants: dict[tuple[str, str], int] = {}
         self._tokens: dict[str, tuple[str, float]] = {}  # appid -> (token, expires at)
         self._nonces: set[str] = set()
@@ -267,6 +268,7 @@ class NotificationEmulator:
             if current is None or current[1] <= now or body.get("force_refresh") is True:
                 current = (secrets.token_urlsafe(48), now + self.token_lifetime)
                 self._tokens[appid] = current
+                self.tokens_issued += 1
         return {"access_token": current[0], "expires_in": int(current[1] - now)}
 
     async def _subscribe_send(self, request: Request) -> Response:

@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings.verify_files  # noqa: B018 (a bad check-file name stops the start too)
     owns_database = database is None
     database = database or Database(settings.database_url)
-    integrations = build_integrations(settings)
+    integrations = build_integrations(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from backend.db import Database
 from backend.fulfilment.packing import PackingConfig
 from backend.logistics.carriers import sf
 from backend.logistics.carriers.base import CircuitBreaker
@@ -25,7 +26,13 @@ from backend.logistics.waybills.registry import (
 )
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
-from backend.notifications.wechat_subscribe import StableTokenProvider, WeChatClient
+from backend.notifications.wechat_subscribe import (
+    StableTokenProvider,
+    TokenProvider,
+    WeChatBreaker,
+    WeChatClient,
+)
+from backend.notifications.wechat_tokens import DatabaseTokenProvider
 from backend.orders.channels.ship_confirm.base import merge_carriers, parse_carrier_overrides
 from backend.orders.channels.ship_confirm.registry import DEFAULT_CARRIERS, ShipConfirmers
 from backend.orders.wechat_oauth import WeChatOAuthClient
@@ -104,7 +111,38 @@ def _tracking(settings: Settings, http: httpx.Client) -> TrackingClients:
     )
 
 
-def _notifications(settings: Settings, http: httpx.Client) -> NotificationConfig:
+def wechat_tokens(
+    settings: Settings,
+    http: httpx.Client,
+    database: Database | None,
+    breaker: WeChatBreaker | None = None,
+) -> TokenProvider:
+    """The token kept in the database, shared by every process and machine using it.
+
+    Without a database (a script or test that sends nothing through the outbox) the
+    token is cached in this process only; the portal and its workers always pass one.
+    """
+    if database is None:
+        return StableTokenProvider(
+            http,
+            appid=settings.wechat_appid,
+            secret=settings.wechat_app_secret,
+            base_url=settings.wechat_api_base_url,
+            breaker=breaker,
+        )
+    return DatabaseTokenProvider(
+        database,
+        http,
+        appid=settings.wechat_appid,
+        secret=settings.wechat_app_secret,
+        base_url=settings.wechat_api_base_url,
+        breaker=breaker,
+    )
+
+
+def _notifications(
+    settings: Settings, http: httpx.Client, database: Database | None
+) -> NotificationConfig:
     sms = wechat = None
     if settings.aliyun_sms_access_key_id:
         sms = AliyunSmsClient(
@@ -115,13 +153,9 @@ def _notifications(settings: Settings, http: httpx.Client) -> NotificationConfig
             endpoint=settings.aliyun_sms_endpoint,
         )
     if settings.wechat_appid:
-        tokens = StableTokenProvider(
-            http,
-            appid=settings.wechat_appid,
-            secret=settings.wechat_app_secret,
-            base_url=settings.wechat_api_base_url,
-        )
-        wechat = WeChatClient(http, tokens, base_url=settings.wechat_api_base_url)
+        breaker = WeChatBreaker()  # token and send calls go to one host: one breaker
+        tokens = wechat_tokens(settings, http, database, breaker)
+        wechat = WeChatClient(http, tokens, base_url=settings.wechat_api_base_url, breaker=breaker)
     quiet_start, quiet_end = parse_quiet_hours(settings.quiet_hours)
     return NotificationConfig(
         sms=sms,
@@ -236,13 +270,13 @@ def _wechat_oauth(settings: Settings, http: httpx.Client) -> WeChatOAuthClient |
     )
 
 
-def build_integrations(settings: Settings) -> Integrations:
+def build_integrations(settings: Settings, database: Database | None = None) -> Integrations:
     waybills = waybill_config(settings)  # a bad setting fails here, before any client exists
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
     return Integrations(
         http,
         _tracking(settings, http),
-        _notifications(settings, http),
+        _notifications(settings, http, database),
         _refunds(settings, http),
         _ship_confirmers(settings, http),
         WaybillBookers(waybills, http),

@@ -45,7 +45,7 @@ class WorkerProcess:
 
 def open_worker(settings: Settings, name: str | None = None) -> WorkerProcess:
     database = Database(settings.database_url)
-    integrations = build_integrations(settings)
+    integrations = build_integrations(settings, database)
     name = name or settings.worker_name or "worker"
     worker = build_worker(database, settings, integrations, name)
     return WorkerProcess(database, integrations, worker)

@@ -41,7 +41,7 @@ DOMAINS: dict[str, frozenset[str]] = {
     "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment"}),
 }
 # The plumbing every domain stands on; it uses no domain itself.
-FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff")
+FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff", "breaker")
 
 
 def _domain_of(module: str) -> str | None:

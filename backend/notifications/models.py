@@ -1,4 +1,4 @@
-"""The notification outbox table: one row per message, and what became of it."""
+"""Notification tables: the outbox (one row per message), WeChat's shared token and consents."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
@@ -61,3 +61,44 @@ class Notification(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class WeChatAccessToken(Base):
+    """The one access token of a WeChat app, shared by every process on every machine.
+
+    WeChat wants one central holder of the token that everyone else reads from
+    (docs/protocols.md, "WeChat subscribe messages / Shared access token"); the row is
+    also the lock a refresher takes, so it exists before its first token does.
+    """
+
+    __tablename__ = "wechat_access_tokens"
+
+    appid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # WeChat asks for room for at least 512 characters.
+    token: Mapped[str | None] = mapped_column(String(1024))
+    # WeChat's own expiry; readers subtract their margin. Set to the past by invalidate().
+    expires_at: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]
+
+
+class ConsentKind(StrEnum):
+    ONE_TIME = "one_time"  # each acceptance allows one message
+    LONG_TERM = "long_term"  # 长期订阅: public-service categories only
+
+
+class WeChatConsent(Base):
+    """What one customer allowed one app to send with one template, and what is left of it."""
+
+    __tablename__ = "wechat_consents"
+    __table_args__ = (UniqueConstraint("customer_id", "appid", "template_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    appid: Mapped[str] = mapped_column(String(32))
+    template_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[ConsentKind] = mapped_column(EnumText(ConsentKind, 10))
+    # One-time acceptances not yet used by a send; unused for long-term consents.
+    remaining: Mapped[int] = mapped_column(default=0)
+    # A refusal (popup "reject", or 43101 from a send) stands until a new acceptance.
+    refused_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

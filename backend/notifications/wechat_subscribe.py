@@ -8,10 +8,11 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from backend.breaker import Breaker
 from backend.notifications.base import (
     DEFAULT_TIMEOUT,
     NotificationError,
@@ -76,8 +77,46 @@ REJECTED_ERRCODES: dict[int, str] = {
 }
 
 
+_T = TypeVar("_T")
+
+
 class AccessTokenInvalid(NotificationUnavailable):
     """WeChat refused our cached access token (40001/40014/42001): fetch a new one."""
+
+
+class WeChatBreaker(Breaker):
+    """One per app and process, shared by its token and send calls (one host behind both).
+
+    An open circuit is a NotificationUnavailable that certainly sent nothing, so the
+    outbox retries it later like any outage.
+    """
+
+    def __init__(self, name: str = PROVIDER, **options: Any) -> None:
+        super().__init__(name, **options)
+
+    def opened(self, retry_after: float) -> Exception:
+        return NotificationUnavailable(PROVIDER, f"circuit open, retry in {retry_after:.0f}s")
+
+
+def call_wechat(breaker: Breaker, operation: Callable[[], _T]) -> _T:
+    """One WeChat call through the breaker: outages and busy answers count against it.
+
+    A refused token or any other answer proves WeChat is up, so it counts as a success.
+    """
+    breaker.before_call()
+    try:
+        result = operation()
+    except AccessTokenInvalid:
+        breaker.record_success()
+        raise
+    except NotificationUnavailable:
+        breaker.record_failure()
+        raise
+    except Exception:
+        breaker.record_success()
+        raise
+    breaker.record_success()
+    return result
 
 
 def keyword_kind(keyword: str) -> str:
@@ -232,6 +271,7 @@ class StableTokenProvider:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         margin: float = 60.0,
+        breaker: Breaker | None = None,
     ) -> None:
         self._http = http
         self._appid = appid
@@ -240,6 +280,7 @@ class StableTokenProvider:
         self._timeout = timeout
         self._clock = clock
         self._margin = margin
+        self._breaker = breaker or WeChatBreaker()
         self._cached: AccessToken | None = None
         self._lock = threading.Lock()
 
@@ -258,10 +299,15 @@ class StableTokenProvider:
 
     def _fetch(self, now: float) -> AccessToken:
         body = build_stable_token_request(self._appid, self._secret)
-        response = request(
-            self._http, "POST", self._url, provider=PROVIDER, timeout=self._timeout, json=body
-        )
-        return parse_token_response(json_object(response, PROVIDER), now=now, margin=self._margin)
+
+        def call() -> AccessToken:
+            response = request(
+                self._http, "POST", self._url, provider=PROVIDER, timeout=self._timeout, json=body
+            )
+            payload = json_object(response, PROVIDER)
+            return parse_token_response(payload, now=now, margin=self._margin)
+
+        return call_wechat(self._breaker, call)
 
 
 class WeChatClient:
@@ -283,6 +329,7 @@ class WeChatClient:
         miniprogram_state: str = "formal",
         lang: str = "zh_CN",
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        breaker: Breaker | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
@@ -290,6 +337,7 @@ class WeChatClient:
         self._state = miniprogram_state
         self._lang = lang
         self._timeout = timeout
+        self.breaker = breaker or WeChatBreaker()
 
     def send(
         self,
@@ -312,13 +360,17 @@ class WeChatClient:
             return self._post(self._tokens.token(), body, idempotency_key)
 
     def _post(self, token: str, body: Mapping[str, Any], idempotency_key: str) -> SendResult:
-        response = request(
-            self._http,
-            "POST",
-            self._url,
-            provider=PROVIDER,
-            timeout=self._timeout,
-            params={"access_token": token},
-            json=body,
-        )
-        return parse_send_response(json_object(response, PROVIDER), idempotency_key=idempotency_key)
+        def call() -> SendResult:
+            response = request(
+                self._http,
+                "POST",
+                self._url,
+                provider=PROVIDER,
+                timeout=self._timeout,
+                params={"access_token": token},
+                json=body,
+            )
+            payload = json_object(response, PROVIDER)
+            return parse_send_response(payload, idempotency_key=idempotency_key)
+
+        return call_wechat(self.breaker, call)

@@ -18,6 +18,8 @@ from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.fulfilment.confirmations import confirm_shipment
 from backend.logistics.models import Shipment
+from backend.notifications.consents import record_consent
+from backend.notifications.models import ConsentKind
 from backend.orders import inventory, reconciliation
 from backend.orders.address_changes import start_address_change
 from backend.orders.address_policy import AddressRules
@@ -129,6 +131,7 @@ def _fill_every_table(database, tmp_path) -> None:
     # The default Taobao shop has no API credentials: refused, and recorded as such.
     confirm_shipment(database, ShipConfirmers(httpx.Client()), shops, {"shipment_id": shipment_id})
     _short_order_with_a_transfer(database)
+    record_consent(database, paid.customer_id, "wx-enum", ["T-ENUM"], ConsentKind.ONE_TIME, SYSTEM)
 
 
 def _short_order_with_a_transfer(database) -> None:

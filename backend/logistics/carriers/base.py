@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
+# BreakerState is re-exported: carrier code and tests read it from here.
+from backend.breaker import Breaker
+from backend.breaker import BreakerState as BreakerState
 from backend.clock import from_shanghai_wall_clock
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
@@ -173,19 +174,8 @@ def parse_china_time(text: str) -> datetime:
     return from_shanghai_wall_clock(local)
 
 
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-class CircuitBreaker:
-    """Stops calling a carrier after `threshold` retryable failures in a row.
-
-    After `cool_down` seconds one trial call is let through (half-open): success closes
-    the circuit, failure opens it again. Rejections (4xx) prove the carrier is up, so
-    callers record them as successes. The clock is injected so tests need not wait.
-    """
+class CircuitBreaker(Breaker):
+    """A carrier's breaker: an open circuit raises CircuitOpen, a CarrierUnavailable."""
 
     def __init__(
         self,
@@ -195,58 +185,11 @@ class CircuitBreaker:
         cool_down: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(carrier, threshold=threshold, cool_down=cool_down, clock=clock)
         self.carrier = carrier
-        self.threshold = threshold
-        self.cool_down = cool_down
-        self._clock = clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        # When the half-open trial call went out; a trial never reported back (the caller
-        # crashed) is given up after another cool-down rather than blocking forever.
-        self._trial_started: float | None = None
-        # Worker threads share one breaker per carrier.
-        self._lock = threading.Lock()
 
-    @property
-    def state(self) -> BreakerState:
-        with self._lock:
-            return self._state()
-
-    def _state(self) -> BreakerState:
-        if self._opened_at is None:
-            return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self.cool_down:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
-
-    def before_call(self) -> None:
-        """Raise CircuitOpen unless a call may go out now."""
-        with self._lock:
-            state = self._state()
-            if state == BreakerState.CLOSED:
-                return
-            now = self._clock()
-            if state == BreakerState.HALF_OPEN and (
-                self._trial_started is None or now - self._trial_started >= self.cool_down
-            ):
-                self._trial_started = now
-                return
-            since = self._trial_started if self._trial_started is not None else self._opened_at
-            assert since is not None
-            raise CircuitOpen(self.carrier, max(self.cool_down - (now - since), 0.0))
-
-    def record_success(self) -> None:
-        with self._lock:
-            self._failures = 0
-            self._opened_at = None
-            self._trial_started = None
-
-    def record_failure(self) -> None:
-        with self._lock:
-            self._failures += 1
-            if self._trial_started is not None or self._failures >= self.threshold:
-                self._opened_at = self._clock()
-            self._trial_started = None
+    def opened(self, retry_after: float) -> Exception:
+        return CircuitOpen(self.carrier, retry_after)
 
 
 @dataclass(frozen=True)
