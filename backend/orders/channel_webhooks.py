@@ -10,6 +10,7 @@ those parameters as JSON (`trade` for Taobao/Tmall, `order` for JD and Pinduoduo
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -79,7 +80,15 @@ def _accept(
     """
     channel = str(shop.channel)
     map_order(channel, _json_object(order_json))  # PayloadInvalid now, not in the worker
-    payload = {"channel": channel, "order": order_json, "raw": raw, "delivery_id": delivery_id}
+    # The receipt names this acknowledgement, so its job run twice (a worker killed after the
+    # ingest committed) is recognised and records nothing again.
+    payload = {
+        "channel": channel,
+        "order": order_json,
+        "raw": raw,
+        "delivery_id": delivery_id,
+        "receipt": secrets.token_hex(16),
+    }
     with database.write() as session:
         jobs.enqueue(session, INGEST, payload | {"shop": shop.code})
 
@@ -134,4 +143,5 @@ def ingest_delivery(
         delivery_id=payload.get("delivery_id"),
         # Jobs enqueued before shops carry none: the order then has no shop.
         shop_code=payload.get("shop"),
+        receipt=payload.get("receipt"),  # jobs enqueued before receipts carry none
     )

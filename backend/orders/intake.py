@@ -90,6 +90,7 @@ def ingest_channel_order(
     *,
     delivery_id: str | None = None,
     shop_code: str | None = None,
+    receipt: str | None = None,
 ) -> IntakeResult:
     """One delivery, one transaction. A concurrent twin that inserted first makes this an update.
 
@@ -101,11 +102,24 @@ def ingest_channel_order(
         try:
             with database.write() as session:
                 shop_id = ensure_shop(session, shop_code, order.channel).id if shop_code else None
-                return _ingest(session, order, raw, rules, actor, delivery_id, shop_id)
+                done = _taken_already(session, receipt)
+                if done is not None:
+                    return done
+                return _ingest(session, order, raw, rules, actor, delivery_id, shop_id, receipt)
         except IntegrityError:
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _taken_already(session: Session, receipt: str | None) -> IntakeResult | None:
+    """What the push with this receipt came to, if its job ran to the commit before."""
+    if not receipt:
+        return None
+    event = session.scalars(select(ChannelEvent).where(ChannelEvent.receipt == receipt)).first()
+    if event is None:
+        return None
+    return IntakeResult(event.order_id, IntakeOutcome(event.outcome))
 
 
 def _ingest(
@@ -116,12 +130,13 @@ def _ingest(
     actor: Actor,
     delivery_id: str | None,
     shop_id: int | None,
+    receipt: str | None = None,
 ) -> IntakeResult:
     channel = str(order.channel)
     if delivery_id and session.scalar(
         select(ChannelEvent.id).where(ChannelEvent.delivery_id == delivery_id)
     ):
-        _keep(session, channel, None, order, raw, IntakeOutcome.DUPLICATE_DELIVERY, None)
+        _keep(session, channel, None, order, raw, IntakeOutcome.DUPLICATE_DELIVERY, None, receipt)
         return IntakeResult(None, IntakeOutcome.DUPLICATE_DELIVERY)
     stored = session.scalars(
         select(Order)
@@ -136,7 +151,9 @@ def _ingest(
         result = IntakeResult(stored.id, IntakeOutcome.OTHER_SHOP)
     else:
         result = _update(session, stored, order, actor)
-    event = _keep(session, channel, delivery_id, order, raw, result.outcome, result.order_id)
+    event = _keep(
+        session, channel, delivery_id, order, raw, result.outcome, result.order_id, receipt
+    )
     shipped_outside = bool(order.parcels) and channel in rules.parcel_channels
     if shipped_outside and result.order_id and result.outcome != IntakeOutcome.IGNORED_OLDER:
         _queue_parcels(session, event, result.order_id, order, actor)
@@ -192,10 +209,12 @@ def _keep(
     raw: str,
     outcome: IntakeOutcome,
     order_id: int | None,
+    receipt: str | None = None,
 ) -> ChannelEvent:
     event = ChannelEvent(
         channel=channel,
         delivery_id=delivery_id,
+        receipt=receipt,
         order_id=order_id,
         channel_order_no=order.channel_order_no,
         body=raw,

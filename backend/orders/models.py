@@ -258,6 +258,10 @@ class ChannelEvent(Base):
     channel: Mapped[SalesChannel] = mapped_column(EnumText(SalesChannel, 20), index=True)
     # The channel's delivery id where it has one (X-Shopify-Event-Id): repeats are dropped.
     delivery_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # The push we acknowledged that this event was taken from, one each: its job, run again
+    # after a worker died between the ingest and marking the job done, finds it here and
+    # records nothing twice (a repeat is a new push and a new receipt).
+    receipt: Mapped[str | None] = mapped_column(String(32), unique=True)
     channel_order_no: Mapped[str | None] = mapped_column(String(64))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     body: Mapped[str] = mapped_column(Text)

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from backend.jobs.models import Job
 from backend.jobs.worker import Worker
+from backend.orders import channel_webhooks
 from backend.orders.channels import signatures as sig
 from backend.orders.models import ChannelEvent, Order
 from portal.background import build_handlers
@@ -93,3 +94,35 @@ def test_an_unknown_channel_or_one_without_a_secret_is_refused(client, database)
     assert client.post("/webhooks/channels/ebay", data={"sign": "x"}).status_code == 404
     assert client.post("/webhooks/channels/douyin", data={"sign": "x"}).status_code == 401
     assert count(database, Order) == 0
+
+
+def test_an_ingest_job_run_again_after_a_crash_records_nothing_twice(client, database, settings):
+    """A worker killed after the ingest committed, before the job was marked done: the next
+    worker runs the same job row again. Each acknowledged push stays one event."""
+    body = payload_bytes("shopify", "normal")
+    post_shopify(client, body)
+    post_shopify(client, body)  # Shopify's retry: a push of its own, a known duplicate
+    with database.read() as session:
+        payloads = [
+            dict(job.payload)
+            for job in session.scalars(
+                select(Job).where(Job.kind == channel_webhooks.INGEST).order_by(Job.id)
+            )
+        ]
+    assert len(payloads) == 2 and payloads[0]["receipt"] != payloads[1]["receipt"]
+    rules = settings.rules.intake
+    results = [
+        channel_webhooks.ingest_delivery(database, payload, rules)
+        for payload in (payloads[0], payloads[0], payloads[1], payloads[1])
+    ]
+    with database.read() as session:
+        outcomes = session.scalars(select(ChannelEvent.outcome).order_by(ChannelEvent.id)).all()
+        orders = session.scalar(select(func.count()).select_from(Order))
+    assert outcomes == ["created", "duplicate_delivery"] and orders == 1
+    assert [r.outcome for r in results] == [
+        "created",
+        "created",
+        "duplicate_delivery",
+        "duplicate_delivery",
+    ]
+    assert results[0].order_id == results[1].order_id is not None
