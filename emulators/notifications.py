@@ -404,6 +404,7 @@ def main() -> None:
     emulator = NotificationEmulator(require_grants=args.require_grants)
     print(f"Aliyun endpoint / WeChat base URL: http://127.0.0.1:{args.port}")
     print(f"Aliyun keys: {DEMO_ALIYUN_KEYS}  WeChat apps: {DEMO_WECHAT_APPS}")
+    print(f"WeChat mini-programs: {DEMO_MINIPROGRAM_APPS}")
     uvicorn.run(emulator.app, host="127.0.0.1", port=args.port)
 
 

@@ -85,7 +85,12 @@ class MiniProgramEmulator:
         return code
 
     async def _mint(self, request: Request) -> Response:
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "a JSON object with appid and openid"}, 400)
         appid, openid = str(body.get("appid", "")), str(body.get("openid", ""))
         answer = {"login_code": self.login_code(appid, openid, body.get("unionid"))}
         if body.get("phone"):

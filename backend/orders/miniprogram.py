@@ -77,14 +77,20 @@ def grant_for_openid(database: Database, appid: str, openid: str) -> CustomerGra
 
 
 def sign_in_with_phone(
-    database: Database, identity: WeChatIdentity, phone: str, *, ip: str | None = None
+    database: Database,
+    identity: WeChatIdentity,
+    phone: str,
+    *,
+    country_code: str = "86",
+    ip: str | None = None,
 ) -> CustomerGrant:
     """The customer whose phone WeChat verified, with this openid linked to them for the app.
 
     The phone comes from WeChat (getuserphonenumber), never from what the user typed, so it
     proves as much as an SMS code would: the customer acts for themselves here.
     """
-    mobile = normalize_mobile(phone)
+    # A number abroad could still look like a mainland one without its area code.
+    mobile = normalize_mobile(phone) if country_code in ("86", "") else None
     if mobile is None:
         raise PhoneNotMobile(phone)
     grant = _grant(database, select(Customer.id).where(Customer.phone == mobile))

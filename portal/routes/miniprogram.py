@@ -146,7 +146,13 @@ async def phone(request: Request) -> Response:
     database, ip = request.app.state.database, client_ip(request)
     try:
         grant: CustomerGrant = await calls.write(
-            request, sign_in_with_phone, database, user.identity, verified.pure, ip=ip
+            request,
+            sign_in_with_phone,
+            database,
+            user.identity,
+            verified.pure,
+            country_code=verified.country_code,
+            ip=ip,
         )
     except PhoneNotMobile:
         raise ApiError(422, "phone_not_mainland_mobile") from None

@@ -327,3 +327,13 @@ def test_the_order_link_is_the_one_the_h5_pages_accept(portal, database, wechat)
         version = session.get(Order, order.id).link_version
     signed = link.removeprefix("http://testserver/o/")
     assert portal.app.state.link_signer.read(signed) == (order.id, version)
+
+
+def test_a_verified_number_abroad_finds_no_mainland_customer(portal, database, wechat):
+    emulator, _ = wechat
+    make_order(database, phone=PHONE)
+    token = login(portal, emulator)["token"]
+    code = emulator.miniprogram.phone_code(APPID, OPENID, PHONE, country_code="44")
+    response = portal.post("/api/miniprogram/phone", json={"code": code}, headers=bearer(token))
+    assert (response.status_code, response.json()) == (422, {"error": "phone_not_mainland_mobile"})
+    assert links(database) == []
