@@ -78,7 +78,8 @@ def _wechat_failure(failure: Exception) -> JSONResponse:
     code = getattr(failure, "code", None)
     if isinstance(failure, MiniProgramFailed) and code in REFUSALS:
         return _json_error(*REFUSALS[code])
-    log.warning("wechat mini-program call failed: %s", failure)
+    # The type and errcode only: WeChat's errmsg and transport texts may quote what we sent.
+    log.warning("wechat mini-program call failed: %s %s", type(failure).__name__, code)
     return _json_error(503, "wechat_unavailable")
 
 

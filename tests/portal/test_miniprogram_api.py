@@ -8,10 +8,12 @@ calls change is read back from the database.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import itsdangerous.timed
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +24,7 @@ from backend.notifications.consents import get_consent
 from backend.notifications.models import WeChatConsent
 from backend.orders.access import revoke_links
 from backend.orders.models import CustomerWechatId, Order
-from emulators.notifications import DEMO_MINIPROGRAM_APPS, NotificationEmulator
+from emulators.notifications import DEMO_MINIPROGRAM_APPS, Fault, NotificationEmulator
 from emulators.serving import serve_in_thread
 from portal.app import create_app
 from portal.miniprogram import BearerSigner, MiniProgramUser
@@ -337,3 +339,44 @@ def test_a_verified_number_abroad_finds_no_mainland_customer(portal, database, w
     response = portal.post("/api/miniprogram/phone", json={"code": code}, headers=bearer(token))
     assert (response.status_code, response.json()) == (422, {"error": "phone_not_mainland_mobile"})
     assert links(database) == []
+
+
+def test_wechat_away_during_the_phone_call_is_a_503_and_links_nothing(portal, database, wechat):
+    emulator, _ = wechat
+    make_order(database, phone=PHONE)
+    token = login(portal, emulator)["token"]
+    emulator.set_fault("wechat", Fault(status=503))  # its stable_token answers 503
+    response = verify_phone(portal, emulator, token)
+    assert (response.status_code, response.json()) == (503, {"error": "wechat_unavailable"})
+    assert links(database) == []
+
+
+def test_an_unreachable_wechat_at_login_is_a_503(settings, database):
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        configured = dataclasses.replace(
+            settings,
+            wechat_api_base_url=f"http://127.0.0.1:{bound.getsockname()[1]}",
+            wechat_miniprogram_appid=APPID,
+            wechat_miniprogram_secret=SECRET,
+        )
+        with TestClient(create_app(configured, database)) as client:
+            response = client.post("/api/miniprogram/login", json={"code": "0a1b2c"})
+    assert (response.status_code, response.json()) == (503, {"error": "wechat_unavailable"})
+
+
+def test_the_emulator_hands_out_codes_over_http_for_the_sample(portal, database, wechat):
+    _, url = wechat
+    make_order(database, phone=PHONE)
+    minted = httpx.post(
+        f"{url}/_emulator/miniprogram/codes",
+        json={"appid": APPID, "openid": OPENID, "phone": PHONE},
+        timeout=5,
+    ).json()
+    token = portal.post("/api/miniprogram/login", json={"code": minted["login_code"]})
+    phoned = portal.post(
+        "/api/miniprogram/phone",
+        json={"code": minted["phone_code"]},
+        headers=bearer(token.json()["token"]),
+    )
+    assert phoned.status_code == 200 and phoned.json()["customer"] is True
