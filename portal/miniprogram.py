@@ -3,8 +3,8 @@
 WeChat's `session_key` never leaves the server (docs/protocols.md, "WeChat mini-program /
 Login (code2Session)"); the mini-program gets this token instead and sends it as
 `Authorization: Bearer <token>`. It is stateless like the customer cookie
-(portal/sessions.py says why): it names the WeChat user, and, once a verified phone or
-an earlier link has found them, the customer grant, which every query checks against the
+(portal/sessions.py says why): it names the WeChat user, and, once a verified phone, an
+earlier link or a lookup has found them, the customer grant, which every query checks against the
 granting order's link version as the H5 pages do.
 """
 
@@ -28,6 +28,8 @@ from portal.integrations import parse_pairs
 from portal.settings import Settings
 
 BEARER_SALT = "miniprogram-bearer.v1"
+# The verified phone (or a linked openid), or the lookup form's order number and digits.
+GRANTED_IN_MINIPROGRAM = frozenset({str(GrantedBy.MINIPROGRAM), str(GrantedBy.LOOKUP)})
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def _payload(user: MiniProgramUser) -> dict[str, Any]:
     if grant is not None:
         session = grant.session
         payload |= {"c": session.customer_id, "o": session.order_id, "v": session.link_version}
-        payload["n"] = grant.public_no
+        payload |= {"n": grant.public_no, "g": str(session.granted_by)}
     return payload
 
 
@@ -58,15 +60,16 @@ def _user(payload: Any) -> MiniProgramUser | None:
     if "c" not in payload:
         return MiniProgramUser(identity)
     customer_id, order_id, version = (payload.get(key) for key in ("c", "o", "v"))
-    public_no = payload.get("n")
+    public_no, granted_by = payload.get("n"), payload.get("g")
     if not (
         isinstance(customer_id, int)
         and isinstance(order_id, int)
         and isinstance(version, int)
         and isinstance(public_no, str)
+        and granted_by in GRANTED_IN_MINIPROGRAM
     ):
         return None
-    session = CustomerSession(customer_id, order_id, version, GrantedBy.MINIPROGRAM)
+    session = CustomerSession(customer_id, order_id, version, GrantedBy(granted_by))
     return MiniProgramUser(identity, CustomerGrant(session, public_no))
 
 

@@ -48,6 +48,15 @@ App({
     });
   },
 
+  // Or the lookup form's order number and last four digits: this session only.
+  lookup(orderNo, phoneLast4) {
+    return this.api('POST', '/lookup', { order_no: orderNo, phone_last4: phoneLast4 })
+      .then((session) => {
+        this.remember(session);
+        return session;
+      });
+  },
+
   remember(session) {
     this.globalData.token = session.token;
     this.globalData.customer = session.customer;

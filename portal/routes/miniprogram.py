@@ -1,4 +1,4 @@
-"""The mini-program's JSON API: login, verified phone, order list with web-view links, consents.
+"""The mini-program's JSON API: login, phone or lookup, order list with web-view links, consents.
 
 Every answer is JSON, errors included (`{"error": "<reason>"}` with a 4xx, or a 503 when
 WeChat is away), because the caller is the mini-program's code, not a browser showing
@@ -23,7 +23,13 @@ from backend.notifications.subscribe_results import (
     parse_subscribe_result,
     record_subscribe_result,
 )
-from backend.orders.access import CustomerGrant, SessionEnded
+from backend.orders.access import (
+    CustomerGrant,
+    LookupNotFound,
+    LookupRateLimited,
+    SessionEnded,
+    lookup_order,
+)
 from backend.orders.miniprogram import (
     MiniProgramOrder,
     NoOrdersForPhone,
@@ -162,6 +168,27 @@ async def phone(request: Request) -> Response:
     return _session_answer(miniprogram, MiniProgramUser(user.identity, grant))
 
 
+async def lookup(request: Request) -> Response:
+    """The lookup form's way in: order number and the phone's last four digits.
+
+    It grants this session only; the openid is not linked, since four digits prove less
+    than a number WeChat verified, and a link would let every later login in.
+    """
+    miniprogram, user = _user(request, customer=False)
+    body = await _body(request)
+    order_no, last4 = body.get("order_no"), body.get("phone_last4")
+    if not isinstance(order_no, str) or not isinstance(last4, str) or len(order_no) > 64:
+        raise ApiError(422, "order_no_and_phone_last4_needed")
+    database, ip = request.app.state.database, client_ip(request)
+    try:
+        grant = await calls.write(request, lookup_order, database, order_no, last4[:8], ip)
+    except LookupRateLimited:
+        raise ApiError(429, "too_many_lookups") from None
+    except LookupNotFound:
+        raise ApiError(404, "no_order_matches") from None
+    return _session_answer(miniprogram, MiniProgramUser(user.identity, grant))
+
+
 def _order_json(request: Request, order: MiniProgramOrder) -> dict[str, Any]:
     summary = order.summary
     token = request.app.state.link_signer.sign(summary.id, order.link_version)
@@ -216,6 +243,7 @@ async def consents(request: Request) -> Response:
 routes = [
     Route("/login", _handled(login), methods=["POST"], name="miniprogram_login"),
     Route("/phone", _handled(phone), methods=["POST"], name="miniprogram_phone"),
+    Route("/lookup", _handled(lookup), methods=["POST"], name="miniprogram_lookup"),
     Route("/orders", _handled(orders), methods=["GET"], name="miniprogram_orders"),
     Route("/consents", _handled(consents), methods=["POST"], name="miniprogram_consents"),
 ]

@@ -380,3 +380,32 @@ def test_the_emulator_hands_out_codes_over_http_for_the_sample(portal, database,
         headers=bearer(token.json()["token"]),
     )
     assert phoned.status_code == 200 and phoned.json()["customer"] is True
+
+
+def test_the_lookup_form_grants_this_session_without_linking_the_openid(portal, database, wechat):
+    emulator, _ = wechat
+    order = make_order(database, phone=PHONE)
+    token = login(portal, emulator)["token"]
+    wrong = {"order_no": order.public_no, "phone_last4": "0000"}
+    missed = portal.post("/api/miniprogram/lookup", json=wrong, headers=bearer(token))
+    assert (missed.status_code, missed.json()) == (404, {"error": "no_order_matches"})
+    right = {"order_no": order.public_no, "phone_last4": PHONE[-4:]}
+    found = portal.post("/api/miniprogram/lookup", json=right, headers=bearer(token))
+    assert found.status_code == 200 and found.json()["customer"] is True
+    listed = portal.get("/api/miniprogram/orders", headers=bearer(found.json()["token"]))
+    assert [o["public_no"] for o in listed.json()["orders"]] == [order.public_no]
+    assert links(database) == []
+    assert login(portal, emulator)["customer"] is False  # four digits link nothing for later
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"order_no": "T000001"}, {"order_no": 1, "phone_last4": "8000"}]
+)
+def test_a_lookup_without_both_fields_is_422(portal, database, wechat, body):
+    emulator, _ = wechat
+    token = login(portal, emulator)["token"]
+    response = portal.post("/api/miniprogram/lookup", json=body, headers=bearer(token))
+    assert (response.status_code, response.json()) == (
+        422,
+        {"error": "order_no_and_phone_last4_needed"},
+    )
