@@ -41,6 +41,7 @@ from backend.orders.miniprogram import (
 )
 from backend.orders.wechat_miniprogram import MiniProgramFailed
 from portal import calls
+from portal.calls import WriterBusy
 from portal.labels import label
 from portal.miniprogram import MiniProgram, MiniProgramUser
 from portal.routes.customer_access import client_ip
@@ -76,6 +77,8 @@ def _handled(handler: Callable[[Request], Awaitable[Response]]) -> Callable[...,
             return _json_error(401, "session_ended")
         except (MiniProgramFailed, NotificationError) as failure:
             return _wechat_failure(failure)
+        except WriterBusy:
+            return _json_error(503, "busy")  # nothing was written: the call can be repeated
 
     return endpoint
 
@@ -107,6 +110,9 @@ def _user(request: Request, *, customer: bool) -> tuple[MiniProgram, MiniProgram
 
 
 async def _body(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, "body_too_large")  # refused before it is read
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise ApiError(413, "body_too_large")

@@ -36,6 +36,11 @@ APPID, SECRET = next(iter(DEMO_MINIPROGRAM_APPS.items()))
 OPENID, UNIONID = "oMiniUser000000000000000001", "oUnion0000000000000000000001"
 PHONE = "13800138000"
 SHIPPED, OUT = "TmplShipped0000000001", "TmplOutForDelivery001"
+WEB_VIEW = {
+    "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
+    f"Language/zh_CN miniProgram/{APPID}"
+}
 
 
 @pytest.fixture
@@ -129,11 +134,12 @@ def test_code_session_orders_and_the_signed_link_open_the_tracking_page(portal, 
     assert orders[0]["link"].startswith("http://testserver/o/")
 
     # The web-view opens the link: a customer cookie, then the tracking page.
-    web_view = TestClient(portal.app)
+    web_view = TestClient(portal.app, headers=WEB_VIEW)
     opened = web_view.get(orders[1]["link"], follow_redirects=False)
     assert opened.status_code == 303 and CUSTOMER_COOKIE in opened.cookies
     page = web_view.get(opened.headers["location"])
     assert page.status_code == 200 and older.public_no in page.text
+    assert "res.wx.qq.com" in page.headers["content-security-policy"]  # the web-view's JS-SDK
 
 
 def test_a_returning_user_is_known_from_the_linked_openid_without_the_phone_again(
