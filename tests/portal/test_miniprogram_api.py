@@ -415,3 +415,12 @@ def test_a_lookup_without_both_fields_is_422(portal, database, wechat, body):
         422,
         {"error": "order_no_and_phone_last4_needed"},
     )
+
+
+def test_the_api_needs_no_csrf_token_while_the_pages_still_do(portal, database, wechat):
+    emulator, _ = wechat
+    fresh = TestClient(portal.app)  # no CSRF cookie, no token: as the mini-program calls
+    code = emulator.miniprogram.login_code(APPID, OPENID)
+    assert fresh.post("/api/miniprogram/login", json={"code": code}).status_code == 200
+    form = {"order_no": "T000001", "phone_last4": "8000"}
+    assert TestClient(portal.app).post("/lookup", data=form).status_code == 403
