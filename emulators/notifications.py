@@ -23,10 +23,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.aliyun_signing import SignedCall, check_acs3, check_rpc
+from emulators.wechat_miniprogram import MiniProgramEmulator
 from emulators.wechat_oauth import WeChatOAuthEmulator
 
 DEMO_ALIYUN_KEYS = {"LTAIemulatorKeyId": "emulator-access-key-secret"}
 DEMO_WECHAT_APPS = {"wx00000000emulator": "emulator-app-secret"}
+DEMO_MINIPROGRAM_APPS = {"wx0000000miniprogram": "emulator-miniprogram-secret"}
 # Aliyun refuses requests whose Timestamp is too far off (15 minutes is unconfirmed, from
 # SDK issues: docs/protocols.md, "Aliyun SMS / SMS signature").
 TIMESTAMP_TOLERANCE = 15 * 60
@@ -51,7 +53,8 @@ class Fault:
 
 class NotificationEmulator:
     """Both providers on one app. Aliyun lives at "/", WeChat under /cgi-bin/ (and its web
-    OAuth under /connect/ and /sns/, emulators/wechat_oauth.py).
+    OAuth under /connect/ and /sns/, emulators/wechat_oauth.py; the mini-program's login
+    and phone number under /sns/ and /wxa/, emulators/wechat_miniprogram.py).
 
     Every accepted message is kept in `messages` (also GET /_emulator/messages) for tests
     and the demo's message log. Aliyun does not deduplicate ("不支持幂等"), so an
@@ -65,6 +68,7 @@ class NotificationEmulator:
         sign_names: Collection[str] | None = None,
         sms_templates: Mapping[str, str] | None = None,
         wechat_apps: Mapping[str, str] = DEMO_WECHAT_APPS,
+        miniprogram_apps: Mapping[str, str] = DEMO_MINIPROGRAM_APPS,
         require_grants: bool = False,
         token_lifetime: int = 7200,
         clock: Callable[[], float] = time.time,
@@ -72,7 +76,8 @@ class NotificationEmulator:
         self.aliyun_keys = dict(aliyun_keys)
         self.sign_names = None if sign_names is None else set(sign_names)  # None: any
         self.sms_templates = None if sms_templates is None else dict(sms_templates)
-        self.wechat_apps = dict(wechat_apps)
+        # Every app gets access tokens here; only mini-programs log users in with wx.login.
+        self.wechat_apps = dict(wechat_apps) | dict(miniprogram_apps)
         # One wx.requestSubscribeMessage acceptance allows one send: when set, a send
         # needs a grant (POST /_emulator/wechat/grants) and uses it up, else 43101.
         self.require_grants = require_grants
@@ -88,10 +93,12 @@ class NotificationEmulator:
         self._lock = threading.Lock()
         # The 公众号 web OAuth round trip, on the same host as WeChat's other APIs: the demo
         # points both the authorize and the API base URL here.
-        self.oauth = WeChatOAuthEmulator(self.wechat_apps, clock=clock)
+        self.oauth = WeChatOAuthEmulator(dict(wechat_apps), clock=clock)
+        self.miniprogram = MiniProgramEmulator(miniprogram_apps, self.token_refusal, clock=clock)
         self.app = Starlette(
             routes=[
                 *self.oauth.routes,
+                *self.miniprogram.routes,
                 Route("/", self._aliyun, methods=["GET", "POST"]),
                 Route("/cgi-bin/stable_token", self._stable_token, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/send", self._subscribe_send, methods=["POST"]),
@@ -276,13 +283,20 @@ class NotificationEmulator:
         token = request.query_params.get("access_token", "")
         return await self._wechat_fault() or JSONResponse(self.answer_send(token, body))
 
-    def answer_send(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def token_refusal(self, token: str) -> dict[str, Any] | None:
+        """WeChat's answer to a call with this access token, or None while it is live."""
         with self._lock:
             live = {value: expires for value, expires in self._tokens.values()}
         if token not in live:
             return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
         if live[token] <= self.clock():
             return {"errcode": 42001, "errmsg": "access_token expired"}
+        return None
+
+    def answer_send(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        token_refused = self.token_refusal(token)
+        if token_refused is not None:
+            return token_refused
         openid, template_id = str(body.get("touser") or ""), str(body.get("template_id") or "")
         if not re.fullmatch(r"[A-Za-z0-9_-]{6,64}", openid):
             return {"errcode": 40003, "errmsg": "invalid openid"}
@@ -390,6 +404,7 @@ def main() -> None:
     emulator = NotificationEmulator(require_grants=args.require_grants)
     print(f"Aliyun endpoint / WeChat base URL: http://127.0.0.1:{args.port}")
     print(f"Aliyun keys: {DEMO_ALIYUN_KEYS}  WeChat apps: {DEMO_WECHAT_APPS}")
+    print(f"WeChat mini-programs: {DEMO_MINIPROGRAM_APPS}")
     uvicorn.run(emulator.app, host="127.0.0.1", port=args.port)
 
 

@@ -24,6 +24,7 @@ from portal import calls, i18n
 from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS, OutageLog
 from portal.integrations import build_integrations, packing_config
+from portal.miniprogram import MiniProgram
 from portal.page_cache import PageCache
 from portal.rendering import build_templates
 from portal.routes import (
@@ -39,6 +40,7 @@ from portal.routes import (
     admin_waybills,
     customer_access,
     health,
+    miniprogram,
     returns,
     tracking,
     warehouse,
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *address.routes,
             *returns.routes,
             *wechat_oauth.routes,
+            Mount("/api/miniprogram", routes=miniprogram.routes),
             Mount(
                 "/admin",
                 routes=[
@@ -168,6 +171,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.refund_gateways = integrations.refunds
     app.state.waybill_bookers = integrations.waybills
     app.state.wechat_oauth = WeChatOAuth.build(settings, integrations.wechat_oauth)
+    app.state.miniprogram = MiniProgram.build(settings, database, integrations.http)
     app.state.packing = packing_config(settings)
     app.state.link_signer = LinkSigner(
         list(settings.secret_keys), timedelta(days=settings.link_max_age_days)

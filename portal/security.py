@@ -21,7 +21,9 @@ CSRF_COOKIE = "portal_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-EXEMPT_PREFIXES = ("/webhooks/",)
+# The mini-program API reads no cookie: its only credential is a bearer token in the
+# Authorization header, which a cross-site form or script cannot make a browser send.
+EXEMPT_PREFIXES = ("/webhooks/", "/api/miniprogram/")
 MAX_FORM_BYTES_FOR_CHECK = 256 * 1024
 # A multipart form (a file upload) is read only until its token part ends, and no further
 # than this: every template opens its forms with csrf_field(), so the token comes first and

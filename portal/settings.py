@@ -240,6 +240,18 @@ class Settings:
     wechat_templates: str = field(
         default="", metadata=_help("event=template_id pairs for subscribe messages")
     )
+    wechat_miniprogram_appid: str = field(
+        default="", metadata=_help("WeChat mini-program app id; empty disables /api/miniprogram/")
+    )
+    wechat_miniprogram_secret: str = field(
+        default="", metadata=_help("WeChat mini-program app secret (code2Session, its token)")
+    )
+    wechat_miniprogram_templates: str = field(
+        default="", metadata=_help("event=template_id pairs of the mini-program's templates")
+    )
+    wechat_miniprogram_session_minutes: int = field(
+        default=120, metadata=_help("Lifetime of the mini-program's bearer token, in minutes")
+    )
     quiet_hours: str = field(
         default="22:00-08:00", metadata=_help("No customer messages in this window (Shanghai)")
     )

@@ -71,6 +71,7 @@ class GrantedBy(StrEnum):
     SHORT_LINK = "short_link"  # /t/<code> from an SMS
     SIGNED_LINK = "signed_link"  # /o/<token> from WeChat or H5
     LOOKUP = "lookup"  # order number + last four digits of the phone
+    MINIPROGRAM = "miniprogram"  # the phone WeChat verified in the merchant's mini-program
 
 
 @dataclass(frozen=True)
