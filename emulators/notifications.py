@@ -95,6 +95,7 @@ class NotificationEmulator:
                 Route("/", self._aliyun, methods=["GET", "POST"]),
                 Route("/cgi-bin/stable_token", self._stable_token, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/send", self._subscribe_send, methods=["POST"]),
+                Route("/cgi-bin/message/subscribe/bizsend", self._bizsend, methods=["POST"]),
                 Route("/_emulator/messages", self._messages, methods=["GET", "DELETE"]),
                 Route("/_emulator/fault", self._fault, methods=["POST", "DELETE"]),
                 Route("/_emulator/wechat/grants", self._grant, methods=["POST"]),
@@ -276,7 +277,19 @@ class NotificationEmulator:
         token = request.query_params.get("access_token", "")
         return await self._wechat_fault() or JSONResponse(self.answer_send(token, body))
 
-    def answer_send(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def _bizsend(self, request: Request) -> Response:
+        body = await _json_body(request)
+        token = request.query_params.get("access_token", "")
+        return await self._wechat_fault() or JSONResponse(
+            self.answer_send(token, body, api="bizsend")
+        )
+
+    def answer_send(self, token: str, body: Mapping[str, Any], api: str = "send") -> dict[str, Any]:
+        """One subscribe/send (mini-program) or subscribe/bizsend (official account) call.
+
+        Both take the same body and answer the same errcodes; the stored message says
+        which API carried it, so a test can tell an official account's message apart.
+        """
         with self._lock:
             live = {value: expires for value, expires in self._tokens.values()}
         if token not in live:
@@ -300,7 +313,7 @@ class NotificationEmulator:
         msgid = secrets.randbelow(10**18)  # unconfirmed: msgid is not on the send page
         self._store(
             {"channel": "wechat", "openid": openid, "template_id": template_id}
-            | {"page": body.get("page"), "data": values, "msgid": str(msgid)}
+            | {"page": body.get("page"), "data": values, "msgid": str(msgid), "api": api}
         )
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
