@@ -311,7 +311,8 @@ class MessageRecord:
     status: str
     params: dict[str, Any]
     last_error: str | None
-    reason: str | None = None  # a ChannelReason value: why this channel
+    reason: ChannelReason | None = None  # why this channel (None: not chosen yet)
+    wechat_appid: str | None = None  # the app a WeChat message went through
 
 
 def list_order_messages(database: Database, order_id: int) -> list[MessageRecord]:
@@ -327,12 +328,13 @@ def list_order_messages(database: Database, order_id: int) -> list[MessageRecord
             n.created_at,
             n.sent_at,
             str(n.event),
-            str(n.channel),
+            n.channel,
             n.recipient,
             str(n.status),
             dict(n.params),
             n.last_error,
-            None if n.channel_reason is None else str(n.channel_reason),
+            n.channel_reason,
+            n.wechat_appid,
         )
         for n in rows
     ]

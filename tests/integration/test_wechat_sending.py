@@ -7,6 +7,7 @@ list as the customer's phone would see it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from backend.orders.access import issue_short_link, resolve_short_link
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.wechat_identity import link_wechat_identity
 from backend.orders.wechat_oauth import WeChatIdentity
+from backend.staff.models import Role
 from emulators.kuaidi100 import Kuaidi100Emulator
 from emulators.notifications import DEMO_ALIYUN_KEYS, Fault, NotificationEmulator
 from emulators.serving import serve_in_thread
@@ -39,6 +41,7 @@ from portal.app import create_app
 from portal.background import build_handlers
 from portal.integrations import build_integrations
 from tests.factories import SYSTEM, create_shipment, make_order
+from tests.portal.helpers import staff_login
 
 OFFICIAL = ("wx0fficial0account1", "official-secret")
 MINI = ("wxm1n1program00001", "mini-secret")
@@ -233,6 +236,34 @@ def test_a_43101_refusal_sends_the_sms_instead_and_every_later_message_goes_by_s
     (second,) = shop.rows(NotificationEvent.DELIVERED)
     assert (second.channel, second.channel_reason) == (Channel.SMS, ChannelReason.CONSENT_REFUSED)
     assert second.wechat_attempts == 0
+
+
+def test_staff_see_per_message_which_channel_was_used_and_why(shop):
+    shop.link_and_consent(OFFICIAL[0], granted=False)
+    shop.push(DELIVERING)
+    shop.work()
+    shop.messages.grant(OPENID, TRACKING_TEMPLATE)
+    record_consent(
+        shop.database,
+        shop.customer_id,
+        OFFICIAL[0],
+        [TRACKING_TEMPLATE],
+        ConsentKind.ONE_TIME,
+        WECHAT_EVENT,
+    )
+    shop.push(SIGNED)
+    shop.work()
+
+    staff_login(shop.client, shop.database, Role.SUPPORT)
+    page = shop.client.get(f"/admin/orders/{shop.order_id}")
+    assert page.status_code == 200
+    cells = re.findall(r'<td>([^<]*)</td><td class="small channel-reason">([^<]*)</td>', page.text)
+    # Newest first: delivered by WeChat, out for delivery by SMS after the 43101, shipped.
+    assert cells == [
+        ("微信", "用户已订阅微信通知"),
+        ("短信", "微信拒收（43101），已改发短信"),
+        ("短信", "此类消息未配置微信模板"),
+    ]
 
 
 def test_wechat_down_falls_back_to_one_sms_and_nothing_is_sent_twice(shop):
