@@ -170,6 +170,14 @@ def both(database, settings, servers) -> Iterator[World]:
     yield from world(database, settings, servers, notify_both_channels=True)
 
 
+@pytest.fixture
+def night(database, settings, servers) -> Iterator[World]:
+    """A shop whose quiet hours cover (nearly) the whole day, shipped before they began."""
+    for here in world(database, settings, servers):
+        here.settings = replace(here.settings, quiet_hours="00:00:00-23:59:59")
+        yield here
+
+
 @pytest.mark.parametrize(("appid", "api"), [(OFFICIAL[0], "bizsend"), (MINI[0], "send")])
 def test_after_a_consent_a_carrier_push_sends_one_wechat_message_and_no_sms(shop, appid, api):
     shop.link_and_consent(appid)
@@ -323,3 +331,15 @@ def test_with_both_channels_on_a_wechat_message_has_its_sms_twin(both):
         (Channel.WECHAT, ChannelReason.CONSENT_USED),
         (Channel.SMS, ChannelReason.BOTH_CHANNELS),
     }
+
+
+def test_a_wechat_message_waits_for_morning_like_an_sms_and_keeps_its_consent(night):
+    night.link_and_consent(OFFICIAL[0])
+    night.push(SIGNED)
+    night.work()
+
+    assert night.messages.sent() == []
+    (row,) = night.rows(NotificationEvent.DELIVERED)
+    assert row.status == NotificationStatus.PENDING and row.channel_reason is None
+    consent = get_consent(night.database, night.customer_id, OFFICIAL[0], TRACKING_TEMPLATE)
+    assert consent is not None and consent.remaining == 1
