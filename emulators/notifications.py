@@ -102,6 +102,7 @@ class NotificationEmulator:
                 Route("/", self._aliyun, methods=["GET", "POST"]),
                 Route("/cgi-bin/stable_token", self._stable_token, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/send", self._subscribe_send, methods=["POST"]),
+                Route("/cgi-bin/message/subscribe/bizsend", self._bizsend, methods=["POST"]),
                 Route("/_emulator/messages", self._messages, methods=["GET", "DELETE"]),
                 Route("/_emulator/fault", self._fault, methods=["POST", "DELETE"]),
                 Route("/_emulator/wechat/grants", self._grant, methods=["POST"]),
@@ -283,6 +284,13 @@ class NotificationEmulator:
         token = request.query_params.get("access_token", "")
         return await self._wechat_fault() or JSONResponse(self.answer_send(token, body))
 
+    async def _bizsend(self, request: Request) -> Response:
+        body = await _json_body(request)
+        token = request.query_params.get("access_token", "")
+        return await self._wechat_fault() or JSONResponse(
+            self.answer_send(token, body, api="bizsend")
+        )
+
     def token_refusal(self, token: str) -> dict[str, Any] | None:
         """WeChat's answer to a call with this access token, or None while it is live."""
         with self._lock:
@@ -293,7 +301,12 @@ class NotificationEmulator:
             return {"errcode": 42001, "errmsg": "access_token expired"}
         return None
 
-    def answer_send(self, token: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def answer_send(self, token: str, body: Mapping[str, Any], api: str = "send") -> dict[str, Any]:
+        """One subscribe/send (mini-program) or subscribe/bizsend (official account) call.
+
+        Both take the same body and answer the same errcodes; the stored message says
+        which API carried it, so a test can tell an official account's message apart.
+        """
         token_refused = self.token_refusal(token)
         if token_refused is not None:
             return token_refused
@@ -314,7 +327,7 @@ class NotificationEmulator:
         msgid = secrets.randbelow(10**18)  # unconfirmed: msgid is not on the send page
         self._store(
             {"channel": "wechat", "openid": openid, "template_id": template_id}
-            | {"page": body.get("page"), "data": values, "msgid": str(msgid)}
+            | {"page": body.get("page"), "data": values, "msgid": str(msgid), "api": api}
         )
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 

@@ -26,7 +26,11 @@ from backend.logistics.waybills.registry import (
 )
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
+from backend.notifications.routing import WeChatApp
+from backend.notifications.wechat_data import parse_layout
 from backend.notifications.wechat_subscribe import (
+    BIZSEND_PATH,
+    SEND_PATH,
     StableTokenProvider,
     TokenProvider,
     WeChatBreaker,
@@ -116,34 +120,59 @@ def wechat_tokens(
     http: httpx.Client,
     database: Database | None,
     breaker: WeChatBreaker | None = None,
+    *,
+    app: tuple[str, str] | None = None,
 ) -> TokenProvider:
     """The token kept in the database, shared by every process and machine using it.
 
-    Without a database (a script or test that sends nothing through the outbox) the
-    token is cached in this process only; the portal and its workers always pass one.
+    `app` is (appid, secret), the official account's by default. Without a database (a
+    script or test that sends nothing through the outbox) the token is cached in this
+    process only; the portal and its workers always pass one.
     """
+    appid, secret = app or (settings.wechat_appid, settings.wechat_app_secret)
+    base_url = settings.wechat_api_base_url
     if database is None:
         return StableTokenProvider(
-            http,
-            appid=settings.wechat_appid,
-            secret=settings.wechat_app_secret,
-            base_url=settings.wechat_api_base_url,
-            breaker=breaker,
+            http, appid=appid, secret=secret, base_url=base_url, breaker=breaker
         )
     return DatabaseTokenProvider(
-        database,
-        http,
-        appid=settings.wechat_appid,
-        secret=settings.wechat_app_secret,
-        base_url=settings.wechat_api_base_url,
-        breaker=breaker,
+        database, http, appid=appid, secret=secret, base_url=base_url, breaker=breaker
     )
+
+
+def _wechat_apps(
+    settings: Settings, http: httpx.Client, database: Database | None
+) -> tuple[WeChatApp, ...]:
+    """The official account first (bizsend), then the mini-program (send): the order in
+    which the outbox looks for a consent it may use."""
+    layout = parse_layout(settings.wechat_template_fields)
+    official = (settings.wechat_appid, settings.wechat_app_secret, settings.wechat_templates)
+    configured = [
+        (*official, BIZSEND_PATH),
+        (
+            settings.wechat_miniprogram_appid,
+            settings.wechat_miniprogram_secret,
+            settings.wechat_miniprogram_templates,
+            SEND_PATH,
+        ),
+    ]
+    apps = []
+    for appid, secret, templates, path in configured:
+        if not appid:
+            continue
+        breaker = WeChatBreaker(f"wechat:{appid}")  # token and send calls share one host
+        tokens = wechat_tokens(settings, http, database, breaker, app=(appid, secret))
+        sender = WeChatClient(
+            http, tokens, base_url=settings.wechat_api_base_url, breaker=breaker, send_path=path
+        )
+        apps.append(WeChatApp(appid, sender, parse_pairs(templates), layout))
+    return tuple(apps)
 
 
 def _notifications(
     settings: Settings, http: httpx.Client, database: Database | None
 ) -> NotificationConfig:
-    sms = wechat = None
+    sms = None
     if settings.aliyun_sms_access_key_id:
         sms = AliyunSmsClient(
             http,
@@ -152,16 +181,12 @@ def _notifications(
             sign_name=settings.aliyun_sms_sign_name,
             endpoint=settings.aliyun_sms_endpoint,
         )
-    if settings.wechat_appid:
-        breaker = WeChatBreaker()  # token and send calls go to one host: one breaker
-        tokens = wechat_tokens(settings, http, database, breaker)
-        wechat = WeChatClient(http, tokens, base_url=settings.wechat_api_base_url, breaker=breaker)
     quiet_start, quiet_end = parse_quiet_hours(settings.quiet_hours)
     return NotificationConfig(
         sms=sms,
-        wechat=wechat,
         sms_templates=parse_pairs(settings.sms_templates),
-        wechat_templates=parse_pairs(settings.wechat_templates),
+        wechat_apps=_wechat_apps(settings, http, database),
+        both_channels=settings.notify_both_channels,
         link_base=settings.base_url,
         link_lifetime=timedelta(days=settings.short_link_days),
         quiet_start=quiet_start,

@@ -12,6 +12,7 @@ from enum import StrEnum
 from backend.logistics.alerts import AlertKind
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.status import TrackingStatus
+from backend.notifications.models import Channel, ChannelReason
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, ReservationState, SalesChannel, TransferStatus
@@ -107,6 +108,20 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (SalesChannel.SHOPIFY, N_("Shopify")),
     (SalesChannel.OWN_SHOP, N_("Own shop")),
     (SalesChannel.MANUAL, N_("Manual order")),
+    (Channel.SMS, N_("SMS")),
+    (Channel.WECHAT, N_("WeChat")),
+    # Why a message went by its channel, for staff reading an order's messages.
+    (ChannelReason.CONSENT_USED, N_("Customer subscribed to WeChat notices")),
+    (ChannelReason.NO_CONSENT, N_("No WeChat subscription")),
+    (ChannelReason.CONSENT_REFUSED, N_("Customer declined WeChat notices")),
+    (ChannelReason.NO_OPENID, N_("WeChat not linked")),
+    (ChannelReason.WECHAT_OFF, N_("No WeChat template for this message")),
+    (ChannelReason.REFUSED_43101, N_("WeChat refused (43101): sent by SMS")),
+    (ChannelReason.WECHAT_FAILED_TERMINAL, N_("WeChat rejected it: sent by SMS")),
+    (ChannelReason.WECHAT_RETRY, N_("WeChat unavailable: trying again")),
+    (ChannelReason.WECHAT_UNAVAILABLE, N_("WeChat kept failing: sent by SMS")),
+    (ChannelReason.BOTH_CHANNELS, N_("SMS sent alongside WeChat")),
+    (ChannelReason.LEGACY_TWIN, N_("Older duplicate, not sent")),
 )
 
 

@@ -238,10 +238,26 @@ class Settings:
         metadata=_help("After a WeChat OAuth attempt, hours before a page in WeChat tries again"),
     )
     wechat_templates: str = field(
-        default="", metadata=_help("event=template_id pairs for subscribe messages")
+        default="",
+        metadata=_help("Official account event=template_id pairs (one-time subscribe, bizsend)"),
+    )
+    wechat_template_fields: str = field(
+        default="",
+        metadata=_help(
+            "keyword=value pairs filling the WeChat templates, e.g. character_string1=order,"
+            "phrase2=status,thing3=detail,time4=time (empty: that layout)"
+        ),
+    )
+    notify_both_channels: bool = field(
+        default=False,
+        metadata=_help("Send the SMS as well when a transition goes by WeChat (default: one)"),
     )
     wechat_miniprogram_appid: str = field(
-        default="", metadata=_help("WeChat mini-program app id; empty disables /api/miniprogram/")
+        default="",
+        metadata=_help(
+            "WeChat mini-program app id (login, subscribe messages); empty disables "
+            "/api/miniprogram/"
+        ),
     )
     wechat_miniprogram_secret: str = field(
         default="", metadata=_help("WeChat mini-program app secret (code2Session, its token)")

@@ -31,6 +31,22 @@ class Channel(StrEnum):
     WECHAT = "wechat"
 
 
+class ChannelReason(StrEnum):
+    """Why a message went (or goes) by its channel; shown to staff per message."""
+
+    CONSENT_USED = "consent_used"  # the customer allowed this template: WeChat
+    NO_CONSENT = "no_consent"
+    CONSENT_REFUSED = "consent_refused"  # refused before this message was sent
+    NO_OPENID = "no_openid"  # no openid for the app the template belongs to
+    WECHAT_OFF = "wechat_off"  # no WeChat app, or no template for this event
+    REFUSED_43101 = "refused_43101"  # WeChat answered 43101 to this message: SMS instead
+    WECHAT_FAILED_TERMINAL = "wechat_failed_terminal"  # WeChat refused it otherwise: SMS
+    WECHAT_RETRY = "wechat_retry"  # WeChat was unavailable; tried again later
+    WECHAT_UNAVAILABLE = "wechat_unavailable"  # unavailable every time: SMS instead
+    BOTH_CHANNELS = "both_channels"  # PORTAL_NOTIFY_BOTH_CHANNELS: the SMS beside WeChat
+    LEGACY_TWIN = "legacy_twin"  # a WeChat row queued beside its SMS before migration 0024
+
+
 class NotificationStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -59,6 +75,13 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    # The channel's choice: why `channel`, and for WeChat the app (whose openid is in
+    # customer_wechat_ids) and template. `recipient` stays the phone an SMS would go to,
+    # so a WeChat message that fails can still fall back to it.
+    channel_reason: Mapped[ChannelReason | None] = mapped_column(EnumText(ChannelReason, 30))
+    wechat_appid: Mapped[str | None] = mapped_column(String(32))
+    wechat_template_id: Mapped[str | None] = mapped_column(String(128))
+    wechat_attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 

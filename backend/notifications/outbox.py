@@ -1,8 +1,9 @@
 """The notification outbox: a row per message, written with the change that causes it.
 
 A provider outage delays messages and loses none: the send is a job retried with
-backoff. Each (shipment, event, channel) is notified at most once, by a unique key
-that is also the provider's OutId. Nothing is sent at night; it waits for morning.
+backoff. Each transition is notified at most once, by one row whose unique key is also
+the provider's OutId; the row's channel (WeChat or SMS) is chosen as it is sent
+(backend/notifications/channel_choice.py). Nothing is sent at night; it waits for morning.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from backend import audit, jobs
 from backend.actors import Actor
 from backend.clock import SHANGHAI, utcnow
 from backend.db import Database
-from backend.notifications.base import (
-    NotificationRejected,
-    NotificationUnavailable,
-    SmsSender,
-    WeChatSender,
-)
+from backend.notifications import wechat_sending
+from backend.notifications.base import NotificationRejected, NotificationUnavailable, SmsSender
 from backend.notifications.models import (
     Channel,
+    ChannelReason,
     Notification,
     NotificationEvent,
     NotificationStatus,
 )
+from backend.notifications.routing import WeChatApp, plan_route
 from backend.orders.access import SHORT_CODE_LENGTH, hash_code, new_short_code
 from backend.orders.masking import mask_phone
 from backend.orders.models import AddressVersion, Customer, Order, ShortLink
@@ -46,12 +45,15 @@ class NotificationConfig:
     """What sending needs: the providers, their template codes, the links, quiet hours.
 
     `link_lifetime` is how long the /t/ code in an SMS works (PORTAL_SHORT_LINK_DAYS).
+    Without WeChat apps every message is an SMS.
     """
 
     sms: SmsSender | None = None
-    wechat: WeChatSender | None = None
     sms_templates: Mapping[str, str] = field(default_factory=dict)
-    wechat_templates: Mapping[str, str] = field(default_factory=dict)
+    # Tried in this order; the first whose customer allowed the template sends.
+    wechat_apps: tuple[WeChatApp, ...] = ()
+    # PORTAL_NOTIFY_BOTH_CHANNELS: a WeChat message gets its SMS twin as well.
+    both_channels: bool = False
     link_base: str = ""
     quiet_start: time = time(22, 0)
     quiet_end: time = time(8, 0)
@@ -89,39 +91,33 @@ def notify(
     `sms_to` sends the text elsewhere than the current phone (the one being replaced).
     """
     row = session.execute(
-        select(
-            Order.public_no,
-            AddressVersion.phone,
-            Customer.phone.label("buyer"),
-            Customer.wechat_openid,
-        )
+        select(Order.public_no, AddressVersion.phone, Customer.phone.label("buyer"))
         .join(Customer, Customer.id == Order.customer_id)
         .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
         .where(Order.id == order_id)
     ).one()
-    now = utcnow()
-    targets = [(Channel.SMS, sms_to or row.phone or row.buyer)]
-    if row.wechat_openid:
-        targets.append((Channel.WECHAT, row.wechat_openid))
-    for channel, recipient in targets:
-        key = f"n:{order_id}:{reference or shipment_id or 0}:{event}:{channel}"[:64]
-        if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
-            continue
-        params = {"order": row.public_no, **details}
-        notification = Notification(
-            order_id=order_id,
-            shipment_id=shipment_id,
-            event=event,
-            channel=channel,
-            recipient=recipient,
-            params=params,
-            idempotency_key=key,
-            created_at=now,
-            urgent=urgent,
-        )
-        session.add(notification)
-        session.flush()
-        jobs.enqueue(session, SEND, {"notification_id": notification.id}, key=f"send:{key}")
+    key = f"n:{order_id}:{reference or shipment_id or 0}:{event}"[:60]
+    # Rows queued before one row per transition carried the channel in their key.
+    legacy = [f"{key}:{channel}"[:64] for channel in Channel]
+    known = select(Notification.id).where(Notification.idempotency_key.in_([key, *legacy]))
+    if session.scalar(known):
+        return
+    # The phone an SMS goes to, kept even when WeChat carries the message: a WeChat
+    # failure falls back to it.
+    notification = Notification(
+        order_id=order_id,
+        shipment_id=shipment_id,
+        event=event,
+        channel=Channel.SMS,
+        recipient=sms_to or row.phone or row.buyer,
+        params={"order": row.public_no, **details},
+        idempotency_key=key,
+        created_at=utcnow(),
+        urgent=urgent,
+    )
+    session.add(notification)
+    session.flush()
+    jobs.enqueue(session, SEND, {"notification_id": notification.id}, key=f"send:{key}")
 
 
 def _template_params(stored: Mapping[str, Any], link_base: str) -> dict[str, str]:
@@ -165,29 +161,30 @@ def _with_link(
         return dict(row.params)
 
 
-def _deliver(
-    config: NotificationConfig, notification: Notification, stored: Mapping[str, Any]
-) -> str | None:
-    """Hand the message to its provider. Returns the provider's message id."""
-    params = _template_params(stored, config.link_base)
-    if notification.channel == Channel.SMS and config.sms is not None:
-        template = _sms_template(config, notification)
-        if template:
-            return config.sms.send(
-                notification.recipient, template, params, notification.idempotency_key
-            ).message_id
-    if notification.channel == Channel.WECHAT and config.wechat is not None:
-        template = config.wechat_templates.get(notification.event)
-        if template:
-            page = params.pop("link", None)
-            return config.wechat.send(
-                notification.recipient, template, page, params, notification.idempotency_key
-            ).message_id
-    raise _ChannelOff
-
-
-class _ChannelOff(Exception):
-    """No provider or template for this channel and event."""
+def _send_sms(
+    database: Database,
+    config: NotificationConfig,
+    notification: Notification,
+    outcome: dict[str, Any],
+) -> dict[str, Any]:
+    """The SMS attempt's outcome; an outage that certainly sent nothing is saved and raised."""
+    template = _sms_template(config, notification)
+    if config.sms is None or template is None:
+        return {"status": NotificationStatus.SKIPPED}
+    params = _template_params(_with_link(database, config, notification), config.link_base)
+    key = notification.idempotency_key
+    try:
+        result = config.sms.send(notification.recipient, template, params, key)
+    except NotificationRejected as error:
+        return {"status": NotificationStatus.FAILED, "last_error": str(error)[:500]}
+    except NotificationUnavailable as error:
+        if not error.maybe_sent:
+            _save(database, notification.id, {**outcome, "last_error": str(error)[:500]})
+            raise
+        # It may have reached the customer: better one missing message than two.
+        return {"status": NotificationStatus.UNCERTAIN, "last_error": str(error)[:500]}
+    sent = {"status": NotificationStatus.SENT, "sent_at": utcnow()}
+    return sent | {"provider_message_id": result.message_id}
 
 
 def send_notification(
@@ -201,44 +198,82 @@ def send_notification(
     wake = quiet_until(utcnow(), config.quiet_start, config.quiet_end)
     if wake is not None and not notification.urgent:
         raise jobs.RetryLater(wake - utcnow(), "quiet hours")
+    route = plan_route(database, config.wechat_apps, notification)
     outcome: dict[str, Any] = {"attempts": notification.attempts + 1}
-    params = _with_link(database, config, notification)
-    try:
-        outcome |= {
-            "status": NotificationStatus.SENT,
-            "sent_at": utcnow(),
-            "provider_message_id": _deliver(config, notification, params),
-        }
-    except _ChannelOff:
-        outcome |= {"status": NotificationStatus.SKIPPED}
-    except NotificationRejected as error:
-        outcome |= {"status": NotificationStatus.FAILED, "last_error": str(error)[:500]}
-    except NotificationUnavailable as error:
-        if not error.maybe_sent:
-            _save(database, notification.id, {**outcome, "last_error": str(error)[:500]})
-            raise
-        # It may have reached the customer: better one missing message than two.
-        outcome |= {"status": NotificationStatus.UNCERTAIN, "last_error": str(error)[:500]}
-    _save(database, notification.id, outcome)
+    outcome |= {"channel": route.choice.channel, "channel_reason": route.choice.reason}
+    if route.choice.channel == Channel.SMS:
+        notification.channel = Channel.SMS
+        sent_sms = _send_sms(database, config, notification, outcome)
+        _save(database, notification.id, outcome | sent_sms)
+        return
+    if config.both_channels:
+        _queue_twin(database, notification.id)
+    sent = wechat_sending.attempt(route, notification)
+    if sent.next == wechat_sending.Next.FALL_BACK and config.both_channels:
+        # The twin SMS carries the transition already: this row only records the failure.
+        sent.values.update(status=NotificationStatus.FAILED, channel=Channel.WECHAT)
+    _save(database, notification.id, outcome | sent.values, again=sent.next)
+    wechat_sending.settle_consent(database, route, sent)
+    if sent.next == wechat_sending.Next.RETRY:
+        assert sent.error is not None
+        raise sent.error
 
 
-def _save(database: Database, notification_id: int, values: dict[str, Any]) -> None:
+def _queue_twin(database: Database, notification_id: int) -> None:
+    """The SMS beside a WeChat message (PORTAL_NOTIFY_BOTH_CHANNELS), queued once."""
+    with database.write() as session:
+        original = session.get(Notification, notification_id)
+        assert original is not None
+        key = f"{original.idempotency_key[:60]}:sms"
+        if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
+            return
+        twin = Notification(
+            order_id=original.order_id,
+            shipment_id=original.shipment_id,
+            event=original.event,
+            channel=Channel.SMS,
+            channel_reason=ChannelReason.BOTH_CHANNELS,
+            recipient=original.recipient,
+            params={k: v for k, v in original.params.items() if k != "code"},
+            idempotency_key=key,
+            created_at=original.created_at,
+            urgent=original.urgent,
+        )
+        session.add(twin)
+        session.flush()
+        jobs.enqueue(session, SEND, {"notification_id": twin.id}, key=f"send:{key}")
+
+
+def _save(
+    database: Database,
+    notification_id: int,
+    values: dict[str, Any],
+    *,
+    again: wechat_sending.Next = wechat_sending.Next.DONE,
+) -> None:
+    """Store the attempt; a fallback also queues the SMS's own job, in the same transaction,
+    so the SMS gets a full set of retries and cannot be lost between the two."""
     with database.write() as session:
         notification = session.get(Notification, notification_id)
         assert notification is not None
         for name, value in values.items():
             setattr(notification, name, value)
-        if "status" in values:
+        falls_back = again == wechat_sending.Next.FALL_BACK
+        if falls_back and notification.status == NotificationStatus.PENDING:
+            key = f"send:{notification.idempotency_key}:fallback"
+            jobs.enqueue(session, SEND, {"notification_id": notification.id}, key=key)
+        if "status" in values or falls_back:
             audit.record(
                 session,
                 Actor.system("notifier"),
-                f"notification.{values['status']}",
+                f"notification.{values.get('status', 'fell_back')}",
                 subject="notification",
                 subject_id=notification.id,
                 order_id=notification.order_id,
                 after={
                     "event": str(notification.event),
                     "channel": str(notification.channel),
+                    "reason": str(notification.channel_reason),
                     "to": mask_phone(notification.recipient)
                     if notification.channel == Channel.SMS
                     else "openid",
@@ -276,6 +311,8 @@ class MessageRecord:
     status: str
     params: dict[str, Any]
     last_error: str | None
+    reason: ChannelReason | None = None  # why this channel (None: not chosen yet)
+    wechat_appid: str | None = None  # the app a WeChat message went through
 
 
 def list_order_messages(database: Database, order_id: int) -> list[MessageRecord]:
@@ -291,11 +328,13 @@ def list_order_messages(database: Database, order_id: int) -> list[MessageRecord
             n.created_at,
             n.sent_at,
             str(n.event),
-            str(n.channel),
+            n.channel,
             n.recipient,
             str(n.status),
             dict(n.params),
             n.last_error,
+            n.channel_reason,
+            n.wechat_appid,
         )
         for n in rows
     ]

@@ -28,6 +28,10 @@ API_BASE_URL = "https://api.weixin.qq.com"
 # The two calls: docs/protocols.md, "WeChat subscribe messages / Send" and
 # "WeChat subscribe messages / Stable access token".
 SEND_PATH = "/cgi-bin/message/subscribe/send"
+# The official account's (公众号) one-time subscribe messages: the same body and errcodes
+# for its own openids (docs/protocols.md, "WeChat subscribe messages / Official account
+# bizsend").
+BIZSEND_PATH = "/cgi-bin/message/subscribe/bizsend"
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"  # noqa: S105 (a path, not a secret)
 MINIPROGRAM_STATES = ("formal", "trial", "developer")
 LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
@@ -313,6 +317,8 @@ class StableTokenProvider:
 class WeChatClient:
     """The HTTP side of subscribe/send, with one token refresh when WeChat refuses ours.
 
+    `send_path` is SEND_PATH for a mini-program and BIZSEND_PATH for an official account.
+
     subscribe/send has no dedupe field (client_msg_id exists only on the official
     account's template/send), so the idempotency key protects us on our side only.
     The access token has to travel in the query string: keep httpx's INFO log off.
@@ -330,10 +336,11 @@ class WeChatClient:
         lang: str = "zh_CN",
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         breaker: Breaker | None = None,
+        send_path: str = SEND_PATH,
     ) -> None:
         self._http = http
         self._tokens = tokens
-        self._url = base_url.rstrip("/") + SEND_PATH
+        self._url = base_url.rstrip("/") + send_path
         self._state = miniprogram_state
         self._lang = lang
         self._timeout = timeout

@@ -78,7 +78,8 @@ def link_wechat_identity(
 
     One openid per customer per app: a different WeChat account opening the customer's
     link later replaces the earlier one (the audit event keeps both). The customers row's
-    wechat_openid follows, for the subscribe-message sender that still reads it there.
+    wechat_openid follows, though nothing sends to it any more: the outbox reads the
+    openid of the app whose consent it uses from customer_wechat_ids.
     """
     _check_customer(actor, customer)
     now = now or utcnow()

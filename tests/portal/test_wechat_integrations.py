@@ -27,9 +27,8 @@ def test_the_worker_and_another_machine_share_the_stored_token(settings, databas
         elsewhere = build_integrations(wired, database)  # a web process on another machine
         try:
             for integrations in (worker.integrations, elsewhere):
-                wechat = integrations.notifications.wechat
-                assert wechat is not None
-                wechat.send(OPENID, TEMPLATE_ID, None, DATA, f"k-{id(integrations)}")
+                (app,) = integrations.notifications.wechat_apps
+                app.sender.send(OPENID, TEMPLATE_ID, None, DATA, f"k-{id(integrations)}")
         finally:
             worker.close()
             elsewhere.close()
