@@ -240,6 +240,13 @@ class Settings:
     wechat_templates: str = field(
         default="", metadata=_help("event=template_id pairs for subscribe messages")
     )
+    wechat_push_token: str = field(
+        default="",
+        metadata=_help(
+            "Token of the 公众号 server push (/webhooks/wechat/official, plaintext mode); "
+            "empty disables the endpoint"
+        ),
+    )
     quiet_hours: str = field(
         default="22:00-08:00", metadata=_help("No customer messages in this window (Shanghai)")
     )
