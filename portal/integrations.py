@@ -278,9 +278,15 @@ def _wechat_jsapi(
     """wx.config signing for the 公众号's pages; needs the database the ticket is kept in."""
     if not settings.wechat_appid or database is None:
         return None
-    tokens = wechat_tokens(settings, http, database)
+    breaker = WeChatBreaker()  # the token and ticket calls go to one host
+    tokens = wechat_tokens(settings, http, database, breaker)
     tickets = DatabaseTicketProvider(
-        database, http, tokens, appid=settings.wechat_appid, base_url=settings.wechat_api_base_url
+        database,
+        http,
+        tokens,
+        appid=settings.wechat_appid,
+        base_url=settings.wechat_api_base_url,
+        breaker=breaker,
     )
     return JsapiSigner(tickets, appid=settings.wechat_appid)
 

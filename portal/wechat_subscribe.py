@@ -66,7 +66,7 @@ async def subscribe_offer(request: Request, customer: CustomerSession) -> Subscr
         config = await calls.outbound(request, signer.sign, page_url(request))
     except NotificationError as error:
         # The page works without the button; the next page view tries again.
-        logger.warning("no jsapi_ticket, subscribe button left out: %s", error)
+        logger.warning("no jsapi_ticket, subscribe button left out: %s", type(error).__name__)
         return None
     return SubscribeOffer(config, template_ids)
 

@@ -56,6 +56,9 @@ async def receive(request: Request) -> Response:
     if request.query_params.get("encrypt_type", "raw") != "raw":
         # Safe mode (AES) is not supported yet: refusing says so in WeChat's push log.
         return PlainTextResponse("encrypted pushes are not supported", status_code=400)
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > MAX_PUSH_BYTES:
+        return PlainTextResponse("payload too large", status_code=413)
     body = await request.body()
     if len(body) > MAX_PUSH_BYTES:
         return PlainTextResponse("payload too large", status_code=413)

@@ -168,3 +168,11 @@ def test_without_a_push_token_the_endpoint_does_not_exist(settings, database, we
     with TestClient(app) as client:
         assert client.get(PATH, params=params).status_code == 404
         assert client.post(PATH, params=params, content=b"<xml/>").status_code == 404
+
+
+def test_a_body_far_larger_than_any_event_is_refused_unread(portal, database, wechat, customer_id):
+    push = build_subscribe_event(PUSH_TOKEN, openid_of(wechat), {SHIPPED: "accept"})
+    padded = push.body.replace(b"</xml>", b"<Pad>" + b"x" * 70_000 + b"</Pad></xml>")
+    response = portal.post(PATH, params=push.params, content=padded)
+    assert response.status_code == 413
+    assert kept(database) == (0, 0)
