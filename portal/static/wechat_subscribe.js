@@ -16,7 +16,14 @@
       jsApiList: [],
       openTagList: ["wx-open-subscribe"]
     });
-    wx.ready(function () { box.hidden = false; });
+    // This WeChat or phone cannot draw open tags (fired after wx.config, before or after
+    // ready): there would be nothing to tap, so nothing is shown.
+    var unsupported = false;
+    document.addEventListener("WeixinOpenTagsError", function () {
+      unsupported = true;
+      box.hidden = true;
+    });
+    wx.ready(function () { box.hidden = unsupported; });
     var tag = box.querySelector("wx-open-subscribe");
     tag.addEventListener("success", function () {
       box.querySelector("[data-subscribe-done]").hidden = false;

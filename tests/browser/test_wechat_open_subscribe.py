@@ -68,7 +68,25 @@ def settings(settings: Settings, wechat) -> Settings:
     return official_account(settings, wechat[1])
 
 
-def _context(browser: Browser, playwright: Playwright, live_server: str, tail: str):
+# An old WeChat: wx.config works, open tags do not, and WeChat says so.
+NO_OPEN_TAGS_STUB = """
+window.wx = {
+  config: function () {},
+  error: function () {},
+  ready: function (callback) {
+    setTimeout(function () {
+      document.dispatchEvent(new CustomEvent("WeixinOpenTagsError",
+        {detail: {errMsg: "not supported"}}));
+      callback();
+    }, 0);
+  }
+};
+"""
+
+
+def _context(
+    browser: Browser, playwright: Playwright, live_server: str, tail: str, stub: str = SDK_STUB
+):
     options = phone_context_options(playwright)
     options["user_agent"] = options["user_agent"] + tail
     context = browser.new_context(base_url=live_server, **options)
@@ -77,7 +95,7 @@ def _context(browser: Browser, playwright: Playwright, live_server: str, tail: s
 
     def sdk(route: Route) -> None:
         sdk_requests.append(route.request.url)
-        route.fulfill(status=200, content_type="application/javascript", body=SDK_STUB)
+        route.fulfill(status=200, content_type="application/javascript", body=stub)
 
     context.route("https://res.wx.qq.com/**", sdk)
     return context, sdk_requests
@@ -112,6 +130,7 @@ def test_in_wechat_the_page_configures_the_sdk_and_shows_the_subscribe_button(
         assert response is not None and response.status == 200
         button = page.get_by_role("button", name="微信通知我")
         button.wait_for()
+        assert page.locator("[data-wechat-subscribe]").is_visible()
         assert sdk_requests == ["https://res.wx.qq.com/open/js/jweixin-1.6.0.js"]
         config = page.evaluate("window.__wxConfig")
         assert config["appId"] == APPID
@@ -150,5 +169,28 @@ def test_outside_wechat_there_is_no_sdk_and_no_subscribe_button(
         assert page.locator("wx-open-subscribe").count() == 0
         assert page.get_by_role("button", name="微信通知我").count() == 0
         assert sdk_requests == []
+    finally:
+        context.close()
+
+
+def test_where_wechat_cannot_draw_open_tags_the_section_stays_hidden(
+    browser: Browser,
+    playwright: Playwright,
+    live_server: str,
+    settings: Settings,
+    database: Database,
+) -> None:
+    order = make_order(database, status=OrderStatus.SHIPPED)
+    context, sdk_requests = _context(
+        browser, playwright, live_server, WECHAT_TAIL, NO_OPEN_TAGS_STUB
+    )
+    try:
+        page = context.new_page()
+        page.goto(signed_link(settings, database, order.id))
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(200)  # past the stub's ready callback
+        assert sdk_requests == ["https://res.wx.qq.com/open/js/jweixin-1.6.0.js"]
+        assert page.locator("[data-wechat-subscribe]").count() == 1
+        assert not page.locator("[data-wechat-subscribe]").is_visible()
     finally:
         context.close()

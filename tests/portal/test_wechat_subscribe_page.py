@@ -122,6 +122,8 @@ def test_outside_wechat_s_browser_there_is_no_open_tag(portal, database, wechat,
     policy = response.headers["content-security-policy"]
     assert "sha256-" not in policy
     assert policy in (CONTENT_SECURITY_POLICY, policy_with_jssdk())
+    # and the page cached for that browser is not what WeChat gets either
+    assert offer_of(portal.get(page, headers=WECHAT).text) is not None
 
 
 def test_without_templates_there_is_nothing_to_subscribe_to(settings, database, wechat):
