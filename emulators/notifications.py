@@ -90,6 +90,8 @@ class NotificationEmulator:
         self._grants: dict[tuple[str, str], int] = {}
         self._tokens: dict[str, tuple[str, float]] = {}  # appid -> (token, expires at)
         self._nonces: set[str] = set()
+        self._tickets: dict[str, tuple[str, float]] = {}  # appid -> (jsapi_ticket, expires at)
+        self.ticket_requests = 0
         self._lock = threading.Lock()
         # The 公众号 web OAuth round trip, on the same host as WeChat's other APIs: the demo
         # points both the authorize and the API base URL here.
@@ -103,6 +105,7 @@ class NotificationEmulator:
                 Route("/cgi-bin/stable_token", self._stable_token, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/send", self._subscribe_send, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/bizsend", self._bizsend, methods=["POST"]),
+                Route("/cgi-bin/ticket/getticket", self._getticket, methods=["GET"]),
                 Route("/_emulator/messages", self._messages, methods=["GET", "DELETE"]),
                 Route("/_emulator/fault", self._fault, methods=["POST", "DELETE"]),
                 Route("/_emulator/wechat/grants", self._grant, methods=["POST"]),
@@ -330,6 +333,35 @@ class NotificationEmulator:
             | {"page": body.get("page"), "data": values, "msgid": str(msgid), "api": api}
         )
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    async def _getticket(self, request: Request) -> Response:
+        token = request.query_params.get("access_token", "")
+        kind = request.query_params.get("type", "")
+        return await self._wechat_fault() or JSONResponse(self.answer_ticket(token, kind))
+
+    def answer_ticket(self, token: str, kind: str) -> dict[str, Any]:
+        """getticket: like the token, one live ticket per app, handed back until it expires."""
+        now = self.clock()
+        with self._lock:
+            apps = {value: (appid, expires) for appid, (value, expires) in self._tokens.items()}
+            if token not in apps:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            appid, expires = apps[token]
+            if expires <= now:
+                return {"errcode": 42001, "errmsg": "access_token expired"}
+            if kind != "jsapi":
+                return {"errcode": 40097, "errmsg": "invalid args"}
+            self.ticket_requests += 1
+            current = self._tickets.get(appid)
+            if current is None or current[1] <= now:
+                current = (secrets.token_urlsafe(64), now + self.token_lifetime)
+                self._tickets[appid] = current
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "ticket": current[0],
+            "expires_in": int(current[1] - now),
+        }
 
     async def _messages(self, request: Request) -> Response:
         if request.method == "DELETE":

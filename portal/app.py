@@ -48,6 +48,7 @@ from portal.routes import (
     webhooks,
     wechat_files,
     wechat_oauth,
+    wechat_push,
 )
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 ],
             ),
             Mount("/warehouse", routes=[*warehouse.routes, *warehouse_packing.routes]),
-            Mount("/webhooks", routes=webhooks.routes),
+            Mount("/webhooks", routes=[*webhooks.routes, *wechat_push.routes]),
             Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.waybill_bookers = integrations.waybills
     app.state.wechat_oauth = WeChatOAuth.build(settings, integrations.wechat_oauth)
     app.state.miniprogram = MiniProgram.build(settings, database, integrations.http)
+    app.state.wechat_jsapi = integrations.wechat_jsapi
     app.state.packing = packing_config(settings)
     app.state.link_signer = LinkSigner(
         list(settings.secret_keys), timedelta(days=settings.link_max_age_days)

@@ -28,6 +28,7 @@ from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import NotificationConfig
 from backend.notifications.routing import WeChatApp
 from backend.notifications.wechat_data import parse_layout
+from backend.notifications.wechat_jsapi import DatabaseTicketProvider, JsapiSigner
 from backend.notifications.wechat_subscribe import (
     BIZSEND_PATH,
     SEND_PATH,
@@ -77,6 +78,7 @@ class Integrations:
     ship_confirmers: ShipConfirmers
     waybills: WaybillBookers | None = None
     wechat_oauth: WeChatOAuthClient | None = None
+    wechat_jsapi: JsapiSigner | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -295,6 +297,25 @@ def _wechat_oauth(settings: Settings, http: httpx.Client) -> WeChatOAuthClient |
     )
 
 
+def _wechat_jsapi(
+    settings: Settings, http: httpx.Client, database: Database | None
+) -> JsapiSigner | None:
+    """wx.config signing for the 公众号's pages; needs the database the ticket is kept in."""
+    if not settings.wechat_appid or database is None:
+        return None
+    breaker = WeChatBreaker()  # the token and ticket calls go to one host
+    tokens = wechat_tokens(settings, http, database, breaker)
+    tickets = DatabaseTicketProvider(
+        database,
+        http,
+        tokens,
+        appid=settings.wechat_appid,
+        base_url=settings.wechat_api_base_url,
+        breaker=breaker,
+    )
+    return JsapiSigner(tickets, appid=settings.wechat_appid)
+
+
 def build_integrations(settings: Settings, database: Database | None = None) -> Integrations:
     waybills = waybill_config(settings)  # a bad setting fails here, before any client exists
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
@@ -306,4 +327,5 @@ def build_integrations(settings: Settings, database: Database | None = None) -> 
         _ship_confirmers(settings, http),
         WaybillBookers(waybills, http),
         _wechat_oauth(settings, http),
+        _wechat_jsapi(settings, http, database),
     )

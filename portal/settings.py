@@ -268,6 +268,13 @@ class Settings:
     wechat_miniprogram_session_minutes: int = field(
         default=120, metadata=_help("Lifetime of the mini-program's bearer token, in minutes")
     )
+    wechat_push_token: str = field(
+        default="",
+        metadata=_help(
+            "Token of the 公众号 server push (/webhooks/wechat/official, plaintext mode); "
+            "empty disables the endpoint"
+        ),
+    )
     quiet_hours: str = field(
         default="22:00-08:00", metadata=_help("No customer messages in this window (Shanghai)")
     )

@@ -146,6 +146,8 @@ def test_the_protocols_page_names_each_section_once():
         "backend/refunds/gateways/alipay.py",
         "backend/notifications/aliyun_sms.py",
         "backend/notifications/wechat_subscribe.py",
+        "backend/notifications/wechat_jsapi.py",
+        "backend/notifications/wechat_push.py",
     ],
 )
 def test_every_adapter_points_at_the_protocols_page(adapter):

@@ -125,3 +125,19 @@ class WeChatConsent(Base):
     # A refusal (popup "reject", or 43101 from a send) stands until a new acceptance.
     refused_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WeChatJsapiTicket(Base):
+    """The JS-SDK ticket of a 公众号, shared like its access token (one row per app).
+
+    getticket's quota is small and each call may retire the previous ticket, so one
+    process refreshes it under this row's lock and everyone else reads it (docs/protocols.md,
+    "WeChat JS-SDK / Ticket").
+    """
+
+    __tablename__ = "wechat_jsapi_tickets"
+
+    appid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket: Mapped[str | None] = mapped_column(String(512))
+    expires_at: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime | None]

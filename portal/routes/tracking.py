@@ -26,6 +26,12 @@ from portal.rendering import is_htmx, page_response, redirect, render, render_pa
 from portal.sessions import Sessions
 from portal.wechat_context import JSSDK_URL, Container, container_of, policy_with_jssdk
 from portal.wechat_oauth import oauth_redirect
+from portal.wechat_subscribe import (
+    OPEN_TAG_STYLE,
+    SubscribeOffer,
+    policy_with_open_tag,
+    subscribe_offer,
+)
 
 
 def _customer(request: Request) -> CustomerSession | None:
@@ -75,13 +81,16 @@ def _marker(head: TrackingHead) -> str:
     return f"{head.version}|{int(time.time() // 60)}"
 
 
-async def _page(request: Request, head: TrackingHead, template: str) -> Response:
+async def _page(
+    request: Request, head: TrackingHead, template: str, offer: SubscribeOffer | None = None
+) -> Response:
     cache: PageCache = request.app.state.page_cache
     notice = request.query_params.get("notice")
     notice = notice if notice in NOTICES else None
     # In a mini-program's web-view the page offers the way back, with the JS-SDK that takes it.
     in_miniprogram = container_of(request.headers.get("user-agent", "")) == Container.MINIPROGRAM
-    key = (template, head.order_id, _marker(head), current_locale(), notice, in_miniprogram)
+    # The offer carries the signed wx.config values, so a new signature is a new page.
+    key = (template, head.order_id, _marker(head), current_locale(), notice, in_miniprogram, offer)
     page = cache.get(key)
     if page is None:
         view = await calls.read(request, complete_tracking_view, request.app.state.database, head)
@@ -103,12 +112,16 @@ async def _page(request: Request, head: TrackingHead, template: str) -> Response
                 "latest_return_id": head.row.latest_return_id,
                 "in_miniprogram": in_miniprogram,
                 "jssdk_url": JSSDK_URL,
+                "subscribe": offer,
+                "subscribe_style": OPEN_TAG_STYLE,
             },
         )
         cache.put(key, page)
     response = page_response(request, page)
     if in_miniprogram:
         response.headers["Content-Security-Policy"] = policy_with_jssdk()
+    elif offer is not None:
+        response.headers["Content-Security-Policy"] = policy_with_open_tag()
     response.headers["Vary"] += ", User-Agent"
     return response
 
@@ -120,8 +133,10 @@ async def tracking(request: Request) -> Response:
     if (to_wechat := await oauth_redirect(request, customer)) is not None:
         return to_wechat
     head = await _head(request, customer)
-    partial = "customer/_timeline.html" if is_htmx(request) else "customer/tracking.html"
-    return await _page(request, head, partial)
+    if is_htmx(request):
+        return await _page(request, head, "customer/_timeline.html")
+    offer = await subscribe_offer(request, customer)
+    return await _page(request, head, "customer/tracking.html", offer)
 
 
 async def timeline(request: Request) -> Response:
