@@ -403,16 +403,17 @@ def seed_orders(
     seed: int = 20261122,
     carriers: Sequence[str] = (sandbox.CARRIER_CODE,),
     booking: Booking | None = None,
-    rules: IntakeRules | None = None,
+    *,
+    rules: IntakeRules,
 ) -> DemoResult:
     """`carriers`: the built-in sandbox (default), or real codes tracked through Kuaidi100.
 
+    `rules`: the intake rules in force (the settings' one set).
     `booking`: e-waybill APIs to book today's parcels at; without it every waybill is
     recorded as the merchant's ERP sent it.
     """
     now = now or utcnow()
     rng = random.Random(seed)
-    rules = rules or IntakeRules()
     actor = Actor(ActorKind.SYSTEM, "demo", channel="demo")
     seed_stock(database)
     created = existing = index = 0

@@ -29,6 +29,7 @@ from backend.demo import seed_orders
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.migrate import upgrade
 from backend.orders.access import issue_short_link
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine
 
@@ -94,7 +95,7 @@ def seed_demo(backend: Backend) -> Database:
         _reset_postgres(backend.url)
     upgrade(backend.url)
     database = Database(backend.url)
-    seed_orders(database)
+    seed_orders(database, rules=IntakeRules())
     return database
 
 

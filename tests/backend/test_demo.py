@@ -13,8 +13,8 @@ from backend.staff.accounts import log_in
 
 
 def test_the_demo_covers_every_order_state_and_seeding_twice_adds_nothing(database):
-    first = seed_orders(database)
-    second = seed_orders(database)
+    first = seed_orders(database, rules=IntakeRules())
+    second = seed_orders(database, rules=IntakeRules())
     assert first.created >= 40 and first.existing == 0
     assert (second.created, second.existing) == (0, first.created)
     with database.read() as session:
@@ -25,7 +25,7 @@ def test_the_demo_covers_every_order_state_and_seeding_twice_adds_nothing(databa
 
 
 def test_the_demo_gives_the_exceptions_queue_stalled_and_unpicked_parcels(database):
-    seed_orders(database, carriers=REAL_CARRIERS)
+    seed_orders(database, carriers=REAL_CARRIERS, rules=IntakeRules())
     kinds = {alert.kind for alert in list_alerts(database)}
     assert {AlertKind.NOT_PICKED_UP, AlertKind.STALLED} <= kinds
     assert len(list_held_waybills(database)) == 4
@@ -44,7 +44,7 @@ def test_the_demo_fills_every_operations_queue_and_the_dashboard(database):
     from backend.operations import get_dashboard, list_queue
     from backend.orders.holds import Team
 
-    seed_orders(database)
+    seed_orders(database, rules=IntakeRules())
     assert seed_operations(database, IntakeRules()) == 5
     assert seed_operations(database, IntakeRules()) == 0
     causes = {item.cause for item in list_queue(database)}

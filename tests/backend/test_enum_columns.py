@@ -83,7 +83,7 @@ def test_every_enum_annotated_column_is_stored_with_the_enum_type(model):
 
 def _fill_every_table(database, tmp_path) -> None:
     """The demo, plus what it leaves empty, all through the services."""
-    seed_orders(database)
+    seed_orders(database, rules=IntakeRules())
     seed_operations(database, IntakeRules())
     name, _role, password = seed_staff(database)[0]
     # One session that ended, so ended_because holds a value too.

@@ -29,6 +29,7 @@ from backend.jobs.worker import Worker
 from backend.logistics.models import Shipment, TrackingEvent
 from backend.logistics.status import TrackingStatus
 from backend.migrate import upgrade
+from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, Order, PaymentMethod
 from backend.staff.models import Role
@@ -123,7 +124,7 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
                 **_wechat_pay(payments, directory, payments_url),
                 **_waybills(kuaidi100, kuaidi100_url),
             )
-            seed_orders(database)
+            seed_orders(database, rules=IntakeRules())
             seed_operations(database, settings.rules.intake)
             staff = {role: (name, password) for name, role, password in seed_staff(database)}
             with serving(create_app(settings, database), sock):

@@ -22,7 +22,7 @@ PASSWORD = "browse-every-page-2026"
 
 @pytest.fixture
 def demo(database) -> dict[int, tuple[OrderStatus, HoldReason | None]]:
-    seed_orders(database)
+    seed_orders(database, rules=IntakeRules())
     seed_operations(database, IntakeRules())
     for role in Role:
         add_staff(database, f"{role}-browser", role, PASSWORD, ADMIN)

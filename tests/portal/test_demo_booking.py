@@ -16,13 +16,14 @@ from backend.demo import REAL_CARRIERS, seed_orders
 from backend.fulfilment.waybills import WaybillSource
 from backend.jobs.models import Job
 from backend.logistics.models import ParcelLabel, Shipment, ShipmentLine
+from backend.orders.intake import IntakeRules
 from backend.orders.models import ChannelEvent, Order, WarehouseStock
 from portal.demo_services import demo_booking
 
 
 def test_every_demo_order_comes_through_intake_and_todays_parcels_are_booked(database, settings):
     with demo_booking(settings) as booking:
-        result = seed_orders(database, carriers=REAL_CARRIERS, booking=booking)
+        result = seed_orders(database, carriers=REAL_CARRIERS, booking=booking, rules=IntakeRules())
     with database.read() as session:
         orders = session.scalar(select(func.count()).select_from(Order))
         taken_in = set(session.scalars(select(ChannelEvent.order_id)))

@@ -46,7 +46,7 @@ def test_every_route_name_a_template_uses_is_a_registered_route(settings, databa
 
 @pytest.fixture
 def demo(database):
-    seed_orders(database)
+    seed_orders(database, rules=IntakeRules())
     seed_operations(database, IntakeRules())
     with database.read() as session:
         return dict(session.execute(select(Order.id, Order.hold_reason)).all())
