@@ -67,6 +67,9 @@ class WeChatOAuthEmulator:
         self.authorized_host: str | None = None
         self.authorize_requests: list[dict[str, str]] = []
         self.exchanges = 0
+        # Called with (appid, openid) after each code exchanged: the demo answers it with the
+        # subscribe popup the user would see next (portal/demo_services.py).
+        self.on_exchange: Callable[[str, str], None] | None = None
         self._codes: dict[str, _Code] = {}
         self._lock = threading.Lock()
         self.routes = [
@@ -138,6 +141,8 @@ class WeChatOAuthEmulator:
         }
         if code.unionid:
             answer["unionid"] = code.unionid
+        if self.on_exchange is not None:
+            self.on_exchange(appid, code.openid)
         if code.snapshot:
             answer["is_snapshotuser"] = 1
         return answer

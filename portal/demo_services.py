@@ -28,9 +28,15 @@ from backend.logistics.waybills.registry import WaybillBookers
 from backend.orders.models import Order
 from emulators.channels import ChannelEmulator
 from emulators.kuaidi100 import Kuaidi100Emulator
-from emulators.notifications import DEMO_ALIYUN_KEYS, NotificationEmulator
+from emulators.notifications import (
+    DEMO_ALIYUN_KEYS,
+    DEMO_MINIPROGRAM_APPS,
+    DEMO_WECHAT_APPS,
+    NotificationEmulator,
+)
 from emulators.payments import PaymentsEmulator
 from emulators.serving import serve_in_thread
+from emulators.wechat_push import build_subscribe_event
 from portal.integrations import packing_config, waybill_config
 from portal.settings import Settings
 
@@ -145,12 +151,14 @@ def demo_services(
         )
         payments = PaymentsEmulator(settle_delay=2.0)
         payments_url = stack.enter_context(serve_in_thread(payments.app, port=8770))
+        wired = _with_wechat(wired, sms, sms_url)
         wired = _with_payments(wired, payments, payments_url, database)
         wired = _with_channels(wired, stack)
         stack.enter_context(Ticker(kuaidi100, tick_seconds))
         print(
             f"demo emulators: Kuaidi100 {kuaidi100_url}, SMS {sms_url} "
-            f"(messages: {sms_url}/_emulator/messages), WeChat Pay and Alipay {payments_url}",
+            f"(messages: {sms_url}/_emulator/messages), WeChat {sms_url}, "
+            f"WeChat Pay and Alipay {payments_url}",
             flush=True,
         )
         yield wired
@@ -186,6 +194,63 @@ def demo_booking(settings: Settings) -> Iterator[Booking]:
         url = stack.enter_context(serve_in_thread(kuaidi100.app))
         wired = _with_kuaidi100(settings, kuaidi100, url)
         yield Booking(WaybillBookers(waybill_config(wired), http), packing_config(wired))
+
+
+# The demo's official account: its subscribe templates, one per parcel event.
+DEMO_WECHAT_EVENTS = (
+    "shipped",
+    "out_for_delivery",
+    "delivered",
+    "available_for_pickup",
+    "failed_attempt",
+    "exception",
+)
+DEMO_WECHAT_TEMPLATES = ",".join(
+    f"{event}=DEMO-OA-{event.upper().replace('_', '-')}" for event in DEMO_WECHAT_EVENTS
+)
+CONSENT_DELAY_SECONDS = 2.0
+
+
+def _with_wechat(settings: Settings, emulator: NotificationEmulator, url: str) -> Settings:
+    """The official account and mini-program at the emulator, unless the merchant set their own.
+
+    A demo customer opening their link with a WeChat user agent goes through the real OAuth
+    round trip; the emulator then answers as the user tapping 允许 on the subscribe popup
+    would: a signed server push of accepted templates to our endpoint. So the next parcel
+    event goes by WeChat (in the emulator's message list), the one after by SMS again.
+    """
+    if settings.wechat_appid:
+        return settings
+    ((appid, secret),) = DEMO_WECHAT_APPS.items()
+    ((mini_appid, mini_secret),) = DEMO_MINIPROGRAM_APPS.items()
+    push_url = settings.base_url.rstrip("/") + "/webhooks/wechat/official"
+    push_token = secrets.token_hex(16)  # what the server push is signed with, this run
+    templates = [pair.partition("=")[2] for pair in DEMO_WECHAT_TEMPLATES.split(",")]
+
+    def consent(openid: str) -> None:
+        push = build_subscribe_event(push_token, openid, dict.fromkeys(templates, "accept"))
+        try:
+            httpx.post(push_url, params=push.params, content=push.body, timeout=5.0)
+        except httpx.HTTPError as error:  # the demo goes on; that user just gets SMS
+            log.warning("demo subscribe push failed: %s", type(error).__name__)
+
+    def after_login(exchanged_appid: str, openid: str) -> None:
+        if exchanged_appid == appid:  # after our callback has linked the openid
+            threading.Timer(CONSENT_DELAY_SECONDS, consent, args=(openid,)).start()
+
+    emulator.oauth.on_exchange = after_login
+    return replace(
+        settings,
+        wechat_appid=appid,
+        wechat_app_secret=secret,
+        wechat_api_base_url=url,
+        wechat_oauth_authorize_url=url,
+        wechat_oauth_api_url=url,
+        wechat_templates=DEMO_WECHAT_TEMPLATES,
+        wechat_push_token=push_token,
+        wechat_miniprogram_appid=mini_appid,
+        wechat_miniprogram_secret=mini_secret,
+    )
 
 
 # Where each platform's ship-confirmation gateway answers, below the emulator's URL.
