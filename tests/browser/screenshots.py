@@ -34,6 +34,7 @@ from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, Order, PaymentMethod
 from backend.staff.models import Role
 from emulators.kuaidi100 import Kuaidi100Emulator
+from emulators.notifications import NotificationEmulator
 from emulators.payments import PaymentsEmulator
 from emulators.serving import serve_in_thread
 from portal.app import create_app
@@ -49,6 +50,8 @@ from tests.browser.live import (
     url_of,
 )
 from tests.browser.parcels import sms_link
+from tests.browser.wechat_sdk import SDK_STUB
+from tests.portal.wechat_official import official_account
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -108,10 +111,12 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
     sock = bind_free_port()
     payments = PaymentsEmulator(settle_delay=0.5)
     kuaidi100 = Kuaidi100Emulator()
+    wechat = NotificationEmulator()
     try:
         with (
             serve_in_thread(payments.app) as payments_url,
             serve_in_thread(kuaidi100.app) as kuaidi100_url,
+            serve_in_thread(wechat.app) as wechat_url,
         ):
             settings = Settings(
                 database_url=url,
@@ -124,6 +129,8 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
                 **_wechat_pay(payments, directory, payments_url),
                 **_waybills(kuaidi100, kuaidi100_url),
             )
+            # The official account at the emulator: the WeChat picture goes through OAuth.
+            settings = official_account(settings, wechat_url)
             seed_orders(database, rules=IntakeRules())
             seed_operations(database, settings.rules.intake)
             staff = {role: (name, password) for name, role, password in seed_staff(database)}
@@ -274,6 +281,30 @@ def take_parcels(browser: Browser, playwright: Playwright, demo: Demo, out: Path
         context.close()
 
 
+def take_wechat(browser: Browser, playwright: Playwright, demo: Demo, out: Path) -> None:
+    """The tracking page in WeChat's browser, after the silent OAuth: the subscribe button.
+
+    WeChat's own title bar takes the top of the screen, so the page gets the rest of it.
+    """
+    order_id = most_travelled(demo.database, OrderStatus.SHIPPED, TrackingStatus.IN_TRANSIT)
+    options = phone_context_options(playwright)
+    options["user_agent"] += " MicroMessenger/8.0.50(0x18003231) NetType/WIFI Language/zh_CN"
+    options["viewport"] = {"width": 390, "height": 756}
+    context = browser.new_context(base_url=demo.base_url, **options)
+    context.route(
+        "https://res.wx.qq.com/**",
+        lambda route: route.fulfill(content_type="application/javascript", body=SDK_STUB),
+    )
+    page = context.new_page()
+    page.goto(sms_link(demo.database, order_id))
+    button = page.get_by_role("button", name="微信通知我")
+    button.wait_for()
+    button.scroll_into_view_if_needed()
+    page.screenshot(path=str(out / "tracking-wechat-zh.png"))
+    print(out / "tracking-wechat-zh.png")
+    context.close()
+
+
 def take_pack(page: Page, demo: Demo, out: Path) -> None:
     """The pack flow: the lines to put in the parcel, then the waybill booked with its label."""
     paid = first_order(demo.database, Order.status == OrderStatus.PAID, Order.hold_reason.is_(None))
@@ -311,6 +342,7 @@ def take_all(
             snap(page, english, out / f"{name}-en.png", options.full_page)
         context.close()
     take_parcels(browser, playwright, demo, out)
+    take_wechat(browser, playwright, demo, out)
     # The narrowest phones still sold: 320 CSS pixels.
     narrow = {**phone_context_options(playwright), "viewport": {"width": 320, "height": 640}}
     context = browser.new_context(base_url=base_url, **narrow)

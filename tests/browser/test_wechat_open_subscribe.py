@@ -23,37 +23,13 @@ from emulators.serving import serve_in_thread
 from portal.settings import Settings
 from tests.browser.live import phone_context_options
 from tests.browser.parcels import signed_link
+from tests.browser.wechat_sdk import SDK_STUB
 from tests.factories import make_order
 from tests.portal.wechat_official import APPID, TEMPLATES, official_account
 
 pytestmark = pytest.mark.browser
 
 WECHAT_TAIL = " MicroMessenger/8.0.50(0x18003231) NetType/WIFI Language/zh_CN"
-SDK_STUB = """
-window.__wxConfig = null;
-window.wx = {
-  config: function (options) { window.__wxConfig = options; },
-  error: function () {},
-  ready: function (callback) {
-    setTimeout(function () {
-      document.querySelectorAll("wx-open-subscribe").forEach(function (tag) {
-        var template = tag.querySelector('script[type="text/wxtag-template"]');
-        var root = tag.attachShadow({mode: "open"});
-        root.innerHTML = template.textContent;
-        root.querySelector("button").addEventListener("click", function () {
-          var details = {};
-          tag.getAttribute("template").split(",").forEach(function (id) {
-            details[id] = JSON.stringify({status: "accept"});
-          });
-          tag.dispatchEvent(new CustomEvent("success",
-            {detail: {subscribeDetails: JSON.stringify(details)}}));
-        });
-      });
-      callback();
-    }, 0);
-  }
-};
-"""
 
 
 @pytest.fixture
