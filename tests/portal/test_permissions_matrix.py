@@ -31,6 +31,7 @@ from tests.staff_world import (
 PUBLIC = "public"  # anyone: health, link and lookup entry points, the staff login itself
 CUSTOMER = "customer"  # a customer session opened by a link or lookup, scoped to its orders
 WEBHOOK = "webhook"  # providers, each authenticated by its own signature or secret path
+BEARER = "bearer"  # the mini-program's own session token, given at login
 P = Permission
 
 NEEDS: dict[str, Permission | str] = {
@@ -44,6 +45,14 @@ NEEDS: dict[str, Permission | str] = {
     "language": PUBLIC,
     "divisions": PUBLIC,
     "orders": CUSTOMER,
+    "wechat_oauth_callback": CUSTOMER,
+    "miniprogram_login": PUBLIC,
+    "miniprogram_lookup": BEARER,
+    "miniprogram_phone": BEARER,
+    "miniprogram_orders": BEARER,
+    "miniprogram_consents": BEARER,
+    "wechat_push": WEBHOOK,
+    "wechat_push_verify": WEBHOOK,
     "tracking": CUSTOMER,
     "timeline": CUSTOMER,
     "address_edit": CUSTOMER,
