@@ -140,7 +140,9 @@ def wire(settings, messages_url: str, kuaidi100_url: str, **overrides):
 
 @pytest.fixture
 def servers() -> Iterator[tuple[NotificationEmulator, str, Kuaidi100Emulator, str]]:
-    messages = NotificationEmulator(wechat_apps=dict([OFFICIAL, MINI]), require_grants=True)
+    messages = NotificationEmulator(
+        wechat_apps=dict([OFFICIAL]), miniprogram_apps=dict([MINI]), require_grants=True
+    )
     kuaidi100 = Kuaidi100Emulator()
     with serve_in_thread(messages.app) as messages_url, serve_in_thread(kuaidi100.app) as k_url:
         yield messages, messages_url, kuaidi100, k_url
@@ -343,3 +345,30 @@ def test_a_wechat_message_waits_for_morning_like_an_sms_and_keeps_its_consent(ni
     assert row.status == NotificationStatus.PENDING and row.channel_reason is None
     consent = get_consent(night.database, night.customer_id, OFFICIAL[0], TRACKING_TEMPLATE)
     assert consent is not None and consent.remaining == 1
+
+
+def test_a_consent_reported_by_the_mini_program_sends_the_next_transition_by_wechat(shop):
+    """Acceptance 2's end: wx.login, the phone, wx.requestSubscribeMessage's result reported
+    to /api/miniprogram/consents, then a carrier push: one WeChat message (send), no SMS."""
+    appid = MINI[0]
+    code = shop.messages.miniprogram.login_code(appid, OPENID, None)
+    login = shop.client.post("/api/miniprogram/login", json={"code": code})
+    assert login.status_code == 200, login.text
+    auth = {"authorization": f"Bearer {login.json()['token']}"}
+    phone_code = shop.messages.miniprogram.phone_code(appid, OPENID, "13812345678")
+    phone = shop.client.post("/api/miniprogram/phone", json={"code": phone_code}, headers=auth)
+    assert phone.status_code == 200, phone.text
+    auth = {"authorization": f"Bearer {phone.json()['token']}"}
+    reported = shop.client.post(
+        "/api/miniprogram/consents", json={TRACKING_TEMPLATE: "accept"}, headers=auth
+    )
+    assert reported.status_code == 200, reported.text
+    shop.messages.grant(OPENID, TRACKING_TEMPLATE)  # WeChat's own count of the acceptance
+
+    shop.push(SIGNED)
+    shop.work()
+    shop.work()
+
+    (message,) = shop.messages.sent("wechat")
+    assert (message["openid"], message["api"]) == (OPENID, "send")
+    assert shop.messages.sent("sms") == []
