@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.exc import IntegrityError
 
 from backend.actors import Actor, ActorKind
 from backend.db import Database
@@ -100,12 +99,8 @@ def sign_in_with_phone(
     actor = Actor(
         ActorKind.CUSTOMER, f"customer:{grant.customer_id}", ip=ip, channel="wechat-miniprogram"
     )
-    try:
-        link_wechat_identity(database, grant.session, identity, actor)
-    except IntegrityError:
-        # Two phone taps at once both found no row and both inserted; the unique
-        # (customer, app) let one in, and now this one finds its row.
-        link_wechat_identity(database, grant.session, identity, actor)
+    # Two phone taps at once: link_wechat_identity itself retries the one that lost.
+    link_wechat_identity(database, grant.session, identity, actor)
     return grant
 
 

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.actors import Actor, ActorKind
@@ -82,39 +83,57 @@ def link_wechat_identity(
     openid of the app whose consent it uses from customer_wechat_ids.
     """
     _check_customer(actor, customer)
-    now = now or utcnow()
-    with database.write() as session:
-        current = session.execute(select(SESSION_IS_CURRENT), customer.parameters()).scalar()
-        if not current:
-            raise SessionEnded
-        row = session.execute(
-            select(CustomerWechatId).where(
-                CustomerWechatId.customer_id == customer.customer_id,
-                CustomerWechatId.appid == identity.appid,
-            )
-        ).scalar_one_or_none()
-        before = None if row is None else {"openid": row.openid, "unionid": row.unionid}
-        after = {"openid": identity.openid, "unionid": identity.unionid}
-        if before == after:
-            return False
-        if row is None:
-            row = CustomerWechatId(customer_id=customer.customer_id, appid=identity.appid)
-            session.add(row)
-        row.openid, row.unionid, row.linked_at = identity.openid, identity.unionid, now
-        customer_row = session.get(Customer, customer.customer_id)
-        assert customer_row is not None  # the current session proved it exists
-        customer_row.wechat_openid = identity.openid
-        audit.record(
-            session,
-            actor,
-            "customer.wechat_linked",
-            subject="customer",
-            subject_id=customer.customer_id,
-            before=before and {**before, "appid": identity.appid},
-            after={**after, "appid": identity.appid},
-            at=now,
+    at = now or utcnow()
+    for attempt in range(2):
+        try:
+            with database.write() as session:
+                return _link(session, customer, identity, actor, at)
+        except IntegrityError:
+            # Two first links of one customer at once (two tabs, two taps): the other
+            # inserted the row first, and the second try updates or finds it unchanged.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _link(
+    session: Session,
+    customer: CustomerSession,
+    identity: WeChatIdentity,
+    actor: Actor,
+    now: datetime,
+) -> bool:
+    current = session.execute(select(SESSION_IS_CURRENT), customer.parameters()).scalar()
+    if not current:
+        raise SessionEnded
+    row = session.execute(
+        select(CustomerWechatId).where(
+            CustomerWechatId.customer_id == customer.customer_id,
+            CustomerWechatId.appid == identity.appid,
         )
-        return True
+    ).scalar_one_or_none()
+    before = None if row is None else {"openid": row.openid, "unionid": row.unionid}
+    after = {"openid": identity.openid, "unionid": identity.unionid}
+    if before == after:
+        return False
+    if row is None:
+        row = CustomerWechatId(customer_id=customer.customer_id, appid=identity.appid)
+        session.add(row)
+    row.openid, row.unionid, row.linked_at = identity.openid, identity.unionid, now
+    customer_row = session.get(Customer, customer.customer_id)
+    assert customer_row is not None  # the current session proved it exists
+    customer_row.wechat_openid = identity.openid
+    audit.record(
+        session,
+        actor,
+        "customer.wechat_linked",
+        subject="customer",
+        subject_id=customer.customer_id,
+        before=before and {**before, "appid": identity.appid},
+        after={**after, "appid": identity.appid},
+        at=now,
+    )
+    return True
 
 
 class CodeExchanger(Protocol):
