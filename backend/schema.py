@@ -3,6 +3,7 @@
 from backend.audit.models import AuditEvent
 from backend.db import Base
 from backend.fulfilment.models import ShipConfirmationRecord
+from backend.invoices.models import InvoiceRequest
 from backend.jobs.models import Job, WorkerSlot
 from backend.logistics.models import ParcelLabel, Shipment, ShipmentLine, TrackingEvent
 from backend.notifications.models import Notification, WeChatAccessToken, WeChatConsent
@@ -40,6 +41,7 @@ __all__ = [
     "ChannelSku",
     "Customer",
     "CustomerWechatId",
+    "InvoiceRequest",
     "Job",
     "LookupAttempt",
     "Notification",

@@ -38,7 +38,9 @@ DOMAINS: dict[str, frozenset[str]] = {
     "notifications": frozenset({"orders"}),
     "logistics": frozenset({"orders", "notifications"}),
     "fulfilment": frozenset({"orders", "notifications", "logistics"}),
-    "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment"}),
+    # Below refunds: a refund that lands flags the order's issued invoice for 红冲.
+    "invoices": frozenset({"orders"}),
+    "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment", "invoices"}),
 }
 # The plumbing every domain stands on; it uses no domain itself.
 FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff", "breaker")

@@ -20,6 +20,7 @@ from backend import audit, jobs
 from backend.actors import Actor
 from backend.clock import utcnow
 from backend.db import Database
+from backend.invoices.service import flag_for_reversal
 from backend.orders.models import Order, PaymentMethod
 from backend.orders.service import OrderNotFound
 from backend.refunds.gateways import alipay_notify
@@ -220,6 +221,9 @@ def _settled(session: Session, refund: Refund) -> None:
     jobs.enqueue(
         session, SETTLED, {"refund_id": refund.id}, key=f"settled:{refund.id}:{refund.status}"
     )
+    if refund.status == RefundState.SUCCESS:
+        # Money went back after the invoice was issued: the invoice now overstates the sale.
+        flag_for_reversal(session, refund.order_id, Actor.system("payouts"))
 
 
 def reconcile(database: Database, gateways: Gateways, now: datetime | None = None) -> int:

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     RECORD_WAYBILLS = "record_waybills"  # record a waybill by hand or from a file, void a label
     # see ship confirmations a sales channel refused, and send them again once fixed
     CONFIRM_SHIPMENTS = "confirm_shipments"
+    ISSUE_INVOICES = "issue_invoices"  # the invoice queue: upload the PDF, reject, record 红冲
 
 
 P = Permission
@@ -35,7 +36,8 @@ P = Permission
 # they take by phone or WeChat (import), and duplicate holds. The warehouse packs, counts
 # stock, maps channel SKUs and decides which warehouse ships (and transfers), but never
 # sees costs. Finance owns the money: costs (so also
-# the SKU page they sit on), reconciliation, the finance CSV, refunds and high-value holds.
+# the SKU page they sit on), reconciliation, the finance CSV, refunds, high-value holds
+# and invoices (发票 are money owed to the tax office, so not support's).
 # The supervisor leads support and the warehouse, without costs, finance exports or staff.
 # A channel refusing a waybill is the warehouse's to fix (wrong carrier, wrong number).
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_COSTS,
             P.RECONCILE_CHANNELS,
             P.EXPORT_FINANCE,
+            P.ISSUE_INVOICES,
         }
     ),
     Role.SUPERVISOR: frozenset(

@@ -14,9 +14,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from backend.actors import Actor, ActorKind
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.fulfilment.confirmations import confirm_shipment
+from backend.invoices.models import TitleKind
+from backend.invoices.service import InvoiceTitle, request_invoice
 from backend.logistics.models import Shipment
 from backend.notifications.consents import record_consent
 from backend.notifications.models import ConsentKind
@@ -132,6 +135,9 @@ def _fill_every_table(database, tmp_path) -> None:
     confirm_shipment(database, ShipConfirmers(httpx.Client()), shops, {"shipment_id": shipment_id})
     _short_order_with_a_transfer(database)
     record_consent(database, paid.customer_id, "wx-enum", ["T-ENUM"], ConsentKind.ONE_TIME, SYSTEM)
+    title = InvoiceTitle(TitleKind.PERSONAL, "张三")
+    customer = Actor(ActorKind.CUSTOMER, str(paid.customer_id))
+    request_invoice(database, paid.id, paid.customer_id, title, customer)
 
 
 def _short_order_with_a_transfer(database) -> None:
