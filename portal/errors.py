@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from backend.db import is_unavailable
+from backend.invoices.lifecycle import InvoiceTransitionNotAllowed
+from backend.invoices.service import InvoiceNotAllowed, InvoiceNotFound
 from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
 from backend.orders.service import OrderNotFound
@@ -85,6 +87,11 @@ async def permission_denied(request: Request, exc: Exception) -> Response:
     """A service refused the actor: the page's own check let through what the backend won't."""
     log.warning("permission denied on %s %s: %s", request.method, request.url.path, exc)
     return error_page(request, 403)
+
+
+async def conflict(request: Request, exc: Exception) -> Response:
+    """The thing was already decided (issued twice, a second request): nothing changed."""
+    return error_page(request, 409)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -208,6 +215,9 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     LinkRevoked: link_problem,
     SessionEnded: session_ended,
     OrderNotFound: not_found,
+    InvoiceNotFound: not_found,
+    InvoiceNotAllowed: conflict,
+    InvoiceTransitionNotAllowed: conflict,
     # Every SQLAlchemy error passes here; only an outage stays, the rest go on to the 500.
     sa_exc.SQLAlchemyError: database_unavailable,
     WriterBusy: database_unavailable,

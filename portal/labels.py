@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from backend.invoices.lifecycle import InvoiceStatus
 from backend.logistics.alerts import AlertKind
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.status import TrackingStatus
@@ -70,6 +71,11 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (Step.REFUNDING, N_("Refunding")),
     (Step.REFUNDED, N_("Refunded")),
     # A return's headline: where it stands, in a few words.
+    (InvoiceStatus.REQUESTED, N_("Invoice requested")),
+    (InvoiceStatus.ISSUED, N_("Invoice issued")),
+    (InvoiceStatus.REJECTED, N_("Invoice not issued")),
+    (InvoiceStatus.REVERSAL_PENDING, N_("Red-letter reversal owed")),
+    (InvoiceStatus.REVERSED, N_("Invoice reversed")),
     (ReturnStatus.IN_REVIEW, N_("Under review")),
     (ReturnStatus.APPROVED, N_("Approved")),
     (ReturnStatus.AWAITING_PARCEL, N_("Waiting for the item")),

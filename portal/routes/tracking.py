@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.clock import utcnow
+from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.orders.access import CustomerSession
 from backend.orders.queries import list_customer_orders
 from backend.refunds.service import RETURNABLE
@@ -109,6 +110,7 @@ async def _page(
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
+                "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
                 "latest_return_id": head.row.latest_return_id,
                 "in_miniprogram": in_miniprogram,
                 "jssdk_url": JSSDK_URL,

@@ -60,6 +60,9 @@ NEEDS: dict[str, Permission | str] = {
     "address_parse": CUSTOMER,
     "address_confirm": CUSTOMER,
     "return_form": CUSTOMER,
+    "invoice_page": CUSTOMER,
+    "invoice_request": CUSTOMER,
+    "invoice_pdf": CUSTOMER,
     "return_file": CUSTOMER,
     "return_photo_upload": CUSTOMER,
     "return_photo": CUSTOMER,
@@ -104,6 +107,11 @@ NEEDS: dict[str, Permission | str] = {
     "admin_reconciliation": P.RECONCILE_CHANNELS,
     "admin_reconciliation_upload": P.RECONCILE_CHANNELS,
     "admin_finance_csv": P.EXPORT_FINANCE,
+    "admin_invoices": P.ISSUE_INVOICES,
+    "admin_issue_invoice": P.ISSUE_INVOICES,
+    "admin_reject_invoice": P.ISSUE_INVOICES,
+    "admin_record_invoice_reversal": P.ISSUE_INVOICES,
+    "admin_invoice_pdf": P.ISSUE_INVOICES,
     "warehouse_scan": P.SCAN_PARCELS,
     "warehouse_scan_post": P.SCAN_PARCELS,
     "warehouse_reprinted": P.SCAN_PARCELS,
@@ -187,6 +195,18 @@ CALLS: dict[str, Callable[[World], Call]] = {
         {"export": ("taobao.csv", "订单号,状态,实付金额\nX1,已付款,1.00\n".encode(), "text/csv")},
     ),
     "admin_finance_csv": lambda w: Call("GET", "/admin/finance.csv"),
+    # No invoice in the world: an allowed role gets 404, a denied one 403 before the lookup.
+    "admin_invoices": lambda w: Call("GET", "/admin/invoices"),
+    "admin_issue_invoice": lambda w: Call(
+        "POST",
+        "/admin/invoices/999999/issue",
+        files={"pdf": ("i.pdf", b"%PDF-1.7\n", "application/pdf")},
+    ),
+    "admin_reject_invoice": lambda w: Call(
+        "POST", "/admin/invoices/999999/reject", {"reason": "x"}
+    ),
+    "admin_record_invoice_reversal": lambda w: Call("POST", "/admin/invoices/999999/reversed"),
+    "admin_invoice_pdf": lambda w: Call("GET", "/admin/invoices/999999/pdf"),
     "warehouse_scan": lambda w: Call("GET", "/warehouse/scan"),
     "warehouse_scan_post": lambda w: Call("POST", "/warehouse/scan", {"code": w.paid_public_no}),
     "warehouse_reprinted": lambda w: Call(
