@@ -39,6 +39,7 @@ DOMAINS: dict[str, frozenset[str]] = {
     "logistics": frozenset({"orders", "notifications"}),
     "fulfilment": frozenset({"orders", "notifications", "logistics"}),
     "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment"}),
+    "support": frozenset({"orders"}),
 }
 # The plumbing every domain stands on; it uses no domain itself.
 FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff", "breaker")

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     RECORD_WAYBILLS = "record_waybills"  # record a waybill by hand or from a file, void a label
     # see ship confirmations a sales channel refused, and send them again once fixed
     CONFIRM_SHIPMENTS = "confirm_shipments"
+    ANSWER_CUSTOMERS = "answer_customers"  # reply to a customer's 催发货 or message on the order
 
 
 P = Permission
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REVIEW_ADDRESSES,
             P.RELEASE_HOLDS,
             P.IMPORT_ORDERS,
+            P.ANSWER_CUSTOMERS,
         }
     ),
     Role.WAREHOUSE: frozenset(
@@ -85,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MANAGE_JOBS,
             P.RECORD_WAYBILLS,
             P.CONFIRM_SHIPMENTS,
+            P.ANSWER_CUSTOMERS,
         }
     ),
     Role.ADMIN: frozenset(Permission),

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from backend.actors import Actor, ActorKind
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.fulfilment.confirmations import confirm_shipment
@@ -36,6 +37,7 @@ from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import end_session, log_in
+from backend.support.service import leave_message
 from tests.factories import SYSTEM, make_order
 
 
@@ -132,6 +134,8 @@ def _fill_every_table(database, tmp_path) -> None:
     confirm_shipment(database, ShipConfirmers(httpx.Client()), shops, {"shipment_id": shipment_id})
     _short_order_with_a_transfer(database)
     record_consent(database, paid.customer_id, "wx-enum", ["T-ENUM"], ConsentKind.ONE_TIME, SYSTEM)
+    customer = Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}", channel="sms-link")
+    leave_message(database, paid.id, customer, "什么时候发货？")
 
 
 def _short_order_with_a_transfer(database) -> None:
