@@ -30,6 +30,7 @@ from backend.orders.models import (
 )
 from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
 from backend.staff.models import StaffSession, StaffUser
+from backend.support.models import SupportRequest
 
 metadata = Base.metadata
 
@@ -63,6 +64,7 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "StockMovement",
+    "SupportRequest",
     "TrackingEvent",
     "TransferProposal",
     "Warehouse",

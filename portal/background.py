@@ -18,7 +18,13 @@ from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
 from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
-from backend.orders import address_changes, channel_webhooks, inventory, reconciliation
+from backend.orders import (
+    address_changes,
+    channel_webhooks,
+    completion,
+    inventory,
+    reconciliation,
+)
 from backend.orders.access import prune_lookup_attempts
 from backend.orders.intake import ORDER_CLOSED
 from backend.refunds import payouts, return_parcels
@@ -71,6 +77,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         pruning.PRUNE: lambda db, _p: pruning.prune_finished(
             db, timedelta(days=settings.job_retention_days)
         ),
+        completion.AUTO_COMPLETE: lambda db, _p: completion.complete_delivered_orders(
+            db, settings.auto_complete_days
+        ),
     }
 
 
@@ -92,6 +101,7 @@ PERIODIC = [
     Periodic("access.prune_lookup_attempts", timedelta(hours=1)),
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),
     Periodic(pruning.PRUNE, timedelta(hours=1)),
+    Periodic(completion.AUTO_COMPLETE, timedelta(minutes=10)),
 ]
 
 

@@ -70,6 +70,10 @@ class Settings:
         default=7,
         metadata=_help("Days finished jobs are kept before they are pruned; dead ones stay"),
     )
+    auto_complete_days: int = field(
+        default=7,
+        metadata=_help("Days after delivery an order completes by itself if not confirmed"),
+    )
     sandbox_speed: float = field(
         default=60.0,
         metadata=_help("Demo carrier time compression (60: an hour passes in a minute)"),

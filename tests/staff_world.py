@@ -32,6 +32,7 @@ from backend.refunds.return_parcels import send_back
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.schema import metadata
+from backend.support.service import leave_message
 from tests.factories import SYSTEM, make_order
 
 CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER, "buyer", channel="sms-link")
@@ -63,6 +64,7 @@ class World:
     transfer_id: int
     confirmation_id: int  # a ship confirmation the channel refused
     parcel_return_id: int  # a return whose parcel is on its way back
+    support_request_id: int  # a customer's message waiting for an answer
     sku_code: str = "TEA-1"
 
 
@@ -241,6 +243,9 @@ def build_world(database: Database) -> World:
         transfer_id=transfer_id,
         confirmation_id=confirmation_id,
         parcel_return_id=parcel_return_id,
+        support_request_id=leave_message(
+            database, paid.id, Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}"), "在吗？"
+        ),
     )
 
 

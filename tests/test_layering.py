@@ -41,6 +41,7 @@ DOMAINS: dict[str, frozenset[str]] = {
     # Below refunds: a refund that lands flags the order's issued invoice for 红冲.
     "invoices": frozenset({"orders"}),
     "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment", "invoices"}),
+    "support": frozenset({"orders"}),
 }
 # The plumbing every domain stands on; it uses no domain itself.
 FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff", "breaker")

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     # see ship confirmations a sales channel refused, and send them again once fixed
     CONFIRM_SHIPMENTS = "confirm_shipments"
     ISSUE_INVOICES = "issue_invoices"  # the invoice queue: upload the PDF, reject, record 红冲
+    ANSWER_CUSTOMERS = "answer_customers"  # reply to a customer's 催发货 or message on the order
 
 
 P = Permission
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REVIEW_ADDRESSES,
             P.RELEASE_HOLDS,
             P.IMPORT_ORDERS,
+            P.ANSWER_CUSTOMERS,
         }
     ),
     Role.WAREHOUSE: frozenset(
@@ -88,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MANAGE_JOBS,
             P.RECORD_WAYBILLS,
             P.CONFIRM_SHIPMENTS,
+            P.ANSWER_CUSTOMERS,
         }
     ),
     Role.ADMIN: frozenset(Permission),

@@ -10,6 +10,7 @@ from backend import operations
 from backend.clock import utcnow
 from backend.orders.holds import Team
 from backend.staff.permissions import Permission
+from backend.support.service import list_support_queue
 from portal import calls
 from portal.rendering import render
 from portal.staff_auth import require_staff
@@ -21,13 +22,16 @@ def _load(database):
         operations.get_dashboard(database, now),
         operations.list_queue(database, now),
         operations.quiet_channels(database, now),
+        list_support_queue(database),
         now,
     )
 
 
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
-    dashboard, queue, quiet, now = await calls.read(request, _load, request.app.state.database)
+    dashboard, queue, quiet, waiting, now = await calls.read(
+        request, _load, request.app.state.database
+    )
     teams = {team: [item for item in queue if item.team == team] for team in Team}
     return render(
         request,
@@ -37,6 +41,7 @@ async def overview(request: Request) -> Response:
             "dashboard": dashboard,
             "teams": teams,
             "quiet": quiet,
+            "waiting": waiting,
             "now": now,
         },
     )

@@ -39,6 +39,7 @@ from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import end_session, log_in
+from backend.support.service import leave_message
 from tests.factories import SYSTEM, make_order
 
 
@@ -138,6 +139,8 @@ def _fill_every_table(database, tmp_path) -> None:
     title = InvoiceTitle(TitleKind.PERSONAL, "张三")
     customer = Actor(ActorKind.CUSTOMER, str(paid.customer_id))
     request_invoice(database, paid.id, paid.customer_id, title, customer)
+    writer = Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}", channel="sms-link")
+    leave_message(database, paid.id, writer, "什么时候发货？")
 
 
 def _short_order_with_a_transfer(database) -> None:

@@ -125,6 +125,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_retry_job_kind": P.MANAGE_JOBS,
     "admin_confirmations": P.CONFIRM_SHIPMENTS,
     "admin_retry_confirmation": P.CONFIRM_SHIPMENTS,
+    "admin_answer_support": P.ANSWER_CUSTOMERS,
 }
 
 
@@ -227,6 +228,9 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_retry_job": lambda w: Call("POST", f"/admin/jobs/{w.dead_job_id}/retry"),
     "admin_retry_job_kind": lambda w: Call("POST", "/admin/jobs/retry", {"kind": w.dead_job_kind}),
     "admin_confirmations": lambda w: Call("GET", "/admin/confirmations"),
+    "admin_answer_support": lambda w: Call(
+        "POST", f"/admin/support/{w.support_request_id}/answer", {"reply": "今天发出"}
+    ),
     "admin_retry_confirmation": lambda w: Call(
         "POST", f"/admin/confirmations/{w.confirmation_id}/retry"
     ),

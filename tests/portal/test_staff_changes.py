@@ -190,6 +190,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
     support = everyone | {"/admin/address-requests", "/admin/returns", "/admin/import"}
     assert seen[Role.SUPPORT] == (support, None, False)
     finance = everyone | {"/admin/returns", "/admin/reconciliation", "/admin/skus"}
+    finance |= {"/admin/invoices"}
     assert seen[Role.FINANCE] == (finance, True, True)
     supervisor = support | {
         "/admin/reconciliation",
@@ -200,7 +201,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/admin/confirmations",
     }
     assert seen[Role.SUPERVISOR] == (supervisor, False, False)
-    assert seen[Role.ADMIN] == (supervisor, True, True)
+    assert seen[Role.ADMIN] == (supervisor | {"/admin/invoices"}, True, True)
 
 
 def test_templates_ask_only_for_permissions_that_exist():

@@ -1,0 +1,1 @@
+"""Customer support: shipping reminders (催发货) and messages to customer service, with replies."""
