@@ -84,15 +84,15 @@ async def pdf(request: Request) -> Response:
 
 routes = [
     Route("/invoices", queue, name="admin_invoices"),
-    Route("/invoices/{invoice_id:int}/issue", issue, methods=["POST"], name="admin_issue_invoice"),
+    Route("/invoices/{invoice_id:id}/issue", issue, methods=["POST"], name="admin_issue_invoice"),
     Route(
-        "/invoices/{invoice_id:int}/reject", reject, methods=["POST"], name="admin_reject_invoice"
+        "/invoices/{invoice_id:id}/reject", reject, methods=["POST"], name="admin_reject_invoice"
     ),
     Route(
-        "/invoices/{invoice_id:int}/reversed",
+        "/invoices/{invoice_id:id}/reversed",
         reversed_,
         methods=["POST"],
         name="admin_record_invoice_reversal",
     ),
-    Route("/invoices/{invoice_id:int}/pdf", pdf, name="admin_invoice_pdf"),
+    Route("/invoices/{invoice_id:id}/pdf", pdf, name="admin_invoice_pdf"),
 ]
