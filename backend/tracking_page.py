@@ -1,7 +1,9 @@
 """The customer's order (tracking) page as a read model: three queries, masked, frozen.
 
 Three however many parcels the order travels in: the order's head, its lines joined to the
-parcel lines that carry them, and its shipments joined to their events.
+parcel lines that carry them, and its shipments joined to their events. A fourth, the
+order's 催发货 and messages with their replies, runs only for an order that has any: the
+head counts them, so the many orders nobody wrote about stay at three.
 
 It joins what several domains know about one order (the order and its address, its
 shipments, address requests and returns), so it lives beside them, not inside one.
@@ -41,6 +43,9 @@ from backend.orders.models import (
     SalesChannel,
 )
 from backend.refunds.models import ReturnRequest
+from backend.support.lifecycle import RequestKind, RequestStatus
+from backend.support.models import SupportRequest
+from backend.support.service import RequestView, read_order_requests
 
 
 class ProgressStep(StrEnum):
@@ -134,6 +139,7 @@ class TrackingView:
     parcels: tuple[ParcelView, ...]  # the outbound parcels that count, oldest first
     waiting: tuple[ParcelItem, ...]  # what no parcel carries yet (待发货)
     progress: ProgressStep
+    requests: tuple[RequestView, ...] = ()  # 催发货 and messages, oldest first, with replies
 
     @property
     def partly_shipped(self) -> bool:
@@ -201,6 +207,24 @@ _HEAD = (
         .scalar_subquery()
         .label("returns_updated_at"),
         SESSION_IS_CURRENT.label("session_is_current"),
+        Order.delivered_at,
+        select(func.max(SupportRequest.reminder_day))
+        .where(SupportRequest.order_id == Order.id)
+        .scalar_subquery()
+        .label("last_reminder_day"),
+        select(func.count(SupportRequest.id))
+        .where(
+            SupportRequest.order_id == Order.id,
+            SupportRequest.kind == RequestKind.MESSAGE,
+            SupportRequest.status == RequestStatus.OPEN,
+        )
+        .scalar_subquery()
+        .label("open_messages"),
+        # A new request or a reply changes this, so a cached page is never stale about them.
+        select(func.max(func.coalesce(SupportRequest.replied_at, SupportRequest.created_at)))
+        .where(SupportRequest.order_id == Order.id)
+        .scalar_subquery()
+        .label("support_updated_at"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .outerjoin(_DECIDED, _DECIDED.id == _LATEST_DECIDED_ID)
@@ -243,6 +267,10 @@ class TrackingHead:
         return decide(facts, now, rules)
 
     @property
+    def has_requests(self) -> bool:
+        return self.row.support_updated_at is not None
+
+    @property
     def request_decision(self) -> RequestDecision | None:
         """None while no request was answered, and while a newer one awaits an answer."""
         if self.row.decided_status is None or self.row.requests_pending:
@@ -269,7 +297,10 @@ def get_tracking_head(
         return None
     if not row.session_is_current:
         raise SessionEnded
-    version = f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
+    version = (
+        f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
+        f"|{row.support_updated_at}"
+    )
     return TrackingHead(row.id, version, row)
 
 
@@ -278,6 +309,7 @@ def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingVi
     with database.engine.connect() as connection:
         line_rows = connection.execute(LINES_WITH_PARCEL_LINES, {"order_id": head.order_id}).all()
         shipments = list_shipment_views(connection, head.order_id)
+        requests = read_order_requests(connection, head.order_id) if head.has_requests else ()
     row = head.row
     order_parcels = assemble_parcels(shipments, line_rows)
     lines = {
@@ -307,6 +339,7 @@ def complete_tracking_view(database: Database, head: TrackingHead) -> TrackingVi
         progress=progress_step(
             status, [parcel.shipment.status for parcel in order_parcels.parcels]
         ),
+        requests=requests,
     )
 
 

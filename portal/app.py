@@ -45,6 +45,7 @@ from portal.routes import (
     invoices,
     miniprogram,
     returns,
+    support,
     tracking,
     warehouse,
     warehouse_packing,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *address.routes,
             *returns.routes,
             *invoices.routes,
+            *support.routes,
             *wechat_oauth.routes,
             Mount("/api/miniprogram", routes=miniprogram.routes),
             Mount(

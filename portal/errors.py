@@ -16,8 +16,11 @@ from backend.invoices.lifecycle import InvoiceTransitionNotAllowed
 from backend.invoices.service import InvoiceNotAllowed, InvoiceNotFound
 from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
+from backend.orders.completion import ReceiptNotConfirmable, ReceiptNotYours
 from backend.orders.service import OrderNotFound
 from backend.staff.permissions import PermissionDenied
+from backend.support import service as support
+from portal import i18n
 from portal.calls import WriterBusy
 from portal.i18n import N_
 from portal.rendering import is_htmx, render
@@ -206,6 +209,50 @@ async def address_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+_SUPPORT_PROBLEMS: dict[type[Exception], tuple[int, str]] = {
+    support.ReminderAlreadySentToday: (
+        429,
+        N_("You already sent a reminder today. You can send another one tomorrow."),
+    ),
+    support.ReminderNotNeeded: (
+        409,
+        N_("A reminder can be sent once the promised shipping time has passed."),
+    ),
+    support.MessageEmpty: (422, N_("Please write your message first.")),
+    support.MessageTooLong: (422, N_("Your message is too long: at most %(limit)s characters.")),
+    support.TooManyOpenMessages: (
+        429,
+        N_("Customer service has not answered your earlier messages yet. Please wait for them."),
+    ),
+    ReceiptNotConfirmable: (
+        409,
+        N_("Receipt can be confirmed only once the parcel has been delivered."),
+    ),
+}
+
+
+async def support_problem(request: Request, exc: Exception) -> Response:
+    """A refused 催发货, message or 确认收货: said plainly; htmx shows it inside the card."""
+    status, message = _SUPPORT_PROBLEMS[type(exc)]
+    text = i18n.gettext(message)
+    if isinstance(exc, support.MessageTooLong):
+        text = text % {"limit": exc.limit}
+    public_no = request.path_params.get("public_no", "")
+    context = {
+        "message": text,
+        "back_path": request.app.url_path_for("tracking", public_no=public_no),
+    }
+    return render(
+        request,
+        "customer/support_problem.html",
+        context,
+        partial="customer/_support_problem.html",
+        status_code=status,
+        # Only the refusal's slot changes: a typed message stays in its box to be fixed.
+        headers={"HX-Retarget": "#support_problem", "HX-Reswap": "outerHTML"},
+    )
+
+
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
     changes.AddressLocked: address_problem,
     **{error: address_problem for error in _ADDRESS_PROBLEMS},
@@ -218,6 +265,11 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     InvoiceNotFound: not_found,
     InvoiceNotAllowed: conflict,
     InvoiceTransitionNotAllowed: conflict,
+    **{error: support_problem for error in _SUPPORT_PROBLEMS},
+    # The routes find the order through the customer's session first; these are tampering.
+    support.SupportOrderNotFound: not_found,
+    support.SupportNotYours: not_found,
+    ReceiptNotYours: not_found,
     # Every SQLAlchemy error passes here; only an outage stays, the rest go on to the 500.
     sa_exc.SQLAlchemyError: database_unavailable,
     WriterBusy: database_unavailable,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,9 +72,23 @@ class SupportRequestNotFound(LookupError):
 
 def promised_ship_by(order: Order, promise: timedelta) -> datetime | None:
     """When the order should have left, for orders still waiting to ship."""
-    if OrderStatus(order.status) not in AWAITING_SHIPMENT or order.paid_at is None:
+    return ship_by(OrderStatus(order.status), order.paid_at, promise)
+
+
+def ship_by(status: OrderStatus, paid_at: datetime | None, promise: timedelta) -> datetime | None:
+    """The shipping promise from the order's facts alone (the tracking page has no ORM row)."""
+    if status not in AWAITING_SHIPMENT or paid_at is None:
         return None
-    return order.paid_at + promise
+    return paid_at + promise
+
+
+def can_send_reminder(due: datetime | None, last_reminder_day: date | None, now: datetime) -> bool:
+    """What send_reminder checks, for the page to offer the button only when it would work."""
+    return due is not None and now >= due and last_reminder_day != shanghai_date(now)
+
+
+def can_leave_message(open_messages: int) -> bool:
+    return open_messages < MAX_OPEN_MESSAGES
 
 
 def _customer_order(session: Session, order_id: int, actor: Actor) -> Order:
@@ -214,18 +228,43 @@ class RequestView:
     replied_at: datetime | None
 
 
+# Built once: the tracking page runs it on the connection it already holds.
+_ORDER_REQUESTS = (
+    select(
+        SupportRequest.id,
+        SupportRequest.kind,
+        SupportRequest.status,
+        SupportRequest.body,
+        SupportRequest.created_at,
+        SupportRequest.reply,
+        SupportRequest.replied_at,
+    )
+    .where(SupportRequest.order_id == bindparam("order_id"))
+    .order_by(SupportRequest.created_at, SupportRequest.id)
+)
+
+
+def read_order_requests(connection: Connection, order_id: int) -> tuple[RequestView, ...]:
+    """One query on a connection the caller holds (the tracking page's own)."""
+    rows = connection.execute(_ORDER_REQUESTS, {"order_id": order_id}).all()
+    return tuple(
+        RequestView(
+            r.id,
+            RequestKind(r.kind),
+            RequestStatus(r.status),
+            r.body,
+            r.created_at,
+            r.reply,
+            r.replied_at,
+        )
+        for r in rows
+    )
+
+
 def list_order_requests(database: Database, order_id: int) -> list[RequestView]:
     """An order's reminders and messages, oldest first (tracking page and staff order page)."""
-    with database.read() as session:
-        rows = session.scalars(
-            select(SupportRequest)
-            .where(SupportRequest.order_id == order_id)
-            .order_by(SupportRequest.created_at, SupportRequest.id)
-        ).all()
-        return [
-            RequestView(r.id, r.kind, r.status, r.body, r.created_at, r.reply, r.replied_at)
-            for r in rows
-        ]
+    with database.engine.connect() as connection:
+        return list(read_order_requests(connection, order_id))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from backend.refunds.silent_parcels import list_silent_return_parcels
 from backend.search import search_orders
 from backend.staff.accounts import InvalidCredentials, LoginLocked, end_session, log_in
 from backend.staff.permissions import Permission
+from backend.support.service import list_order_requests
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
@@ -122,6 +123,7 @@ async def order_detail(request: Request) -> Response:
     )
     form = await calls.read(request, waybill_form, database, order_id) if can_record else None
     stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
+    support_requests = await calls.read(request, list_order_requests, database, order_id)
 
     return render(
         request,
@@ -142,6 +144,8 @@ async def order_detail(request: Request) -> Response:
             "carriers": CARRIER_NAMES,
             "can_allocate": staff.can(Permission.ALLOCATE_STOCK),
             "stock": stock,
+            "support_requests": support_requests,
+            "can_answer": staff.can(Permission.ANSWER_CUSTOMERS),
         },
     )
 

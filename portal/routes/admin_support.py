@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from backend.staff.permissions import Permission
 from backend.support import service as support
 from backend.support.lifecycle import RequestTransitionNotAllowed
 from portal import calls
+from portal.paths import IdConvertor
 from portal.rendering import redirect
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import require_staff
@@ -30,6 +32,10 @@ async def answer(request: Request) -> Response:
             staff.actor(client_ip(request)),
             str(form.get("reply", "")),
         )
+    # From the order page, back to it; from the operations queue, back to the queue.
+    order_id = str(form.get("order_id", ""))
+    if re.fullmatch(IdConvertor.regex, order_id):
+        return redirect(request, "admin_order", order_id=int(order_id))
     return redirect(request, "admin_operations")
 
 

@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from backend.clock import utcnow
 from backend.invoices.service import INVOICEABLE_ORDER_STATES
+from backend.operations import SHIP_PROMISE
+from backend.order_page_actions import receipt_decision, return_window, support_panel
 from backend.orders.access import CustomerSession
 from backend.orders.queries import list_customer_orders
 from backend.refunds.service import RETURNABLE
@@ -74,6 +76,9 @@ NOTICES = {
     "address_changed": N_("Your address has been changed. The phone on the order was told."),
     "address_requested": N_("Your change request was sent to customer service."),
     "intercept_requested": N_("Your redirect request was sent to customer service."),
+    "reminder_sent": N_("Your reminder was sent. The shop has been asked to ship."),
+    "message_sent": N_("Your message was sent to customer service."),
+    "receipt_confirmed": N_("Thank you for confirming. The order is complete."),
 }
 
 
@@ -95,7 +100,7 @@ async def _page(
     page = cache.get(key)
     if page is None:
         view = await calls.read(request, complete_tracking_view, request.app.state.database, head)
-        now = utcnow()
+        now, settings = utcnow(), request.app.state.settings
         page = render_page(
             request,
             template,
@@ -104,13 +109,17 @@ async def _page(
                 "marker": _marker(head),
                 "steps": PROGRESS_STEPS,
                 "current_step": PROGRESS_STEPS.index(view.progress),
-                "refresh_seconds": request.app.state.settings.tracking_refresh_seconds,
-                "decision": head.address_decision(now, request.app.state.settings.rules.addresses),
+                "refresh_seconds": settings.tracking_refresh_seconds,
+                "decision": head.address_decision(now, settings.rules.addresses),
                 "request_decision": head.request_decision,
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
+                "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
+                "receipt": receipt_decision(head, settings.auto_complete_days),
+                "support": support_panel(head, view.requests, now, SHIP_PROMISE),
+                "support_notice": None,
                 "latest_return_id": head.row.latest_return_id,
                 "in_miniprogram": in_miniprogram,
                 "jssdk_url": JSSDK_URL,
