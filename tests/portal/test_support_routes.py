@@ -63,3 +63,38 @@ def test_receipt_is_refused_before_delivery_and_someone_elses_order_is_404(clien
     assert post(client, f"/orders/{other.public_no}/receipt").status_code == 404
     with database.read() as session:
         assert session.get(Order, other.id).status == OrderStatus.DELIVERED
+
+
+def test_the_staff_answer_shows_on_the_customers_page_in_four_queries(client, database, settings):
+    from sqlalchemy import event
+    from starlette.testclient import TestClient
+
+    from backend.staff.models import Role
+    from portal.app import create_app
+    from tests.portal.helpers import staff_login
+
+    order = make_order(database, status=OrderStatus.PAID)
+    open_short_link(client, database, order.id)
+    post(client, f"/orders/{order.public_no}/messages", {"body": "能开发票吗"})
+    [request] = requests_of(database, order.id)
+    with TestClient(create_app(settings, database)) as staff:
+        staff_login(staff, database, Role.SUPPORT)
+        assert "能开发票吗" in staff.get(f"/admin/orders/{order.id}").text
+        token = csrf_token(staff, "/admin/login")
+        answer = staff.post(
+            f"/admin/support/{request.id}/answer",
+            data={"reply": "可以", "order_id": str(order.id)},
+            headers={"X-CSRF-Token": token},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == f"/admin/orders/{order.id}"
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        page = client.get(f"/orders/{order.public_no}")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    assert "客服回复" in page.text and "可以" in page.text
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 4, selects  # the head, lines, shipments, and the requests
