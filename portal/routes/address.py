@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.orders import address_changes as changes
 from backend.orders.address_fields import AddressFieldInvalid
@@ -24,7 +23,7 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import is_htmx, render
-from portal.routes.customer_access import client_ip
+from portal.routes.customer_access import customer_actor
 
 FIELDS = ("recipient_name", "phone", "province", "city", "district", "street")
 FIELD_LIMITS = {
@@ -70,15 +69,6 @@ def _decision(request: Request, head: TrackingHead) -> AddressDecision:
 
 def _is_intercept(request: Request, decision: AddressDecision) -> bool:
     return decision.can_request_intercept
-
-
-def _actor(request: Request, head: TrackingHead) -> Actor:
-    return Actor(
-        ActorKind.CUSTOMER,
-        f"customer:{head.row.public_no}",
-        ip=client_ip(request),
-        channel="portal",
-    )
 
 
 def _values(form: FormData | None = None) -> dict[str, str]:
@@ -172,7 +162,7 @@ async def submit(request: Request) -> Response:
         request.app.state.database,
         head.order_id,
         address,
-        _actor(request, head),
+        customer_actor(request, head.row.public_no),
         request.app.state.settings.rules.addresses,
         kind=kind,
     )
@@ -221,7 +211,7 @@ async def confirm(request: Request) -> Response:
             head.order_id,
             change_id,
             code,
-            _actor(request, head),
+            customer_actor(request, head.row.public_no),
             request.app.state.settings.rules.addresses,
         )
     except changes.VerificationCodeWrong as wrong:

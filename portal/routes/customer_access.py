@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from backend.actors import Actor, ActorKind
 from backend.orders import access
 from portal import calls
 from portal.forms import form_text
@@ -25,6 +26,13 @@ NOTICES = {
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def customer_actor(request: Request, public_no: str) -> Actor:
+    """The customer acting from one order's page; the verbs check the order is that one."""
+    return Actor(
+        ActorKind.CUSTOMER, f"customer:{public_no}", ip=client_ip(request), channel="portal"
+    )
 
 
 def _enter(request: Request, grant: access.CustomerGrant) -> Response:

@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.actors import Actor, ActorKind
 from backend.invoices import service, views
 from backend.invoices.models import TitleKind
 from backend.tracking_page import TrackingHead, get_tracking_head
@@ -15,7 +14,7 @@ from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import render
-from portal.routes.customer_access import client_ip
+from portal.routes.customer_access import customer_actor
 
 TITLE_ERRORS = {
     "title": N_("Enter the invoice title."),
@@ -70,12 +69,7 @@ async def request_invoice(request: Request) -> Response:
         }
     kind = TitleKind.COMPANY if values["kind"] == "company" else TitleKind.PERSONAL
     title = service.InvoiceTitle(kind, values["title"], values["tax_number"], values["email"])
-    actor = Actor(
-        ActorKind.CUSTOMER,
-        f"customer:{head.row.public_no}",
-        ip=client_ip(request),
-        channel="portal",
-    )
+    actor = customer_actor(request, head.row.public_no)
     database = request.app.state.database
     try:
         await calls.write(

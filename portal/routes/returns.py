@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.actors import Actor, ActorKind
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.service import DuplicateWaybill
 from backend.orders.lifecycle import OrderStatus
@@ -22,7 +21,7 @@ from portal.forms import form_text
 from portal.i18n import N_, current_locale
 from portal.refund_words import explain_all, gateway_name, refunded_to, what_happens_now
 from portal.rendering import is_htmx, render
-from portal.routes.customer_access import client_ip
+from portal.routes.customer_access import customer_actor
 
 # What a photo upload may weigh on the wire; the browser compresses long before this.
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
@@ -182,12 +181,7 @@ async def file_return(request: Request) -> Response:
     refund_type_text = form_text(form, "refund_type", 20)
     if refund_type_text not in {str(t) for t in RefundType}:
         return _form(request, head, N_("Choose refund only or return and refund."), 422)
-    actor = Actor(
-        ActorKind.CUSTOMER,
-        f"customer:{head.row.public_no}",
-        ip=client_ip(request),
-        channel="portal",
-    )
+    actor = customer_actor(request, head.row.public_no)
     try:
         filed = await calls.write(
             request,
@@ -269,15 +263,6 @@ def _return_id(request: Request) -> int:
     return int(request.path_params["return_id"])  # {return_id:id}: a plausible id already
 
 
-def _customer_actor(request: Request, head: TrackingHead) -> Actor:
-    return Actor(
-        ActorKind.CUSTOMER,
-        f"customer:{head.row.public_no}",
-        ip=client_ip(request),
-        channel="portal",
-    )
-
-
 def _back_to_progress(request: Request, head: TrackingHead, return_id: int) -> Response:
     target = str(
         request.app.url_path_for(
@@ -301,7 +286,7 @@ async def send_back(request: Request) -> Response:
             _customer_id(request),
             form_text(form, "carrier", 32),
             form_text(form, "tracking_no", 40),
-            _customer_actor(request, head),
+            customer_actor(request, head.row.public_no),
         )
     except (service.ReturnInvalid, DuplicateWaybill):
         return await _progress_page(
@@ -326,7 +311,7 @@ async def ask_again(request: Request) -> Response:
             form_text(form, "description", 500, multiline=True),
             photo_ids,
             request.app.state.settings.rules.refunds,
-            _customer_actor(request, head),
+            customer_actor(request, head.row.public_no),
         )
     except service.ReturnInvalid:
         return await _progress_page(

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.operations import SHIP_PROMISE
 from backend.order_page_actions import support_panel
@@ -21,7 +20,7 @@ from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import form_text
 from portal.rendering import is_htmx, render
-from portal.routes.customer_access import client_ip
+from portal.routes.customer_access import customer_actor
 from portal.routes.tracking import NOTICES
 
 
@@ -35,16 +34,6 @@ async def _head(request: Request) -> TrackingHead:
     if head is None:
         raise HTTPException(404)
     return head
-
-
-def _actor(request: Request, head: TrackingHead) -> Actor:
-    # Customer actors are named after the order whose page they act from (the verbs check it).
-    return Actor(
-        ActorKind.CUSTOMER,
-        f"customer:{head.row.public_no}",
-        ip=client_ip(request),
-        channel="portal",
-    )
 
 
 def _to_tracking(request: Request, head: TrackingHead, notice: str) -> Response:
@@ -74,7 +63,7 @@ async def remind(request: Request) -> Response:
         support.send_reminder,
         database,
         head.order_id,
-        _actor(request, head),
+        customer_actor(request, head.row.public_no),
         promise=SHIP_PROMISE,
     )
     return await _done(request, head, "reminder_sent")
@@ -87,7 +76,12 @@ async def leave_message(request: Request) -> Response:
         body = form_text(form, "body", support.MESSAGE_MAX_CHARS * 2, multiline=True)
     database = request.app.state.database
     await calls.write(
-        request, support.leave_message, database, head.order_id, _actor(request, head), body
+        request,
+        support.leave_message,
+        database,
+        head.order_id,
+        customer_actor(request, head.row.public_no),
+        body,
     )
     return await _done(request, head, "message_sent")
 
@@ -97,7 +91,13 @@ async def receipt(request: Request) -> Response:
     async with request.form(max_files=0, max_fields=2):
         pass
     database = request.app.state.database
-    await calls.write(request, confirm_receipt, database, head.order_id, _actor(request, head))
+    await calls.write(
+        request,
+        confirm_receipt,
+        database,
+        head.order_id,
+        customer_actor(request, head.row.public_no),
+    )
     return _to_tracking(request, head, "receipt_confirmed")
 
 
