@@ -55,6 +55,7 @@ NEEDS: dict[str, Permission | str] = {
     "wechat_push_verify": WEBHOOK,
     "tracking": CUSTOMER,
     "timeline": CUSTOMER,
+    "order_history": CUSTOMER,
     "address_edit": CUSTOMER,
     "address_submit": CUSTOMER,
     "address_parse": CUSTOMER,
