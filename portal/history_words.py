@@ -16,7 +16,7 @@ _TITLES: dict[str | tuple[str, str], str] = {
     "paid": N_("Payment received"),
     "packed": N_("Packed at the warehouse"),
     "shipped": N_("Shipped"),
-    "delivered": N_("Delivered"),
+    "delivered": N_("Order delivered"),
     "completed": N_("Order completed"),
     "cancelled": N_("Order cancelled"),
     ("address_requested", "edit"): N_("You asked to change the address"),
