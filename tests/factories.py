@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -18,7 +18,10 @@ from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.fulfilment.waybills import WaybillSource, record_waybill
+from backend.jobs.worker import Worker
 from backend.logistics.service import add_outbound_parcel, ship_parcel
+from backend.notifications.base import SendResult
+from backend.notifications.outbox import SEND, NotificationConfig, send_notification
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import Order, OrderLine, PaymentMethod, SalesChannel
 from backend.orders.service import (
@@ -206,3 +209,25 @@ def ship_in_parcels(
         ).shipment_id
         for carrier, number, units_by_sku in parcels
     ]
+
+
+class AcceptingSms:
+    """An SMS provider that accepts every message: the outbox's real send path, in-process."""
+
+    def send(
+        self, phone: str, template_code: str, template_params: Mapping[str, str], out_id: str
+    ) -> SendResult:
+        return SendResult("test", out_id, f"biz-{out_id}")
+
+
+def send_queued_sms(database: Database) -> None:
+    """Run the outbox's queued sends through the worker, as production does, at any hour."""
+    config = NotificationConfig(
+        sms=AcceptingSms(),
+        sms_templates={"shipped": "SMS_SHIPPED", "delivered": "SMS_DELIVERED"},
+        link_base="https://t.example.cn",
+        link_lifetime=timedelta(days=30),
+        quiet_start=time(0),
+        quiet_end=time(0),
+    )
+    Worker(database, {SEND: lambda db, p: send_notification(db, config, p)}).run_until_idle()

@@ -6,7 +6,7 @@ import io
 from datetime import timedelta
 
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
@@ -15,7 +15,7 @@ from backend.invoices.service import InvoiceTitle, reject_invoice, request_invoi
 from backend.jobs.models import Job
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
-from backend.notifications.models import Notification, NotificationStatus
+from backend.notifications.models import Notification
 from backend.order_history import PAGE_SIZE, READERS, Cursor, read_history_page
 from backend.orders.address_changes import (
     confirm_address_change,
@@ -33,7 +33,7 @@ from backend.refunds.service import file_return
 from backend.staff.models import Role
 from backend.support.service import answer_request, leave_message
 from tests.browser.parcels import record_events
-from tests.factories import make_order
+from tests.factories import make_order, send_queued_sms
 
 SUPPORT = Actor(ActorKind.STAFF, "客服小李", role=Role.SUPERVISOR)
 FINANCE = Actor(ActorKind.STAFF, "财务小王", role=Role.FINANCE)
@@ -178,13 +178,7 @@ def test_a_sent_sms_shows_the_masked_phone_and_an_unsent_one_is_not_shown(databa
         queued = session.scalars(select(Notification).where(Notification.order_id == order.id))
         assert list(queued), "shipping queues an SMS"
     assert not [e for e in everything(database, order.id)[0] if e.kind == "notified"]
-    # The outbox worker marks a message sent once the provider accepted it.
-    with database.write() as session:
-        session.execute(
-            update(Notification)
-            .where(Notification.order_id == order.id)
-            .values(status=NotificationStatus.SENT, sent_at=utcnow())
-        )
+    send_queued_sms(database)
     [sent] = [e for e in everything(database, order.id)[0] if e.kind == "notified"]
     assert sent.detail == "138****8000" and sent.state == "shipped"
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import event
 
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
-from backend.notifications.models import Notification, NotificationStatus
 from backend.orders.access import revoke_links
 from backend.orders.lifecycle import OrderStatus
 from backend.staff.models import Role
 from tests.browser.parcels import record_events
-from tests.factories import make_order
+from tests.factories import make_order, send_queued_sms
 from tests.portal.helpers import csrf_token, open_short_link
 
 ADMIN = Actor(ActorKind.STAFF, "管理员", role=Role.ADMIN)
@@ -53,12 +52,7 @@ def test_the_customer_sees_the_order_newest_first_in_chinese(client, database):
 
 def test_a_sent_sms_shows_a_masked_phone(client, database):
     order = make_order(database, status=OrderStatus.SHIPPED)
-    with database.write() as session:
-        session.execute(
-            update(Notification)
-            .where(Notification.order_id == order.id)
-            .values(status=NotificationStatus.SENT, sent_at=utcnow())
-        )
+    send_queued_sms(database)
     open_short_link(client, database, order.id)
     page = client.get(history_of(order)).text
     assert "已给您发送短信通知" in page and "138****8000" in page
