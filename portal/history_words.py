@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.logistics.status import TrackingStatus
-from backend.notifications.models import Channel
+from backend.notifications.models import Channel, NotificationEvent
 from backend.order_history import HistoryEntry
 from backend.refunds.rules import RefundType
 from portal.i18n import N_
@@ -41,6 +41,20 @@ _TITLES: dict[str | tuple[str, str], str] = {
 }
 _UPDATE = N_("Order update")
 
+# Which notice a message was: the customer may have had several the same minute.
+_NOTICES: dict[str, str] = {
+    NotificationEvent.SHIPPED: N_("Shipping notice"),
+    NotificationEvent.OUT_FOR_DELIVERY: N_("Out-for-delivery notice"),
+    NotificationEvent.AVAILABLE_FOR_PICKUP: N_("Ready-for-pickup notice"),
+    NotificationEvent.DELIVERED: N_("Delivery notice"),
+    NotificationEvent.FAILED_ATTEMPT: N_("Failed-delivery notice"),
+    NotificationEvent.EXCEPTION: N_("Parcel problem notice"),
+    NotificationEvent.ADDRESS_CHANGED: N_("Address change notice"),
+    NotificationEvent.ADDRESS_REQUEST_APPROVED: N_("Address request approved notice"),
+    NotificationEvent.ADDRESS_REQUEST_REJECTED: N_("Address request refused notice"),
+    NotificationEvent.REFUND_SUCCEEDED: N_("Refund notice"),
+}
+
 
 def history_title(entry: HistoryEntry) -> str:
     """What happened, in the page's language; a carrier event says its tracking status."""
@@ -52,7 +66,9 @@ def history_title(entry: HistoryEntry) -> str:
 
 
 def history_kind_note(entry: HistoryEntry) -> str | None:
-    """The sort of after-sale request (仅退款, 退货退款), the only state shown as a note."""
+    """The sort of after-sale request (仅退款, 退货退款), or which notice we sent."""
     if entry.kind == "return_filed" and entry.state:
         return label(RefundType(entry.state))
+    if entry.kind == "notified" and entry.state in _NOTICES:
+        return _(_NOTICES[entry.state])
     return None

@@ -55,7 +55,7 @@ def test_a_sent_sms_shows_a_masked_phone(client, database):
     send_queued_sms(database)
     open_short_link(client, database, order.id)
     page = client.get(history_of(order)).text
-    assert "已给您发送短信通知" in page and "138****8000" in page
+    assert "已给您发送短信通知" in page and "138****8000" in page and "发货通知" in page
     assert "13800138000" not in page
 
 
