@@ -6,13 +6,20 @@ import io
 from datetime import timedelta
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.invoices.models import TitleKind
-from backend.invoices.service import InvoiceTitle, reject_invoice, request_invoice
+from backend.invoices.service import (
+    InvoiceTitle,
+    issue_invoice_with_pdf,
+    record_reversal,
+    reject_invoice,
+    request_invoice,
+)
 from backend.jobs.models import Job
+from backend.logistics.models import Shipment
 from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
 from backend.notifications.models import Notification
@@ -26,10 +33,14 @@ from backend.orders.address_policy import AddressRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import OrderLine
 from backend.orders.service import NewAddress
+from backend.refunds.gateways.base import GatewayRefund, RefundStatus
+from backend.refunds.models import Refund, ReturnRequest
+from backend.refunds.payouts import apply_gateway_result
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
+from backend.refunds.return_parcels import send_back
 from backend.refunds.rules import RefundRules, RefundType
-from backend.refunds.service import file_return
+from backend.refunds.service import file_return, review_return
 from backend.staff.models import Role
 from backend.support.service import answer_request, leave_message
 from tests.browser.parcels import record_events
@@ -37,6 +48,8 @@ from tests.factories import make_order, send_queued_sms
 
 SUPPORT = Actor(ActorKind.STAFF, "客服小李", role=Role.SUPERVISOR)
 FINANCE = Actor(ActorKind.STAFF, "财务小王", role=Role.FINANCE)
+REVIEWER = Actor(ActorKind.STAFF, "客服小张", role=Role.SUPERVISOR)
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def customer_of(order) -> Actor:
@@ -122,11 +135,14 @@ def test_a_free_edit_is_one_entry_and_a_refused_request_two_all_masked(database)
     assert "李四" not in flat and "王五" not in flat and "13912345678" not in flat
 
 
-def test_a_return_and_its_refund_read_filed_decided_and_money_back(database, tmp_path):
+def test_a_return_reads_filed_approved_money_back_and_the_invoice_reversed(database, tmp_path):
     order = make_order(database, status=OrderStatus.DELIVERED)
     picture = io.BytesIO()
     Image.new("RGB", (64, 64), (200, 30, 30)).save(picture, "JPEG")
     photo_id = store_photo(database, PhotoStore(tmp_path), order.id, picture.getvalue())
+    title = InvoiceTitle(TitleKind.PERSONAL, "张三")
+    invoice_id = request_invoice(database, order.id, order.customer_id, title, customer_of(order))
+    issue_invoice_with_pdf(database, invoice_id, PDF, FINANCE)
     with database.read() as session:
         line_id = session.scalars(select(OrderLine.id).where(OrderLine.order_id == order.id)).one()
     file_return(
@@ -148,6 +164,27 @@ def test_a_return_and_its_refund_read_filed_decided_and_money_back(database, tmp
     [decided] = [entry for entry in entries if entry.kind == "return_decided"]
     assert decided.state == "approved" and decided.amount_fen == 12_800
     assert "少了一盒" not in [entry.detail for entry in entries]
+    assert not [entry for entry in entries if entry.kind == "refund_paid"]
+    # The gateway's notify says the money is back: now, and only now, 退款成功.
+    with database.read() as session:
+        refund = session.scalars(select(Refund).where(Refund.order_id == order.id)).one()
+    paid_at = utcnow()
+    word = GatewayRefund(
+        refund.gateway,
+        refund.out_refund_no,
+        RefundStatus.SUCCESS,
+        "SUCCESS",
+        12_800,
+        success_time=paid_at,
+    )
+    assert apply_gateway_result(database, word)
+    newest = read_history_page(database, order.id).entries[0]
+    assert newest.kind == "refund_paid" and newest.amount_fen == 12_800 and newest.at == paid_at
+    # The money went back after the invoice was issued: finance records the 红冲.
+    record_reversal(database, invoice_id, FINANCE)
+    kinds = [entry.kind for entry in read_history_page(database, order.id).entries]
+    assert kinds[:2] == ["invoice_reversed", "refund_paid"]
+    assert kinds.index("invoice_issued") < kinds.index("invoice_requested")
 
 
 def test_messages_replies_and_invoices_carry_no_staff_name(database):
@@ -221,3 +258,66 @@ def test_a_cursor_that_is_not_ours_starts_from_the_newest():
         assert Cursor.decode(text) is None
     cursor = Cursor(utcnow(), 9, 12)
     assert Cursor.decode(cursor.encode()) == cursor
+
+
+def test_a_cancelled_order_reads_cancelled_after_placed(database):
+    order = make_order(database, status=OrderStatus.CANCELLED)
+    kinds = [entry.kind for entry in read_history_page(database, order.id).entries]
+    assert kinds == ["cancelled", "placed"]
+
+
+def test_a_voided_label_and_its_events_are_not_shown(database):
+    order = make_order(database, status=OrderStatus.SHIPPED)
+    record_events(database, order.id, [CarrierEvent(utcnow(), TrackingStatus.PICKED_UP, "已揽收")])
+    assert [e for e in read_history_page(database, order.id).entries if e.kind == "carrier"]
+    with database.write() as session:
+        # Voiding goes through the carrier's cancel API; only its outcome matters here.
+        session.execute(
+            update(Shipment).where(Shipment.order_id == order.id).values(voided_at=utcnow())
+        )
+    assert not [e for e in read_history_page(database, order.id).entries if e.kind == "carrier"]
+
+
+def return_of(database, order):
+    with database.read() as session:
+        line_id = session.scalars(select(OrderLine.id).where(OrderLine.order_id == order.id)).one()
+    file_return(
+        database,
+        order.id,
+        order.customer_id,
+        {line_id: 1},
+        RefundType.RETURN_AND_REFUND,
+        "no_reason_7_days",
+        "",
+        [],
+        RefundRules(),
+        customer_of(order),
+        review_only=True,
+    )
+    with database.read() as session:
+        return session.scalars(
+            select(ReturnRequest).where(ReturnRequest.order_id == order.id)
+        ).one()
+
+
+def test_a_refused_return_reads_with_the_reason_given_to_the_customer(database):
+    order = make_order(database, status=OrderStatus.DELIVERED)
+    request = return_of(database, order)
+    review_return(database, request.id, False, REVIEWER, reason="商品已拆封使用")
+    [decided] = [
+        e for e in read_history_page(database, order.id).entries if e.kind == "return_decided"
+    ]
+    assert decided.state == "rejected" and decided.detail == "商品已拆封使用"
+    assert "客服小张" not in repr(decided)
+
+
+def test_the_return_parcel_is_shown_with_its_waybill(database):
+    order = make_order(database, status=OrderStatus.DELIVERED)
+    request = return_of(database, order)
+    review_return(database, request.id, True, REVIEWER)
+    send_back(
+        database, request.id, order.customer_id, "yuantong", "yt 1234 5678", customer_of(order)
+    )
+    newest = read_history_page(database, order.id).entries[0]
+    assert newest.kind == "return_parcel"
+    assert (newest.carrier_code, newest.tracking_no) == ("yuantong", "YT12345678")
