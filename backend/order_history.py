@@ -52,6 +52,7 @@ PAGE_SIZE = 20
 ORDER_ID = bindparam("order_id", type_=Integer)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_LARGEST_ROW_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class Cursor:
         parts = (text or "").split("_")
         if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
             return None
-        if len(parts[0]) > 17 or len(parts[1]) > 4 or len(parts[2]) > 18:
+        # Row ids are PostgreSQL INTEGERs: a larger bound value fails the query, not the page.
+        if len(parts[0]) > 17 or len(parts[1]) > 4 or int(parts[2]) > _LARGEST_ROW_ID:
             return None
         at = _EPOCH + int(parts[0]) * _MICROSECOND
         return cls(at, int(parts[1]), int(parts[2]))

@@ -254,6 +254,7 @@ def test_a_cursor_that_is_not_ours_starts_from_the_newest():
         "1.5_2_3",
         "９_1_1",
         "9" * 40 + "_1_1",
+        "1_1_2147483648",  # more than a PostgreSQL INTEGER id
     ):
         assert Cursor.decode(text) is None
     cursor = Cursor(utcnow(), 9, 12)

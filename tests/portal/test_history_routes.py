@@ -109,9 +109,15 @@ def test_a_page_costs_two_queries(client, database):
 def test_a_cursor_that_is_not_ours_shows_the_newest_page(client, database):
     order = make_order(database, status=OrderStatus.PAID)
     open_short_link(client, database, order.id)
-    for bad in ("x", "1_2", "99999999999999999999_1_1", "%00", "-5_1_1"):
+    too_large = "9" * 17 + "_9999_" + "9" * 18  # more than a PostgreSQL INTEGER holds
+    for bad in ("x", "1_2", "99999999999999999999_1_1", "%00", "-5_1_1", too_large):
         page = client.get(history_of(order), params={"before": bad})
         assert page.status_code == 200 and titles(page.text)[-1] == "已下单"
+    # Well formed but edited by hand: the largest is after everything, the smallest before.
+    latest = client.get(history_of(order), params={"before": "9" * 17 + "_9999_2147483647"})
+    assert latest.status_code == 200 and titles(latest.text)[-1] == "已下单"
+    earliest = client.get(history_of(order), params={"before": "0_0_0"})
+    assert earliest.status_code == 200 and titles(earliest.text) == []
 
 
 def test_someone_elses_order_is_404_and_a_revoked_link_ends_the_visit(client, database):
