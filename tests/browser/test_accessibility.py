@@ -174,6 +174,7 @@ def customer_visits(database: Database, seeded: Seeded) -> Iterator[tuple[str, C
         "return progress",
         go(f"/orders/{seeded.delivered.public_no}/returns/{seeded.return_id}"),
     )
+    yield "order history", go(f"/orders/{seeded.delivered.public_no}/history")
 
 
 STAFF_PAGES = (
