@@ -130,3 +130,12 @@ def test_someone_elses_order_is_404_and_a_revoked_link_ends_the_visit(client, da
     ended = client.get(history_of(order), follow_redirects=False)
     assert ended.status_code == 303 and "session_ended" in ended.headers["location"]
     assert client.get(history_of(order), follow_redirects=False).status_code == 303
+
+
+def test_every_source_of_the_timeline_has_words_for_the_customer():
+    """A new reader in backend/order_history.READERS fails here until it has a title."""
+    from backend.order_history import READERS
+    from portal.history_words import _TITLES
+
+    named = {key if isinstance(key, str) else key[0] for key in _TITLES}
+    assert {reader.kind for reader in READERS} - {"carrier"} <= named
