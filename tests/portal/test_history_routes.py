@@ -139,3 +139,11 @@ def test_every_source_of_the_timeline_has_words_for_the_customer():
 
     named = {key if isinstance(key, str) else key[0] for key in _TITLES}
     assert {reader.kind for reader in READERS} - {"carrier"} <= named
+
+
+def test_the_timeline_speaks_english_when_asked(client, database):
+    order = make_order(database, status=OrderStatus.PAID)
+    open_short_link(client, database, order.id)
+    client.get("/language", params={"to": "en", "next": "/"})
+    shown = titles(client.get(history_of(order)).text)
+    assert shown == ["Payment received", "Order placed"]
