@@ -1,8 +1,10 @@
-"""What the customer may do on their order page besides the address: remind, write, confirm, return.
+"""What the customer may do on their order page besides the address: cancel, remind, write,
+confirm, return.
 
 Decided here from the tracking head's row (no query of its own), with the same rules the
 verbs check again on POST: backend/support/service.py for 催发货 and messages,
-backend/orders/completion.py for 确认收货, RefundRules for the return window.
+backend/orders/completion.py for 确认收货, RefundRules for the return window,
+backend/refunds/cancellation.py for 取消订单.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from datetime import date, datetime, timedelta
 
 from backend.clock import shanghai_date
 from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import PaymentMethod, SalesChannel
+from backend.refunds.cancel_lifecycle import CancelPath, CancelStatus
+from backend.refunds.cancellation import SELF_SERVICE_PATHS, decide_path
 from backend.refunds.rules import RefundRules, days_since_delivery
 from backend.support.service import RequestView, can_leave_message, can_send_reminder, ship_by
 from backend.tracking_page import TrackingHead
@@ -98,3 +103,34 @@ def return_window(
         return None
     last_day = shanghai_date(delivered_at) + timedelta(days=rules.return_window_days)
     return ReturnWindow(last_day, days_left)
+
+
+@dataclass(frozen=True)
+class CancelOffer:
+    """取消订单: what a cancel would do now, or how the one already made is going."""
+
+    path: CancelPath  # NONE: nothing to offer; a made cancel keeps the path it took
+    channel: SalesChannel  # PLATFORM: whose page to cancel on
+    refund_fen: int  # made: what is refunded; offered: what was paid (less refunds, by the verb)
+    made: bool
+    status: CancelStatus | None  # the made cancel's progress
+
+    @property
+    def can_cancel(self) -> bool:
+        return not self.made and self.path in SELF_SERVICE_PATHS
+
+
+def cancel_offer(head: TrackingHead) -> CancelOffer:
+    row = head.row
+    if row.cancel_path is not None:
+        return CancelOffer(
+            CancelPath(row.cancel_path),
+            SalesChannel(row.channel),
+            int(row.cancel_refund_fen),
+            made=True,
+            status=CancelStatus(row.cancel_status),
+        )
+    method = PaymentMethod(row.payment_method) if row.payment_method else None
+    path = decide_path(OrderStatus(row.status), method)
+    paid = int(row.paid_fen or 0)
+    return CancelOffer(path, SalesChannel(row.channel), paid, made=False, status=None)

@@ -28,7 +28,13 @@ from backend.orders.models import (
     WarehouseStock,
     WechatOAuthNonce,
 )
-from backend.refunds.models import Refund, ReturnLine, ReturnPhoto, ReturnRequest
+from backend.refunds.models import (
+    OrderCancellation,
+    Refund,
+    ReturnLine,
+    ReturnPhoto,
+    ReturnRequest,
+)
 from backend.staff.models import StaffSession, StaffUser
 from backend.support.models import SupportRequest
 
@@ -47,6 +53,7 @@ __all__ = [
     "LookupAttempt",
     "Notification",
     "Order",
+    "OrderCancellation",
     "OrderLine",
     "ParcelLabel",
     "ReconciliationReport",

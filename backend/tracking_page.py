@@ -42,7 +42,7 @@ from backend.orders.models import (
     Order,
     SalesChannel,
 )
-from backend.refunds.models import ReturnRequest
+from backend.refunds.models import OrderCancellation, ReturnRequest
 from backend.support.lifecycle import RequestKind, RequestStatus
 from backend.support.models import SupportRequest
 from backend.support.service import RequestView, read_order_requests
@@ -154,6 +154,7 @@ class TrackingView:
 
 
 _DECIDED = aliased(AddressChange, name="decided")
+_CANCEL = aliased(OrderCancellation, name="cancellation")
 _LATEST_DECIDED_ID = (
     select(AddressChange.id)
     .where(AddressChange.order_id == Order.id, AddressChange.decided_by.is_not(None))
@@ -225,9 +226,15 @@ _HEAD = (
         .where(SupportRequest.order_id == Order.id)
         .scalar_subquery()
         .label("support_updated_at"),
+        Order.payment_method,
+        _CANCEL.path.label("cancel_path"),
+        _CANCEL.status.label("cancel_status"),
+        _CANCEL.refund_fen.label("cancel_refund_fen"),
+        _CANCEL.updated_at.label("cancel_updated_at"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .outerjoin(_DECIDED, _DECIDED.id == _LATEST_DECIDED_ID)
+    .outerjoin(_CANCEL, _CANCEL.order_id == Order.id)
     .where(Order.public_no == bindparam("public_no"), Order.customer_id == bindparam("customer_id"))
 )
 
@@ -299,7 +306,7 @@ def get_tracking_head(
         raise SessionEnded
     version = (
         f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
-        f"|{row.support_updated_at}"
+        f"|{row.support_updated_at}|{row.cancel_updated_at}"
     )
     return TrackingHead(row.id, version, row)
 

@@ -18,6 +18,8 @@ from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
 from backend.orders.completion import ReceiptNotConfirmable, ReceiptNotYours
 from backend.orders.service import OrderNotFound
+from backend.refunds import cancellation
+from backend.refunds.cancel_lifecycle import CancelPath, CancelTransitionNotAllowed
 from backend.staff.permissions import PermissionDenied
 from backend.support import service as support
 from portal import i18n
@@ -231,6 +233,38 @@ _SUPPORT_PROBLEMS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
+_CANCEL_REFUSALS: dict[CancelPath, str] = {
+    CancelPath.IN_TRANSIT: N_(
+        "The carrier already has your parcel, so it can no longer simply be cancelled. "
+        "Customer service can ask the carrier to send it back, or you can refuse it on "
+        "delivery (拒收)."
+    ),
+    CancelPath.PLATFORM: N_(
+        "This order's cancellations and refunds are handled by the shop's platform. "
+        "Open the order in that app and cancel it there."
+    ),
+}
+_CANCEL_NOT_HERE = N_(
+    "This order can no longer be cancelled here. For a return or refund, use After-sale "
+    "on the order page."
+)
+
+
+async def cancel_problem(request: Request, exc: Exception) -> Response:
+    """A cancel refused (it moved on, or is not ours to cancel), or a tampered reason."""
+    if isinstance(exc, cancellation.CancelReasonInvalid):
+        status, message = 422, N_("Please choose one of the reasons.")
+    else:
+        assert isinstance(exc, cancellation.CancelNotAllowed)
+        status, message = 409, _CANCEL_REFUSALS.get(exc.path, _CANCEL_NOT_HERE)
+    public_no = request.path_params.get("public_no", "")
+    context = {
+        "message": i18n.gettext(message),
+        "back_path": request.app.url_path_for("tracking", public_no=public_no),
+    }
+    return render(request, "customer/cancel_problem.html", context, status_code=status)
+
+
 async def support_problem(request: Request, exc: Exception) -> Response:
     """A refused 催发货, message or 确认收货: said plainly; htmx shows it inside the card."""
     status, message = _SUPPORT_PROBLEMS[type(exc)]
@@ -266,6 +300,11 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     InvoiceNotAllowed: conflict,
     InvoiceTransitionNotAllowed: conflict,
     **{error: support_problem for error in _SUPPORT_PROBLEMS},
+    cancellation.CancelNotAllowed: cancel_problem,
+    cancellation.CancelReasonInvalid: cancel_problem,
+    cancellation.CancelNotYours: not_found,
+    cancellation.CancellationNotFound: not_found,
+    CancelTransitionNotAllowed: conflict,
     # The routes find the order through the customer's session first; these are tampering.
     support.SupportOrderNotFound: not_found,
     support.SupportNotYours: not_found,

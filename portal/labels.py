@@ -17,6 +17,7 @@ from backend.notifications.models import Channel, ChannelReason
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, ReservationState, SalesChannel, TransferStatus
+from backend.refunds.cancel_lifecycle import CancelStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
@@ -105,6 +106,9 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (TransferStatus.PROPOSED, N_("Proposed")),
     (TransferStatus.ACCEPTED, N_("Accepted")),
     (TransferStatus.REJECTED, N_("Rejected")),
+    (CancelStatus.REFUNDING, N_("Refunding")),
+    (CancelStatus.REFUND_FAILED, N_("Refund failed")),
+    (CancelStatus.DONE, N_("Done")),
     (SalesChannel.TAOBAO, N_("Taobao")),
     (SalesChannel.TMALL, N_("Tmall")),
     (SalesChannel.JD, N_("JD")),

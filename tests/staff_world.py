@@ -28,6 +28,8 @@ from backend.orders.models import OrderLine, SalesChannel, TransferProposal
 from backend.orders.service import NewAddress
 from backend.orders.shops import default_shops
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
+from backend.refunds.cancellation import cancel_order
+from backend.refunds.models import OrderCancellation
 from backend.refunds.return_parcels import send_back
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
@@ -65,6 +67,7 @@ class World:
     confirmation_id: int  # a ship confirmation the channel refused
     parcel_return_id: int  # a return whose parcel is on its way back
     support_request_id: int  # a customer's message waiting for an answer
+    cancellation_id: int  # a packed order cancelled: its parcel waits to be unpacked
     sku_code: str = "TEA-1"
 
 
@@ -216,6 +219,16 @@ def _refused_confirmation(database: Database) -> int:
         ).one()
 
 
+def _cancelled_after_pack(database: Database) -> int:
+    order = make_order(database, status=OrderStatus.PACKED)  # no label booked here to void
+    customer = Actor(ActorKind.CUSTOMER, f"customer:{order.public_no}")
+    cancel_order(database, None, order.id, customer, "changed_mind")  # type: ignore[arg-type]
+    with database.read() as session:
+        return session.scalars(
+            select(OrderCancellation.id).where(OrderCancellation.order_id == order.id)
+        ).one()
+
+
 def build_world(database: Database) -> World:
     _warehouses(database)
     save_sku(database, "TEA-1", "西湖龙井 250g", 50, 16_080, SYSTEM)
@@ -246,6 +259,7 @@ def build_world(database: Database) -> World:
         support_request_id=leave_message(
             database, paid.id, Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}"), "在吗？"
         ),
+        cancellation_id=_cancelled_after_pack(database),
     )
 
 

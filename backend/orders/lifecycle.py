@@ -32,6 +32,8 @@ class OrderAction(StrEnum):
     CLOSE_AFTER_SALE = "close_after_sale"
     REFUND_IN_FULL = "refund_in_full"
     CANCEL = "cancel"
+    # After the pack scan, before any carrier has the parcel: the waybill is voided first.
+    CANCEL_AFTER_PACK = "cancel_after_pack"
 
 
 S, A = OrderStatus, OrderAction
@@ -44,8 +46,15 @@ TRANSITIONS: MappingProxyType[OrderStatus, MappingProxyType[OrderAction, OrderSt
                 {A.START_PICKING: S.PICKING, A.PACK: S.PACKED, A.CANCEL: S.CANCELLED}
             ),
             S.PICKING: MappingProxyType({A.PACK: S.PACKED, A.CANCEL: S.CANCELLED}),
-            # Once packed the parcel is physically in the flow: no cancel, only shipping.
-            S.PACKED: MappingProxyType({A.SHIP_PART: S.PARTIALLY_SHIPPED, A.SHIP: S.SHIPPED}),
+            # Once packed the parcel is physically in the flow: a plain cancel is not enough;
+            # CANCEL_AFTER_PACK is taken only once its waybills are voided (cancellation.py).
+            S.PACKED: MappingProxyType(
+                {
+                    A.SHIP_PART: S.PARTIALLY_SHIPPED,
+                    A.SHIP: S.SHIPPED,
+                    A.CANCEL_AFTER_PACK: S.CANCELLED,
+                }
+            ),
             # The order follows its parcels: it is shipped when the last line has left.
             S.PARTIALLY_SHIPPED: MappingProxyType({A.SHIP: S.SHIPPED}),
             S.SHIPPED: MappingProxyType({A.DELIVER: S.DELIVERED}),

@@ -30,6 +30,7 @@ _STAMPS: dict[OrderAction, str] = {
     OrderAction.DELIVER: "delivered_at",
     OrderAction.COMPLETE: "completed_at",
     OrderAction.CANCEL: "cancelled_at",
+    OrderAction.CANCEL_AFTER_PACK: "cancelled_at",
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
 from backend.db import Base, EnumText
+from backend.refunds.cancel_lifecycle import CancelPath, CancelStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 
@@ -112,3 +113,23 @@ class ReturnPhoto(Base):
     height: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderCancellation(Base):
+    """The customer's (or staff's) cancel of one order: at most one, so a repeat is a no-op."""
+
+    __tablename__ = "order_cancellations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    path: Mapped[CancelPath] = mapped_column(EnumText(CancelPath, 16))
+    status: Mapped[CancelStatus] = mapped_column(EnumText(CancelStatus, 16))
+    reason: Mapped[str] = mapped_column(String(40))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    refund_fen: Mapped[int] = mapped_column(default=0)
+    # PACKED path: the sealed parcel waits in the warehouse until somebody opens it.
+    unpacked_at: Mapped[datetime | None]
+    unpacked_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

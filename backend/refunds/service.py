@@ -22,7 +22,7 @@ from backend.notifications.models import NotificationEvent
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import Order, OrderLine
 from backend.orders.service import OrderNotFound, transition
-from backend.refunds import payouts
+from backend.refunds import cancellation, payouts
 from backend.refunds.lifecycle import (
     ReturnAction,
     ReturnStatus,
@@ -320,7 +320,10 @@ def refund_settled(database: Database, payload: dict[str, Any]) -> None:
     """Job (payouts.SETTLED): the return and the order follow their refund's outcome."""
     with database.write() as session:
         refund = session.get(Refund, payload["refund_id"])
-        if refund is None or refund.return_id is None:
+        if refund is None:
+            return
+        if refund.return_id is None:
+            cancellation.refund_settled(session, refund)  # a cancel's refund, or none
             return
         order = session.get(Order, refund.order_id, with_for_update=True)
         request = session.get(ReturnRequest, refund.return_id)

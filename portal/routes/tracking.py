@@ -12,7 +12,12 @@ from starlette.routing import Route
 from backend.clock import utcnow
 from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.operations import SHIP_PROMISE
-from backend.order_page_actions import receipt_decision, return_window, support_panel
+from backend.order_page_actions import (
+    cancel_offer,
+    receipt_decision,
+    return_window,
+    support_panel,
+)
 from backend.orders.access import CustomerSession
 from backend.orders.queries import list_customer_orders
 from backend.refunds.service import RETURNABLE
@@ -79,6 +84,7 @@ NOTICES = {
     "reminder_sent": N_("Your reminder was sent. The shop has been asked to ship."),
     "message_sent": N_("Your message was sent to customer service."),
     "receipt_confirmed": N_("Thank you for confirming. The order is complete."),
+    "order_cancelled": N_("Your order is cancelled."),
 }
 
 
@@ -118,6 +124,7 @@ async def _page(
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
                 "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),
+                "cancel": cancel_offer(head),
                 "support": support_panel(head, view.requests, now, SHIP_PROMISE),
                 "support_notice": None,
                 "latest_return_id": head.row.latest_return_id,

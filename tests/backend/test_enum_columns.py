@@ -34,6 +34,7 @@ from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
 from backend.orders.shops import default_shops, sync_shops
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
+from backend.refunds.cancellation import cancel_order
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
@@ -94,6 +95,8 @@ def _fill_every_table(database, tmp_path) -> None:
     login = log_in(database, name, password, "127.0.0.1", "test", timedelta(hours=1))
     end_session(database, login.session_token, login.identity.actor("127.0.0.1"))
     paid = make_order(database, status=OrderStatus.PAID)
+    cancelled = make_order(database, status=OrderStatus.PAID)
+    cancel_order(database, None, cancelled.id, SYSTEM, "changed_mind")  # type: ignore[arg-type]
     address = NewAddress("李四", "13912345678", "浙江省", "杭州市", "西湖区", "文三路100号")
     start_address_change(database, paid.id, address, SYSTEM, AddressRules())
     inventory.save_sku(database, "ENUM-1", "测试商品", 5, 100, SYSTEM)

@@ -25,6 +25,7 @@ EXPECTED = {
     (S.PICKING, A.CANCEL): S.CANCELLED,
     (S.PACKED, A.SHIP): S.SHIPPED,
     (S.PACKED, A.SHIP_PART): S.PARTIALLY_SHIPPED,
+    (S.PACKED, A.CANCEL_AFTER_PACK): S.CANCELLED,
     (S.PARTIALLY_SHIPPED, A.SHIP): S.SHIPPED,
     (S.SHIPPED, A.DELIVER): S.DELIVERED,
     (S.DELIVERED, A.COMPLETE): S.COMPLETED,
@@ -57,8 +58,10 @@ def test_cancelled_and_refunded_are_the_only_terminal_statuses():
     assert {S.CANCELLED, S.REFUNDED} == TERMINAL_STATUSES
 
 
-def test_a_packed_order_can_no_longer_be_cancelled():
+def test_a_packed_order_can_no_longer_be_cancelled_plainly():
     assert not can(S.PACKED, A.CANCEL)
+    # Only the cancel that voids the waybill first; never once a parcel has left.
+    assert [s for s in S if can(s, A.CANCEL_AFTER_PACK)] == [S.PACKED]
 
 
 def test_every_status_is_reachable_from_pending_payment():

@@ -67,6 +67,7 @@ NEEDS: dict[str, Permission | str] = {
     "support_remind": CUSTOMER,
     "support_message": CUSTOMER,
     "confirm_receipt": CUSTOMER,
+    "cancel_order": CUSTOMER,
     "return_file": CUSTOMER,
     "return_photo_upload": CUSTOMER,
     "return_photo": CUSTOMER,
@@ -130,6 +131,9 @@ NEEDS: dict[str, Permission | str] = {
     "admin_confirmations": P.CONFIRM_SHIPMENTS,
     "admin_retry_confirmation": P.CONFIRM_SHIPMENTS,
     "admin_answer_support": P.ANSWER_CUSTOMERS,
+    "admin_cancellations": P.VIEW_ORDERS,
+    "admin_cancellation_unpacked": P.SCAN_PARCELS,
+    "admin_cancellation_retry_refund": P.REVIEW_REFUNDS,
 }
 
 
@@ -234,6 +238,14 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_confirmations": lambda w: Call("GET", "/admin/confirmations"),
     "admin_answer_support": lambda w: Call(
         "POST", f"/admin/support/{w.support_request_id}/answer", {"reply": "今天发出"}
+    ),
+    "admin_cancellations": lambda w: Call("GET", "/admin/cancellations"),
+    "admin_cancellation_unpacked": lambda w: Call(
+        "POST", f"/admin/cancellations/{w.cancellation_id}/unpacked"
+    ),
+    # Refused with 409 when allowed (nothing failed to retry); the 403 is what is tested.
+    "admin_cancellation_retry_refund": lambda w: Call(
+        "POST", f"/admin/cancellations/{w.cancellation_id}/retry-refund"
     ),
     "admin_retry_confirmation": lambda w: Call(
         "POST", f"/admin/confirmations/{w.confirmation_id}/retry"
