@@ -34,7 +34,7 @@ from portal.background import build_handlers
 from portal.integrations import build_integrations, packing_config
 from tests.conftest import KUAIDI100_SALT
 from tests.factories import SYSTEM, make_order
-from tests.portal.helpers import csrf_token, staff_login
+from tests.portal.helpers import csrf_token, open_short_link, staff_login
 from tests.staff_world import changed_tables, snapshot
 
 ACCOUNTS = {"zhongtong": {"partnerId": "TESTPARTNER", "tempId": "T-ZTO"}}
@@ -538,3 +538,40 @@ def test_each_warehouse_packs_its_own_lines_and_a_parcel_from_two_is_refused(
     assert [b.param["sendMan"]["name"] for b in k100.bookings] == ["王师傅", "李师傅"]
     _order, shipments, lines = reload_order(database, order_id)
     assert [lines[s.id] for s in shipments] == [{ids["CUP-1"]: 2}, {ids["TRAY-1"]: 1}]
+
+
+def _customer_cancels(pack_settings, database, order):
+    with TestClient(create_app(pack_settings, database)) as buyer:
+        open_short_link(buyer, database, order.id)
+        token = csrf_token(buyer)
+        return buyer.post(
+            f"/orders/{order.public_no}/cancel",
+            data={"reason": "changed_mind", "csrf_token": token},
+            follow_redirects=False,
+        )
+
+
+def test_a_customer_cancel_after_the_pack_scan_voids_the_booked_waybill_first(
+    packer, pack_settings, database, k100
+):
+    order = make_order(database, status=OrderStatus.PAID)
+    confirm(packer, order.id, pack_fields(scan(packer, order.public_no).text))
+    _order, (shipment,), _lines = reload_order(database, order.id)
+    assert _customer_cancels(pack_settings, database, order).status_code == 303
+    (cancel,) = k100.cancels
+    assert cancel.accepted and cancel.param["kuaidinum"] == shipment.tracking_no
+    cancelled, (shipment,), _lines = reload_order(database, order.id)
+    assert cancelled.status == OrderStatus.CANCELLED and shipment.voided_at is not None
+
+
+def test_a_customer_cancel_of_a_collected_parcel_is_refused_and_the_order_stays(
+    packer, pack_settings, database, k100
+):
+    order = make_order(database, status=OrderStatus.PAID)
+    confirm(packer, order.id, pack_fields(scan(packer, order.public_no).text))
+    _order, (shipment,), _lines = reload_order(database, order.id)
+    k100.advance(shipment.tracking_no)  # collected; the portal has not heard yet
+    refused = _customer_cancels(pack_settings, database, order)
+    assert refused.status_code == 409 and "拒收" in refused.text
+    packed, (shipment,), _lines = reload_order(database, order.id)
+    assert packed.status == OrderStatus.PACKED and shipment.voided_at is None
