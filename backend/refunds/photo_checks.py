@@ -21,6 +21,8 @@ from functools import cache
 
 from PIL import Image, ImageFilter, ImageStat
 
+from backend.refunds.photos import PhotoRejected
+
 # Longest side the blur and darkness figures are measured at.
 MEASURE_SIDE = 640
 # Variance of the Laplacian at MEASURE_SIDE. Measured: sharp generated photos 288-710,
@@ -44,6 +46,14 @@ _LAPLACIAN_SCALE = 8
 _LAPLACIAN = ImageFilter.Kernel(
     (3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=_LAPLACIAN_SCALE, offset=128
 )
+
+
+class PhotoTooBlurry(PhotoRejected):
+    code = "photo_too_blurry"
+
+
+class PhotoTooDark(PhotoRejected):
+    code = "photo_too_dark"
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,14 @@ def parse_hash(text: str) -> int:
 def measure(image: Image.Image) -> PhotoMeasures:
     grey = measure_grey(image)
     return PhotoMeasures(sharpness(grey), brightness(grey), perceptual_hash(grey))
+
+
+def check_quality(measures: PhotoMeasures) -> None:
+    """Refuse a photo nobody could judge the item by; darkness first, as it also reads as blur."""
+    if measures.is_dark:
+        raise PhotoTooDark(f"brightness {measures.brightness:.0f} < {MIN_BRIGHTNESS:.0f}")
+    if measures.is_blurry:
+        raise PhotoTooBlurry(f"sharpness {measures.sharpness:.0f} < {MIN_SHARPNESS:.0f}")
 
 
 def closest(
