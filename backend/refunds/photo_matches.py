@@ -3,9 +3,11 @@ of the product's own catalogue image. Marked when the request is filed, shown to
 
 Scale: each filed photo is compared, in Python, with the hashes of photos on other orders'
 returns from the last REUSE_LOOKBACK only (id and 16 hex digits each, one indexed query on
-created_at). 30,000 such photos (a shop with ~10,000 returns in half a year) cost ~30 ms
-per filed photo. Well beyond that, the hashes would want an index of their own (split
-into 4 x 16-bit bands: two hashes within 10 bits share at least one band exactly).
+created_at). 30,000 such photos (a shop with ~10,000 returns in half a year) cost ~9 ms
+of Python per filed photo, measured here, plus reading their rows. Well beyond that, the
+hashes would want an index of their own: cut into 11 bands of 5-6 bits, two hashes within
+10 bits share at least one band exactly (pigeonhole), so an indexed band lookup finds
+every candidate.
 """
 
 from __future__ import annotations
