@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
+from backend.clock import utcnow
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Sku
 from backend.refunds.models import ReturnPhoto, ReturnRequest
+from backend.refunds.photo_matches import REUSE_LOOKBACK
 from backend.staff.models import Role
 from tests.factories import make_order
 from tests.photo_images import blurred, darkened, encode, photo_like
@@ -183,3 +186,39 @@ def test_different_photos_on_two_orders_are_both_approved(client, database):
         open_short_link(client, database, order.id)
         file_damaged(client, order, encode(photo_like(seed, (1600, 1200)), quality=88))
         assert status_of(database, order.id) == "refunding"
+
+
+def test_the_same_photo_on_a_second_request_of_the_same_order_is_not_a_reuse(client, database):
+    order = make_order(database, status=OrderStatus.DELIVERED, phone="13800138000")
+    open_short_link(client, database, order.id)
+    picture = encode(photo_like(51, (1600, 1200)), quality=88)
+    file_damaged(client, order, picture)  # one of the two units
+    file_damaged(client, order, picture)  # the other, photographed the same way
+    with database.read() as session:
+        checks = session.scalars(
+            select(ReturnRequest.checks).where(ReturnRequest.order_id == order.id)
+        ).all()
+        reused = session.scalars(select(ReturnPhoto.reused_photo_id)).all()
+    assert len(checks) == 2 and reused == [None, None]
+    for stored in checks:
+        assert {
+            "code": "photos_not_reused",
+            "passed": True,
+            "params": {"reused_photos": 0},
+        } in stored
+
+
+def test_a_photo_from_a_return_older_than_the_lookback_is_not_compared(client, database):
+    first = make_order(database, status=OrderStatus.DELIVERED, phone="13800138000")
+    open_short_link(client, database, first.id)
+    original = photo_like(61, (1600, 1200))
+    file_damaged(client, first, encode(original, quality=90))
+    with database.write() as session:
+        session.execute(
+            update(ReturnPhoto).values(created_at=utcnow() - REUSE_LOOKBACK - timedelta(days=1))
+        )
+    second = make_order(database, status=OrderStatus.DELIVERED, phone="13900139000")
+    client.cookies.clear()
+    open_short_link(client, database, second.id)
+    file_damaged(client, second, encode(original, quality=80))
+    assert status_of(database, second.id) == "refunding"
