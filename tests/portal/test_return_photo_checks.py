@@ -132,6 +132,10 @@ def test_a_copy_of_the_products_catalogue_image_sends_the_request_to_review(clie
             select(Sku.id, Sku.image_hash).where(Sku.code == "TEA-1")
         ).one()
     assert image_hash and len(image_hash) == 16
+    assert (
+        '西湖龙井 250g <span class="muted small">· 已有主图</span>'
+        in client.get("/admin/skus").text
+    )
 
     order = make_order(database, status=OrderStatus.DELIVERED, phone="13800138000")
     customer = TestClient(client.app)
