@@ -1,8 +1,8 @@
-"""Return photos that are no evidence: one already used on another order's return, or a copy
+"""Return photos that are no evidence: one also uploaded for another order's return, or a copy
 of the product's own catalogue image. Marked when the request is filed, shown to staff.
 
-Scale: each filed photo is compared, in Python, with the hashes of photos on other orders'
-returns from the last REUSE_LOOKBACK only (id and 16 hex digits each, one indexed query on
+Scale: each filed photo is compared, in Python, with the hashes of photos uploaded for other
+orders' returns in the last REUSE_LOOKBACK only (id and 16 hex digits each, one indexed query on
 created_at). 30,000 such photos (a shop with ~10,000 returns in half a year) cost ~9 ms
 of Python per filed photo, measured here, plus reading their rows. Well beyond that, the
 hashes would want an index of their own: cut into 11 bands of 5-6 bits, two hashes within
@@ -30,7 +30,7 @@ REUSE_LOOKBACK = timedelta(days=180)
 
 @dataclass(frozen=True)
 class PhotoCopies:
-    reused: int  # photos matching one on another order's return
+    reused: int  # photos matching one uploaded for another order's return
     catalogue: int  # photos matching a returned product's catalogue image
 
 
@@ -59,10 +59,13 @@ def mark_copies(
 
 
 def _earlier_photos(session: Session, order_id: int, now: datetime) -> list[tuple[int, str]]:
+    # Uploaded photos count whether or not their request was filed yet: uploads commit
+    # before any request is filed, so two requests filed at the same moment with the same
+    # picture each see the other's photo and both go to review; filed ones only would let
+    # both through.
     rows = session.execute(
         select(ReturnPhoto.id, ReturnPhoto.perceptual_hash).where(
             ReturnPhoto.created_at > now - REUSE_LOOKBACK,
-            ReturnPhoto.return_id.is_not(None),
             ReturnPhoto.order_id != order_id,
             ReturnPhoto.perceptual_hash.is_not(None),
         )

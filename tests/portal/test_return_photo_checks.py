@@ -100,7 +100,7 @@ def test_a_photo_already_used_on_another_orders_return_sends_the_request_to_revi
     client.cookies.clear()
     staff_login(client, database, Role.FINANCE)
     queue = client.get("/admin/returns").text
-    assert f"这张照片已在订单 {first.public_no} 的退货申请中用过。" in queue
+    assert f"这张照片也出现在订单 {first.public_no} 的退货照片中。" in queue
     matching = f'src="/admin/return-photos/{earlier[0]}?size=thumb"'
     assert matching in queue
     assert re.search(re.escape(matching) + r'[^>]*loading="lazy"', queue)
@@ -226,3 +226,19 @@ def test_a_photo_from_a_return_older_than_the_lookback_is_not_compared(client, d
     open_short_link(client, database, second.id)
     file_damaged(client, second, encode(original, quality=80))
     assert status_of(database, second.id) == "refunding"
+
+
+def test_two_orders_filed_at_once_with_the_same_picture_both_go_to_review(client, database):
+    """Both photos are uploaded before either request is filed: the race a filed-only
+    comparison would lose, interleaved deterministically."""
+    picture = photo_like(71, (1600, 1200))
+    customers = []
+    for phone, copy in (("13800138000", picture), ("13900139000", picture.resize((800, 600)))):
+        order = make_order(database, status=OrderStatus.DELIVERED, phone=phone)
+        customer = TestClient(client.app)
+        open_short_link(customer, database, order.id)
+        answer = upload(customer, order, encode(copy, quality=85))
+        customers.append((customer, order, photo_id(answer)))
+    for customer, order, uploaded in customers:
+        file(customer, order, "refund_only", "damaged", [uploaded])
+    assert [status_of(database, order.id) for _, order, _ in customers] == ["in_review"] * 2
