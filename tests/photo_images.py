@@ -35,6 +35,22 @@ def photo_like(seed: int = 0, size: tuple[int, int] = (800, 600)) -> Image.Image
     return Image.blend(image, noise, 0.08)
 
 
+def plain_object(seed: int = 0, size: tuple[int, int] = (1600, 1200)) -> Image.Image:
+    """A white cup on a white table: sharp only along its outline, little texture anywhere."""
+    rng = random.Random(seed)
+    width, height = size
+    table = Image.linear_gradient("L").resize(size).point(lambda v: 200 + v // 8).convert("RGB")
+    draw = ImageDraw.Draw(table)
+    left, top = rng.randrange(width // 3), rng.randrange(height // 3)
+    draw.ellipse(
+        (left, top, left + width // 4, top + height // 3),
+        fill=(245, 245, 245),
+        outline=(170, 170, 170),
+        width=4,
+    )
+    return Image.blend(table, Image.effect_noise(size, 64).convert("RGB"), 0.04)
+
+
 def blurred(image: Image.Image, radius: float = 6) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius))
 

@@ -17,7 +17,7 @@ from backend.refunds.photo_checks import (
     open_for_checks,
     parse_hash,
 )
-from tests.photo_images import blurred, darkened, encode, photo_like
+from tests.photo_images import blurred, darkened, encode, photo_like, plain_object
 
 
 def measured(image: Image.Image, quality: int = 85) -> photo_checks.PhotoMeasures:
@@ -39,6 +39,13 @@ def test_a_blurred_photo_is_blurry(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_a_dark_photo_is_dark(seed: int) -> None:
     assert measured(darkened(photo_like(seed))).is_dark
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_plain_item_on_a_plain_table_shot_sharp_is_kept_and_blurred_is_not(seed: int) -> None:
+    scene = plain_object(seed)
+    assert not measured(scene).is_blurry
+    assert measured(blurred(scene, 3)).is_blurry
 
 
 def test_a_flat_colour_image_is_blurry() -> None:
