@@ -51,6 +51,23 @@ def plain_object(seed: int = 0, size: tuple[int, int] = (1600, 1200)) -> Image.I
     return Image.blend(table, Image.effect_noise(size, 64).convert("RGB"), 0.04)
 
 
+def dark_object_in_good_light(size: tuple[int, int] = (1600, 1200)) -> Image.Image:
+    """A black bag filling most of the frame on a lit table: dark on average, not underexposed."""
+    width, height = size
+    image = Image.new("RGB", size, (150, 140, 130))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle(
+        (width // 24, height // 24, width * 23 // 24, height * 23 // 24),
+        fill=(22, 20, 20),
+        outline=(60, 60, 60),
+        width=6,
+    )
+    draw.line(
+        (width // 5, height // 4, width * 4 // 5, height // 4 + 20), fill=(90, 90, 90), width=5
+    )
+    return Image.blend(image, Image.effect_noise(size, 64).convert("RGB"), 0.05)
+
+
 def blurred(image: Image.Image, radius: float = 6) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius))
 

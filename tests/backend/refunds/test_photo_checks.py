@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from backend.refunds import photo_checks
 from backend.refunds.photo_checks import (
@@ -17,7 +17,14 @@ from backend.refunds.photo_checks import (
     open_for_checks,
     parse_hash,
 )
-from tests.photo_images import blurred, darkened, encode, photo_like, plain_object
+from tests.photo_images import (
+    blurred,
+    dark_object_in_good_light,
+    darkened,
+    encode,
+    photo_like,
+    plain_object,
+)
 
 
 def measured(image: Image.Image, quality: int = 85) -> photo_checks.PhotoMeasures:
@@ -46,6 +53,14 @@ def test_a_plain_item_on_a_plain_table_shot_sharp_is_kept_and_blurred_is_not(see
     scene = plain_object(seed)
     assert not measured(scene).is_blurry
     assert measured(blurred(scene, 3)).is_blurry
+
+
+def test_a_black_item_filling_the_frame_in_good_light_is_not_dark() -> None:
+    scene = dark_object_in_good_light()
+    # Its mean luminance (~45) is at the threshold: a mean would refuse it.
+    assert ImageStat.Stat(scene.convert("L")).mean[0] < photo_checks.MIN_BRIGHTNESS
+    assert not measured(scene).is_dark
+    assert measured(darkened(scene, 0.25)).is_dark
 
 
 def test_a_flat_colour_image_is_blurry() -> None:
