@@ -230,6 +230,7 @@ def _file(
             "outcome": str(decision.outcome),
             "reason": reason,
             "type": str(refund_type),
+            "copied_photos": copies.reused + copies.catalogue,
         },
     )
     # A request asked again after a person said no goes back to a person.

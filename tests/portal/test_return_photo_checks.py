@@ -11,6 +11,7 @@ from PIL import Image
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
+from backend.audit.models import AuditEvent
 from backend.clock import utcnow
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Sku
@@ -96,6 +97,13 @@ def test_a_photo_already_used_on_another_orders_return_sends_the_request_to_revi
     earlier = [photo for photo, _ in rows]
     reused = [match for _, match in rows]
     assert reused == [None, earlier[0]]
+    with database.read() as session:
+        filed = session.scalars(
+            select(AuditEvent.after)
+            .where(AuditEvent.action == "return.filed")
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [event["copied_photos"] for event in filed] == [0, 1]
 
     client.cookies.clear()
     staff_login(client, database, Role.FINANCE)
