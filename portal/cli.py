@@ -157,6 +157,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         seed_orders,
         seed_staff,
     )
+    from backend.demo_catalogue import seed_catalogue_images
+    from backend.refunds.photos import PhotoStore
 
     database = Database(settings.database_url)
     # With the emulators, parcels go by real carrier codes and move through Kuaidi100.
@@ -173,6 +175,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         result = seed_orders(database, carriers=carriers, rules=settings.rules.intake)
     staff = seed_staff(database)
     seed_operations(database, settings.rules.intake)
+    # Return photos that copy a product's catalogue image go to review; the demo has some.
+    seed_catalogue_images(database, PhotoStore(settings.photo_dir))
     print(f"demo orders: {result.created} created, {result.existing} already there")
     parcels = count_parcels(database)
     print(

@@ -82,6 +82,10 @@ def explain(check: dict[str, Any], refund_type: RefundType) -> str | None:
         return text % {"max": p.get("max_recent_refunds"), "days": p.get("window_days")}
     if code == "no_inspection_needed" and not passed:
         return _inspection(refund_type)
+    if code in ("photos_not_reused", "photos_not_catalogue_copies") and not passed:
+        # Which photo matched what is for staff (the review page shows it next to the match);
+        # the customer is told only that a person looks at the photos.
+        return _("the photos need a person's check")
     if code == "not_risk_flagged" and not passed:
         return _("the order needs a manual check")
     return None
@@ -91,7 +95,7 @@ def explain_all(
     checks: Iterable[dict[str, Any]], passed: bool, refund_type: RefundType
 ) -> list[str]:
     words = (explain(check, refund_type) for check in checks if bool(check.get("passed")) is passed)
-    return [text for text in words if text]
+    return list(dict.fromkeys(text for text in words if text))  # one sentence said once
 
 
 def what_happens_now(refund_type: RefundType, status: ReturnStatus) -> str | None:

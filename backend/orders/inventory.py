@@ -456,6 +456,7 @@ class SkuView:
     reserved: int
     cost_fen: int | None  # None for those who may not see costs
     stock: tuple[StockAt, ...]  # per warehouse, in warehouse order
+    has_catalogue_image: bool = False  # return photos are compared with it
 
 
 def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
@@ -478,6 +479,7 @@ def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
             sku.reserved,
             sku.cost_fen if include_costs else None,
             tuple(per_sku.get(sku.id, ())),
+            sku.image_hash is not None,
         )
         for sku in skus
     ]

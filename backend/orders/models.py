@@ -341,6 +341,11 @@ class Sku(Base):
     cost_fen: Mapped[int] = mapped_column(default=0)
     on_hand: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)
+    # The product's own catalogue photo, kept in the photo store: a return photo that is a
+    # copy of it (its pHash within reach) is no evidence and goes to a person.
+    image_name: Mapped[str | None] = mapped_column(String(40))
+    image_thumbnail_name: Mapped[str | None] = mapped_column(String(40))
+    image_hash: Mapped[str | None] = mapped_column(String(16))
 
 
 class Warehouse(Base):

@@ -112,7 +112,14 @@ class ReturnPhoto(Base):
     width: Mapped[int]
     height: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # 64-bit pHash as 16 hex digits (backend/refunds/photo_checks.py); None before 0032.
+    perceptual_hash: Mapped[str | None] = mapped_column(String(16))
+    # Set when the request is filed: the photo of ANOTHER order's return it matches, or the
+    # SKU whose catalogue image it copies. Either keeps the request from auto-approval.
+    reused_photo_id: Mapped[int | None] = mapped_column(ForeignKey("return_photos.id"))
+    catalogue_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    # Indexed: the reuse check compares only photos of the last REUSE_LOOKBACK.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class OrderCancellation(Base):

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from backend.db import Database
 from backend.refunds.models import ReturnPhoto
+from backend.refunds.photo_checks import check_quality, measure, open_for_checks
 from backend.refunds.photos import PhotoStore, check_photo_count, sanitize_photo
 
 
@@ -14,6 +15,8 @@ def store_photo(
 ) -> int:
     """Check, clean and keep one photo for an order's coming return; nothing left on failure."""
     photo = sanitize_photo(data)  # raises PhotoRejected before anything is written
+    measures = measure(open_for_checks(photo.image))
+    check_quality(measures)  # blurry or dark: the customer retakes it, nothing is kept
     with database.read() as session:
         pending = session.scalar(
             select(func.count())
@@ -31,6 +34,7 @@ def store_photo(
                 width=photo.width,
                 height=photo.height,
                 sha256=photo.sha256,
+                perceptual_hash=measures.hash_hex,
             )
             session.add(row)
             session.flush()

@@ -84,6 +84,9 @@ class RefundFacts:
     reason: str
     has_photos: bool
     refund_type: RefundType
+    # Photos whose pHash matches one on another order's return, or the catalogue image.
+    reused_photos: int = 0
+    catalogue_copies: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.amount_fen, bool) or not isinstance(self.amount_fen, int):
@@ -190,6 +193,15 @@ def _no_inspection_needed(facts: RefundFacts, rules: RefundRules) -> Evaluation:
     return not needed, {"reason": facts.reason}
 
 
+# A photo that is a copy is no evidence of this item's state: a person looks, never the rules.
+def _photos_not_reused(facts: RefundFacts, rules: RefundRules) -> Evaluation:
+    return facts.reused_photos == 0, {"reused_photos": facts.reused_photos}
+
+
+def _photos_not_catalogue_copies(facts: RefundFacts, rules: RefundRules) -> Evaluation:
+    return facts.catalogue_copies == 0, {"catalogue_copies": facts.catalogue_copies}
+
+
 INVALID, REVIEW = Outcome.REJECT_INVALID, Outcome.REVIEW
 
 # Order is the order the checks are shown in: validity first, then what auto-approval needs.
@@ -203,6 +215,8 @@ RULES: tuple[Rule, ...] = (
     Rule("few_recent_refunds", REVIEW, _few_recent_refunds),
     Rule("not_risk_flagged", REVIEW, _not_risk_flagged),
     Rule("no_inspection_needed", REVIEW, _no_inspection_needed),
+    Rule("photos_not_reused", REVIEW, _photos_not_reused),
+    Rule("photos_not_catalogue_copies", REVIEW, _photos_not_catalogue_copies),
 )
 
 

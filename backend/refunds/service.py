@@ -22,7 +22,7 @@ from backend.notifications.models import NotificationEvent
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import Order, OrderLine
 from backend.orders.service import OrderNotFound, transition
-from backend.refunds import cancellation, payouts
+from backend.refunds import cancellation, payouts, photo_matches
 from backend.refunds.lifecycle import (
     ReturnAction,
     ReturnStatus,
@@ -176,6 +176,7 @@ def _file(
         if photo_ids
         else []
     )
+    copies = photo_matches.mark_copies(session, order_id, quantities, photos, now)
     decision = decide(
         RefundFacts(
             amount_fen=amount,
@@ -188,6 +189,8 @@ def _file(
             reason=reason,
             has_photos=bool(photos) or bool(earlier_photos),
             refund_type=refund_type,
+            reused_photos=copies.reused,
+            catalogue_copies=copies.catalogue,
         ),
         rules,
     )
@@ -227,6 +230,7 @@ def _file(
             "outcome": str(decision.outcome),
             "reason": reason,
             "type": str(refund_type),
+            "copied_photos": copies.reused + copies.catalogue,
         },
     )
     # A request asked again after a person said no goes back to a person.

@@ -31,6 +31,8 @@ PHOTO_MESSAGES = {
     "photo_type_not_allowed": N_("Only JPEG, PNG, WebP or HEIC photos can be uploaded."),
     "photo_corrupt": N_("The photo could not be read. Please take it again."),
     "too_many_photos": N_("At most 6 photos."),
+    "photo_too_blurry": N_("The photo is blurry. Please hold the phone steady and take it again."),
+    "photo_too_dark": N_("The photo is too dark. Please take it again in good light."),
 }
 ARRIVAL_TEXT = {
     views.Arrival.IMMEDIATE: N_("Refunds to WeChat or Alipay balances arrive at once."),

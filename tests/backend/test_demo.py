@@ -5,10 +5,12 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from backend.demo import REAL_CARRIERS, list_held_waybills, seed_orders, seed_staff
+from backend.demo_catalogue import seed_catalogue_images
 from backend.logistics.alerts import AlertKind, list_alerts
 from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order
+from backend.orders.models import Order, Sku
+from backend.refunds.photos import PhotoStore
 from backend.staff.accounts import log_in
 
 
@@ -56,3 +58,15 @@ def test_the_demo_fills_every_operations_queue_and_the_dashboard(database):
     assert dashboard.processing_median is not None
     # The demo's stalled and never-collected parcels are the open logistics exceptions.
     assert dashboard.exceptions_open == len(list_alerts(database)) == 4
+
+
+def test_every_demo_sku_gets_a_catalogue_image_once(database, tmp_path):
+    seed_orders(database, rules=IntakeRules())
+    store = PhotoStore(tmp_path)
+    first = seed_catalogue_images(database, store)
+    assert seed_catalogue_images(database, store) == 0
+    with database.read() as session:
+        skus = session.execute(select(Sku.image_hash, Sku.image_thumbnail_name)).all()
+    assert first == len(skus) >= 10
+    assert all(image_hash and store.read(thumbnail) for image_hash, thumbnail in skus)
+    assert len({image_hash for image_hash, _ in skus}) == len(skus)

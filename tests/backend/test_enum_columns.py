@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import typing
 from datetime import date, timedelta
@@ -11,7 +10,6 @@ from types import UnionType
 
 import httpx
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
@@ -42,6 +40,7 @@ from backend.refunds.service import file_return
 from backend.staff.accounts import end_session, log_in
 from backend.support.service import leave_message
 from tests.factories import SYSTEM, make_order
+from tests.photo_images import photo_jpeg
 
 
 def _enum_of(annotation: object) -> type[StrEnum] | None:
@@ -113,9 +112,7 @@ def _fill_every_table(database, tmp_path) -> None:
         line_id = session.scalars(
             select(OrderLine.id).where(OrderLine.order_id == delivered.id)
         ).one()
-    picture = io.BytesIO()
-    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture, "JPEG")
-    photo_id = store_photo(database, PhotoStore(tmp_path), delivered.id, picture.getvalue())
+    photo_id = store_photo(database, PhotoStore(tmp_path), delivered.id, photo_jpeg(seed=7))
     # A small refund-only request is approved by the rules: a refund row is written too.
     file_return(
         database,

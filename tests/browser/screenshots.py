@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy import func, select
 
@@ -51,6 +50,7 @@ from tests.browser.live import (
 )
 from tests.browser.parcels import sms_link
 from tests.browser.wechat_sdk import SDK_STUB
+from tests.photo_images import photo_like
 from tests.portal.wechat_official import official_account
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -207,7 +207,7 @@ def take_return_and_refund(page: Page, demo: Demo, out: Path, full_page: bool) -
     )
     demo.payments.seed_payment(order.public_no, order.paid_fen)
     photo = Path(tempfile.mkstemp(suffix=".jpg")[1])
-    Image.new("RGB", (1200, 1600), (180, 90, 40)).save(photo, "JPEG", quality=90)
+    photo_like(1200, (1200, 1600)).save(photo, "JPEG", quality=90)
     page.goto(sms_link(demo.database, order.id))
     page.goto(f"/orders/{order.public_no}/return")
     page.locator("select[name^=qty_]").first.select_option("1")

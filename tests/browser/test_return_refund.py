@@ -20,6 +20,7 @@ from tests.browser.live import url_of
 from tests.browser.parcels import sms_link
 from tests.conftest import TEST_KEYS
 from tests.factories import make_order
+from tests.photo_images import photo_like
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +65,7 @@ def photo_file(tmp_path: Path) -> Path:
     path = tmp_path / "IMG_0421.JPG"
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
-    Image.new("RGB", (3024, 4032), (180, 90, 40)).save(path, "JPEG", exif=exif, quality=92)
+    photo_like(421, (3024, 4032)).save(path, "JPEG", exif=exif, quality=92)
     return path
 
 

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from backend.staff.models import Role
 from backend.staff.permissions import ROLE_PERMISSIONS, Permission
 from portal.app import create_app
+from tests.photo_images import photo_jpeg
 from tests.portal.helpers import csrf_token, staff_login
 from tests.staff_world import (
     IMPORT_CSV,
@@ -99,6 +100,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_returns": P.REVIEW_REFUNDS,
     "admin_decide_return": P.REVIEW_REFUNDS,
     "admin_return_photo": P.REVIEW_REFUNDS,
+    "admin_catalogue_image": P.REVIEW_REFUNDS,
+    "admin_upload_catalogue_image": P.MANAGE_SKUS,
     "admin_check_return_parcel": P.REVIEW_REFUNDS,
     "admin_skus": P.MANAGE_SKUS,
     "admin_save_sku": P.MANAGE_SKUS,
@@ -169,6 +172,14 @@ CALLS: dict[str, Callable[[World], Call]] = {
         "POST", f"/admin/returns/{w.return_id}", {"verdict": "approve"}
     ),
     "admin_return_photo": lambda w: Call("GET", "/admin/return-photos/1"),
+    # No SKU has an image in the world: an allowed role gets 404, a denied one 403 first.
+    "admin_catalogue_image": lambda w: Call("GET", "/admin/skus/1/image"),
+    "admin_upload_catalogue_image": lambda w: Call(
+        "POST",
+        "/admin/skus/image",
+        {"code": w.sku_code},
+        {"image": ("tea.jpg", photo_jpeg(seed=250), "image/jpeg")},
+    ),
     "admin_check_return_parcel": lambda w: Call(
         "POST", f"/admin/returns/{w.parcel_return_id}/parcel-checked", {"note": "已联系顾客"}
     ),

@@ -12,11 +12,12 @@ from backend.orders.service import NewLine
 from backend.refunds.models import Refund, ReturnPhoto, ReturnRequest
 from backend.staff.models import Role
 from tests.factories import make_order
+from tests.photo_images import photo_like
 from tests.portal.helpers import csrf_token, open_short_link, staff_login
 
 
-def jpeg(size=(640, 480), gps=False) -> bytes:
-    image = Image.new("RGB", size, (200, 60, 60))
+def jpeg(size=(640, 480), gps=False, seed=0) -> bytes:
+    image = photo_like(seed, size)
     out = io.BytesIO()
     exif = Image.Exif()
     if gps:

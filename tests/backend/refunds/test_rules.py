@@ -73,6 +73,13 @@ FAILING = [
         REVIEW,
         {"no_inspection_needed"},
     ),
+    ("photos_not_reused", {"reused_photos": 1}, REVIEW, {"photos_not_reused"}),
+    (
+        "photos_not_catalogue_copies",
+        {"catalogue_copies": 2},
+        REVIEW,
+        {"photos_not_catalogue_copies"},
+    ),
 ]
 
 PASSING = [
@@ -88,6 +95,8 @@ PASSING = [
     ("reason_known", {"reason": ReasonCode.WRONG_ITEM}),
     ("not_risk_flagged", {"risk_flag": False}),
     ("no_inspection_needed", {"reason": ReasonCode.DAMAGED}),
+    ("photos_not_reused", {"reused_photos": 0}),
+    ("photos_not_catalogue_copies", {"catalogue_copies": 0}),
 ]
 
 
