@@ -2,6 +2,7 @@
 
 from backend.audit.models import AuditEvent
 from backend.db import Base
+from backend.exchanges.models import Exchange
 from backend.fulfilment.models import ShipConfirmationRecord
 from backend.invoices.models import InvoiceRequest
 from backend.jobs.models import Job, WorkerSlot
@@ -38,6 +39,7 @@ __all__ = [
     "AddressChange",
     "AddressVersion",
     "AuditEvent",
+    "Exchange",
     "ChannelEvent",
     "ChannelSku",
     "Customer",

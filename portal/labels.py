@@ -99,6 +99,7 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (HoldReason.DUPLICATE_SUSPECT, N_("Possible duplicate (待确认)")),
     (HoldReason.HIGH_VALUE, N_("High value: needs a second reviewer")),
     (HoldReason.BELOW_COST, N_("Priced below cost")),
+    (HoldReason.AWAITING_RETURN, N_("Exchange: waiting for the returned item")),
     (ReservationState.RESERVED, N_("Reserved")),
     (ReservationState.RELEASED, N_("Released")),
     (ReservationState.COMMITTED, N_("Shipped from here")),
