@@ -1,1 +1,1 @@
-"""Exchanges (换货): another variant of the same product for a delivered line, the old one sent back."""
+"""Exchanges (换货): another variant of a delivered line's product; the old unit comes back."""
