@@ -47,7 +47,7 @@ def test_each_pair_moves_as_the_table_says_or_is_refused(status, action):
 def test_final_states_allow_nothing_and_open_states_are_the_rest():
     final = {s for s in S if not allowed_actions(s)}
     assert final == {S.DONE, *ABANDONED}
-    assert OPEN == set(S) - final
+    assert set(S) - final == OPEN
 
 
 def test_a_parcel_on_its_way_cannot_be_cancelled():

@@ -278,7 +278,7 @@ def test_a_cheaper_variant_refunds_the_whole_difference_when_it_fits(database):
 
 def test_a_trusted_customers_replacement_leaves_at_once(database):
     skus = seed_shirts(database)
-    for n in range(3):
+    for _ in range(3):
         delivered_shirt_order(database, "13800138000")
     order, line = delivered_shirt_order(database, "13800138000")
     exchange_id = exchange(database, order, line, skus["TEE-L-WHITE"])
