@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from backend.clock import shanghai_date
+from backend.exchanges.service import EXCHANGEABLE
 from backend.orders.lifecycle import OrderStatus
 from backend.refunds.rules import RefundRules, days_since_delivery
 from backend.support.service import RequestView, can_leave_message, can_send_reminder, ship_by
@@ -98,3 +99,11 @@ def return_window(
         return None
     last_day = shanghai_date(delivered_at) + timedelta(days=rules.return_window_days)
     return ReturnWindow(last_day, days_left)
+
+
+def can_exchange(
+    status: OrderStatus, delivered_at: datetime | None, now: datetime, rules: RefundRules
+) -> bool:
+    """换货 is offered on delivered orders within the return window (request_exchange checks
+    again, and the exchange page lists only the variants that can be had)."""
+    return status in EXCHANGEABLE and return_window(delivered_at, now, rules) is not None

@@ -63,6 +63,10 @@ NEEDS: dict[str, Permission | str] = {
     "invoice_page": CUSTOMER,
     "invoice_request": CUSTOMER,
     "invoice_pdf": CUSTOMER,
+    "exchange_page": CUSTOMER,
+    "exchange_request": CUSTOMER,
+    "exchange_send_back": CUSTOMER,
+    "exchange_cancel": CUSTOMER,
     "support_remind": CUSTOMER,
     "support_message": CUSTOMER,
     "confirm_receipt": CUSTOMER,
@@ -129,6 +133,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_confirmations": P.CONFIRM_SHIPMENTS,
     "admin_retry_confirmation": P.CONFIRM_SHIPMENTS,
     "admin_answer_support": P.ANSWER_CUSTOMERS,
+    "admin_exchanges": P.SCAN_PARCELS,
+    "admin_receive_exchange": P.SCAN_PARCELS,
 }
 
 
@@ -234,6 +240,9 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_answer_support": lambda w: Call(
         "POST", f"/admin/support/{w.support_request_id}/answer", {"reply": "今天发出"}
     ),
+    # No exchange in the world: an allowed role is sent back to the queue, a denied one gets 403.
+    "admin_exchanges": lambda w: Call("GET", "/admin/exchanges"),
+    "admin_receive_exchange": lambda w: Call("POST", "/admin/exchanges/999999/receive"),
     "admin_retry_confirmation": lambda w: Call(
         "POST", f"/admin/confirmations/{w.confirmation_id}/retry"
     ),
