@@ -473,6 +473,9 @@ class SkuView:
     reserved: int
     cost_fen: int | None  # None for those who may not see costs
     stock: tuple[StockAt, ...]  # per warehouse, in warehouse order
+    product_code: str | None = None  # 换货 swaps between the SKUs of one product code
+    variant_label: str | None = None
+    price_fen: int | None = None
 
 
 def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
@@ -495,6 +498,9 @@ def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
             sku.reserved,
             sku.cost_fen if include_costs else None,
             tuple(per_sku.get(sku.id, ())),
+            sku.product_code,
+            sku.variant_label,
+            sku.price_fen,
         )
         for sku in skus
     ]

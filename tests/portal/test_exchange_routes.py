@@ -152,3 +152,46 @@ def test_staff_see_the_parcel_in_the_queue_and_sign_it_in(client, database, deli
     assert exchanges(database)[0].status == ExchangeStatus.DONE
     assert exchanges(database)[0].refunded_fen == 2_000
     assert "SF1234567899" not in client.get("/admin/exchanges").text
+
+
+def test_staff_make_skus_variants_of_one_product_on_the_sku_page(client, database):
+    staff_login(client, database, Role.FINANCE)
+    token = csrf_token(client, "/admin/skus")
+    for code, label, price in (("tee-s", "S / 灰色", "79"), ("tee-m", "M / 白色", "")):
+        saved = client.post(
+            "/admin/skus",
+            data={
+                "code": code,
+                "name": "经典圆领T恤",
+                "on_hand": "4",
+                "cost_yuan": "30",
+                "product_code": "tee-classic",
+                "variant_label": label,
+                "price_yuan": price,
+                "csrf_token": token,
+            },
+            follow_redirects=True,
+        )
+        assert saved.status_code == 200
+    assert "TEE-CLASSIC · S / 灰色 · ¥79.00" in saved.text
+    with database.read() as session:
+        rows = session.execute(
+            select(Sku.code, Sku.product_code, Sku.variant_label, Sku.price_fen).order_by(Sku.code)
+        ).all()
+    assert rows == [
+        ("TEE-M", "TEE-CLASSIC", "M / 白色", None),
+        ("TEE-S", "TEE-CLASSIC", "S / 灰色", 7_900),
+    ]
+    # Saved again without a product code (a stock count): the variant is kept.
+    client.post(
+        "/admin/skus",
+        data={
+            "code": "tee-s",
+            "name": "经典圆领T恤",
+            "on_hand": "9",
+            "cost_yuan": "30",
+            "csrf_token": token,
+        },
+    )
+    with database.read() as session:
+        assert session.scalar(select(Sku.product_code).where(Sku.code == "TEE-S")) == "TEE-CLASSIC"
