@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
+from backend.exchanges import return_leg
 from backend.exchanges import service as exchange_service
 from backend.fulfilment import channel_parcels, confirmations, labels
 from backend.jobs import pruning
@@ -87,7 +88,7 @@ def _return_parcel_moved(database: Database, payload: dict[str, Any], fast_refun
     # A return parcel belongs to a return request or to an exchange; each handler ignores
     # parcels that are not its own, and both are safe to run twice.
     return_parcels.on_return_parcel(database, payload, fast_refund)
-    exchange_service.on_return_parcel(database, payload)
+    return_leg.on_return_parcel(database, payload)
 
 
 def _void_closed(database: Database, integrations: Integrations, payload: dict[str, Any]) -> None:

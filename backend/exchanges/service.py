@@ -1,5 +1,5 @@
-"""Exchange verbs: file, post the old unit back, cancel, expire, collect, sign in; each one
-transaction with its audit event.
+"""Exchange verbs: file, cancel, expire; each one transaction with its audit event (the return
+leg's verbs are in return_leg.py).
 
 The replacement is a new manual-channel order for the same customer and address, reserved at
 once through the allocation rules and held (AWAITING_RETURN) until the carrier has the old
@@ -10,7 +10,6 @@ arrives, while an exchange refunds only a cheaper variant's difference.
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,20 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.actors import Actor, ActorKind
+from backend.actors import Actor
 from backend.clock import utcnow
 from backend.db import Database
 from backend.exchanges.lifecycle import (
     ExchangeAction,
     ExchangeStatus,
-    ExchangeTransitionNotAllowed,
     next_status,
 )
 from backend.exchanges.models import Exchange
 from backend.exchanges.rules import ExchangeRules, TrustFacts, price_difference, trust
-from backend.logistics.carriers.names import CARRIER_NAMES
-from backend.logistics.service import CARRIER_HAS_IT, add_return_shipment
-from backend.logistics.status import TrackingStatus
 from backend.notifications import outbox
 from backend.notifications.models import NotificationEvent
 from backend.orders import allocation, inventory
@@ -46,10 +41,8 @@ from backend.orders.models import (
     Sku,
 )
 from backend.orders.service import NewAddress, add_address_version, new_public_number, transition
-from backend.refunds import payouts
 from backend.refunds.models import Refund, RefundState
 from backend.refunds.rules import RefundRules, days_since_delivery
-from backend.staff.permissions import Permission, check_permission
 
 SUBJECT = "exchange"
 EXCHANGEABLE = frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED})
@@ -83,13 +76,13 @@ class ExchangeWaybillInvalid(ValueError):
     """The return waybill number or carrier is not one we can track."""
 
 
-def _move(exchange: Exchange, action: ExchangeAction) -> tuple[ExchangeStatus, ExchangeStatus]:
+def move(exchange: Exchange, action: ExchangeAction) -> tuple[ExchangeStatus, ExchangeStatus]:
     before = ExchangeStatus(exchange.status)
     exchange.status = next_status(before, action)
     return before, ExchangeStatus(exchange.status)
 
 
-def _audit(
+def record(
     session: Session, actor: Actor, exchange: Exchange, what: str, moved: tuple[Any, Any] | None
 ) -> None:
     audit.record(
@@ -256,16 +249,16 @@ def request_exchange(
             )
             session.add(exchange)
             session.flush()
-            _audit(session, actor, exchange, "requested", None)
+            record(session, actor, exchange, "requested", None)
             if trusted:
-                _notify_released(session, exchange)
+                notify_released(session, exchange)
             return exchange.id
     except IntegrityError:
         # Two posts raced past the check; the unique line let one in and rolled this back.
         raise AlreadyExchanged(line_id) from None
 
 
-def _notify_released(session: Session, exchange: Exchange) -> None:
+def notify_released(session: Session, exchange: Exchange) -> None:
     outbox.notify(
         session,
         exchange.order_id,
@@ -275,35 +268,15 @@ def _notify_released(session: Session, exchange: Exchange) -> None:
     )
 
 
-def _customers_exchange(session: Session, exchange_id: int, customer_id: int) -> Exchange:
+def customers_exchange(session: Session, exchange_id: int, customer_id: int) -> Exchange:
     exchange = session.get(Exchange, exchange_id, with_for_update=True)
     if exchange is None or exchange.customer_id != customer_id:
         raise ExchangeNotFound(exchange_id)
     return exchange
 
 
-def send_back(
-    database: Database,
-    exchange_id: int,
-    customer_id: int,
-    carrier_code: str,
-    tracking_no: str,
-    actor: Actor,
-) -> None:
-    """The customer posted the old unit: its waybill is tracked from now on, like a return's."""
-    tracking_no = "".join(ch for ch in tracking_no if ch.isalnum()).upper()[:40]
-    if len(tracking_no) < 6 or carrier_code not in CARRIER_NAMES:
-        raise ExchangeWaybillInvalid(tracking_no)
-    with database.write() as session:
-        exchange = _customers_exchange(session, exchange_id, customer_id)
-        moved = _move(exchange, ExchangeAction.SEND_BACK)
-        shipment = add_return_shipment(session, exchange.order_id, carrier_code, tracking_no, actor)
-        exchange.return_shipment_id = shipment.id
-        _audit(session, actor, exchange, "sent_back", moved)
-
-
 def _abandon(session: Session, exchange: Exchange, action: ExchangeAction, actor: Actor) -> None:
-    moved = _move(exchange, action)
+    moved = move(exchange, action)
     replacement = session.get(Order, exchange.replacement_order_id, with_for_update=True)
     assert replacement is not None
     # The status move above refuses a second abandon, so the unit goes back exactly once.
@@ -312,13 +285,13 @@ def _abandon(session: Session, exchange: Exchange, action: ExchangeAction, actor
         transition(session, replacement, OrderAction.CANCEL, actor)
     replacement.hold_reason = None
     exchange.closed_at, exchange.closed_by = utcnow(), actor.identifier
-    _audit(session, actor, exchange, str(action), moved)
+    record(session, actor, exchange, str(action), moved)
 
 
 def cancel_exchange(database: Database, exchange_id: int, customer_id: int, actor: Actor) -> None:
     """The customer changed their mind before posting: the reserved unit goes back to stock."""
     with database.write() as session:
-        exchange = _customers_exchange(session, exchange_id, customer_id)
+        exchange = customers_exchange(session, exchange_id, customer_id)
         _abandon(session, exchange, ExchangeAction.CANCEL, actor)
 
 
@@ -347,80 +320,3 @@ def expire_exchanges(database: Database, now: datetime | None = None) -> int:
             _abandon(session, exchange, ExchangeAction.EXPIRE, Actor.system("exchange-expiry"))
             expired += 1
     return expired
-
-
-def collect(database: Database, exchange_id: int, actor: Actor) -> None:
-    """The carrier has the old unit: the replacement's hold is lifted and fulfilment ships it."""
-    with database.write() as session:
-        exchange = session.get(Exchange, exchange_id, with_for_update=True)
-        if exchange is None:
-            raise ExchangeNotFound(exchange_id)
-        moved = _move(exchange, ExchangeAction.COLLECT)
-        if moved[0] == moved[1]:
-            return  # a later scan of a parcel already collected
-        replacement = session.get(Order, exchange.replacement_order_id, with_for_update=True)
-        assert replacement is not None
-        if replacement.hold_reason == HoldReason.AWAITING_RETURN:
-            replacement.hold_reason = None
-            audit.record(
-                session,
-                actor,
-                "order.hold_released",
-                subject="order",
-                subject_id=replacement.id,
-                order_id=replacement.id,
-                before={"hold": str(HoldReason.AWAITING_RETURN)},
-            )
-            _notify_released(session, exchange)
-        _audit(session, actor, exchange, "collected", moved)
-
-
-def on_return_parcel(database: Database, payload: dict[str, Any]) -> None:
-    """Job (RETURN_PARCEL_MOVED): the first carrier scan of an exchange's parcel collects it."""
-    status = TrackingStatus(payload["status"])
-    if status not in CARRIER_HAS_IT and status != TrackingStatus.DELIVERED:
-        return
-    with database.read() as session:
-        exchange_id = session.scalar(
-            select(Exchange.id).where(Exchange.return_shipment_id == payload["shipment_id"])
-        )
-    if exchange_id is None:
-        return
-    # Signed in by the warehouse before the carrier's update arrived: nothing left to do.
-    with suppress(ExchangeTransitionNotAllowed):
-        collect(database, exchange_id, Actor.system("carrier"))
-
-
-def receive_exchange(database: Database, exchange_id: int, actor: Actor) -> int:
-    """The warehouse signed the old unit in: done; a cheaper variant's difference is refunded,
-    never more than what is left of the payment. Returns the fen refunded."""
-    check_permission(actor, Permission.SCAN_PARCELS, also=(ActorKind.SYSTEM,))
-    with database.write() as session:
-        exchange = session.get(Exchange, exchange_id, with_for_update=True)
-        if exchange is None:
-            raise ExchangeNotFound(exchange_id)
-        moved = _move(exchange, ExchangeAction.RECEIVE)
-        replacement = session.get(Order, exchange.replacement_order_id, with_for_update=True)
-        assert replacement is not None
-        if replacement.hold_reason == HoldReason.AWAITING_RETURN:
-            replacement.hold_reason = None  # signed in without a carrier scan (handed over)
-            _notify_released(session, exchange)
-        exchange.closed_at, exchange.closed_by = utcnow(), actor.identifier
-        exchange.refunded_fen = _refund_difference(session, exchange, actor)
-        _audit(session, actor, exchange, "received", moved)
-        return exchange.refunded_fen
-
-
-def _refund_difference(session: Session, exchange: Exchange, actor: Actor) -> int:
-    if not exchange.difference_fen:
-        return 0
-    order = session.get(Order, exchange.order_id, with_for_update=True)
-    assert order is not None
-    amount = min(exchange.difference_fen, order.paid_fen - payouts.committed_fen(session, order.id))
-    if amount <= 0:
-        return 0
-    try:
-        payouts.start_refund(session, order.id, amount, actor)
-    except payouts.NoGateway:
-        return 0  # paid on the marketplace: finance refunds there (the audit shows the difference)
-    return amount

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.clock import utcnow
-from backend.exchanges import service, views
+from backend.exchanges import return_leg, service, views
 from backend.exchanges.lifecycle import ExchangeTransitionNotAllowed
 from backend.staff.permissions import Permission
 from portal import calls
@@ -33,7 +33,7 @@ async def receive(request: Request) -> Response:
     with suppress(ExchangeTransitionNotAllowed, service.ExchangeNotFound):
         await calls.write(
             request,
-            service.receive_exchange,
+            return_leg.receive_exchange,
             request.app.state.database,
             request.path_params["exchange_id"],
             staff.actor(client_ip(request)),

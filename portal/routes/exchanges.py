@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.db import Database
-from backend.exchanges import service, views
+from backend.exchanges import return_leg, service, views
 from backend.exchanges.lifecycle import ExchangeTransitionNotAllowed
 from backend.exchanges.rules import ExchangeCostsMore
 from backend.logistics.carriers.names import CARRIER_NAMES
@@ -140,7 +140,7 @@ async def send_back(request: Request) -> Response:
     actor = customer_actor(request, head.row.public_no)
     exchange_id = request.path_params["exchange_id"]
     return await _act(
-        request, head, service.send_back, exchange_id, customer_id, carrier, tracking_no, actor
+        request, head, return_leg.send_back, exchange_id, customer_id, carrier, tracking_no, actor
     )
 
 

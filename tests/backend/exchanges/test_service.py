@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.clock import utcnow
-from backend.exchanges import service
+from backend.exchanges import return_leg, service
 from backend.exchanges.lifecycle import ExchangeStatus, ExchangeTransitionNotAllowed
 from backend.exchanges.models import Exchange
 from backend.exchanges.rules import ExchangeCostsMore, ExchangeRules
@@ -42,7 +42,7 @@ def exchange(database, order, line_id, to_sku_id, **kwargs):
 
 
 def post_back(database, exchange_id, order, waybill):
-    service.send_back(
+    return_leg.send_back(
         database, exchange_id, order.customer_id, "shunfeng", waybill, customer_of(order)
     )
 
@@ -81,15 +81,15 @@ def test_the_happy_path_reserves_holds_releases_at_the_first_scan_and_refunds_no
     assert replacement.customer_id == order.customer_id
     assert replacement.current_address_id is not None
 
-    service.send_back(
+    return_leg.send_back(
         database, exchange_id, order.customer_id, "shunfeng", "SF1234567890", customer_of(order)
     )
     row = exchange_row(database, exchange_id)
     assert row.status == ExchangeStatus.PARCEL_SENT and row.return_shipment_id is not None
 
     payload = {"shipment_id": row.return_shipment_id, "status": "picked_up"}
-    service.on_return_parcel(database, payload)
-    service.on_return_parcel(database, {**payload, "status": "in_transit"})  # a later scan
+    return_leg.on_return_parcel(database, payload)
+    return_leg.on_return_parcel(database, {**payload, "status": "in_transit"})  # a later scan
     assert exchange_row(database, exchange_id).status == ExchangeStatus.COLLECTED
     assert order_row(database, row.replacement_order_id).hold_reason is None
     with database.read() as session:
@@ -98,7 +98,7 @@ def test_the_happy_path_reserves_holds_releases_at_the_first_scan_and_refunds_no
         ).all()
     assert events.count(NotificationEvent.EXCHANGE_RELEASED) == 1
 
-    assert service.receive_exchange(database, exchange_id, WAREHOUSE) == 0
+    assert return_leg.receive_exchange(database, exchange_id, WAREHOUSE) == 0
     assert exchange_row(database, exchange_id).status == ExchangeStatus.DONE
     assert count(database, Refund) == 0
     with database.read() as session:
@@ -224,7 +224,7 @@ def test_a_posted_parcel_cannot_be_cancelled(database):
     skus = seed_shirts(database)
     order, line = delivered_shirt_order(database)
     exchange_id = exchange(database, order, line, skus["TEE-L-WHITE"])
-    service.send_back(
+    return_leg.send_back(
         database, exchange_id, order.customer_id, "shunfeng", "SF1234567891", customer_of(order)
     )
     with pytest.raises(ExchangeTransitionNotAllowed):
@@ -253,7 +253,7 @@ def test_a_cheaper_variant_refunds_the_difference_never_more_than_is_left(databa
     with database.write() as session:
         payouts.start_refund(session, order.id, order.paid_fen - 1_000, Actor.system("test"))
     post_back(database, exchange_id, order, "SF2000000001")
-    assert service.receive_exchange(database, exchange_id, WAREHOUSE) == 1_000
+    assert return_leg.receive_exchange(database, exchange_id, WAREHOUSE) == 1_000
     with database.read() as session:
         committed = payouts.committed_fen(session, order.id)
     assert committed == order.paid_fen
@@ -265,14 +265,14 @@ def test_a_cheaper_variant_refunds_the_whole_difference_when_it_fits(database):
     order, line = delivered_shirt_order(database)
     exchange_id = exchange(database, order, line, skus["TEE-S-GREY"])
     post_back(database, exchange_id, order, "SF2000000002")
-    assert service.receive_exchange(database, exchange_id, WAREHOUSE) == 2_000
+    assert return_leg.receive_exchange(database, exchange_id, WAREHOUSE) == 2_000
     with database.read() as session:
         amounts = session.scalars(
             select(Refund.amount_fen).where(Refund.order_id == order.id)
         ).all()
     assert amounts == [2_000]
     with pytest.raises(ExchangeTransitionNotAllowed):
-        service.receive_exchange(database, exchange_id, WAREHOUSE)
+        return_leg.receive_exchange(database, exchange_id, WAREHOUSE)
     assert count(database, Refund) == 1
 
 
