@@ -13,6 +13,7 @@ from backend.exchanges import return_leg, service
 from backend.exchanges.lifecycle import ExchangeStatus, ExchangeTransitionNotAllowed
 from backend.exchanges.models import Exchange
 from backend.exchanges.rules import ExchangeCostsMore, ExchangeRules
+from backend.fulfilment import packing
 from backend.notifications.models import Notification, NotificationEvent
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, Order, Reservation, ReservationState, Sku
@@ -287,3 +288,20 @@ def test_a_trusted_customers_replacement_leaves_at_once(database):
     assert order_row(database, row.replacement_order_id).hold_reason is None
     later = utcnow() + RULES.parcel_within + timedelta(minutes=1)
     assert service.expire_exchanges(database, later) == 0  # support follows it up instead
+
+
+def test_the_packer_cannot_ship_the_replacement_until_the_carrier_collects_the_old_unit(
+    database,
+):
+    skus = seed_shirts(database)
+    order, line = delivered_shirt_order(database)
+    exchange_id = exchange(database, order, line, skus["TEE-L-WHITE"])
+    replacement_id = exchange_row(database, exchange_id).replacement_order_id
+    held = packing.pack_form(database, replacement_id)
+    assert held is not None and not held.open
+    assert [pack_line.sku for pack_line in held.lines] == ["TEE-L-WHITE"]
+    post_back(database, exchange_id, order, "SF3000000001")
+    shipment_id = exchange_row(database, exchange_id).return_shipment_id
+    return_leg.on_return_parcel(database, {"shipment_id": shipment_id, "status": "picked_up"})
+    released = packing.pack_form(database, replacement_id)
+    assert released is not None and released.open
