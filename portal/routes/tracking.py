@@ -122,7 +122,8 @@ async def _page(
                 "returnable": view.status in RETURNABLE,
                 "exchangeable": can_exchange(
                     view.status, head.row.delivered_at, now, settings.rules.refunds
-                ),
+                )
+                or head.row.latest_exchange_id is not None,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
                 "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),

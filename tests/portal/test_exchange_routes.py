@@ -6,9 +6,12 @@ from sqlalchemy import select
 
 from backend.exchanges.lifecycle import ExchangeStatus
 from backend.exchanges.models import Exchange
+from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Sku
+from backend.orders.service import apply_action
 from backend.staff.models import Role
 from tests.exchange_setup import delivered_shirt_order, seed_shirts
+from tests.factories import SYSTEM
 from tests.portal.helpers import csrf_token, open_short_link, staff_login
 
 
@@ -195,3 +198,22 @@ def test_staff_make_skus_variants_of_one_product_on_the_sku_page(client, databas
     )
     with database.read() as session:
         assert session.scalar(select(Sku.product_code).where(Sku.code == "TEE-S")) == "TEE-CLASSIC"
+
+
+def test_the_order_page_keeps_the_link_to_an_exchange_once_no_new_one_is_possible(
+    client, database, delivered, shirts
+):
+    order, line = delivered
+    choose(client, order, line, shirts["TEE-L-WHITE"])
+    apply_action(database, order.id, OrderAction.OPEN_AFTER_SALE, SYSTEM)
+    assert (
+        f'href="/orders/{order.public_no}/exchange"'
+        in client.get(f"/orders/{order.public_no}").text
+    )
+    # An after-sale order without an exchange offers none.
+    other, _ = delivered_shirt_order(database)
+    apply_action(database, other.id, OrderAction.OPEN_AFTER_SALE, SYSTEM)
+    open_short_link(client, database, other.id)
+    page = client.get(f"/orders/{other.public_no}")
+    assert page.status_code == 200
+    assert f'href="/orders/{other.public_no}/exchange"' not in page.text
