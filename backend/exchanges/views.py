@@ -229,8 +229,10 @@ def list_exchange_queue(database: Database, now: datetime | None = None) -> list
         ).all()
     entries = []
     for exchange, public_no, sku, tracking_no in rows:
-        overdue = exchange.status == ExchangeStatus.AWAITING_PARCEL and exchange.expires_at <= now
-        if exchange.status == ExchangeStatus.AWAITING_PARCEL and not overdue:
+        waiting = exchange.status == ExchangeStatus.AWAITING_PARCEL
+        # Untrusted ones past the deadline expire by themselves (expire_exchanges).
+        overdue = waiting and exchange.trusted and exchange.expires_at <= now
+        if waiting and not overdue:
             continue  # the customer's move, not staff's
         entries.append(
             QueueEntry(

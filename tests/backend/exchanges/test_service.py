@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.clock import utcnow
-from backend.exchanges import return_leg, service
+from backend.exchanges import return_leg, service, views
 from backend.exchanges.lifecycle import ExchangeStatus, ExchangeTransitionNotAllowed
 from backend.exchanges.models import Exchange
 from backend.exchanges.rules import ExchangeCostsMore, ExchangeRules
@@ -305,3 +305,23 @@ def test_the_packer_cannot_ship_the_replacement_until_the_carrier_collects_the_o
     return_leg.on_return_parcel(database, {"shipment_id": shipment_id, "status": "picked_up"})
     released = packing.pack_form(database, replacement_id)
     assert released is not None and released.open
+
+
+def test_the_staff_queue_holds_parcels_to_sign_in_and_trusted_exchanges_gone_overdue(database):
+    skus = seed_shirts(database)
+    for _ in range(3):
+        delivered_shirt_order(database, "13800138000")
+    trusted_order, trusted_line = delivered_shirt_order(database, "13800138000")
+    trusted_id = exchange(database, trusted_order, trusted_line, skus["TEE-L-WHITE"])
+    waiting_order, waiting_line = delivered_shirt_order(database, "13900000011")
+    exchange(database, waiting_order, waiting_line, skus["TEE-L-WHITE"])
+    posted_order, posted_line = delivered_shirt_order(database, "13900000012")
+    posted_id = exchange(database, posted_order, posted_line, skus["TEE-S-GREY"])
+    post_back(database, posted_id, posted_order, "SF4000000001")
+
+    assert [e.exchange_id for e in views.list_exchange_queue(database)] == [posted_id]
+    later = utcnow() + RULES.parcel_within + timedelta(minutes=1)
+    queue = {e.exchange_id: e for e in views.list_exchange_queue(database, later)}
+    assert set(queue) == {trusted_id, posted_id}  # the untrusted one simply expires
+    assert queue[trusted_id].overdue and not queue[posted_id].overdue
+    assert queue[posted_id].return_tracking_no == "SF4000000001"
