@@ -85,6 +85,7 @@ def test_an_exchange_on_a_phone_refused_when_sold_out_then_reserved_posted_and_r
     assert exchange.status == ExchangeStatus.AWAITING_PARCEL
     assert reserved(database, skus["TEE-L-WHITE"]) == 1
     expect(page.get_by_text("已为您预留")).to_be_visible()
+    snap_both_widths(page, "awaiting-", tmp_path)
 
     page.get_by_label("快递公司").select_option("shunfeng")
     page.get_by_label("运单号").fill("SF1234567890")
