@@ -24,6 +24,7 @@ from backend.exchanges.service import (
     record,
 )
 from backend.logistics.carriers.names import CARRIER_NAMES
+from backend.logistics.models import Shipment
 from backend.logistics.service import CARRIER_HAS_IT, add_return_shipment
 from backend.logistics.status import TrackingStatus
 from backend.orders.models import HoldReason, Order
@@ -126,3 +127,20 @@ def _refund_difference(session: Session, exchange: Exchange, actor: Actor) -> in
     except payouts.NoGateway:
         return 0  # paid on the marketplace: finance refunds there (the audit shows the difference)
     return amount
+
+
+def receive_by_waybill(database: Database, code: str, actor: Actor) -> int | None:
+    """Warehouse scan of an exchange's returned parcel: signs it in. None when it is not one."""
+    number = "".join(ch for ch in code if ch.isalnum()).upper()[:40]
+    with database.read() as session:
+        exchange_id = session.scalar(
+            select(Exchange.id)
+            .join(Shipment, Shipment.id == Exchange.return_shipment_id)
+            .where(Shipment.tracking_no == number)
+        )
+    if exchange_id is None:
+        return None
+    # Scanned twice, or signed in from the queue already: the scan still names the exchange.
+    with suppress(ExchangeTransitionNotAllowed):
+        receive_exchange(database, exchange_id, actor)
+    return exchange_id

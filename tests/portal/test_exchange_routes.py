@@ -217,3 +217,26 @@ def test_the_order_page_keeps_the_link_to_an_exchange_once_no_new_one_is_possibl
     page = client.get(f"/orders/{other.public_no}")
     assert page.status_code == 200
     assert f'href="/orders/{other.public_no}/exchange"' not in page.text
+
+
+def test_the_warehouse_scan_of_the_returned_parcel_completes_the_exchange(
+    client, database, delivered, shirts
+):
+    order, line = delivered
+    choose(client, order, line, shirts["TEE-L-WHITE"])
+    [row] = exchanges(database)
+    post(
+        client,
+        f"/orders/{order.public_no}/exchange/{row.id}/waybill",
+        {"carrier": "shunfeng", "tracking_no": "SF5000000001"},
+    )
+    staff_login(client, database, Role.WAREHOUSE)
+    token = csrf_token(client, "/warehouse/scan")
+    scanned = client.post("/warehouse/scan", data={"code": "sf5000000001", "csrf_token": token})
+    assert scanned.status_code == 200
+    assert "换货退回件已签收" in scanned.text
+    [row] = exchanges(database)
+    assert row.status == ExchangeStatus.DONE
+    again = client.post("/warehouse/scan", data={"code": "SF5000000001", "csrf_token": token})
+    assert again.status_code == 200 and "换货退回件已签收" in again.text
+    assert exchanges(database)[0].status == ExchangeStatus.DONE
