@@ -31,7 +31,7 @@ from backend.logistics.warehouse import scan_parcel
 from backend.logistics.waybills.registry import WaybillBookers
 from backend.orders.channels import CanonicalAddress, CanonicalLine, CanonicalOrder
 from backend.orders.intake import IntakeRules, ingest_channel_order
-from backend.orders.inventory import save_sku
+from backend.orders.inventory import SkuVariant, save_sku
 from backend.orders.lifecycle import OrderAction, OrderStatus
 from backend.orders.models import (
     AddressVersion,
@@ -98,6 +98,17 @@ PRODUCTS = (
     ("PHN-CASE-15", "手机壳 磨砂防摔 适用 15 Pro", 3900),
     ("LMP-DSK-01", "护眼台灯 无频闪", 15900),
     ("RCE-WCH-5K", "五常大米 稻花香 5kg", 8800),
+)
+# 换货 needs variants: two products come in colours / models (product code, variant label).
+VARIANT_OF: dict[str, tuple[str, str]] = {
+    "BAG-CAN-01": ("BAG-CAN", "米白色"),
+    "PHN-CASE-15": ("PHN-CASE", "适用 15 Pro"),
+}
+# Variants no demo order bought: (code, name, price, product code, label, stock at HZ).
+MORE_VARIANTS = (
+    ("BAG-CAN-02", "帆布托特包 黑色", 7900, "BAG-CAN", "黑色", 30),
+    ("BAG-CAN-03", "帆布托特包 藏青色", 7900, "BAG-CAN", "藏青色", 0),  # sold out
+    ("PHN-CASE-16", "手机壳 磨砂防摔 适用 16 Pro", 3900, "PHN-CASE", "适用 16 Pro", 40),
 )
 CHANNELS = (
     SalesChannel.TAOBAO,
@@ -585,8 +596,16 @@ def seed_stock(database: Database) -> None:
         save_warehouse(database, fields, seeder)
     for code, name, price in PRODUCTS:
         if code not in known:
-            save_sku(database, code, name, 200, price * 6 // 10, seeder, warehouse="HZ")
+            family = VARIANT_OF.get(code)
+            variant = SkuVariant(family[0], family[1], price) if family else None
+            save_sku(
+                database, code, name, 200, price * 6 // 10, seeder, warehouse="HZ", variant=variant
+            )
             set_stock(database, "GZ", code, 50, seeder)
+    for code, name, price, product, label, on_hand in MORE_VARIANTS:
+        if code not in known:
+            variant = SkuVariant(product, label, price)
+            save_sku(database, code, name, on_hand, price * 6 // 10, seeder, "HZ", variant)
 
 
 def seed_operations(database: Database, rules: IntakeRules) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from backend.clock import shanghai_date
+from backend.exchanges.service import EXCHANGEABLE
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import PaymentMethod, SalesChannel
 from backend.refunds.cancel_lifecycle import CancelPath, CancelStatus
@@ -134,3 +135,11 @@ def cancel_offer(head: TrackingHead) -> CancelOffer:
     path = decide_path(OrderStatus(row.status), method)
     paid = int(row.paid_fen or 0)
     return CancelOffer(path, SalesChannel(row.channel), paid, made=False, status=None)
+
+
+def can_exchange(
+    status: OrderStatus, delivered_at: datetime | None, now: datetime, rules: RefundRules
+) -> bool:
+    """换货 is offered on delivered orders within the return window (request_exchange checks
+    again, and the exchange page lists only the variants that can be had)."""
+    return status in EXCHANGEABLE and return_window(delivered_at, now, rules) is not None

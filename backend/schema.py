@@ -2,6 +2,7 @@
 
 from backend.audit.models import AuditEvent
 from backend.db import Base
+from backend.exchanges.models import Exchange
 from backend.fulfilment.models import ShipConfirmationRecord
 from backend.invoices.models import InvoiceRequest
 from backend.jobs.models import Job, WorkerSlot
@@ -48,6 +49,7 @@ __all__ = [
     "ChannelSku",
     "Customer",
     "CustomerWechatId",
+    "Exchange",
     "InvoiceRequest",
     "Job",
     "LookupAttempt",

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from backend.db import Database
+from backend.exchanges.models import Exchange
 from backend.logistics.models import Shipment
 from backend.logistics.parcel_views import (
     LINES_WITH_PARCEL_LINES,
@@ -207,6 +208,11 @@ _HEAD = (
         .where(ReturnRequest.order_id == Order.id)
         .scalar_subquery()
         .label("returns_updated_at"),
+        # An exchange keeps its page reachable after the return window has closed.
+        select(func.max(Exchange.id))
+        .where(Exchange.order_id == Order.id)
+        .scalar_subquery()
+        .label("latest_exchange_id"),
         SESSION_IS_CURRENT.label("session_is_current"),
         Order.delivered_at,
         select(func.max(SupportRequest.reminder_day))
@@ -306,7 +312,7 @@ def get_tracking_head(
         raise SessionEnded
     version = (
         f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
-        f"|{row.support_updated_at}|{row.cancel_updated_at}"
+        f"|{row.support_updated_at}|{row.cancel_updated_at}|{row.latest_exchange_id}"
     )
     return TrackingHead(row.id, version, row)
 

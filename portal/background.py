@@ -9,6 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from backend.db import Database
+from backend.exchanges import return_leg
+from backend.exchanges import service as exchange_service
 from backend.fulfilment import channel_parcels, confirmations, labels
 from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
@@ -67,9 +69,8 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(
             db, settings.export_dir
         ),
-        RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
-            db, p, settings.fast_refund
-        ),
+        RETURN_PARCEL_MOVED: lambda db, p: _return_parcel_moved(db, p, settings.fast_refund),
+        EXPIRE_EXCHANGES: lambda db, _p: exchange_service.expire_exchanges(db),
         confirmations.CONFIRM_SHIPMENT: lambda db, p: confirmations.confirm_shipment(
             db, integrations.ship_confirmers, settings.shops, p
         ),
@@ -83,6 +84,13 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
     }
 
 
+def _return_parcel_moved(database: Database, payload: dict[str, Any], fast_refund: bool) -> None:
+    # A return parcel belongs to a return request or to an exchange; each handler ignores
+    # parcels that are not its own, and both are safe to run twice.
+    return_parcels.on_return_parcel(database, payload, fast_refund)
+    return_leg.on_return_parcel(database, payload)
+
+
 def _void_closed(database: Database, integrations: Integrations, payload: dict[str, Any]) -> None:
     if integrations.waybills is not None:
         labels.void_closed_order_parcels(database, integrations.waybills, payload)
@@ -91,6 +99,7 @@ def _void_closed(database: Database, integrations: Integrations, payload: dict[s
 AUTO_APPROVE = "address.auto_approve"
 RELEASE_UNPAID = "inventory.release_unpaid"
 RECONCILE_EXPORTS = "reconciliation.daily"
+EXPIRE_EXCHANGES = "exchanges.expire"
 
 PERIODIC = [
     Periodic(AUTO_APPROVE, timedelta(minutes=1)),
@@ -102,6 +111,7 @@ PERIODIC = [
     Periodic(tracking_jobs.POLL, timedelta(minutes=1)),
     Periodic(pruning.PRUNE, timedelta(hours=1)),
     Periodic(completion.AUTO_COMPLETE, timedelta(minutes=10)),
+    Periodic(EXPIRE_EXCHANGES, timedelta(minutes=10)),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from backend.exchanges.lifecycle import ExchangeStatus
 from backend.invoices.lifecycle import InvoiceStatus
 from backend.logistics.alerts import AlertKind
 from backend.logistics.carriers.names import carrier_name
@@ -26,6 +27,12 @@ from backend.tracking_page import ProgressStep
 from portal.i18n import N_, current_locale, gettext
 
 _ALL: tuple[tuple[StrEnum, str], ...] = (
+    (ExchangeStatus.AWAITING_PARCEL, N_("Waiting for you to send the item back")),
+    (ExchangeStatus.PARCEL_SENT, N_("Returned item on its way")),
+    (ExchangeStatus.COLLECTED, N_("Courier has the returned item")),
+    (ExchangeStatus.DONE, N_("Exchange complete")),
+    (ExchangeStatus.CANCELLED, N_("Exchange cancelled")),
+    (ExchangeStatus.EXPIRED, N_("Exchange expired: nothing was sent back in time")),
     (OrderStatus.PENDING_PAYMENT, N_("Awaiting payment")),
     (OrderStatus.PAID, N_("Paid")),
     (OrderStatus.PICKING, N_("Being picked")),
@@ -100,6 +107,7 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (HoldReason.DUPLICATE_SUSPECT, N_("Possible duplicate (待确认)")),
     (HoldReason.HIGH_VALUE, N_("High value: needs a second reviewer")),
     (HoldReason.BELOW_COST, N_("Priced below cost")),
+    (HoldReason.AWAITING_RETURN, N_("Exchange: waiting for the returned item")),
     (ReservationState.RESERVED, N_("Reserved")),
     (ReservationState.RELEASED, N_("Released")),
     (ReservationState.COMMITTED, N_("Shipped from here")),

@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
+from backend.exchanges.rules import ExchangeRules
 from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
@@ -400,6 +401,7 @@ class Rules:
     intake: IntakeRules
     refunds: RefundRules
     addresses: AddressRules
+    exchanges: ExchangeRules
 
 
 def build_rules(settings: Settings) -> Rules:
@@ -420,6 +422,7 @@ def build_rules(settings: Settings) -> Rules:
             max_customer_edits=settings.address_max_customer_edits,
             auto_approve_after=timedelta(hours=settings.address_auto_approve_hours),
         ),
+        exchanges=ExchangeRules(),
     )
 
 

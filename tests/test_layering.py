@@ -42,6 +42,7 @@ DOMAINS: dict[str, frozenset[str]] = {
     "invoices": frozenset({"orders"}),
     "refunds": frozenset({"orders", "notifications", "logistics", "fulfilment", "invoices"}),
     "support": frozenset({"orders"}),
+    "exchanges": frozenset({"orders", "notifications", "logistics", "refunds"}),
 }
 # The plumbing every domain stands on; it uses no domain itself.
 FOUNDATIONS = ("db", "clock", "phones", "actors", "audit", "jobs", "staff", "breaker")

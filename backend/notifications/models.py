@@ -24,6 +24,7 @@ class NotificationEvent(StrEnum):
     DELIVERED = "delivered"
     FAILED_ATTEMPT = "failed_attempt"
     EXCEPTION = "exception"
+    EXCHANGE_RELEASED = "exchange_released"  # 换货: the replacement may now ship
 
 
 class Channel(StrEnum):

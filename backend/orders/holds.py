@@ -37,6 +37,8 @@ HOLD_TEAM: dict[HoldReason, Team] = {
     HoldReason.OUT_OF_STOCK: Team.WAREHOUSE,
     HoldReason.UNKNOWN_SKU: Team.OPERATIONS,
     HoldReason.BELOW_COST: Team.OPERATIONS,
+    # Released by the return parcel's first carrier scan; support acts only when it never comes.
+    HoldReason.AWAITING_RETURN: Team.SUPPORT,
 }
 
 # Four eyes for a high-value order: the second approval must come from someone else.

@@ -350,6 +350,13 @@ def count_stock(session: Session, warehouse_id: int, sku_id: int, on_hand: int, 
     return delta
 
 
+@dataclass(frozen=True)
+class SkuVariant:
+    product_code: str
+    label: str
+    price_fen: int | None = None
+
+
 def save_sku(
     database: Database,
     code: str,
@@ -358,8 +365,12 @@ def save_sku(
     cost_fen: int | None,
     actor: Actor,
     warehouse: str | None = None,
+    variant: SkuVariant | None = None,
 ) -> int:
     """Create or update a SKU; `cost_fen=None` keeps the cost (a new SKU's is then unknown, 0).
+
+    `variant` (product code, label, list price) makes it one of a product's variants that
+    换货 may swap between; None keeps what the SKU had.
 
     `on_hand` is the count at `warehouse` (the default warehouse when None); the SKU's
     total is the sum over its warehouses. Stock can never be set below what is already
@@ -369,6 +380,8 @@ def save_sku(
     check_permission(actor, Permission.MANAGE_SKUS, also=_SKU_KEEPERS)
     code = code.strip().upper()[:64]
     if not code or not name.strip() or on_hand < 0 or (cost_fen is not None and cost_fen < 0):
+        raise SkuInvalid(code)
+    if variant is not None and variant.price_fen is not None and variant.price_fen < 0:
         raise SkuInvalid(code)
     with database.write() as session:
         sku = session.scalars(select(Sku).where(Sku.code == code).with_for_update()).first()
@@ -386,6 +399,10 @@ def save_sku(
             sku.name = name.strip()[:200]
             if cost_fen is not None:
                 sku.cost_fen = cost_fen
+        if variant is not None:
+            sku.product_code = variant.product_code.strip().upper()[:64] or None
+            sku.variant_label = variant.label.strip()[:64] or None
+            sku.price_fen = variant.price_fen
         session.flush()
         count_stock(session, place.id, sku.id, on_hand, actor.identifier)
         session.refresh(sku)
@@ -457,6 +474,9 @@ class SkuView:
     cost_fen: int | None  # None for those who may not see costs
     stock: tuple[StockAt, ...]  # per warehouse, in warehouse order
     has_catalogue_image: bool = False  # return photos are compared with it
+    product_code: str | None = None  # 换货 swaps between the SKUs of one product code
+    variant_label: str | None = None
+    price_fen: int | None = None
 
 
 def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
@@ -480,6 +500,9 @@ def list_skus(database: Database, *, include_costs: bool) -> list[SkuView]:
             sku.cost_fen if include_costs else None,
             tuple(per_sku.get(sku.id, ())),
             sku.image_hash is not None,
+            sku.product_code,
+            sku.variant_label,
+            sku.price_fen,
         )
         for sku in skus
     ]

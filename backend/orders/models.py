@@ -39,6 +39,7 @@ class HoldReason(StrEnum):
     DUPLICATE_SUSPECT = "duplicate_suspect"  # support: 待确认, the same buyer twice
     HIGH_VALUE = "high_value"  # finance: a second reviewer
     BELOW_COST = "below_cost"  # operations: priced under cost
+    AWAITING_RETURN = "awaiting_return"  # 换货: ships once the carrier has the old unit
 
 
 class IntakeOutcome(StrEnum):
@@ -346,6 +347,11 @@ class Sku(Base):
     image_name: Mapped[str | None] = mapped_column(String(40))
     image_thumbnail_name: Mapped[str | None] = mapped_column(String(40))
     image_hash: Mapped[str | None] = mapped_column(String(16))
+    # Variants of one product (size, colour) share a product code: what 换货 may swap between.
+    product_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    variant_label: Mapped[str | None] = mapped_column(String(64))  # e.g. "M / 白色"
+    # The shop's list price; None means "the price the customer paid" for an exchange.
+    price_fen: Mapped[int | None]
 
 
 class Warehouse(Base):

@@ -1,7 +1,7 @@
 """return photo checks: perceptual hashes, the photo or catalogue image a return photo copies
 
 Revision ID: 0032
-Revises: 0028
+Revises: 0031
 Create Date: 2026-12-02 13:00:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "0032"
-down_revision = "0028"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 

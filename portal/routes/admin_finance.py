@@ -146,6 +146,16 @@ def _cost(form: FormData) -> int | None:
     return _yuan_to_fen(text) if text else None
 
 
+def _variant(form: FormData) -> inventory.SkuVariant | None:
+    """换货 swaps between SKUs of one product code; no code: the SKU's variant is kept."""
+    product_code = form_text(form, "product_code", 64)
+    if not product_code:
+        return None
+    price = form_text(form, "price_yuan", 12)
+    label = form_text(form, "variant_label", 64)
+    return inventory.SkuVariant(product_code, label, _yuan_to_fen(price) if price else None)
+
+
 async def _save_or_map(request: Request, form: FormData, actor: Actor) -> None:
     database, code = request.app.state.database, form_text(form, "code", 64)
     if form_text(form, "channel_sku", 64):
@@ -158,7 +168,16 @@ async def _save_or_map(request: Request, form: FormData, actor: Actor) -> None:
     name, on_hand = form_text(form, "name", 200), int(stock) if stock.isdigit() else -1
     warehouse = form_text(form, "warehouse", 32) or None
     await calls.write(
-        request, inventory.save_sku, database, code, name, on_hand, _cost(form), actor, warehouse
+        request,
+        inventory.save_sku,
+        database,
+        code,
+        name,
+        on_hand,
+        _cost(form),
+        actor,
+        warehouse,
+        _variant(form),
     )
 
 

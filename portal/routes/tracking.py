@@ -14,6 +14,7 @@ from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.operations import SHIP_PROMISE
 from backend.order_page_actions import (
     cancel_offer,
+    can_exchange,
     receipt_decision,
     return_window,
     support_panel,
@@ -121,6 +122,10 @@ async def _page(
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
+                "exchangeable": can_exchange(
+                    view.status, head.row.delivered_at, now, settings.rules.refunds
+                )
+                or head.row.latest_exchange_id is not None,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
                 "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),

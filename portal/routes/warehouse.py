@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.actors import Actor
+from backend.exchanges import return_leg
 from backend.logistics import warehouse
 from backend.refunds import return_parcels
 from backend.refunds.service import ReturnNotFound
@@ -30,6 +32,16 @@ async def scan_page(request: Request) -> Response:
     )
 
 
+async def _returned_parcel(request: Request, code: str, actor: Actor) -> dict[str, int]:
+    """A returned parcel, a return's or an exchange's, is signed in rather than packed."""
+    database = request.app.state.database
+    returned = await calls.write(request, return_parcels.receive_by_waybill, database, code, actor)
+    if returned is not None:
+        return {"returned": returned}
+    exchanged = await calls.write(request, return_leg.receive_by_waybill, database, code, actor)
+    return {"exchanged": exchanged} if exchanged is not None else {}
+
+
 async def scan(request: Request) -> Response:
     staff = await require_staff(request, Permission.SCAN_PARCELS)
     form = await request.form()
@@ -38,10 +50,9 @@ async def scan(request: Request) -> Response:
     context: dict[str, object] = {"staff": staff, "result": None, "error": None, "code": code}
     status = 200
     actor = staff.actor(client_ip(request), channel="scan")
-    # A returned parcel is signed in (its refund released) rather than packed.
-    returned = await calls.write(request, return_parcels.receive_by_waybill, database, code, actor)
-    if returned is not None:
-        context["returned"] = returned
+    signed_in = await _returned_parcel(request, code, actor)
+    if signed_in:
+        context.update(signed_in)
         context["recent"] = await calls.read(request, warehouse.list_recent_scans, database)
         return render(
             request, "warehouse/scan.html", context, partial="warehouse/_scan_result.html"

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from backend.actors import Actor, ActorKind
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
+from backend.exchanges.rules import ExchangeRules
+from backend.exchanges.service import request_exchange
 from backend.fulfilment.confirmations import confirm_shipment
 from backend.invoices.models import TitleKind
 from backend.invoices.service import InvoiceTitle, request_invoice
@@ -39,6 +41,7 @@ from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import end_session, log_in
 from backend.support.service import leave_message
+from tests.exchange_setup import customer_of, delivered_shirt_order, seed_shirts
 from tests.factories import SYSTEM, make_order
 from tests.photo_images import photo_jpeg
 
@@ -141,6 +144,23 @@ def _fill_every_table(database, tmp_path) -> None:
     request_invoice(database, paid.id, paid.customer_id, title, customer)
     writer = Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}", channel="sms-link")
     leave_message(database, paid.id, writer, "什么时候发货？")
+    _an_exchange(database)
+
+
+def _an_exchange(database) -> None:
+    """换货 of a delivered shirt: an exchange row and a replacement order held for the return."""
+    skus = seed_shirts(database)
+    order, line = delivered_shirt_order(database, "13911110009")
+    request_exchange(
+        database,
+        order.id,
+        order.customer_id,
+        line,
+        skus["TEE-L-WHITE"],
+        customer_of(order),
+        rules=ExchangeRules(),
+        refund_rules=RefundRules(),
+    )
 
 
 def _short_order_with_a_transfer(database) -> None:

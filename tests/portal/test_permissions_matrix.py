@@ -65,6 +65,10 @@ NEEDS: dict[str, Permission | str] = {
     "invoice_page": CUSTOMER,
     "invoice_request": CUSTOMER,
     "invoice_pdf": CUSTOMER,
+    "exchange_page": CUSTOMER,
+    "exchange_request": CUSTOMER,
+    "exchange_send_back": CUSTOMER,
+    "exchange_cancel": CUSTOMER,
     "support_remind": CUSTOMER,
     "support_message": CUSTOMER,
     "confirm_receipt": CUSTOMER,
@@ -137,6 +141,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_cancellations": P.VIEW_ORDERS,
     "admin_cancellation_unpacked": P.SCAN_PARCELS,
     "admin_cancellation_retry_refund": P.REVIEW_REFUNDS,
+    "admin_exchanges": P.SCAN_PARCELS,
+    "admin_receive_exchange": P.SCAN_PARCELS,
 }
 
 
@@ -258,6 +264,9 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_cancellation_retry_refund": lambda w: Call(
         "POST", f"/admin/cancellations/{w.cancellation_id}/retry-refund"
     ),
+    # No exchange in the world: an allowed role is sent back to the queue, a denied one gets 403.
+    "admin_exchanges": lambda w: Call("GET", "/admin/exchanges"),
+    "admin_receive_exchange": lambda w: Call("POST", "/admin/exchanges/999999/receive"),
     "admin_retry_confirmation": lambda w: Call(
         "POST", f"/admin/confirmations/{w.confirmation_id}/retry"
     ),

@@ -1,0 +1,1 @@
+"""Exchanges (换货): another variant of a delivered line's product; the old unit comes back."""
