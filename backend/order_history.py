@@ -37,14 +37,15 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db import Database, UTCDateTime
+from backend.exchanges.models import Exchange
 from backend.invoices.lifecycle import InvoiceStatus
 from backend.invoices.models import InvoiceRequest
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
 from backend.notifications.models import Channel, Notification, NotificationStatus
 from backend.orders.masking import mask_name, mask_phone
-from backend.orders.models import AddressChange, ChangeStatus, Order
+from backend.orders.models import AddressChange, ChangeStatus, Order, Sku
 from backend.refunds.lifecycle import ReturnStatus
-from backend.refunds.models import Refund, RefundState, ReturnRequest
+from backend.refunds.models import OrderCancellation, Refund, RefundState, ReturnRequest
 from backend.support.models import SupportRequest
 
 PAGE_SIZE = 20
@@ -319,6 +320,32 @@ def read_notifications_sent() -> Select[tuple[object, ...]]:
     )
 
 
+def read_cancel_requests() -> Select[tuple[object, ...]]:
+    """The customer's own cancel, with the reason they chose (the order's step says 已取消)."""
+    return select(
+        *_columns(
+            OrderCancellation.created_at,
+            OrderCancellation.id,
+            state=OrderCancellation.reason,
+            amount_fen=OrderCancellation.refund_fen,
+        )
+    ).where(OrderCancellation.order_id == ORDER_ID)
+
+
+def read_exchanges_requested() -> Select[tuple[object, ...]]:
+    """换货 asked for: the variant chosen (the replacement's parcels are its own order's)."""
+    return select(
+        *_columns(Exchange.created_at, Exchange.id, detail=Sku.variant_label)
+    ).join(Sku, Sku.id == Exchange.to_sku_id).where(Exchange.order_id == ORDER_ID)
+
+
+def read_exchanges_closed() -> Select[tuple[object, ...]]:
+    """Done, cancelled or expired: the state says which."""
+    return select(*_columns(Exchange.closed_at, Exchange.id, state=Exchange.status)).where(
+        Exchange.order_id == ORDER_ID, Exchange.closed_at.is_not(None)
+    )
+
+
 @dataclass(frozen=True)
 class Reader:
     source: int  # stable: cursors carry it; on a tie the higher number is shown first
@@ -349,6 +376,9 @@ READERS: tuple[Reader, ...] = (
     Reader(19, "invoice_rejected", read_invoices_rejected),
     Reader(20, "invoice_reversed", read_invoices_reversed),
     Reader(21, "notified", read_notifications_sent),
+    Reader(22, "cancel_requested", read_cancel_requests),
+    Reader(23, "exchange_requested", read_exchanges_requested),
+    Reader(24, "exchange_closed", read_exchanges_closed),
 )
 _KINDS = {reader.source: reader.kind for reader in READERS}
 

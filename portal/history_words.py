@@ -36,6 +36,11 @@ _TITLES: dict[str | tuple[str, str], str] = {
     "invoice_issued": N_("Invoice issued"),
     "invoice_rejected": N_("Invoice request refused"),
     "invoice_reversed": N_("Invoice reversed"),
+    "cancel_requested": N_("You cancelled the order"),
+    "exchange_requested": N_("You asked for an exchange"),
+    ("exchange_closed", "done"): N_("Exchange completed"),
+    ("exchange_closed", "cancelled"): N_("Exchange cancelled"),
+    ("exchange_closed", "expired"): N_("Exchange expired: the item was not sent back in time"),
     ("notified", Channel.SMS.value): N_("We sent you an SMS"),
     ("notified", Channel.WECHAT.value): N_("We sent you a WeChat message"),
 }

@@ -13,8 +13,8 @@ from backend.clock import utcnow
 from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.operations import SHIP_PROMISE
 from backend.order_page_actions import (
-    cancel_offer,
     can_exchange,
+    cancel_offer,
     receipt_decision,
     return_window,
     support_panel,

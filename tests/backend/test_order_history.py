@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
-from PIL import Image
 from sqlalchemy import select, update
 
 from backend.actors import Actor, ActorKind
@@ -33,6 +31,7 @@ from backend.orders.address_policy import AddressRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import OrderLine
 from backend.orders.service import NewAddress
+from backend.refunds.cancellation import cancel_order
 from backend.refunds.gateways.base import GatewayRefund, RefundStatus
 from backend.refunds.models import Refund, ReturnRequest
 from backend.refunds.payouts import apply_gateway_result
@@ -45,6 +44,7 @@ from backend.staff.models import Role
 from backend.support.service import answer_request, leave_message
 from tests.browser.parcels import record_events
 from tests.factories import make_order, send_queued_sms
+from tests.photo_images import photo_jpeg
 
 SUPPORT = Actor(ActorKind.STAFF, "客服小李", role=Role.SUPERVISOR)
 FINANCE = Actor(ActorKind.STAFF, "财务小王", role=Role.FINANCE)
@@ -137,9 +137,7 @@ def test_a_free_edit_is_one_entry_and_a_refused_request_two_all_masked(database)
 
 def test_a_return_reads_filed_approved_money_back_and_the_invoice_reversed(database, tmp_path):
     order = make_order(database, status=OrderStatus.DELIVERED)
-    picture = io.BytesIO()
-    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture, "JPEG")
-    photo_id = store_photo(database, PhotoStore(tmp_path), order.id, picture.getvalue())
+    photo_id = store_photo(database, PhotoStore(tmp_path), order.id, photo_jpeg(seed=7))
     title = InvoiceTitle(TitleKind.PERSONAL, "张三")
     invoice_id = request_invoice(database, order.id, order.customer_id, title, customer_of(order))
     issue_invoice_with_pdf(database, invoice_id, PDF, FINANCE)
@@ -322,3 +320,13 @@ def test_the_return_parcel_is_shown_with_its_waybill(database):
     newest = read_history_page(database, order.id).entries[0]
     assert newest.kind == "return_parcel"
     assert (newest.carrier_code, newest.tracking_no) == ("yuantong", "YT12345678")
+
+
+def test_a_customer_cancel_reads_with_its_refund_after_the_order_step(database):
+    order = make_order(database, status=OrderStatus.PAID)
+    buyer = Actor(ActorKind.CUSTOMER, f"customer:{order.public_no}")
+    cancel_order(database, None, order.id, buyer, "too_slow")  # type: ignore[arg-type]
+    entries = read_history_page(database, order.id).entries
+    cancel = next(entry for entry in entries if entry.kind == "cancel_requested")
+    assert cancel.state == "too_slow" and cancel.amount_fen == order.paid_fen
+    assert {"cancelled", "paid", "placed"} <= {entry.kind for entry in entries}
