@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from backend.clock import shanghai_date
 from backend.orders.lifecycle import OrderStatus
+from backend.refunds.in_transit import ON_THE_ROAD_ORDERS
 from backend.refunds.rules import RefundRules, days_since_delivery
 from backend.support.service import RequestView, can_leave_message, can_send_reminder, ship_by
 from backend.tracking_page import TrackingHead
@@ -98,3 +99,8 @@ def return_window(
         return None
     last_day = shanghai_date(delivered_at) + timedelta(days=rules.return_window_days)
     return ReturnWindow(last_day, days_left)
+
+
+def can_refund_in_transit(head: TrackingHead) -> bool:
+    """仅退款 in transit is offered while parcels are on the road; the page says which."""
+    return OrderStatus(head.row.status) in ON_THE_ROAD_ORDERS

@@ -451,8 +451,17 @@ class Kuaidi100Emulator:
             at, place = (last.at if seen else self.start), last.place
             waybill.plan = [
                 *seen,
-                Trace(at + timedelta(hours=1), "6", "6", "退回", "快件已按寄件人要求拦截，退回中", place),
-                Trace(at + timedelta(hours=30), "4", "4", "退签", "快件已退回寄件人，已签收", place),
+                Trace(
+                    at + timedelta(hours=1),
+                    "6",
+                    "6",
+                    "退回",
+                    "快件已按寄件人要求拦截，退回中",
+                    place,
+                ),
+                Trace(
+                    at + timedelta(hours=30), "4", "4", "退签", "快件已退回寄件人，已签收", place
+                ),
             ]
 
     def _intercept_problem(

@@ -16,7 +16,7 @@ from backend.jobs.queue import Handler, Periodic
 from backend.jobs.worker import Worker
 from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
-from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
+from backend.logistics.service import OUTBOUND_PARCEL_TURNED, RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
 from backend.orders import (
     address_changes,
@@ -27,7 +27,13 @@ from backend.orders import (
 )
 from backend.orders.access import prune_lookup_attempts
 from backend.orders.intake import ORDER_CLOSED
-from backend.refunds import payouts, return_parcels
+from backend.refunds import (
+    in_transit,
+    in_transit_carrier,
+    in_transit_staff,
+    payouts,
+    return_parcels,
+)
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
 from portal.settings import Settings
@@ -58,7 +64,7 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules.addresses),
         payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
-        payouts.SETTLED: refund_service.refund_settled,
+        payouts.SETTLED: _refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
         channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
             db, p, rules.intake
@@ -70,6 +76,10 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         RETURN_PARCEL_MOVED: lambda db, p: return_parcels.on_return_parcel(
             db, p, settings.fast_refund
         ),
+        OUTBOUND_PARCEL_TURNED: lambda db, p: in_transit_carrier.on_parcel_turned(
+            db, p, rules.refunds
+        ),
+        in_transit.ASK_CARRIER: lambda db, p: in_transit_carrier.ask_carrier(db, tracking, p),
         confirmations.CONFIRM_SHIPMENT: lambda db, p: confirmations.confirm_shipment(
             db, integrations.ship_confirmers, settings.shops, p
         ),
@@ -81,6 +91,12 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
             db, settings.auto_complete_days
         ),
     }
+
+
+def _refund_settled(database: Database, payload: dict[str, Any]) -> None:
+    """A refund settled: whichever request it paid (a return, a parcel in transit) follows."""
+    refund_service.refund_settled(database, payload)
+    in_transit_staff.refund_settled(database, payload)
 
 
 def _void_closed(database: Database, integrations: Integrations, payload: dict[str, Any]) -> None:

@@ -50,9 +50,7 @@ TRANSITIONS: MappingProxyType[OrderStatus, MappingProxyType[OrderAction, OrderSt
             S.PACKED: MappingProxyType({A.SHIP_PART: S.PARTIALLY_SHIPPED, A.SHIP: S.SHIPPED}),
             # The order follows its parcels: it is shipped when the last line has left.
             S.PARTIALLY_SHIPPED: MappingProxyType({A.SHIP: S.SHIPPED}),
-            S.SHIPPED: MappingProxyType(
-                {A.DELIVER: S.DELIVERED, A.RETURN_TO_SENDER: S.REFUNDED}
-            ),
+            S.SHIPPED: MappingProxyType({A.DELIVER: S.DELIVERED, A.RETURN_TO_SENDER: S.REFUNDED}),
             S.DELIVERED: MappingProxyType(
                 {A.COMPLETE: S.COMPLETED, A.OPEN_AFTER_SALE: S.AFTER_SALE}
             ),

@@ -59,9 +59,15 @@ _COMING_BACK = MappingProxyType({A.RELEASE: S.REFUNDING, A.SEND_TO_REVIEW: S.IN_
 
 TRANSITIONS = MappingProxyType(
     {
-        S.INTERCEPT_ASKED: MappingProxyType({**_ON_THE_ROAD, A.CARRIER_REFUSED: S.INTERCEPT_FAILED}),
+        S.INTERCEPT_ASKED: MappingProxyType(
+            {**_ON_THE_ROAD, A.CARRIER_REFUSED: S.INTERCEPT_FAILED}
+        ),
         S.INTERCEPT_FAILED: MappingProxyType(
-            {**_ON_THE_ROAD, A.CARRIER_RETRIED: S.INTERCEPT_ASKED, A.ADVISE_REFUSE: S.REFUSE_ADVISED}
+            {
+                **_ON_THE_ROAD,
+                A.CARRIER_RETRIED: S.INTERCEPT_ASKED,
+                A.ADVISE_REFUSE: S.REFUSE_ADVISED,
+            }
         ),
         S.REFUSE_ADVISED: _ON_THE_ROAD,
         S.RETURNING: _COMING_BACK,

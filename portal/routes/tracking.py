@@ -12,7 +12,12 @@ from starlette.routing import Route
 from backend.clock import utcnow
 from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.operations import SHIP_PROMISE
-from backend.order_page_actions import receipt_decision, return_window, support_panel
+from backend.order_page_actions import (
+    can_refund_in_transit,
+    receipt_decision,
+    return_window,
+    support_panel,
+)
 from backend.orders.access import CustomerSession
 from backend.orders.queries import list_customer_orders
 from backend.refunds.service import RETURNABLE
@@ -116,6 +121,7 @@ async def _page(
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
+                "in_transit_refund": can_refund_in_transit(head),
                 "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),
                 "support": support_panel(head, view.requests, now, SHIP_PROMISE),

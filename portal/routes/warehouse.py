@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.logistics import warehouse
-from backend.refunds import return_parcels
+from backend.refunds import in_transit_staff, return_parcels
 from backend.refunds.service import ReturnNotFound
 from backend.staff.permissions import Permission
 from portal import calls
@@ -40,6 +40,18 @@ async def scan(request: Request) -> Response:
     actor = staff.actor(client_ip(request), channel="scan")
     # A returned parcel is signed in (its refund released) rather than packed.
     returned = await calls.write(request, return_parcels.receive_by_waybill, database, code, actor)
+    # An outbound parcel intercepted or refused on the road comes back to the shelf.
+    intercepted = None
+    if returned is None:
+        intercepted = await calls.write(
+            request, in_transit_staff.receive_by_waybill, database, code, actor
+        )
+    if intercepted is not None:
+        context["intercepted"] = intercepted
+        context["recent"] = await calls.read(request, warehouse.list_recent_scans, database)
+        return render(
+            request, "warehouse/scan.html", context, partial="warehouse/_scan_result.html"
+        )
     if returned is not None:
         context["returned"] = returned
         context["recent"] = await calls.read(request, warehouse.list_recent_scans, database)

@@ -15,12 +15,16 @@ from PIL import Image
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
+from backend.clock import utcnow
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.fulfilment.confirmations import confirm_shipment
 from backend.invoices.models import TitleKind
 from backend.invoices.service import InvoiceTitle, request_invoice
 from backend.logistics.models import Shipment
+from backend.logistics.service import record_tracking_update
+from backend.logistics.status import TrackingStatus
+from backend.logistics.timeline import CarrierEvent
 from backend.notifications.consents import record_consent
 from backend.notifications.models import ConsentKind
 from backend.orders import inventory, reconciliation
@@ -34,6 +38,7 @@ from backend.orders.models import Order, OrderLine, SalesChannel
 from backend.orders.service import NewAddress
 from backend.orders.shops import default_shops, sync_shops
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
+from backend.refunds.in_transit import request_in_transit_refund
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
@@ -141,6 +146,24 @@ def _fill_every_table(database, tmp_path) -> None:
     request_invoice(database, paid.id, paid.customer_id, title, customer)
     writer = Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}", channel="sms-link")
     leave_message(database, paid.id, writer, "什么时候发货？")
+    _refund_asked_in_transit(database)
+
+
+def _refund_asked_in_transit(database) -> None:
+    """A shipped order whose parcel the carrier has: the customer asks to refuse it (拒收)."""
+    order = make_order(database, status=OrderStatus.SHIPPED)
+    with database.read() as session:
+        number = session.scalars(
+            select(Shipment.tracking_no).where(Shipment.order_id == order.id)
+        ).one()
+    scan = CarrierEvent(utcnow(), TrackingStatus.IN_TRANSIT, "快件已到达【杭州转运中心】")
+    record_tracking_update(
+        database, "sandbox", number, [scan], source="test", full_history=False, actor=SYSTEM
+    )
+    customer = Actor(ActorKind.CUSTOMER, f"customer:{order.public_no}", channel="portal")
+    request_in_transit_refund(
+        database, customer, order.id, method="refuse", reason="changed_mind", rules=RefundRules()
+    )
 
 
 def _short_order_with_a_transfer(database) -> None:

@@ -28,6 +28,8 @@ from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
 
 SOURCE = "kuaidi100"
+# 14 拒签 and 203 拒收: the recipient refused the parcel (kept as the raw code, see STATES).
+REFUSED_CODES = frozenset({"14", "203"})
 POLL_BASE_URL = "https://poll.kuaidi100.com"
 API_BASE_URL = "https://api.kuaidi100.com"
 # resultv2=4 makes every trajectory item carry its own statusCode (and 高级状态), which is
