@@ -5,6 +5,7 @@ Also what follows the money: the request and the order follow their refund's out
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -69,6 +70,17 @@ def act(
                 request.carrier_note = note
             request.decided_by = f"{actor.kind}:{actor.identifier}"
             move(session, request, step, actor, note=note)
+            if step == InTransitAction.ADVISE_REFUSE:
+                # The parcel keeps coming: only the customer at the door can stop it now.
+                outbox.notify(
+                    session,
+                    order_id,
+                    NotificationEvent.REFUSE_DELIVERY,
+                    shipment_id=request.shipment_id,
+                    details={},
+                    reference=f"refuse{request.id}",
+                    urgent=True,
+                )
         return InTransitStatus(request.status)
 
 
@@ -168,10 +180,26 @@ def receive_by_waybill(database: Database, code: str, actor: Actor) -> int | Non
         return request.id
 
 
-def list_queue(database: Database) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class QueueRow:
+    """One request a person must act on, with the parcel it is about and what may be done."""
+
+    id: int
+    public_no: str
+    carrier_code: str
+    tracking_no: str
+    status: InTransitStatus
+    method: str
+    amount_fen: int
+    note: str
+    failed_checks: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+def list_queue(database: Database) -> list[QueueRow]:
     """Requests a person must act on, oldest first, with the parcel they are about."""
     with database.read() as session:
-        rows = session.execute(
+        found = session.execute(
             select(InTransitRefund, Shipment.carrier_code, Shipment.tracking_no, Order.public_no)
             .join(Shipment, Shipment.id == InTransitRefund.shipment_id)
             .join(Order, Order.id == InTransitRefund.order_id)
@@ -180,21 +208,21 @@ def list_queue(database: Database) -> list[dict[str, Any]]:
             .limit(200)
         ).all()
         return [
-            {
-                "id": request.id,
-                "public_no": public_no,
-                "carrier_code": carrier_code,
-                "tracking_no": tracking_no,
-                "status": InTransitStatus(request.status),
-                "method": str(request.method),
-                "amount_fen": request.amount_fen,
-                "note": request.carrier_note or "",
-                "failed_checks": [c["code"] for c in request.checks if not c["passed"]],
-                "actions": [
+            QueueRow(
+                request.id,
+                public_no,
+                carrier_code,
+                tracking_no,
+                InTransitStatus(request.status),
+                str(request.method),
+                request.amount_fen,
+                request.carrier_note or "",
+                tuple(c["code"] for c in request.checks if not c["passed"]),
+                tuple(
                     name
                     for name, step in STAFF_ACTIONS.items()
                     if can_move(InTransitStatus(request.status), step)
-                ],
-            }
-            for request, carrier_code, tracking_no, public_no in rows
+                ),
+            )
+            for request, carrier_code, tracking_no, public_no in found
         ]

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from backend.clock import in_shanghai, utcnow
+from backend.notifications.models import Notification, NotificationEvent
 from backend.orders.inventory import save_sku
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, StockMovement
@@ -272,3 +273,31 @@ def test_the_returned_parcel_scanned_twice_puts_its_units_back_on_sale_once(
             )
         )
     assert moved == 1
+
+
+def test_an_intercept_the_carrier_refuses_goes_to_staff_who_tell_the_customer_to_refuse(
+    web, database, transit_settings, emulator
+):
+    order = shipped_order(web, database, transit_settings, emulator)
+    waybill = emulator.waybills[WAYBILL]
+    waybill.revealed = len(waybill.plan)  # signed at the carrier before our push arrived
+    ask(web, order)
+    run_worker(database, transit_settings)
+    [request] = requests_of(database)
+    assert request.status == "intercept_failed" and "仅支持运输中" in request.carrier_note
+    assert 'data-status="intercept_failed"' in web.get(page_path(order)).text
+    staff_login(web, database, Role.SUPPORT)
+    assert f'id="in-transit-{request.id}"' in web.get("/admin/in-transit-refunds").text
+    token = csrf_token(web, "/admin/in-transit-refunds")
+    web.post(
+        f"/admin/in-transit-refunds/{request.id}",
+        data={"action": "advise_refuse", "csrf_token": token},
+    )
+    [request] = requests_of(database)
+    assert request.status == "refuse_advised"
+    with database.read() as session:
+        told = session.scalars(
+            select(Notification.event).where(Notification.order_id == order.id)
+        ).all()
+    assert told.count(NotificationEvent.REFUSE_DELIVERY) == 1
+    assert f'id="in-transit-{request.id}"' not in web.get("/admin/in-transit-refunds").text

@@ -86,7 +86,7 @@ def test_each_parcel_is_asked_for_with_its_own_lines_and_carrier(database, setti
         "intercept_failed",
         "电话联系承运商",
     )
-    assert [row["id"] for row in in_transit_staff.list_queue(database)] == [cup.id]
+    assert [row.id for row in in_transit_staff.list_queue(database)] == [cup.id]
 
 
 def test_the_delivered_parcel_closes_its_request_and_the_returning_one_refunds_only_its_lines(
