@@ -18,7 +18,7 @@ from backend.orders import address_changes as changes
 from backend.orders.access import LinkExpired, LinkInvalid, LinkRevoked, SessionEnded
 from backend.orders.completion import ReceiptNotConfirmable, ReceiptNotYours
 from backend.orders.service import OrderNotFound
-from backend.refunds.in_transit_staff import InTransitRequestNotFound
+from backend.refunds.in_transit_staff import InTransitRequestNotFound, NothingLeftToRefund
 from backend.staff.permissions import PermissionDenied
 from backend.support import service as support
 from portal import i18n
@@ -267,6 +267,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     InvoiceNotAllowed: conflict,
     InvoiceTransitionNotAllowed: conflict,
     InTransitRequestNotFound: conflict,
+    NothingLeftToRefund: conflict,
     **{error: support_problem for error in _SUPPORT_PROBLEMS},
     # The routes find the order through the customer's session first; these are tampering.
     support.SupportOrderNotFound: not_found,

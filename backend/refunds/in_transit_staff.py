@@ -42,6 +42,10 @@ class InTransitRequestNotFound(Exception):
     """No such request, or it is not waiting for what was asked."""
 
 
+class NothingLeftToRefund(Exception):
+    """Earlier refunds already paid back everything the customer paid."""
+
+
 def act(
     database: Database, request_id: int, action: str, actor: Actor, *, note: str = ""
 ) -> InTransitStatus:
@@ -62,6 +66,8 @@ def act(
         note = note.strip()[:200]
         if step == InTransitAction.RELEASE:
             room = _room(session, order_id)
+            if room <= 0:
+                raise NothingLeftToRefund(order_id)
             release(session, request, min(request.amount_fen, room), actor, utcnow())
         else:
             if step == InTransitAction.REJECT:

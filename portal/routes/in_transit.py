@@ -31,6 +31,7 @@ REFUSALS = {
         "This order was paid on the platform. Please ask for the refund there."
     ),
     "reason_known": N_("Choose a reason."),
+    "amount_positive": N_("Everything paid for this order has been refunded already."),
 }
 
 
