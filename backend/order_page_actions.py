@@ -18,6 +18,7 @@ from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import PaymentMethod, SalesChannel
 from backend.refunds.cancel_lifecycle import CancelPath, CancelStatus
 from backend.refunds.cancellation import SELF_SERVICE_PATHS, decide_path
+from backend.refunds.in_transit import ON_THE_ROAD_ORDERS
 from backend.refunds.rules import RefundRules, days_since_delivery
 from backend.support.service import RequestView, can_leave_message, can_send_reminder, ship_by
 from backend.tracking_page import TrackingHead
@@ -143,3 +144,8 @@ def can_exchange(
     """换货 is offered on delivered orders within the return window (request_exchange checks
     again, and the exchange page lists only the variants that can be had)."""
     return status in EXCHANGEABLE and return_window(delivered_at, now, rules) is not None
+
+
+def can_refund_in_transit(head: TrackingHead) -> bool:
+    """仅退款 in transit is offered while parcels are on the road; the page says which."""
+    return OrderStatus(head.row.status) in ON_THE_ROAD_ORDERS

@@ -176,6 +176,10 @@ class PushRecord:
     accepted: bool
 
 
+# docs/protocols.md, "Kuaidi100 / Intercept and address change".
+INTERCEPT_TYPES = frozenset({"RETURN_SEND_STATION", "RETURN_SEND_ADDR", "MODIFY_ADDR"})
+
+
 @dataclass
 class InterceptRecord:
     form: dict[str, str]
@@ -433,8 +437,32 @@ class Kuaidi100Emulator:
             self.intercepts.append(InterceptRecord(form, param, problem is None, problem or ""))
         if problem is not None:
             return {"success": False, "code": "400", "message": problem}
+        if param.get("interceptType") in ("RETURN_SEND_ADDR", "RETURN_SEND_STATION"):
+            self._turn_back(str(param.get("kuaidinum")))
         task = uuid.uuid4().hex
         return {"success": True, "code": "200", "message": "success", "data": {"taskId": task}}
+
+    def _turn_back(self, number: str) -> None:
+        """An accepted return intercept: the rest of the route becomes 退回, then 退签."""
+        with self._lock:
+            waybill = self.waybills[number]
+            seen = waybill.history
+            last = seen[-1] if seen else waybill.plan[0]
+            at, place = (last.at if seen else self.start), last.place
+            waybill.plan = [
+                *seen,
+                Trace(
+                    at + timedelta(hours=1),
+                    "6",
+                    "6",
+                    "退回",
+                    "快件已按寄件人要求拦截，退回中",
+                    place,
+                ),
+                Trace(
+                    at + timedelta(hours=30), "4", "4", "退签", "快件已退回寄件人，已签收", place
+                ),
+            ]
 
     def _intercept_problem(
         self, form: dict[str, str], param: dict[str, Any], expected_sign: str
@@ -443,6 +471,8 @@ class Kuaidi100Emulator:
             return "参数错误"
         if form.get("sign") != expected_sign:
             return "签名错误"
+        if param.get("interceptType") not in INTERCEPT_TYPES:
+            return "拦截类型错误"
         recipient = _object(param.get("recManInfo"))
         if param.get("interceptType") == "MODIFY_ADDR" and not (
             recipient.get("name")

@@ -18,7 +18,7 @@ from backend.jobs.queue import Handler, Periodic
 from backend.jobs.worker import Worker
 from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
-from backend.logistics.service import RETURN_PARCEL_MOVED, SUBSCRIBE
+from backend.logistics.service import OUTBOUND_PARCEL_TURNED, RETURN_PARCEL_MOVED, SUBSCRIBE
 from backend.notifications import outbox
 from backend.orders import (
     address_changes,
@@ -29,7 +29,13 @@ from backend.orders import (
 )
 from backend.orders.access import prune_lookup_attempts
 from backend.orders.intake import ORDER_CLOSED
-from backend.refunds import payouts, return_parcels
+from backend.refunds import (
+    in_transit,
+    in_transit_carrier,
+    in_transit_staff,
+    payouts,
+    return_parcels,
+)
 from backend.refunds import service as refund_service
 from portal.integrations import Integrations
 from portal.settings import Settings
@@ -60,7 +66,7 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules.addresses),
         payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
-        payouts.SETTLED: refund_service.refund_settled,
+        payouts.SETTLED: _refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
         channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
             db, p, rules.intake
@@ -71,6 +77,10 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         ),
         RETURN_PARCEL_MOVED: lambda db, p: _return_parcel_moved(db, p, settings.fast_refund),
         EXPIRE_EXCHANGES: lambda db, _p: exchange_service.expire_exchanges(db),
+        OUTBOUND_PARCEL_TURNED: lambda db, p: in_transit_carrier.on_parcel_turned(
+            db, p, rules.refunds
+        ),
+        in_transit.ASK_CARRIER: lambda db, p: in_transit_carrier.ask_carrier(db, tracking, p),
         confirmations.CONFIRM_SHIPMENT: lambda db, p: confirmations.confirm_shipment(
             db, integrations.ship_confirmers, settings.shops, p
         ),
@@ -89,6 +99,12 @@ def _return_parcel_moved(database: Database, payload: dict[str, Any], fast_refun
     # parcels that are not its own, and both are safe to run twice.
     return_parcels.on_return_parcel(database, payload, fast_refund)
     return_leg.on_return_parcel(database, payload)
+
+
+def _refund_settled(database: Database, payload: dict[str, Any]) -> None:
+    """A refund settled: whichever request it paid (a return, a parcel in transit) follows."""
+    refund_service.refund_settled(database, payload)
+    in_transit_staff.refund_settled(database, payload)
 
 
 def _void_closed(database: Database, integrations: Integrations, payload: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from backend.orders.completion import ReceiptNotConfirmable, ReceiptNotYours
 from backend.orders.service import OrderNotFound
 from backend.refunds import cancellation
 from backend.refunds.cancel_lifecycle import CancelPath, CancelTransitionNotAllowed
+from backend.refunds.in_transit_staff import InTransitRequestNotFound, NothingLeftToRefund
 from backend.staff.permissions import PermissionDenied
 from backend.support import service as support
 from portal import i18n
@@ -299,6 +300,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitab
     InvoiceNotFound: not_found,
     InvoiceNotAllowed: conflict,
     InvoiceTransitionNotAllowed: conflict,
+    InTransitRequestNotFound: conflict,
+    NothingLeftToRefund: conflict,
     **{error: support_problem for error in _SUPPORT_PROBLEMS},
     cancellation.CancelNotAllowed: cancel_problem,
     cancellation.CancelReasonInvalid: cancel_problem,

@@ -19,6 +19,7 @@ from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import HoldReason, ReservationState, SalesChannel, TransferStatus
 from backend.refunds.cancel_lifecycle import CancelStatus
+from backend.refunds.in_transit_lifecycle import InTransitMethod, InTransitStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
@@ -59,6 +60,19 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (TrackingStatus.CANCELLED, N_("Shipment cancelled")),
     (TrackingStatus.EXPIRED, N_("Tracking expired")),
     (TrackingStatus.UNKNOWN, N_("Update")),
+    (InTransitStatus.INTERCEPT_ASKED, N_("The carrier is asked to send it back")),
+    (InTransitStatus.INTERCEPT_FAILED, N_("Our staff are contacting the carrier")),
+    (InTransitStatus.REFUSE_ADVISED, N_("Please refuse the parcel when it arrives")),
+    (InTransitStatus.RETURNING, N_("On its way back to us")),
+    (InTransitStatus.REFUSED, N_("Refused at delivery")),
+    (InTransitStatus.IN_REVIEW, N_("Being reviewed")),
+    (InTransitStatus.REFUNDING, N_("Refund being paid")),
+    (InTransitStatus.REFUNDED, N_("Refunded")),
+    (InTransitStatus.REFUND_FAILED, N_("Refund failed; finance will pay it")),
+    (InTransitStatus.REJECTED, N_("Not approved")),
+    (InTransitStatus.CANCELLED, N_("Closed: the parcel was delivered")),
+    (InTransitMethod.INTERCEPT, N_("Intercept and return (拦截退回)")),
+    (InTransitMethod.REFUSE, N_("Refuse at delivery (拒收)")),
     (ProgressStep.PLACED, N_("Ordered")),
     (ProgressStep.PAID, N_("Payment")),
     (ProgressStep.DISPATCHED, N_("Dispatched")),

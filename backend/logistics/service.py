@@ -13,6 +13,7 @@ from backend.actors import Actor
 from backend.clock import utcnow
 from backend.db import Database
 from backend.logistics import parcels
+from backend.logistics.carriers.kuaidi100 import REFUSED_CODES
 from backend.logistics.carriers.names import carrier_name
 from backend.logistics.estimates import estimate_from_history, lane_transit_hours
 from backend.logistics.models import Shipment, ShipmentDirection, TrackingEvent
@@ -33,6 +34,7 @@ from backend.orders.service import OrderNotFound
 
 SUBSCRIBE = "tracking.subscribe"
 RETURN_PARCEL_MOVED = "logistics.return_parcel_moved"
+OUTBOUND_PARCEL_TURNED = "logistics.outbound_parcel_turned"
 # Parcels of the built-in demo carrier move by themselves; nobody outside tracks them.
 INTERNAL_CARRIERS = frozenset({"sandbox"})
 
@@ -353,6 +355,7 @@ def apply_carrier_events(
             timeline, frozenset({TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT})
         )
     latest = max(timeline, key=lambda e: e.occurred_at) if timeline else None
+    raw_before = shipment.raw_status
     shipment.raw_status = latest.raw_code if latest else shipment.raw_status
     if after != before:
         shipment.status = after
@@ -387,11 +390,43 @@ def apply_carrier_events(
             {"shipment_id": shipment.id, "status": str(after)},
             key=f"return-moved:{shipment.id}:{after}",
         )
+    if shipment.direction == ShipmentDirection.OUTBOUND:
+        _tell_if_turned_back(session, shipment, before, after, raw_before)
     if after == TrackingStatus.DELIVERED and shipment.delivered_at is None:
         shipment.delivered_at = first_time(timeline, frozenset({TrackingStatus.DELIVERED}))
         if shipment.direction == ShipmentDirection.OUTBOUND:
             _deliver_order(session, shipment.order_id, actor, shipment.delivered_at or now)
     return TrackingUpdate(shipment.id, shipment.order_id, added, removed, before, after)
+
+
+# An outbound parcel that comes back, is refused or arrives ends a refund asked while it was
+# on the road (backend/refunds/in_transit.py), which logistics does not know.
+TURNED_BACK = frozenset(
+    {TrackingStatus.RETURNING, TrackingStatus.RETURNED, TrackingStatus.DELIVERED}
+)
+
+
+def is_refused(shipment: Shipment) -> bool:
+    return shipment.status == TrackingStatus.EXCEPTION and shipment.raw_status in REFUSED_CODES
+
+
+def _tell_if_turned_back(
+    session: Session,
+    shipment: Shipment,
+    before: TrackingStatus,
+    after: TrackingStatus,
+    raw_before: str | None,
+) -> None:
+    moved = after != before and after in TURNED_BACK
+    refused = is_refused(shipment) and (after != before or shipment.raw_status != raw_before)
+    if moved or refused:
+        word = "refused" if refused else str(after)
+        jobs.enqueue(
+            session,
+            OUTBOUND_PARCEL_TURNED,
+            {"shipment_id": shipment.id, "status": word},
+            key=f"outbound-turned:{shipment.id}:{word}",
+        )
 
 
 def record_tracking_update(

@@ -18,6 +18,8 @@ class NotificationEvent(StrEnum):
     ADDRESS_REQUEST_APPROVED = "address_request_approved"
     ADDRESS_REQUEST_REJECTED = "address_request_rejected"
     REFUND_SUCCEEDED = "refund_succeeded"
+    # The carrier could not intercept the parcel: the customer should refuse it (拒收).
+    REFUSE_DELIVERY = "refuse_delivery"
     SHIPPED = "shipped"
     OUT_FOR_DELIVERY = "out_for_delivery"
     AVAILABLE_FOR_PICKUP = "available_for_pickup"

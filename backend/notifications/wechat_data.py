@@ -33,6 +33,7 @@ STATUS_PHRASES: dict[NotificationEvent, str] = {
     NotificationEvent.ADDRESS_REQUEST_REJECTED: "未通过",
     NotificationEvent.REFUND_SUCCEEDED: "已退款",
     NotificationEvent.EXCHANGE_RELEASED: "换货待发",
+    NotificationEvent.REFUSE_DELIVERY: "请拒收",
 }
 # Emoji and other pictographs are dropped: WeChat's limits count Chinese characters,
 # letters, digits and symbols only (docs/protocols.md, "WeChat subscribe messages /

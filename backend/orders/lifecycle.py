@@ -31,6 +31,8 @@ class OrderAction(StrEnum):
     OPEN_AFTER_SALE = "open_after_sale"
     CLOSE_AFTER_SALE = "close_after_sale"
     REFUND_IN_FULL = "refund_in_full"
+    # Every parcel came back from the road (拦截退回 / 拒收) and everything was paid back.
+    RETURN_TO_SENDER = "return_to_sender"
     CANCEL = "cancel"
     # After the pack scan, before any carrier has the parcel: the waybill is voided first.
     CANCEL_AFTER_PACK = "cancel_after_pack"
@@ -57,7 +59,7 @@ TRANSITIONS: MappingProxyType[OrderStatus, MappingProxyType[OrderAction, OrderSt
             ),
             # The order follows its parcels: it is shipped when the last line has left.
             S.PARTIALLY_SHIPPED: MappingProxyType({A.SHIP: S.SHIPPED}),
-            S.SHIPPED: MappingProxyType({A.DELIVER: S.DELIVERED}),
+            S.SHIPPED: MappingProxyType({A.DELIVER: S.DELIVERED, A.RETURN_TO_SENDER: S.REFUNDED}),
             S.DELIVERED: MappingProxyType(
                 {A.COMPLETE: S.COMPLETED, A.OPEN_AFTER_SALE: S.AFTER_SALE}
             ),

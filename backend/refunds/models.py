@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.clock import utcnow
 from backend.db import Base, EnumText
 from backend.refunds.cancel_lifecycle import CancelPath, CancelStatus
+from backend.refunds.in_transit_lifecycle import InTransitMethod, InTransitStatus
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.rules import RefundType
 
@@ -138,5 +139,37 @@ class OrderCancellation(Base):
     # PACKED path: the sealed parcel waits in the warehouse until somebody opens it.
     unpacked_at: Mapped[datetime | None]
     unpacked_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InTransitRefund(Base):
+    """仅退款 for one parcel still on the road: intercepted (拦截退回) or refused (拒收).
+
+    Unique per parcel, so a repeated or racing request is one row; the refund is released
+    when the carrier reports the parcel coming back (backend/refunds/in_transit.py).
+    """
+
+    __tablename__ = "in_transit_refunds"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    method: Mapped[InTransitMethod] = mapped_column(EnumText(InTransitMethod, 12))
+    status: Mapped[InTransitStatus] = mapped_column(EnumText(InTransitStatus, 20), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    # The lines of this parcel, capped at what is still unrefunded of the payment.
+    amount_fen: Mapped[int]
+    # Every rule evaluated when the parcel came back, so the customer sees why.
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    # What the carrier said about the intercept (its task id or its refusal).
+    carrier_note: Mapped[str | None] = mapped_column(String(200))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    # Signed in at the warehouse: its units went back on sale then, once.
+    received_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -220,14 +220,21 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# A parcel the carrier brings back unopened: the window after delivery does not apply
+# (nothing was delivered) and there is nothing to inspect before paying.
+IN_TRANSIT_RULES: tuple[Rule, ...] = tuple(
+    rule for rule in RULES if rule.code not in {"within_return_window", "no_inspection_needed"}
+)
+
+
 def _run(rule: Rule, facts: RefundFacts, rules: RefundRules) -> RuleCheck:
     passed, params = rule.evaluate(facts, rules)
     return RuleCheck(rule.code, passed, MappingProxyType(params), rule.on_failure)
 
 
-def decide(facts: RefundFacts, rules: RefundRules) -> Decision:
+def decide(facts: RefundFacts, rules: RefundRules, table: tuple[Rule, ...] = RULES) -> Decision:
     """Run every rule (no short-circuit, so the page can list them all) and pick the outcome."""
-    checks = tuple(_run(rule, facts, rules) for rule in RULES)
+    checks = tuple(_run(rule, facts, rules) for rule in table)
     failures = {check.on_failure for check in checks if not check.passed}
     if Outcome.REJECT_INVALID in failures:
         return Decision(Outcome.REJECT_INVALID, checks)

@@ -1,7 +1,7 @@
 """exchanges (换货): SKU variants (product code, label, price) and the exchange table
 
 Revision ID: 0031
-Revises: 0029
+Revises: 0030
 Create Date: 2026-12-02 13:30:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0031'
-down_revision = '0029'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,9 @@
 """取消订单 from the customer's order page: a confirmation page, then the cancel.
 
 The page says what the cancel will do (the backend's path for this order); the POST does
-it and goes back to the order page, which shows the refund's progress. Refusals (already
-packed and collected, a marketplace order, a tampered reason) are mapped in portal/errors.py.
+it and goes back to the order page, which shows the refund's progress. After pickup it goes
+to the in-transit refund instead (portal/routes/in_transit.py). Refusals (collected before
+we heard, a marketplace order, a tampered reason) are mapped in portal/errors.py.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.order_page_actions import cancel_offer
+from backend.order_page_actions import can_refund_in_transit, cancel_offer
 from backend.refunds import cancellation
+from backend.refunds.cancel_lifecycle import CancelPath
 from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import form_text
@@ -54,6 +56,11 @@ async def cancel_page(request: Request) -> Response:
         return render(request, "customer/cancel.html", context)
     async with request.form(max_files=0, max_fields=3) as form:
         reason = form_text(form, "reason", 40)
+    if cancel_offer(head).path == CancelPath.IN_TRANSIT and can_refund_in_transit(head):
+        # After pickup a cancel is an intercept: the in-transit refund page asks which
+        # (拦截退回 or 拒收) for each parcel on the road.
+        target = request.url_for("in_transit_refund_form", public_no=head.row.public_no).path
+        return RedirectResponse(target, status_code=303)
     await calls.write(
         request,
         cancellation.cancel_order,

@@ -14,6 +14,7 @@ from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.operations import SHIP_PROMISE
 from backend.order_page_actions import (
     can_exchange,
+    can_refund_in_transit,
     cancel_offer,
     receipt_decision,
     return_window,
@@ -127,6 +128,7 @@ async def _page(
                 )
                 or head.row.latest_exchange_id is not None,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
+                "in_transit_refund": can_refund_in_transit(head),
                 "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),
                 "cancel": cancel_offer(head),

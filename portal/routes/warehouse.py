@@ -10,7 +10,7 @@ from starlette.routing import Route
 from backend.actors import Actor
 from backend.exchanges import return_leg
 from backend.logistics import warehouse
-from backend.refunds import return_parcels
+from backend.refunds import in_transit_staff, return_parcels
 from backend.refunds.service import ReturnNotFound
 from backend.staff.permissions import Permission
 from portal import calls
@@ -32,14 +32,21 @@ async def scan_page(request: Request) -> Response:
     )
 
 
-async def _returned_parcel(request: Request, code: str, actor: Actor) -> dict[str, int]:
-    """A returned parcel, a return's or an exchange's, is signed in rather than packed."""
+async def _returned_parcel(request: Request, code: str, actor: Actor) -> dict[str, object]:
+    """A parcel coming back (a return's, an exchange's, or one stopped on the road) is signed
+    in rather than packed."""
     database = request.app.state.database
     returned = await calls.write(request, return_parcels.receive_by_waybill, database, code, actor)
     if returned is not None:
         return {"returned": returned}
     exchanged = await calls.write(request, return_leg.receive_by_waybill, database, code, actor)
-    return {"exchanged": exchanged} if exchanged is not None else {}
+    if exchanged is not None:
+        return {"exchanged": exchanged}
+    # An outbound parcel intercepted or refused on the road comes back to the shelf.
+    intercepted = await calls.write(
+        request, in_transit_staff.receive_by_waybill, database, code, actor
+    )
+    return {"intercepted": intercepted} if intercepted is not None else {}
 
 
 async def scan(request: Request) -> Response:

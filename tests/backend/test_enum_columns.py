@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
+from backend.clock import utcnow
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.exchanges.rules import ExchangeRules
@@ -21,6 +22,9 @@ from backend.fulfilment.confirmations import confirm_shipment
 from backend.invoices.models import TitleKind
 from backend.invoices.service import InvoiceTitle, request_invoice
 from backend.logistics.models import Shipment
+from backend.logistics.service import record_tracking_update
+from backend.logistics.status import TrackingStatus
+from backend.logistics.timeline import CarrierEvent
 from backend.notifications.consents import record_consent
 from backend.notifications.models import ConsentKind
 from backend.orders import inventory, reconciliation
@@ -35,6 +39,7 @@ from backend.orders.service import NewAddress
 from backend.orders.shops import default_shops, sync_shops
 from backend.orders.warehouses import WarehouseFields, save_warehouse, set_stock
 from backend.refunds.cancellation import cancel_order
+from backend.refunds.in_transit import request_in_transit_refund
 from backend.refunds.photo_uploads import store_photo
 from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
@@ -145,6 +150,7 @@ def _fill_every_table(database, tmp_path) -> None:
     writer = Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}", channel="sms-link")
     leave_message(database, paid.id, writer, "什么时候发货？")
     _an_exchange(database)
+    _refund_asked_in_transit(database)
 
 
 def _an_exchange(database) -> None:
@@ -160,6 +166,23 @@ def _an_exchange(database) -> None:
         customer_of(order),
         rules=ExchangeRules(),
         refund_rules=RefundRules(),
+    )
+
+
+def _refund_asked_in_transit(database) -> None:
+    """A shipped order whose parcel the carrier has: the customer asks to refuse it (拒收)."""
+    order = make_order(database, status=OrderStatus.SHIPPED)
+    with database.read() as session:
+        number = session.scalars(
+            select(Shipment.tracking_no).where(Shipment.order_id == order.id)
+        ).one()
+    scan = CarrierEvent(utcnow(), TrackingStatus.IN_TRANSIT, "快件已到达【杭州转运中心】")
+    record_tracking_update(
+        database, "sandbox", number, [scan], source="test", full_history=False, actor=SYSTEM
+    )
+    customer = Actor(ActorKind.CUSTOMER, f"customer:{order.public_no}", channel="portal")
+    request_in_transit_refund(
+        database, customer, order.id, method="refuse", reason="changed_mind", rules=RefundRules()
     )
 
 

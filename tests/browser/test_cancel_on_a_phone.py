@@ -66,13 +66,14 @@ def test_a_paid_order_is_cancelled_and_the_refund_is_on_its_way(
     assert stored(database, order.id) == (OrderStatus.CANCELLED, 1, [25_600])
 
 
-def test_a_shipped_order_is_not_cancelled_but_pointed_to_an_intercept(
+def test_a_shipped_order_is_not_cancelled_but_sent_to_stop_the_parcel(
     page: Page, live_server: str, database: Database, tmp_path: Path
 ) -> None:
     order = make_order(database, status=OrderStatus.SHIPPED)
     page.goto(sms_link(database, order.id))
     expect(page.get_by_text("包裹已交给快递，不能直接取消了")).to_be_visible()
     expect(page.get_by_role("link", name="取消订单")).to_have_count(0)
+    # A stale tab that still had the cancel form: its POST lands on the intercept page.
     stale = page.request.post(
         f"/orders/{order.public_no}/cancel",
         form={
@@ -81,6 +82,9 @@ def test_a_shipped_order_is_not_cancelled_but_pointed_to_an_intercept(
         },
         max_redirects=0,
     )
-    assert stale.status == 409 and "拒收" in stale.text()
+    assert stale.status == 303
+    assert stale.headers["location"] == f"/orders/{order.public_no}/refund-in-transit"
+    page.get_by_role("link", name="申请拦截退款").click()
+    expect(page).to_have_url(f"{live_server}/orders/{order.public_no}/refund-in-transit")
     page.reload()
     assert stored(database, order.id) == (OrderStatus.SHIPPED, 0, [])

@@ -57,14 +57,15 @@ def test_an_unpaid_order_says_nothing_needs_refunding(client, database):
     assert "您没有付款，无需退款。" in client.get(f"/orders/{order.public_no}").text
 
 
-def test_after_pickup_the_page_points_to_an_intercept_and_a_post_is_refused(client, database):
+def test_after_pickup_a_cancel_becomes_the_in_transit_refund(client, database):
     order = make_order(database, status=OrderStatus.SHIPPED)
     open_short_link(client, database, order.id)
     page = client.get(f"/orders/{order.public_no}").text
     assert "包裹已交给快递，不能直接取消了" in page
-    assert f"/orders/{order.public_no}/cancel\"" not in page
-    refused = post(client, f"/orders/{order.public_no}/cancel", {"reason": "other"})
-    assert refused.status_code == 409 and "拒收" in refused.text
+    assert f"/orders/{order.public_no}/refund-in-transit" in page
+    moved = post(client, f"/orders/{order.public_no}/cancel", {"reason": "other"})
+    assert moved.status_code == 303
+    assert moved.headers["location"] == f"/orders/{order.public_no}/refund-in-transit"
     assert stored(database, order.id) == ([], [], OrderStatus.SHIPPED)
 
 

@@ -63,6 +63,7 @@ NEEDS: dict[str, Permission | str] = {
     "address_confirm": CUSTOMER,
     "return_form": CUSTOMER,
     "invoice_page": CUSTOMER,
+    "in_transit_refund_form": CUSTOMER,
     "invoice_request": CUSTOMER,
     "invoice_pdf": CUSTOMER,
     "exchange_page": CUSTOMER,
@@ -120,6 +121,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_reconciliation_upload": P.RECONCILE_CHANNELS,
     "admin_finance_csv": P.EXPORT_FINANCE,
     "admin_invoices": P.ISSUE_INVOICES,
+    "admin_in_transit_refunds": P.REVIEW_REFUNDS,
+    "admin_in_transit_refund_act": P.REVIEW_REFUNDS,
     "admin_issue_invoice": P.ISSUE_INVOICES,
     "admin_reject_invoice": P.ISSUE_INVOICES,
     "admin_record_invoice_reversal": P.ISSUE_INVOICES,
@@ -223,6 +226,11 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_finance_csv": lambda w: Call("GET", "/admin/finance.csv"),
     # No invoice in the world: an allowed role gets 404, a denied one 403 before the lookup.
     "admin_invoices": lambda w: Call("GET", "/admin/invoices"),
+    # No refund in transit in the world: an allowed role gets 409, a denied one 403.
+    "admin_in_transit_refunds": lambda w: Call("GET", "/admin/in-transit-refunds"),
+    "admin_in_transit_refund_act": lambda w: Call(
+        "POST", "/admin/in-transit-refunds/999999", {"action": "approve"}
+    ),
     "admin_issue_invoice": lambda w: Call(
         "POST",
         "/admin/invoices/999999/issue",

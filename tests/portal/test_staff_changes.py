@@ -188,9 +188,10 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
     }
     assert seen[Role.WAREHOUSE] == (warehouse, False, False)
     support = everyone | {"/admin/address-requests", "/admin/returns", "/admin/import"}
+    support |= {"/admin/in-transit-refunds"}
     assert seen[Role.SUPPORT] == (support, None, False)
     finance = everyone | {"/admin/returns", "/admin/reconciliation", "/admin/skus"}
-    finance |= {"/admin/invoices"}
+    finance |= {"/admin/invoices", "/admin/in-transit-refunds"}
     assert seen[Role.FINANCE] == (finance, True, True)
     supervisor = support | {
         "/admin/reconciliation",

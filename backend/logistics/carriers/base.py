@@ -147,6 +147,18 @@ class Carrier(TrackingQuery, Protocol):
         """Ask the carrier to redirect a parcel in transit."""
         ...
 
+    def request_return_to_sender(
+        self,
+        company: str,
+        tracking_no: str,
+        *,
+        callback_url: str,
+        reason: str = "",
+        order_reference: str | None = None,
+    ) -> AddressChangeReceipt:
+        """Ask the carrier to send a parcel in transit back to where it came from."""
+        ...
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)

@@ -28,6 +28,8 @@ from backend.logistics.status import TrackingStatus
 from backend.logistics.timeline import CarrierEvent
 
 SOURCE = "kuaidi100"
+# 14 拒签 and 203 拒收: the recipient refused the parcel (kept as the raw code, see STATES).
+REFUSED_CODES = frozenset({"14", "203"})
 POLL_BASE_URL = "https://poll.kuaidi100.com"
 API_BASE_URL = "https://api.kuaidi100.com"
 # resultv2=4 makes every trajectory item carry its own statusCode (and 高级状态), which is
@@ -301,6 +303,33 @@ def build_intercept_request(
     return build_label_form("interceptOrder", key, secret, compact_json(param), timestamp_ms)
 
 
+def build_return_intercept_request(
+    key: str,
+    secret: str,
+    company: str,
+    number: str,
+    *,
+    callback_url: str,
+    timestamp_ms: int,
+    reason: str = "",
+    order_id: str | None = None,
+    account: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Form fields for interceptOrder with interceptType RETURN_SEND_ADDR (退回寄件地址).
+
+    The parcel goes back to the address it was sent from, so no recManInfo is sent (the
+    docs require it only for MODIFY_ADDR); same signature and callbackUrl rule as above.
+    """
+    param: dict[str, Any] = {"kuaidicom": company, "kuaidinum": number}
+    param.update(account or {})
+    param["interceptType"] = "RETURN_SEND_ADDR"
+    param["reason"] = reason
+    if order_id:
+        param["orderId"] = order_id
+    param["callbackUrl"] = callback_url
+    return build_label_form("interceptOrder", key, secret, compact_json(param), timestamp_ms)
+
+
 def parse_intercept_response(
     body: Mapping[str, Any], company: str, number: str
 ) -> AddressChangeReceipt:
@@ -404,6 +433,33 @@ class Kuaidi100Client:
             company,
             tracking_no,
             recipient,
+            callback_url=callback_url,
+            timestamp_ms=self._clock_ms(),
+            reason=reason,
+            order_id=order_reference,
+            account=self._account,
+        )
+        receipt: AddressChangeReceipt = self._post(
+            f"{self._api}/label/order",
+            form,
+            lambda body: parse_intercept_response(body, company, tracking_no),
+        )
+        return receipt
+
+    def request_return_to_sender(
+        self,
+        company: str,
+        tracking_no: str,
+        *,
+        callback_url: str,
+        reason: str = "",
+        order_reference: str | None = None,
+    ) -> AddressChangeReceipt:
+        form = build_return_intercept_request(
+            self._key,
+            self._secret,
+            company,
+            tracking_no,
             callback_url=callback_url,
             timestamp_ms=self._clock_ms(),
             reason=reason,

@@ -448,3 +448,27 @@ def test_intercept_answers_are_accepted_refused_or_retryable():
         kuaidi100.parse_intercept_response({"success": False, "code": "400"}, "yuantong", "YT1")
     with pytest.raises(CarrierUnavailable):
         kuaidi100.parse_intercept_response({"success": False, "code": "500"}, "yuantong", "YT1")
+
+
+def test_a_return_intercept_asks_for_return_send_addr_without_a_recipient():
+    form = kuaidi100.build_return_intercept_request(
+        "TESTKEY",
+        "TESTSECRET",
+        "yuantong",
+        "YT0000000000000",
+        callback_url="https://portal.example.com/hooks/kuaidi100/intercept",
+        timestamp_ms=1714600000000,
+        reason="仅退款 拦截退回",
+        order_id="T000042",
+        account={"partnerId": "P001"},
+    )
+    assert form == {
+        "method": "interceptOrder",
+        "key": "TESTKEY",
+        "t": "1714600000000",
+        "param": '{"kuaidicom":"yuantong","kuaidinum":"YT0000000000000","partnerId":"P001",'
+        '"interceptType":"RETURN_SEND_ADDR","reason":"仅退款 拦截退回","orderId":"T000042",'
+        '"callbackUrl":"https://portal.example.com/hooks/kuaidi100/intercept"}',
+        # UPPER(MD5(param + t + key + secret)), computed with Python's hashlib
+        "sign": "0D3065312E3A9AE5F636DB996B3C85C8",
+    }

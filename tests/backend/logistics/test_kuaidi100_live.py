@@ -358,3 +358,23 @@ def test_the_control_endpoints_switch_the_outage_and_advance_parcels(
     moved = http.post(f"{emulator_url}/_emulator/advance", data={"number": NUMBER}).json()
     assert moved == [{"number": NUMBER, "accepted": True}]
     assert codes(inbox.received[-1]) == ["103"]
+
+
+def test_a_return_to_sender_in_transit_is_accepted_and_the_route_turns_back(client, emulator):
+    waybill = emulator.add_waybill("yuantong", NUMBER, steps_done=3)
+    receipt = client.request_return_to_sender(
+        "yuantong", NUMBER, callback_url="http://x/intercept", order_reference="T000042"
+    )
+    assert receipt.reference
+    [record] = emulator.intercepts
+    assert record.accepted and record.param["interceptType"] == "RETURN_SEND_ADDR"
+    assert "recManInfo" not in record.param
+    assert [trace.code for trace in waybill.plan[3:]] == ["6", "4"]
+
+
+def test_a_return_to_sender_after_signing_is_refused(client, emulator):
+    waybill = emulator.add_waybill("yuantong", NUMBER)
+    waybill.revealed = len(waybill.plan)
+    with pytest.raises(CarrierRejected):
+        client.request_return_to_sender("yuantong", NUMBER, callback_url="http://x")
+    assert not emulator.intercepts[-1].accepted
