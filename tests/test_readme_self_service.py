@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
+from backend.exchanges.service import EXCHANGEABLE
 from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.orders.address_policy import EDITABLE_STATUSES, INTERCEPTABLE_STATUSES
 from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import PaymentMethod
+from backend.refunds.cancel_lifecycle import CancelPath
+from backend.refunds.cancellation import decide_path
+from backend.refunds.in_transit import ON_THE_ROAD_ORDERS
 from backend.refunds.service import RETURNABLE
 from backend.support.service import AWAITING_SHIPMENT
 
@@ -24,7 +29,18 @@ def rows() -> dict[OrderStatus, list[str]]:
 def test_every_state_has_a_row_that_matches_the_rules():
     table = rows()
     assert set(table) == set(OrderStatus)
-    for status, (address, remind, receipt, returns, invoice) in table.items():
+    cancel_words = {
+        CancelPath.UNPAID: "at once",
+        CancelPath.PAID: "at once, refunded",
+        CancelPath.PACKED: "waybill voided, refunded",
+        CancelPath.IN_TRANSIT: "intercept",
+        CancelPath.NONE: "",
+    }
+    for status, row in table.items():
+        cancel, address, remind, receipt, in_transit, returns, exchange, invoice = row
+        assert cancel == cancel_words[decide_path(status, PaymentMethod.WECHAT_PAY)], status
+        assert (in_transit == "✓") == (status in ON_THE_ROAD_ORDERS), status
+        assert exchange.startswith("✓") == (status in EXCHANGEABLE), status
         expected_address = (
             "edit"
             if status in EDITABLE_STATUSES
