@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from backend.refunds import in_transit
 from backend.refunds.in_transit_views import get_in_transit_page
+from backend.tracking_page import TrackingHead
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
@@ -35,7 +36,9 @@ REFUSALS = {
 }
 
 
-async def _page(request: Request, head, error: str | None = None, status: int = 200) -> Response:
+async def _page(
+    request: Request, head: TrackingHead, error: str | None = None, status: int = 200
+) -> Response:
     rules = request.app.state.settings.rules.refunds
     page = await calls.read(
         request, get_in_transit_page, request.app.state.database, head.order_id, rules

@@ -301,3 +301,13 @@ def test_an_intercept_the_carrier_refuses_goes_to_staff_who_tell_the_customer_to
         ).all()
     assert told.count(NotificationEvent.REFUSE_DELIVERY) == 1
     assert f'id="in-transit-{request.id}"' not in web.get("/admin/in-transit-refunds").text
+
+
+def test_the_order_page_offers_it_only_while_a_parcel_can_be_on_the_road(
+    web, database, transit_settings, emulator
+):
+    order = shipped_order(web, database, transit_settings, emulator)
+    assert page_path(order) in web.get(f"/orders/{order.public_no}").text
+    delivered = make_order(database, status=OrderStatus.DELIVERED)
+    open_short_link(web, database, delivered.id)
+    assert page_path(delivered) not in web.get(f"/orders/{delivered.public_no}").text
