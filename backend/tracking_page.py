@@ -233,6 +233,7 @@ _HEAD = (
         .scalar_subquery()
         .label("support_updated_at"),
         Order.payment_method,
+        Order.customer_id,
         _CANCEL.path.label("cancel_path"),
         _CANCEL.status.label("cancel_status"),
         _CANCEL.refund_fen.label("cancel_refund_fen"),

@@ -18,12 +18,12 @@ from backend.orders.address_policy import AddressDecision
 from backend.orders.divisions import list_cities, list_districts, list_provinces
 from backend.orders.masking import mask_phone
 from backend.orders.models import ChangeKind, ChangeStatus
-from backend.tracking_page import TrackingHead, get_tracking_head
+from backend.tracking_page import TrackingHead
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import is_htmx, render
-from portal.routes.customer_access import customer_actor
+from portal.routes.customer_access import customer_actor, customer_order_head
 
 FIELDS = ("recipient_name", "phone", "province", "city", "district", "street")
 FIELD_LIMITS = {
@@ -46,21 +46,6 @@ MESSAGES = {
     "unknown_division": N_("Choose the province, city and district from the lists."),
 }
 
-
-async def _head(request: Request) -> TrackingHead:
-    customer = request.app.state.sessions.customer(request)
-    head = None
-    if customer is not None:
-        head = await calls.read(
-            request,
-            get_tracking_head,
-            request.app.state.database,
-            request.path_params["public_no"],
-            customer,
-        )
-    if head is None:
-        raise HTTPException(404)
-    return head
 
 
 def _decision(request: Request, head: TrackingHead) -> AddressDecision:
@@ -106,7 +91,7 @@ def _form(
 
 
 async def edit(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     decision = _decision(request, head)
     if not (decision.can_edit or decision.can_request_intercept):
         return RedirectResponse(request.url_for("tracking", public_no=head.row.public_no).path, 303)
@@ -115,7 +100,7 @@ async def edit(request: Request) -> Response:
 
 async def parse(request: Request) -> Response:
     """The paste box: text like 张三 13800138000 浙江省杭州市西湖区文三路100号 into fields."""
-    head = await _head(request)
+    head = await customer_order_head(request)
     form = await request.form()
     parsed = parse_address(form_text(form, "pasted", 1000, multiline=True))
     values = _values(form)
@@ -147,7 +132,7 @@ async def divisions(request: Request) -> Response:
 
 
 async def submit(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     form = await request.form()
     values = _values(form)
     try:
@@ -195,7 +180,7 @@ def _code_form(
 
 
 async def confirm(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     form = await request.form()
     change_id_text = form_text(form, "change_id", 12)
     code = form_text(form, "code", 12)

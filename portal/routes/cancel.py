@@ -8,7 +8,6 @@ we heard, a marketplace order, a tampered reason) are mapped in portal/errors.py
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -16,12 +15,11 @@ from starlette.routing import Route
 from backend.order_page_actions import can_refund_in_transit, cancel_offer
 from backend.refunds import cancellation
 from backend.refunds.cancel_lifecycle import CancelPath
-from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import render
-from portal.routes.customer_access import customer_actor
+from portal.routes.customer_access import customer_actor, customer_order_head
 
 # The customer's words for each reason the backend accepts (cancellation.REASONS).
 REASON_WORDS = {
@@ -33,20 +31,9 @@ REASON_WORDS = {
 }
 
 
-async def _head(request: Request) -> TrackingHead:
-    """The order, only for the customer whose session it is; anyone else gets 404."""
-    customer = request.app.state.sessions.customer(request)
-    head = None
-    if customer is not None:
-        database, public_no = request.app.state.database, request.path_params["public_no"]
-        head = await calls.read(request, get_tracking_head, database, public_no, customer)
-    if head is None:
-        raise HTTPException(404)
-    return head
-
 
 async def cancel_page(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     if request.method == "GET":
         context = {
             "public_no": head.row.public_no,

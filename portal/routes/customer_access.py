@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.actors import Actor, ActorKind
 from backend.orders import access
+from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import LOCALE_COOKIE, LOCALES, N_
@@ -33,6 +35,21 @@ def customer_actor(request: Request, public_no: str) -> Actor:
     return Actor(
         ActorKind.CUSTOMER, f"customer:{public_no}", ip=client_ip(request), channel="portal"
     )
+
+
+async def customer_order_head(request: Request) -> TrackingHead:
+    """The order in the path, only for the customer whose session it is; anyone else 404.
+
+    Every customer page of one order starts here (the tracking head is its first query).
+    """
+    customer = request.app.state.sessions.customer(request)
+    head = None
+    if customer is not None:
+        database, public_no = request.app.state.database, request.path_params["public_no"]
+        head = await calls.read(request, get_tracking_head, database, public_no, customer)
+    if head is None:
+        raise HTTPException(404)
+    return head
 
 
 def _enter(request: Request, grant: access.CustomerGrant) -> Response:

@@ -14,12 +14,12 @@ from backend.exchanges.rules import ExchangeCostsMore
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.service import DuplicateWaybill
 from backend.refunds.rules import RefundRules
-from backend.tracking_page import TrackingHead, get_tracking_head
+from backend.tracking_page import TrackingHead
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import render
-from portal.routes.customer_access import customer_actor
+from portal.routes.customer_access import customer_actor, customer_order_head
 
 # Each refusal in the customer's words; the page is shown again with it, nothing was stored.
 REFUSALS: dict[type[Exception], tuple[int, str]] = {
@@ -48,17 +48,6 @@ REFUSALS: dict[type[Exception], tuple[int, str]] = {
     ),
 }
 
-
-async def _head(request: Request) -> tuple[TrackingHead, int]:
-    """The order, only for the customer whose session it is; anyone else gets 404."""
-    customer = request.app.state.sessions.customer(request)
-    head = None
-    if customer is not None:
-        database, public_no = request.app.state.database, request.path_params["public_no"]
-        head = await calls.read(request, get_tracking_head, database, public_no, customer)
-    if head is None or customer is None:
-        raise HTTPException(404)
-    return head, customer.customer_id
 
 
 def _load(
@@ -101,7 +90,7 @@ async def _act(request: Request, head: TrackingHead, verb, *args, **kwargs) -> R
 
 
 async def exchange_page(request: Request) -> Response:
-    head, _customer_id = await _head(request)
+    head = await customer_order_head(request)
     return await _page(request, head)
 
 
@@ -112,7 +101,8 @@ def _number(text: str) -> int:
 
 
 async def request_exchange(request: Request) -> Response:
-    head, customer_id = await _head(request)
+    head = await customer_order_head(request)
+    customer_id = head.row.customer_id
     async with request.form(max_files=0, max_fields=4) as form:
         line_id, sku_id = form_text(form, "line", 12), form_text(form, "sku", 12)
     if not sku_id:
@@ -134,7 +124,8 @@ async def request_exchange(request: Request) -> Response:
 
 
 async def send_back(request: Request) -> Response:
-    head, customer_id = await _head(request)
+    head = await customer_order_head(request)
+    customer_id = head.row.customer_id
     async with request.form(max_files=0, max_fields=4) as form:
         carrier, tracking_no = form_text(form, "carrier", 32), form_text(form, "tracking_no", 60)
     actor = customer_actor(request, head.row.public_no)
@@ -145,7 +136,8 @@ async def send_back(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    head, customer_id = await _head(request)
+    head = await customer_order_head(request)
+    customer_id = head.row.customer_id
     actor = customer_actor(request, head.row.public_no)
     exchange_id = request.path_params["exchange_id"]
     return await _act(request, head, service.cancel_exchange, exchange_id, customer_id, actor)

@@ -18,8 +18,7 @@ from portal.forms import form_text
 from portal.i18n import N_
 from portal.refund_words import explain_all
 from portal.rendering import render
-from portal.routes.customer_access import customer_actor
-from portal.routes.invoices import _head
+from portal.routes.customer_access import customer_actor, customer_order_head
 
 REFUSALS = {
     "already_asked": N_("A refund was already asked for this parcel."),
@@ -53,7 +52,7 @@ async def _page(
 
 
 async def in_transit_refund(request: Request) -> Response:
-    head, _customer_id = await _head(request)
+    head = await customer_order_head(request)
     if request.method == "GET":
         return await _page(request, head)
     async with request.form(max_files=0, max_fields=5) as form:

@@ -9,12 +9,12 @@ from starlette.routing import Route
 
 from backend.invoices import service, views
 from backend.invoices.models import TitleKind
-from backend.tracking_page import TrackingHead, get_tracking_head
+from backend.tracking_page import TrackingHead
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import render
-from portal.routes.customer_access import customer_actor
+from portal.routes.customer_access import customer_actor, customer_order_head
 
 TITLE_ERRORS = {
     "title": N_("Enter the invoice title."),
@@ -22,17 +22,6 @@ TITLE_ERRORS = {
     "email": N_("Enter the email address the invoice is sent to."),
 }
 
-
-async def _head(request: Request) -> tuple[TrackingHead, int]:
-    """The order, only for the customer whose session it is; anyone else gets 404."""
-    customer = request.app.state.sessions.customer(request)
-    head = None
-    if customer is not None:
-        database, public_no = request.app.state.database, request.path_params["public_no"]
-        head = await calls.read(request, get_tracking_head, database, public_no, customer)
-    if head is None or customer is None:
-        raise HTTPException(404)
-    return head, customer.customer_id
 
 
 async def _page(
@@ -57,12 +46,13 @@ async def _page(
 
 
 async def invoice_page(request: Request) -> Response:
-    head, _customer_id = await _head(request)
+    head = await customer_order_head(request)
     return await _page(request, head)
 
 
 async def request_invoice(request: Request) -> Response:
-    head, customer_id = await _head(request)
+    head = await customer_order_head(request)
+    customer_id = head.row.customer_id
     async with request.form(max_files=0, max_fields=8) as form:
         values = {
             name: form_text(form, name, 120) for name in ("kind", "title", "tax_number", "email")
@@ -82,7 +72,8 @@ async def request_invoice(request: Request) -> Response:
 
 
 async def invoice_pdf(request: Request) -> Response:
-    head, customer_id = await _head(request)
+    head = await customer_order_head(request)
+    customer_id = head.row.customer_id
     invoice = await calls.read(
         request, views.get_invoice_of, request.app.state.database, head.order_id
     )

@@ -15,13 +15,13 @@ from backend.orders.queries import list_order_lines
 from backend.refunds import photo_uploads, return_parcels, service, views
 from backend.refunds.photos import PhotoRejected, PhotoStore
 from backend.refunds.rules import RefundType
-from backend.tracking_page import TrackingHead, get_tracking_head
+from backend.tracking_page import TrackingHead
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_, current_locale
 from portal.refund_words import explain_all, gateway_name, refunded_to, what_happens_now
 from portal.rendering import is_htmx, render
-from portal.routes.customer_access import customer_actor
+from portal.routes.customer_access import customer_actor, customer_order_head
 
 # What a photo upload may weigh on the wire; the browser compresses long before this.
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
@@ -50,24 +50,8 @@ RETURN_MESSAGES = {
 }
 
 
-async def _head(request: Request) -> TrackingHead:
-    customer = request.app.state.sessions.customer(request)
-    head = None
-    if customer is not None:
-        head = await calls.read(
-            request,
-            get_tracking_head,
-            request.app.state.database,
-            request.path_params["public_no"],
-            customer,
-        )
-    if head is None:
-        raise HTTPException(404)
-    return head
-
-
 def _customer_id(request: Request) -> int:
-    """Whose orders: only called after `_head` has checked the session against the database."""
+    """Whose orders: only called after `customer_order_head` checked the session."""
     customer = request.app.state.sessions.customer(request)
     if customer is None:
         raise HTTPException(404)
@@ -100,14 +84,14 @@ def _form(
 
 
 async def return_form(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     if OrderStatus(head.row.status) not in service.RETURNABLE:
         raise HTTPException(404)
     return _form(request, head)
 
 
 async def upload_photo(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     length = request.headers.get("content-length", "")
     if length and (not length.isdigit() or int(length) > MAX_UPLOAD_BYTES):
         return render(
@@ -151,7 +135,7 @@ async def upload_photo(request: Request) -> Response:
 
 
 async def photo(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     photo_id: int = request.path_params["photo_id"]
     name = await calls.read(
         request,
@@ -171,7 +155,7 @@ async def photo(request: Request) -> Response:
 
 
 async def file_return(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     async with request.form(max_files=0, max_fields=60) as form:
         pass
     quantities = {}
@@ -257,7 +241,7 @@ async def _progress_page(
 
 
 async def progress(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     return await _progress_page(request, head, _return_id(request))
 
 
@@ -276,7 +260,7 @@ def _back_to_progress(request: Request, head: TrackingHead, return_id: int) -> R
 
 async def send_back(request: Request) -> Response:
     """退货退款: the customer enters the waybill of the parcel they posted back."""
-    head = await _head(request)
+    head = await customer_order_head(request)
     return_id = _return_id(request)
     form = await request.form()
     try:
@@ -299,7 +283,7 @@ async def send_back(request: Request) -> Response:
 
 async def ask_again(request: Request) -> Response:
     """A rejected request, asked once more with more words and photos."""
-    head = await _head(request)
+    head = await customer_order_head(request)
     return_id = _return_id(request)
     form = await request.form(max_files=0, max_fields=20)
     photo_ids = [int(str(v)) for v in form.getlist("photo_ids") if str(v).isdigit()][:6]

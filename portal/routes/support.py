@@ -6,7 +6,6 @@ message return the support card (#support) alone. Refusals are mapped in portal/
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -16,24 +15,12 @@ from backend.operations import SHIP_PROMISE
 from backend.order_page_actions import support_panel
 from backend.orders.completion import confirm_receipt
 from backend.support import service as support
-from backend.tracking_page import TrackingHead, get_tracking_head
+from backend.tracking_page import TrackingHead
 from portal import calls
 from portal.forms import form_text
 from portal.rendering import is_htmx, render
-from portal.routes.customer_access import customer_actor
+from portal.routes.customer_access import customer_actor, customer_order_head
 from portal.routes.tracking import NOTICES
-
-
-async def _head(request: Request) -> TrackingHead:
-    """The order, only for the customer whose session it is; anyone else gets 404."""
-    customer = request.app.state.sessions.customer(request)
-    head = None
-    if customer is not None:
-        database, public_no = request.app.state.database, request.path_params["public_no"]
-        head = await calls.read(request, get_tracking_head, database, public_no, customer)
-    if head is None:
-        raise HTTPException(404)
-    return head
 
 
 def _to_tracking(request: Request, head: TrackingHead, notice: str) -> Response:
@@ -45,7 +32,7 @@ async def _done(request: Request, head: TrackingHead, notice: str) -> Response:
     """htmx: the support card as it is now; without JS: back to the order page, saying so."""
     if not is_htmx(request):
         return _to_tracking(request, head, notice)
-    fresh = await _head(request)
+    fresh = await customer_order_head(request)
     database = request.app.state.database
     requests = await calls.read(request, support.list_order_requests, database, fresh.order_id)
     panel = support_panel(fresh, tuple(requests), utcnow(), SHIP_PROMISE)
@@ -54,7 +41,7 @@ async def _done(request: Request, head: TrackingHead, notice: str) -> Response:
 
 
 async def remind(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     async with request.form(max_files=0, max_fields=2):
         pass  # only the CSRF token, checked by the middleware
     database = request.app.state.database
@@ -70,7 +57,7 @@ async def remind(request: Request) -> Response:
 
 
 async def leave_message(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     async with request.form(max_files=0, max_fields=2) as form:
         # Read past the limit, so a long message is refused by the backend, not cut short.
         body = form_text(form, "body", support.MESSAGE_MAX_CHARS * 2, multiline=True)
@@ -87,7 +74,7 @@ async def leave_message(request: Request) -> Response:
 
 
 async def receipt(request: Request) -> Response:
-    head = await _head(request)
+    head = await customer_order_head(request)
     async with request.form(max_files=0, max_fields=2):
         pass
     database = request.app.state.database
