@@ -44,6 +44,8 @@ def settings(database: Database, listening_socket: socket.socket) -> Settings:
         tracking_refresh_seconds=1,
         # No worker: the sandbox carrier must not move parcels behind a test's back.
         embedded_worker=False,
+        # No quiet hours: a message test must not wait whenever it is night in Shanghai.
+        quiet_hours="00:00-00:00",
     )
 
 
