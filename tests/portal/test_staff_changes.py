@@ -185,13 +185,15 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/warehouse/scan",
         "/admin/waybills/import",
         "/admin/confirmations",
+        "/admin/cancellations",  # the parcels of cancelled packed orders to unpack
+        "/admin/exchanges",
     }
     assert seen[Role.WAREHOUSE] == (warehouse, False, False)
     support = everyone | {"/admin/address-requests", "/admin/returns", "/admin/import"}
-    support |= {"/admin/in-transit-refunds"}
+    support |= {"/admin/in-transit-refunds", "/admin/cancellations"}
     assert seen[Role.SUPPORT] == (support, None, False)
     finance = everyone | {"/admin/returns", "/admin/reconciliation", "/admin/skus"}
-    finance |= {"/admin/invoices", "/admin/in-transit-refunds"}
+    finance |= {"/admin/invoices", "/admin/in-transit-refunds", "/admin/cancellations"}
     assert seen[Role.FINANCE] == (finance, True, True)
     supervisor = support | {
         "/admin/reconciliation",
@@ -200,6 +202,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/admin/jobs",
         "/admin/waybills/import",
         "/admin/confirmations",
+        "/admin/exchanges",
     }
     assert seen[Role.SUPERVISOR] == (supervisor, False, False)
     assert seen[Role.ADMIN] == (supervisor | {"/admin/invoices"}, True, True)
