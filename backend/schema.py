@@ -36,6 +36,7 @@ from backend.refunds.models import (
     ReturnPhoto,
     ReturnRequest,
 )
+from backend.robots.models import RobotAlert
 from backend.staff.models import StaffSession, StaffUser
 from backend.support.models import SupportRequest
 
@@ -64,6 +65,7 @@ __all__ = [
     "ReturnLine",
     "ReturnPhoto",
     "ReturnRequest",
+    "RobotAlert",
     "ShipConfirmationRecord",
     "Shipment",
     "ShipmentLine",

@@ -37,6 +37,7 @@ from backend.refunds import (
     return_parcels,
 )
 from backend.refunds import service as refund_service
+from backend.robots import alerting
 from portal.integrations import Integrations
 from portal.settings import Settings
 
@@ -91,6 +92,12 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         completion.AUTO_COMPLETE: lambda db, _p: completion.complete_delivered_orders(
             db, settings.auto_complete_days
         ),
+        alerting.SEND: lambda db, _p: alerting.send_alerts(
+            db, integrations.robots, settings.base_url
+        ),
+        alerting.WEEKLY: lambda db, _p: alerting.send_weekly_report(
+            db, integrations.robots, settings.base_url
+        ),
     }
 
 
@@ -128,6 +135,8 @@ PERIODIC = [
     Periodic(pruning.PRUNE, timedelta(hours=1)),
     Periodic(completion.AUTO_COMPLETE, timedelta(minutes=10)),
     Periodic(EXPIRE_EXCHANGES, timedelta(minutes=10)),
+    Periodic(alerting.SEND, timedelta(minutes=1)),
+    Periodic(alerting.WEEKLY, timedelta(hours=1)),
 ]
 
 

@@ -35,6 +35,7 @@ from emulators.notifications import (
     NotificationEmulator,
 )
 from emulators.payments import PaymentsEmulator
+from emulators.robots import DEMO_DINGTALK_ROBOTS, DEMO_WECOM_KEYS, RobotEmulator
 from emulators.serving import serve_in_thread
 from emulators.wechat_push import build_subscribe_event
 from portal.integrations import packing_config, waybill_config
@@ -154,6 +155,7 @@ def demo_services(
         wired = _with_wechat(wired, sms, sms_url)
         wired = _with_payments(wired, payments, payments_url, database)
         wired = _with_channels(wired, stack)
+        wired = _with_robots(wired, stack)
         stack.enter_context(Ticker(kuaidi100, tick_seconds))
         print(
             f"demo emulators: Kuaidi100 {kuaidi100_url}, SMS {sms_url} "
@@ -162,6 +164,21 @@ def demo_services(
             flush=True,
         )
         yield wired
+
+
+def _with_robots(settings: Settings, stack: ExitStack) -> Settings:
+    """Staff alerts go to loopback WeCom and DingTalk robots (messages: /_emulator/messages)."""
+    url = stack.enter_context(serve_in_thread(RobotEmulator().app(), port=8790))
+    ((token, secret),) = DEMO_DINGTALK_ROBOTS.items()
+    print(f"demo group robots: WeCom and DingTalk {url} ({url}/_emulator/messages)", flush=True)
+    return replace(
+        settings,
+        wecom_robot_key=DEMO_WECOM_KEYS[0],
+        wecom_robot_url=url,
+        dingtalk_robot_token=token,
+        dingtalk_robot_secret=secret,
+        dingtalk_robot_url=url,
+    )
 
 
 def _with_kuaidi100(settings: Settings, kuaidi100: Kuaidi100Emulator, url: str) -> Settings:

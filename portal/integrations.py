@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -45,6 +45,9 @@ from backend.refunds.gateways.alipay import AlipayClient
 from backend.refunds.gateways.base import RefundGateway, load_private_key, load_public_key
 from backend.refunds.gateways.wechatpay import WeChatPayClient
 from backend.refunds.payouts import Gateways
+from backend.robots.base import RobotSender
+from backend.robots.dingtalk import DingTalkRobot
+from backend.robots.wecom import WeComRobot
 from portal.settings import Settings
 
 # WeChat's access token travels in the query string; httpx logs URLs at INFO.
@@ -79,6 +82,8 @@ class Integrations:
     waybills: WaybillBookers | None = None
     wechat_oauth: WeChatOAuthClient | None = None
     wechat_jsapi: JsapiSigner | None = None
+    # The group robots staff alerts go to, by name; empty when none is configured.
+    robots: dict[str, RobotSender] = field(default_factory=dict)
 
     def close(self) -> None:
         self.http.close()
@@ -328,4 +333,25 @@ def build_integrations(settings: Settings, database: Database | None = None) -> 
         WaybillBookers(waybills, http),
         _wechat_oauth(settings, http),
         _wechat_jsapi(settings, http, database),
+        robots(settings, http),
     )
+
+
+def robots(settings: Settings, http: httpx.Client) -> dict[str, RobotSender]:
+    """The group robots configured; a DingTalk token without its secret stops the start."""
+    found: dict[str, RobotSender] = {}
+    if settings.wecom_robot_key:
+        found["wecom"] = WeComRobot(
+            http, settings.wecom_robot_key, base_url=settings.wecom_robot_url
+        )
+    if settings.dingtalk_robot_token:
+        if not settings.dingtalk_robot_secret:
+            # Without 加签 anyone who learns the URL can post to the group; we never send so.
+            raise ValueError("PORTAL_DINGTALK_ROBOT_SECRET is required with the robot token")
+        found["dingtalk"] = DingTalkRobot(
+            http,
+            settings.dingtalk_robot_token,
+            settings.dingtalk_robot_secret,
+            base_url=settings.dingtalk_robot_url,
+        )
+    return found

@@ -359,6 +359,23 @@ class Settings:
             "(MP_verify_*.txt, the mini-program's business-domain file)"
         ),
     )
+    wecom_robot_key: str = field(
+        default="",
+        metadata=_help("WeCom (企业微信) group robot webhook key for staff alerts; empty: none"),
+    )
+    wecom_robot_url: str = field(
+        default="https://qyapi.weixin.qq.com", metadata=_help("WeCom group robot API base URL")
+    )
+    dingtalk_robot_token: str = field(
+        default="",
+        metadata=_help("DingTalk (钉钉) custom robot access_token for staff alerts; empty: none"),
+    )
+    dingtalk_robot_secret: str = field(
+        default="", metadata=_help("DingTalk robot 加签 secret (SEC...); required with the token")
+    )
+    dingtalk_robot_url: str = field(
+        default="https://oapi.dingtalk.com", metadata=_help("DingTalk robot API base URL")
+    )
     demo_emulators: bool = field(
         default=False,
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
