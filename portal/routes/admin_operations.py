@@ -2,35 +2,71 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend import operations
-from backend.clock import utcnow
+from backend import figures, operations
+from backend.clock import SHANGHAI, utcnow
 from backend.orders.holds import Team
 from backend.staff.permissions import Permission
 from backend.support.service import list_support_queue
 from portal import calls
+from portal.i18n import N_
 from portal.rendering import render
 from portal.staff_auth import require_staff
 
 
-def _load(database):
+def _load(database, days):
     now = utcnow()
     return (
         operations.get_dashboard(database, now),
         operations.list_queue(database, now),
         operations.quiet_channels(database, now),
         list_support_queue(database),
+        figures.compare(database, days, now) if days else None,
         now,
     )
 
 
+DEFAULT_DAYS = 7
+
+
+def figure_range(request: Request) -> tuple[figures.DayRange | None, str | None]:
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD, by default the last seven Shanghai days to today.
+
+    A malformed or impossible range is shown as a message next to the form, never a 500.
+    """
+    today = utcnow().astimezone(SHANGHAI).date()
+    raw_from = request.query_params.get("from", "").strip()
+    raw_to = request.query_params.get("to", "").strip()
+    try:
+        last = date.fromisoformat(raw_to) if raw_to else today
+        first = date.fromisoformat(raw_from) if raw_from else last - timedelta(DEFAULT_DAYS - 1)
+    except ValueError:
+        return None, RANGE_PROBLEMS["malformed"]
+    if last < first:
+        return None, RANGE_PROBLEMS["backwards"]
+    try:
+        return figures.DayRange(first, last), None
+    except figures.RangeInvalid:
+        return None, RANGE_PROBLEMS["too_long"]
+
+
+RANGE_PROBLEMS = {
+    "malformed": N_("Dates are written as YYYY-MM-DD."),
+    "backwards": N_("The range ends before it starts."),
+    "too_long": N_("Choose at most a year."),
+}
+
+
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
-    dashboard, queue, quiet, waiting, now = await calls.read(
-        request, _load, request.app.state.database
+    days, range_problem = figure_range(request)
+    dashboard, queue, quiet, waiting, comparison, now = await calls.read(
+        request, _load, request.app.state.database, days
     )
     teams = {team: [item for item in queue if item.team == team] for team in Team}
     return render(
@@ -43,6 +79,9 @@ async def overview(request: Request) -> Response:
             "quiet": quiet,
             "waiting": waiting,
             "now": now,
+            "comparison": comparison,
+            "range_problem": range_problem,
+            "days": days,
         },
     )
 

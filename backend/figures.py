@@ -1,0 +1,185 @@
+"""The figures a merchant manages by, for a range of Shanghai days, against the range before.
+
+订单处理时效, 发货准确率, 退款平均周期, 客户投诉率 and on-time shipment, each defined
+once here (the operations page and its tests read these definitions, not their own):
+
+- processing: paid → shipped, median and p90, over orders shipped in the range;
+- on time: of orders paid in the range whose ship promise (24 h) has run out, the share
+  shipped within it; an order still unshipped after its promise counts as late;
+- accuracy: of orders shipped in the range, the share without a return for a wrong or
+  missing item;
+- refund cycle: request → money back, the mean over refunds that succeeded in the range
+  (the return request's time where there is one, else the refund's own);
+- complaints: customer messages and 催发货 raised in the range, per order paid in it.
+
+Five queries per range, whatever the number of orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+from backend.clock import SHANGHAI
+from backend.db import Database
+from backend.operations import SHIP_PROMISE
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import Order
+from backend.refunds.models import Refund, RefundState, ReturnRequest
+from backend.refunds.reasons import ReasonCode
+from backend.support.models import SupportRequest
+
+# Returns that say the warehouse shipped the wrong thing: what 发货准确率 counts against.
+PICKING_MISTAKES = (ReasonCode.WRONG_ITEM, ReasonCode.MISSING_ITEM)
+QUERIES_PER_RANGE = 5
+LONGEST_RANGE = timedelta(days=366)
+
+
+class RangeInvalid(ValueError):
+    """The range ends before it starts, or is longer than a year."""
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Shanghai days, both ends included."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise RangeInvalid("the range ends before it starts")
+        if self.last - self.first >= LONGEST_RANGE:
+            raise RangeInvalid("the range is longer than a year")
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time(0), SHANGHAI)
+
+    @property
+    def end(self) -> datetime:
+        """The instant after the last day: ranges are half-open in time."""
+        return datetime.combine(self.last + timedelta(days=1), time(0), SHANGHAI)
+
+    def previous(self) -> DayRange:
+        """The same number of days just before."""
+        return DayRange(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Figures:
+    orders_paid: int
+    shipped: int
+    processing_median: timedelta | None
+    processing_p90: timedelta | None
+    on_time_rate: float | None
+    accuracy_rate: float | None
+    refunds: int
+    refund_cycle_mean: timedelta | None
+    complaints: int
+    complaint_rate: float | None
+
+
+@dataclass(frozen=True)
+class FigureComparison:
+    range: DayRange
+    current: Figures
+    previous: Figures
+
+
+def percentile(values: list[timedelta], fraction: float) -> timedelta | None:
+    """Nearest-rank percentile: the smallest value with at least `fraction` of them at or below."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    # ceil(fraction × n) in integers: 0.9 × 10 in floats is 9.000000000000002, ceil 10.
+    per_mille = round(fraction * 1000)
+    rank = max(1, -(-per_mille * len(ordered) // 1000))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def figures_for(database: Database, days: DayRange, now: datetime) -> Figures:
+    start, end = days.start, days.end
+    with database.read() as session:
+        shipped = session.execute(
+            select(Order.id, Order.paid_at, Order.shipped_at).where(
+                Order.shipped_at >= start, Order.shipped_at < end, Order.paid_at.is_not(None)
+            )
+        ).all()
+        paid = session.execute(
+            select(Order.paid_at, Order.shipped_at, Order.status).where(
+                Order.paid_at >= start, Order.paid_at < end
+            )
+        ).all()
+        mistaken = set(
+            session.scalars(
+                select(ReturnRequest.order_id)
+                .join(Order, Order.id == ReturnRequest.order_id)
+                .where(
+                    Order.shipped_at >= start,
+                    Order.shipped_at < end,
+                    ReturnRequest.reason.in_([str(code) for code in PICKING_MISTAKES]),
+                )
+            ).all()
+        )
+        refunds = session.execute(
+            select(
+                Refund.succeeded_at,
+                func.coalesce(ReturnRequest.created_at, Refund.created_at),
+            )
+            .outerjoin(ReturnRequest, ReturnRequest.id == Refund.return_id)
+            .where(
+                Refund.status == RefundState.SUCCESS,
+                Refund.succeeded_at >= start,
+                Refund.succeeded_at < end,
+            )
+        ).all()
+        complaints = (
+            session.scalar(
+                select(func.count())
+                .select_from(SupportRequest)
+                .where(SupportRequest.created_at >= start, SupportRequest.created_at < end)
+            )
+            or 0
+        )
+    # The queries' own conditions make these columns non-null; the checks say so to mypy.
+    processing = [
+        shipped_at - paid_at for _, paid_at, shipped_at in shipped if paid_at and shipped_at
+    ]
+    due = [
+        (paid_at, shipped_at)
+        for paid_at, shipped_at, status in paid
+        if paid_at and status != OrderStatus.CANCELLED and paid_at + SHIP_PROMISE <= now
+    ]
+    on_time = len(
+        [1 for paid_at, shipped_at in due if shipped_at and shipped_at - paid_at <= SHIP_PROMISE]
+    )
+    cycles = [money_back - asked for money_back, asked in refunds if money_back and asked]
+    return Figures(
+        orders_paid=len(paid),
+        shipped=len(shipped),
+        processing_median=percentile(processing, 0.5),
+        processing_p90=percentile(processing, 0.9),
+        on_time_rate=_rate(on_time, len(due)),
+        accuracy_rate=_rate(len(shipped) - len(mistaken), len(shipped)),
+        refunds=len(cycles),
+        refund_cycle_mean=sum(cycles, timedelta(0)) / len(cycles) if cycles else None,
+        complaints=int(complaints),
+        complaint_rate=_rate(int(complaints), len(paid)),
+    )
+
+
+def compare(database: Database, days: DayRange, now: datetime) -> FigureComparison:
+    return FigureComparison(
+        days, figures_for(database, days, now), figures_for(database, days.previous(), now)
+    )

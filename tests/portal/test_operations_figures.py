@@ -1,0 +1,57 @@
+"""The figures on the operations page: a range, its comparison, a chart, and bad ranges."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from backend.clock import utcnow
+from backend.orders.lifecycle import OrderStatus
+from backend.orders.models import Order
+from backend.staff.models import Role
+from tests.factories import make_order
+from tests.portal.helpers import staff_login
+
+
+def test_the_page_shows_this_week_against_last_week_with_an_svg_chart(client, database):
+    now = utcnow()
+    for paid_hours_ago, took in ((30, 2), (50, 30)):
+        order = make_order(database, status=OrderStatus.SHIPPED)
+        paid = now - timedelta(hours=paid_hours_ago)
+        with database.write() as session:
+            session.execute(
+                update(Order)
+                .where(Order.id == order.id)
+                .values(paid_at=paid, shipped_at=paid + timedelta(hours=took))
+            )
+    staff_login(client, database, Role.SUPERVISOR)
+    page = client.get("/admin/operations")
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="figures"') :]
+    assert "经营指标" in section and "发货准确率" in section
+    # One of the two shipped within its 24 hours: 50.0% this range.
+    assert "50.0%" in section
+    svg = re.search(r"<svg[^>]*role=\"img\".*?</svg>", section, re.S)
+    assert svg and "<title" in svg.group() and "50%" in svg.group()
+
+
+def test_a_range_far_in_the_past_is_empty_not_broken(client, database):
+    staff_login(client, database, Role.SUPERVISOR)
+    page = client.get("/admin/operations?from=2020-01-01&to=2020-01-31")
+    assert page.status_code == 200
+    assert "2020-01-01 至 2020-01-31，对比 2019-12-01 至 2019-12-31" in page.text
+
+
+def test_bad_ranges_are_a_message_next_to_the_form(client, database):
+    staff_login(client, database, Role.SUPERVISOR)
+    for query, message in (
+        ("from=yesterday", "日期格式为 YYYY-MM-DD。"),
+        ("from=2026-12-07&to=2026-12-01", "结束日期早于开始日期。"),
+        ("from=2020-01-01&to=2026-01-01", "时间范围最长一年。"),
+        ("from=2026-02-30", "日期格式为 YYYY-MM-DD。"),
+    ):
+        page = client.get(f"/admin/operations?{query}")
+        assert page.status_code == 200, query
+        assert message in page.text, query
