@@ -26,7 +26,7 @@ from backend.clock import SHANGHAI
 from backend.db import Database
 from backend.operations import SHIP_PROMISE
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order
+from backend.orders.models import AddressVersion, Order
 from backend.refunds.models import Refund, RefundState, ReturnRequest
 from backend.refunds.reasons import ReasonCode
 from backend.support.models import SupportRequest
@@ -182,4 +182,42 @@ def figures_for(database: Database, days: DayRange, now: datetime) -> Figures:
 def compare(database: Database, days: DayRange, now: datetime) -> FigureComparison:
     return FigureComparison(
         days, figures_for(database, days, now), figures_for(database, days.previous(), now)
+    )
+
+
+# A delivery is late once it has taken longer than this from pickup to the customer.
+LATE_AFTER = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class ProvinceLateness:
+    province: str  # as the addresses write it: 浙江省, 广西壮族自治区 ...
+    orders: int  # shipped in the range, delivered or past LATE_AFTER by now
+    late: int
+
+    @property
+    def rate(self) -> float:
+        return self.late / self.orders
+
+
+def late_deliveries_by_province(
+    database: Database, days: DayRange, now: datetime
+) -> list[ProvinceLateness]:
+    """Per destination province, of orders shipped in the range whose delivery is due by now,
+    how many took longer than LATE_AFTER (still undelivered past it counts as late). One query.
+    """
+    with database.read() as session:
+        rows = session.execute(
+            select(AddressVersion.province, Order.shipped_at, Order.delivered_at)
+            .join(AddressVersion, AddressVersion.id == Order.current_address_id)
+            .where(Order.shipped_at >= days.start, Order.shipped_at < days.end)
+        ).all()
+    due: dict[str, list[bool]] = {}
+    for province, shipped_at, delivered_at in rows:
+        if shipped_at is None or (delivered_at is None and shipped_at + LATE_AFTER > now):
+            continue
+        due.setdefault(province, []).append((delivered_at or now) - shipped_at > LATE_AFTER)
+    return sorted(
+        (ProvinceLateness(province, len(late), sum(late)) for province, late in due.items()),
+        key=lambda entry: (-entry.rate, -entry.orders, entry.province),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from backend.figures import FigureComparison
+from backend.figures import FigureComparison, ProvinceLateness
 from portal.i18n import gettext
 
 WIDTH = 320  # fits the narrowest phone's card; the viewBox scales it up on a desk
@@ -79,3 +79,106 @@ def figure_rates(comparison: FigureComparison) -> Markup:
         gettext("This range"),
         gettext("Range before"),
     )
+
+
+# China's 34 provincial-level divisions as a tile grid, one square each, placed roughly where
+# it lies (column, row). A grid rather than a drawn map on purpose: a map with borders
+# published in China needs a 审图号 (地图审核管理规定), and a border drawn wrong, or a
+# province left out, is a 问题地图. Tiles show every province, Taiwan included, and no border.
+# (stem the address's province name starts with, 简称 shown on the tile, column, row)
+PROVINCE_TILES: tuple[tuple[str, str, int, int], ...] = (
+    ("黑龙江", "黑", 8, 0),
+    ("内蒙古", "蒙", 5, 1),
+    ("吉林", "吉", 8, 1),
+    ("新疆", "新", 1, 2),
+    ("北京", "京", 6, 2),
+    ("辽宁", "辽", 7, 2),
+    ("甘肃", "甘", 3, 3),
+    ("宁夏", "宁", 4, 3),
+    ("山西", "晋", 5, 3),
+    ("河北", "冀", 6, 3),
+    ("天津", "津", 7, 3),
+    ("西藏", "藏", 1, 4),
+    ("青海", "青", 2, 4),
+    ("陕西", "陕", 4, 4),
+    ("河南", "豫", 5, 4),
+    ("山东", "鲁", 6, 4),
+    ("四川", "川", 3, 5),
+    ("重庆", "渝", 4, 5),
+    ("湖北", "鄂", 5, 5),
+    ("安徽", "皖", 6, 5),
+    ("江苏", "苏", 7, 5),
+    ("上海", "沪", 8, 5),
+    ("云南", "云", 3, 6),
+    ("贵州", "贵", 4, 6),
+    ("湖南", "湘", 5, 6),
+    ("江西", "赣", 6, 6),
+    ("浙江", "浙", 7, 6),
+    ("广西", "桂", 4, 7),
+    ("广东", "粤", 5, 7),
+    ("福建", "闽", 6, 7),
+    ("台湾", "台", 8, 7),
+    ("海南", "琼", 4, 8),
+    ("澳门", "澳", 5, 8),
+    ("香港", "港", 6, 8),
+)
+TILE, GAP = 30, 3
+# Sequential, light to dark: 0-5%, 5-10%, 10-20%, 20-40%, 40% and more late.
+LATE_STEPS: tuple[tuple[float, str], ...] = (
+    (0.05, "#fee2e2"),
+    (0.10, "#fca5a5"),
+    (0.20, "#f87171"),
+    (0.40, "#dc2626"),
+    (1.01, "#7f1d1d"),
+)
+NO_DATA = "#e5e7eb"
+
+
+def _late_colour(rate: float) -> str:
+    return next(colour for limit, colour in LATE_STEPS if rate < limit)
+
+
+def late_map(lateness: Sequence[ProvinceLateness]) -> Markup:
+    """The province tile map, coloured by the share of late deliveries."""
+    by_stem: dict[str, ProvinceLateness] = {}
+    for entry in lateness:
+        stem = next((s for s, *_ in PROVINCE_TILES if entry.province.startswith(s)), None)
+        if stem is not None:
+            by_stem[stem] = entry
+    step = TILE + GAP
+    width, height = step * 10, step * 9 + 22
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="late-map-title" class="chart map">',
+        f'<title id="late-map-title">{escape(gettext("Late deliveries by province"))}</title>',
+    ]
+    for stem, short, column, row in PROVINCE_TILES:
+        found = by_stem.get(stem)
+        colour = _late_colour(found.rate) if found else NO_DATA
+        ink = "#ffffff" if found and found.rate >= 0.20 else "#111827"
+        note = (
+            f"{stem} {found.late}/{found.orders} ({found.rate * 100:.0f}%)"
+            if found
+            else f"{stem} —"
+        )
+        x, y = column * step, row * step
+        parts.append(
+            f"<g><title>{escape(note)}</title>"
+            f'<rect x="{x}" y="{y}" width="{TILE}" height="{TILE}" rx="3" fill="{colour}"/>'
+            f'<text x="{x + TILE / 2:.0f}" y="{y + 20}" font-size="13" text-anchor="middle" '
+            f'fill="{ink}">{escape(short)}</text></g>'
+        )
+    legend_y = step * 9 + 4
+    lower = 0.0
+    for index, (limit, colour) in enumerate(LATE_STEPS):
+        x = index * 62
+        label = f"{lower * 100:.0f}%+" if limit > 1 else f"<{limit * 100:.0f}%"
+        parts.append(
+            f'<rect x="{x}" y="{legend_y}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 16}" y="{legend_y + 11}" font-size="11" fill="#111827">'
+            f"{escape(label)}</text>"
+        )
+        lower = limit
+    parts.append("</svg>")
+    # Every text in it went through escape(); the numbers are formatted here.
+    return Markup("".join(parts))  # noqa: S704

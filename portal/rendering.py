@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from backend.clock import SHANGHAI, utcnow
 from portal import i18n
-from portal.charts import figure_rates
+from portal.charts import figure_rates, late_map
 from portal.labels import carrier_label, cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
@@ -95,6 +95,7 @@ def build_templates(app: Starlette) -> Jinja2Templates:
         cause_label=cause_label,
         carrier_label=carrier_label,
         rate_chart=figure_rates,
+        late_map=late_map,
         current_locale=i18n.current_locale,
         url_path=_path_finder(app),
     )

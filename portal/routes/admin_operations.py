@@ -27,6 +27,7 @@ def _load(database, days):
         operations.quiet_channels(database, now),
         list_support_queue(database),
         figures.compare(database, days, now) if days else None,
+        figures.late_deliveries_by_province(database, days, now) if days else [],
         now,
     )
 
@@ -65,7 +66,7 @@ RANGE_PROBLEMS = {
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
     days, range_problem = figure_range(request)
-    dashboard, queue, quiet, waiting, comparison, now = await calls.read(
+    dashboard, queue, quiet, waiting, comparison, lateness, now = await calls.read(
         request, _load, request.app.state.database, days
     )
     teams = {team: [item for item in queue if item.team == team] for team in Team}
@@ -80,6 +81,7 @@ async def overview(request: Request) -> Response:
             "waiting": waiting,
             "now": now,
             "comparison": comparison,
+            "lateness": lateness,
             "range_problem": range_problem,
             "days": days,
         },

@@ -19,13 +19,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from backend import figures
 from backend.clock import SHANGHAI
 from backend.figures import DayRange, RangeInvalid, percentile
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import Order
+from backend.orders.models import AddressVersion, Order
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.models import Refund, RefundState, ReturnRequest
 from backend.refunds.rules import RefundType
@@ -183,3 +183,31 @@ def test_the_figures_cost_five_queries_per_range_however_many_orders(database, s
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
     assert len(statements) == 2 * figures.QUERIES_PER_RANGE, statements
+
+
+def test_late_deliveries_by_province_by_hand(database):
+    # Shipped 1 Dec 10:00 (now 10 Dec): to 浙江 one in 24 h, one in 80 h, one never delivered;
+    # to 广东 one in 50 h. Shipped 9 Dec 20:00 to 广东, undelivered: not due yet (72 h).
+    shipped = at(1, 10)
+    for delivered in (shipped + 24 * H, shipped + 80 * H, None):
+        made = order(database, shipped - H, shipped)
+        with database.write() as session:
+            session.execute(update(Order).where(Order.id == made.id).values(delivered_at=delivered))
+    for shipped_at, delivered in ((shipped, shipped + 50 * H), (at(9, 20), None)):
+        made = order(database, shipped_at - H, shipped_at)
+        with database.write() as session:
+            address_id = session.scalar(select(Order.current_address_id).where(Order.id == made.id))
+            session.execute(
+                update(AddressVersion)
+                .where(AddressVersion.id == address_id)
+                .values(province="广东省")
+            )
+            session.execute(update(Order).where(Order.id == made.id).values(delivered_at=delivered))
+    got = figures.late_deliveries_by_province(
+        database, DayRange(date(2026, 12, 1), date(2026, 12, 9)), NOW
+    )
+    assert [(entry.province, entry.orders, entry.late) for entry in got] == [
+        ("浙江省", 3, 2),
+        ("广东省", 1, 0),
+    ]
+    assert got[0].rate == 2 / 3

@@ -55,3 +55,17 @@ def test_bad_ranges_are_a_message_next_to_the_form(client, database):
         page = client.get(f"/admin/operations?{query}")
         assert page.status_code == 200, query
         assert message in page.text, query
+
+
+def test_the_late_map_has_every_province_and_colours_the_late_ones():
+    from backend.figures import ProvinceLateness
+    from portal.charts import LATE_STEPS, NO_DATA, PROVINCE_TILES, late_map
+
+    svg = str(late_map([ProvinceLateness("浙江省", 4, 2), ProvinceLateness("北京市", 10, 0)]))
+    assert len(PROVINCE_TILES) == 34 and svg.count("<rect") == 34 + len(LATE_STEPS)
+    assert "<title>浙江 2/4 (50%)</title>" in svg and "<title>台湾 —</title>" in svg
+    zhejiang = svg[svg.index("<title>浙江") :]
+    assert f'fill="{LATE_STEPS[-1][1]}"' in zhejiang[: zhejiang.index("</g>")]
+    beijing = svg[svg.index("<title>北京") :]
+    assert f'fill="{LATE_STEPS[0][1]}"' in beijing[: beijing.index("</g>")]
+    assert svg.count(f'fill="{NO_DATA}"') == 32
