@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from backend.clock import SHANGHAI
 from backend.db import Database
 from backend.operations import SHIP_PROMISE
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import AddressVersion, Order
-from backend.refunds.models import Refund, RefundState, ReturnRequest
+from backend.orders.models import AddressVersion, Order, OrderLine
+from backend.refunds.lifecycle import ReturnStatus
+from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnRequest
 from backend.refunds.reasons import ReasonCode
 from backend.support.models import SupportRequest
 
@@ -221,3 +223,67 @@ def late_deliveries_by_province(
         (ProvinceLateness(province, len(late), sum(late)) for province, late in due.items()),
         key=lambda entry: (-entry.rate, -entry.orders, entry.province),
     )
+
+
+@dataclass(frozen=True)
+class SkuReturns:
+    sku: str
+    name: str
+    sold: int  # units on orders shipped in the range
+    returned: int  # of those units, how many a return asked back (rejected returns excluded)
+
+    @property
+    def rate(self) -> float:
+        return self.returned / self.sold if self.sold else 0.0
+
+
+def returns_by_sku(database: Database, days: DayRange, limit: int = 20) -> list[SkuReturns]:
+    """SKUs by the share of their shipped units asked back, worst first. Two queries."""
+    shipped = (Order.shipped_at >= days.start, Order.shipped_at < days.end)
+    with database.read() as session:
+        sold = session.execute(
+            select(OrderLine.sku, func.max(OrderLine.name), func.sum(OrderLine.quantity))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(*shipped)
+            .group_by(OrderLine.sku)
+        ).all()
+        returned = dict(
+            session.execute(
+                select(OrderLine.sku, func.sum(ReturnLine.quantity))
+                .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+                .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
+                .join(Order, Order.id == OrderLine.order_id)
+                .where(*shipped, ReturnRequest.status != ReturnStatus.REJECTED)
+                .group_by(OrderLine.sku)
+            ).all()
+        )
+    rows = [
+        SkuReturns(sku, name, int(units), int(returned.get(sku) or 0)) for sku, name, units in sold
+    ]
+    rows.sort(key=lambda row: (-row.rate, -row.sold, row.sku))
+    return rows[:limit]
+
+
+@dataclass(frozen=True)
+class BoughtTogether:
+    first: str
+    second: str
+    orders: int  # orders placed in the range holding both SKUs
+
+
+def bought_together(database: Database, days: DayRange, limit: int = 10) -> list[BoughtTogether]:
+    """Pairs of SKUs most often on the same order placed in the range. One query (a self-join)."""
+    other = aliased(OrderLine)
+    with database.read() as session:
+        rows = session.execute(
+            select(OrderLine.sku, other.sku, func.count(func.distinct(OrderLine.order_id)))
+            .join(other, (other.order_id == OrderLine.order_id) & (other.sku > OrderLine.sku))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.placed_at >= days.start, Order.placed_at < days.end)
+            .group_by(OrderLine.sku, other.sku)
+            .order_by(
+                func.count(func.distinct(OrderLine.order_id)).desc(), OrderLine.sku, other.sku
+            )
+            .limit(limit)
+        ).all()
+    return [BoughtTogether(first, second, int(count)) for first, second, count in rows]

@@ -28,6 +28,8 @@ def _load(database, days):
         list_support_queue(database),
         figures.compare(database, days, now) if days else None,
         figures.late_deliveries_by_province(database, days, now) if days else [],
+        figures.returns_by_sku(database, days, limit=10) if days else [],
+        figures.bought_together(database, days, limit=5) if days else [],
         now,
     )
 
@@ -66,9 +68,17 @@ RANGE_PROBLEMS = {
 async def overview(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
     days, range_problem = figure_range(request)
-    dashboard, queue, quiet, waiting, comparison, lateness, now = await calls.read(
-        request, _load, request.app.state.database, days
-    )
+    (
+        dashboard,
+        queue,
+        quiet,
+        waiting,
+        comparison,
+        lateness,
+        sku_returns,
+        pairs,
+        now,
+    ) = await calls.read(request, _load, request.app.state.database, days)
     teams = {team: [item for item in queue if item.team == team] for team in Team}
     return render(
         request,
@@ -82,6 +92,8 @@ async def overview(request: Request) -> Response:
             "now": now,
             "comparison": comparison,
             "lateness": lateness,
+            "sku_returns": sku_returns,
+            "pairs": pairs,
             "range_problem": range_problem,
             "days": days,
         },

@@ -26,12 +26,13 @@ from backend.clock import SHANGHAI
 from backend.figures import DayRange, RangeInvalid, percentile
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import AddressVersion, Order
+from backend.orders.service import NewLine
 from backend.refunds.lifecycle import ReturnStatus
-from backend.refunds.models import Refund, RefundState, ReturnRequest
+from backend.refunds.models import Refund, RefundState, ReturnLine, ReturnRequest
 from backend.refunds.rules import RefundType
 from backend.support.lifecycle import RequestKind, RequestStatus
 from backend.support.models import SupportRequest
-from tests.factories import make_order
+from tests.factories import line_ids, make_order
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=SHANGHAI)
 H = timedelta(hours=1)
@@ -211,3 +212,63 @@ def test_late_deliveries_by_province_by_hand(database):
         ("广东省", 1, 0),
     ]
     assert got[0].rate == 2 / 3
+
+
+def lined_order(database, lines):
+    made = make_order(
+        database,
+        status=OrderStatus.SHIPPED,
+        lines=[NewLine(sku, f"{sku} name", quantity, 1000) for sku, quantity in lines],
+    )
+    with database.write() as session:
+        session.execute(
+            update(Order)
+            .where(Order.id == made.id)
+            .values(paid_at=at(2, 9), shipped_at=at(2, 12), placed_at=at(2, 8))
+        )
+    return made
+
+
+def ask_back(database, made, sku, quantity, status):
+    with database.write() as session:
+        request = ReturnRequest(
+            order_id=made.id,
+            customer_id=made.customer_id,
+            status=status,
+            refund_type=RefundType.RETURN_AND_REFUND,
+            reason="quality",
+            amount_fen=1000,
+        )
+        session.add(request)
+        session.flush()
+        session.add(
+            ReturnLine(
+                return_id=request.id,
+                order_line_id=line_ids(database, made.id)[sku],
+                quantity=quantity,
+            )
+        )
+
+
+def test_return_rate_by_sku_and_skus_bought_together_by_hand(database):
+    # Units shipped: TEA 2+2+1 = 5, CUP 1+1 = 2, BOX 1. Asked back: TEA 1 (a CUP return was
+    # rejected, so it does not count). Together: CUP+TEA on two orders, BOX+TEA on one.
+    first = lined_order(database, [("TEA", 2), ("CUP", 1)])
+    second = lined_order(database, [("TEA", 2), ("CUP", 1)])
+    lined_order(database, [("BOX", 1), ("TEA", 1)])
+    ask_back(database, first, "TEA", 1, ReturnStatus.IN_REVIEW)
+    ask_back(database, second, "CUP", 1, ReturnStatus.REJECTED)
+    days = DayRange(date(2026, 12, 1), date(2026, 12, 7))
+    got = figures.returns_by_sku(database, days)
+    assert [(row.sku, row.sold, row.returned) for row in got] == [
+        ("TEA", 5, 1),
+        ("CUP", 2, 0),
+        ("BOX", 1, 0),
+    ]
+    assert got[0].rate == 1 / 5 and got[0].name == "TEA name"
+    pairs = figures.bought_together(database, days)
+    assert [(pair.first, pair.second, pair.orders) for pair in pairs] == [
+        ("CUP", "TEA", 2),
+        ("BOX", "TEA", 1),
+    ]
+    assert figures.bought_together(database, DayRange(date(2026, 11, 1), date(2026, 11, 7))) == []

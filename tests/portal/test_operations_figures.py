@@ -69,3 +69,32 @@ def test_the_late_map_has_every_province_and_colours_the_late_ones():
     beijing = svg[svg.index("<title>北京") :]
     assert f'fill="{LATE_STEPS[0][1]}"' in beijing[: beijing.index("</g>")]
     assert svg.count(f'fill="{NO_DATA}"') == 32
+
+
+# What GET /admin/operations may cost: the staff session (1), the dashboard (4), the queue
+# (2), quiet channels (1), the support queue (1), the exceptions count inside the dashboard
+# (2), and the figures: 5 per range × 2, the province map 1, returns by SKU 2, pairs 1.
+OPERATIONS_QUERY_BUDGET = 25
+
+
+def test_the_operations_page_stays_within_its_query_budget(client, database):
+    from sqlalchemy import event
+
+    from tests.factories import make_order
+
+    for _ in range(3):
+        make_order(database, status=OrderStatus.SHIPPED)
+    staff_login(client, database, Role.SUPERVISOR)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.startswith(("BEGIN", "PRAGMA", "SET", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        page = client.get("/admin/operations")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert page.status_code == 200
+    assert len(statements) <= OPERATIONS_QUERY_BUDGET, "\n".join(statements)
