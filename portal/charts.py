@@ -6,13 +6,16 @@ presentation attributes (no style attributes), so the strict CSP needs no except
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup, escape
 
 from backend.figures import FigureComparison, ProvinceLateness
+from backend.orders.models import SalesChannel
 from portal.i18n import gettext
+from portal.labels import label
 
 WIDTH = 320  # fits the narrowest phone's card; the viewBox scales it up on a desk
 ROW = 34
@@ -179,6 +182,57 @@ def late_map(lateness: Sequence[ProvinceLateness]) -> Markup:
             f"{escape(label)}</text>"
         )
         lower = limit
+    parts.append("</svg>")
+    # Every text in it went through escape(); the numbers are formatted here.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def label_channel(channel: str) -> str:
+    try:
+        return label(SalesChannel(channel))
+    except ValueError:
+        return channel
+
+
+def profit_heat(totals: Mapping[tuple[date, str], int], channels: Sequence[str]) -> Markup:
+    """Day (rows) × channel (columns), green for profit and red for loss, by size."""
+    days = sorted({day for day, _ in totals})
+    if not days or not channels:
+        return Markup("")
+    cell, left, top = 34, 44, 18
+    width = left + cell * len(channels)
+    height = top + cell * len(days) // 2 + 4
+    row_height = cell // 2
+    biggest = max((abs(value) for value in totals.values()), default=0) or 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="profit-heat-title" class="chart heat">',
+        f'<title id="profit-heat-title">{escape(gettext("Profit by day and channel"))}</title>',
+    ]
+    for column, channel in enumerate(channels):
+        parts.append(
+            f'<text x="{left + column * cell + cell / 2:.0f}" y="12" font-size="10" '
+            f'text-anchor="middle" fill="#111827">{escape(label_channel(channel))}</text>'
+        )
+    for row, day in enumerate(days):
+        y = top + row * row_height
+        parts.append(f'<text x="0" y="{y + 12}" font-size="10" fill="#111827">{day:%m-%d}</text>')
+        for column, channel in enumerate(channels):
+            value = totals.get((day, channel))
+            x = left + column * cell
+            if value is None:
+                colour, note = NO_DATA, "—"
+            else:
+                strength = min(abs(value) / biggest, 1.0)
+                shade = ("#dcfce7", "#86efac", "#22c55e", "#15803d")
+                loss = ("#fee2e2", "#fca5a5", "#ef4444", "#b91c1c")
+                colour = (loss if value < 0 else shade)[min(int(strength * 4), 3)]
+                note = f"¥{value / 100:,.2f}"
+            parts.append(
+                f"<g><title>{escape(f'{day:%m-%d} {label_channel(channel)} {note}')}</title>"
+                f'<rect x="{x + 1}" y="{y + 1}" width="{cell - 2}" height="{row_height - 2}" '
+                f'rx="2" fill="{colour}"/></g>'
+            )
     parts.append("</svg>")
     # Every text in it went through escape(); the numbers are formatted here.
     return Markup("".join(parts))  # noqa: S704

@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from backend.clock import SHANGHAI, utcnow
 from portal import i18n
-from portal.charts import figure_rates, late_map
+from portal.charts import figure_rates, label_channel, late_map, profit_heat
 from portal.labels import carrier_label, cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
@@ -96,6 +96,8 @@ def build_templates(app: Starlette) -> Jinja2Templates:
         carrier_label=carrier_label,
         rate_chart=figure_rates,
         late_map=late_map,
+        profit_heat=profit_heat,
+        label_channel=label_channel,
         current_locale=i18n.current_locale,
         url_path=_path_finder(app),
     )

@@ -15,6 +15,7 @@ from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
 from backend.orders.shops import ShopDirectory, default_shops, load_shops_file
+from backend.profit import ProfitRules, parse_commissions
 from backend.refunds.rules import RefundRules
 
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
@@ -359,6 +360,13 @@ class Settings:
             "(MP_verify_*.txt, the mini-program's business-domain file)"
         ),
     )
+    channel_commissions: str = field(
+        default="taobao=5,tmall=5,jd=8,pinduoduo=3,douyin=5,wechat=1",
+        metadata=_help("Commission per channel in percent, for profit figures: taobao=5,jd=8,..."),
+    )
+    shipping_cost_fen: int = field(
+        default=800, metadata=_help("What one outbound parcel costs, in fen, for profit figures")
+    )
     wecom_robot_key: str = field(
         default="",
         metadata=_help("WeCom (企业微信) group robot webhook key for staff alerts; empty: none"),
@@ -419,6 +427,7 @@ class Rules:
     refunds: RefundRules
     addresses: AddressRules
     exchanges: ExchangeRules
+    profit: ProfitRules
 
 
 def build_rules(settings: Settings) -> Rules:
@@ -440,6 +449,10 @@ def build_rules(settings: Settings) -> Rules:
             auto_approve_after=timedelta(hours=settings.address_auto_approve_hours),
         ),
         exchanges=ExchangeRules(),
+        profit=ProfitRules(
+            commission_bp=parse_commissions(settings.channel_commissions),
+            shipping_fen_per_parcel=settings.shipping_cost_fen,
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend import figures, operations
+from backend import figures, operations, profit
 from backend.clock import SHANGHAI, utcnow
 from backend.orders.holds import Team
 from backend.staff.permissions import Permission
@@ -17,6 +17,14 @@ from portal import calls
 from portal.i18n import N_
 from portal.rendering import render
 from portal.staff_auth import require_staff
+
+
+def _profit(database, days, rules, may_see_costs):
+    if not (days and may_see_costs):
+        return None
+    profits = profit.order_profits(database, days, rules)
+    channels = sorted({entry.channel for entry in profits})
+    return profit.profit_by_day_and_channel(profits), channels, profit.loss_making(profits)
 
 
 def _load(database, days):
@@ -80,6 +88,14 @@ async def overview(request: Request) -> Response:
         now,
     ) = await calls.read(request, _load, request.app.state.database, days)
     teams = {team: [item for item in queue if item.team == team] for team in Team}
+    profits = await calls.read(
+        request,
+        _profit,
+        request.app.state.database,
+        days,
+        request.app.state.settings.rules.profit,
+        staff.can(Permission.VIEW_COSTS),
+    )
     return render(
         request,
         "admin/operations.html",
@@ -94,6 +110,7 @@ async def overview(request: Request) -> Response:
             "lateness": lateness,
             "sku_returns": sku_returns,
             "pairs": pairs,
+            "profits": profits,
             "range_problem": range_problem,
             "days": days,
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from backend.clock import utcnow
@@ -74,17 +75,18 @@ def test_the_late_map_has_every_province_and_colours_the_late_ones():
 # What GET /admin/operations may cost: the staff session (1), the dashboard (4), the queue
 # (2), quiet channels (1), the support queue (1), the exceptions count inside the dashboard
 # (2), and the figures: 5 per range × 2, the province map 1, returns by SKU 2, pairs 1.
-OPERATIONS_QUERY_BUDGET = 25
+OPERATIONS_QUERY_BUDGET = {Role.SUPERVISOR: 25, Role.FINANCE: 25 + 4}  # finance: + profit
 
 
-def test_the_operations_page_stays_within_its_query_budget(client, database):
+@pytest.mark.parametrize("role", list(OPERATIONS_QUERY_BUDGET))
+def test_the_operations_page_stays_within_its_query_budget(client, database, role):
     from sqlalchemy import event
 
     from tests.factories import make_order
 
     for _ in range(3):
         make_order(database, status=OrderStatus.SHIPPED)
-    staff_login(client, database, Role.SUPERVISOR)
+    staff_login(client, database, role)
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
@@ -97,4 +99,24 @@ def test_the_operations_page_stays_within_its_query_budget(client, database):
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
     assert page.status_code == 200
-    assert len(statements) <= OPERATIONS_QUERY_BUDGET, "\n".join(statements)
+    assert len(statements) <= OPERATIONS_QUERY_BUDGET[role], "\n".join(statements)
+
+
+def test_profit_shows_to_finance_and_never_to_support(client, database):
+    from backend.orders.models import Sku
+
+    order = make_order(database, status=OrderStatus.SHIPPED)
+    with database.write() as session:
+        if session.query(Sku).filter_by(code="TEA-1").one_or_none() is None:
+            session.add(Sku(code="TEA-1", name="西湖龙井 250g"))
+        session.flush()
+        session.execute(update(Sku).values(cost_fen=1_000_000))  # sold far under cost
+        session.execute(update(Order).where(Order.id == order.id).values(paid_at=utcnow()))
+    staff_login(client, database, Role.SUPPORT)
+    assert "亏损订单" not in client.get("/admin/operations").text
+    client.cookies.clear()
+    staff_login(client, database, Role.FINANCE)
+    page = client.get("/admin/operations").text
+    assert "利润热力图" in page and 'aria-labelledby="profit-heat-title"' in page
+    losses = page[page.index("亏损订单") :]
+    assert order.public_no in losses
