@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from backend import personal_data
 from backend.db import Database, UTCDateTime
 from backend.exchanges.models import Exchange
 from backend.invoices.lifecycle import InvoiceStatus
@@ -334,9 +335,11 @@ def read_cancel_requests() -> Select[tuple[object, ...]]:
 
 def read_exchanges_requested() -> Select[tuple[object, ...]]:
     """换货 asked for: the variant chosen (the replacement's parcels are its own order's)."""
-    return select(
-        *_columns(Exchange.created_at, Exchange.id, detail=Sku.variant_label)
-    ).join(Sku, Sku.id == Exchange.to_sku_id).where(Exchange.order_id == ORDER_ID)
+    return (
+        select(*_columns(Exchange.created_at, Exchange.id, detail=Sku.variant_label))
+        .join(Sku, Sku.id == Exchange.to_sku_id)
+        .where(Exchange.order_id == ORDER_ID)
+    )
 
 
 def read_exchanges_closed() -> Select[tuple[object, ...]]:
@@ -421,7 +424,9 @@ def _present(row: Any) -> HistoryEntry:
     if detail and kind == "address_requested":
         detail = mask_name(detail)
     elif detail and kind == "notified":
-        detail = mask_phone(detail) if carrier_code == Channel.SMS else None
+        # The UNION reads the recipient as plain text, so it comes still sealed: opened here.
+        recipient = personal_data.ring().open(detail, "notifications.recipient")
+        detail = mask_phone(recipient) if carrier_code == Channel.SMS else None
     return HistoryEntry(
         at=row.at,
         source=row.source,

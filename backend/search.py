@@ -1,17 +1,54 @@
-"""Staff order search: one box that finds an order by any number or name staff are given."""
+"""Staff order search: one box that finds an order by any number, name or product staff are given.
+
+Phones are sealed at rest, so a phone is found by its blind index (the whole number) or by
+its last four digits together with the buyer's or recipient's name ("8000 张三"): four
+digits alone match too many orders to be a search, and would make the box a way to list
+customers by the end of their number.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import re
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from backend.db import Database
 from backend.logistics.models import Shipment
-from backend.orders.models import AddressVersion, Customer, Order
+from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.orders.queries import SEARCH_LIMIT, OrderSummary, summary_select, to_summary
+from backend.personal_data import phone_index
+from backend.phones import normalize_mobile
+
+# "8000 张三" or "张三 8000": four digits and a name, either way round.
+_LAST4_AND_NAME = re.compile(r"^(?:(\d{4})\s+(\S.*)|(\S.*?)\s+(\d{4}))$")
+
+
+def _phone_match(query: str) -> ColumnElement[bool]:
+    mobile = normalize_mobile(query)
+    if mobile is not None:
+        index = phone_index(mobile)
+        return or_(Customer.phone_index == index, AddressVersion.phone_index == index)
+    match = _LAST4_AND_NAME.match(query)
+    if match is None:
+        return false()
+    digits = match.group(1) or match.group(4)
+    name = (match.group(2) or match.group(3)).strip()
+    return and_(
+        or_(Customer.phone_last4 == digits, AddressVersion.phone_last4 == digits),
+        or_(Customer.name == name, AddressVersion.recipient_name == name),
+    )
+
+
+def _product_match(query: str) -> ColumnElement[bool]:
+    """A SKU code exactly, or a word of the product's name (龙井 finds 西湖龙井 250g)."""
+    return exists().where(
+        OrderLine.order_id == Order.id,
+        or_(OrderLine.sku == query, OrderLine.name.contains(query, autoescape=True)),
+    )
 
 
 def search_orders(database: Database, query: str, status: str | None = None) -> list[OrderSummary]:
-    """Staff search: order or channel number, waybill, phone (or its last four), name."""
+    """Staff search: order or channel number, waybill, phone, name, product name or SKU."""
     statement = summary_select().join(Customer, Customer.id == Order.customer_id)
     query = query.strip()[:64]
     if query:
@@ -21,11 +58,10 @@ def search_orders(database: Database, query: str, status: str | None = None) -> 
                 Order.public_no == query,
                 Order.channel_order_no == query,
                 Order.id.in_(waybill),
-                # autoescape: a typed % or _ (or the escape character) matches only itself.
-                Customer.phone.contains(query, autoescape=True),
-                AddressVersion.phone.contains(query, autoescape=True),
+                _phone_match(query),
                 Customer.name == query,
                 AddressVersion.recipient_name == query,
+                _product_match(query),
             )
         )
     if status:

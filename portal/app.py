@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or load_settings()
     settings.shops  # noqa: B018 (read now: a broken shops file stops the start, not a push)
     settings.verify_files  # noqa: B018 (a bad check-file name stops the start too)
+    settings.install_keyring()  # https without data keys stops the start
     owns_database = database is None
     database = database or Database(settings.database_url)
     integrations = build_integrations(settings, database)

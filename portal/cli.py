@@ -113,6 +113,21 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return run_until_signalled(open_worker(settings, args.name))
 
 
+def cmd_rotate_data_key(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.personal_data_rotation import reseal_all
+
+    database = Database(settings.database_url)
+    try:
+        result = reseal_all(database, CLI_ACTOR)
+    finally:
+        database.dispose()
+    print(
+        f"{result.values} values resealed under key {result.key!r} in {result.columns} columns"
+        + ("; run again until 0 before retiring an old key" if result.values else "")
+    )
+    return 0
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from backend.migrate import upgrade
 
@@ -371,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=cmd_worker)
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
+    commands.add_parser(
+        "rotate-data-key",
+        help="reseal phones and streets under the first PORTAL_DATA_KEYS key (safe while serving)",
+    ).set_defaults(run=cmd_rotate_data_key)
     commands.add_parser("demo", help="seed demo data (safe to run twice)").set_defaults(
         run=cmd_demo
     )
@@ -391,7 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(load_settings(), args))
+    settings = load_settings()
+    try:
+        settings.install_keyring()  # migrate seals rows with it; every command reads with it
+    except ValueError as refused:
+        print(f"portal: {refused}", file=sys.stderr)
+        return 2
+    return int(args.run(settings, args))
 
 
 if __name__ == "__main__":

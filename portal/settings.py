@@ -10,11 +10,13 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
+from backend import personal_data
 from backend.exchanges.rules import ExchangeRules
 from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
 from backend.orders.shops import ShopDirectory, default_shops, load_shops_file
+from backend.personal_data import DEVELOPMENT_RING, Keyring, parse_keyring
 from backend.profit import ProfitRules, parse_commissions
 from backend.refunds.rules import RefundRules
 
@@ -41,6 +43,17 @@ class Settings:
             "Comma-separated signing keys, newest last; older ones still verify. "
             "Unset: a random key is kept in var/secret.key"
         ),
+    )
+    data_keys: tuple[str, ...] = field(
+        default=(),
+        metadata=_help(
+            "Keys sealing phones and streets at rest, id:base64-32-bytes, comma-separated, "
+            "the one in use first. Unset: a public development key (refused with https)"
+        ),
+    )
+    blind_index_key: str = field(
+        default="",
+        metadata=_help("base64 key (16+ bytes) for the phone blind index; with PORTAL_DATA_KEYS"),
     )
     base_url: str = field(
         default="http://127.0.0.1:8000",
@@ -413,6 +426,22 @@ class Settings:
             if not VERIFY_FILE_NAME.fullmatch(name):
                 raise ValueError(f"PORTAL_WECHAT_VERIFY_FILES: {name!r} is not a NAME.txt")
         return files
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The personal-data keys; the public development ring only where nothing is at stake."""
+        if not self.data_keys and not self.blind_index_key:
+            if self.cookie_secure:
+                raise ValueError(
+                    "PORTAL_DATA_KEYS and PORTAL_BLIND_INDEX_KEY are required with an https "
+                    "base URL: the development keys are public"
+                )
+            return DEVELOPMENT_RING
+        return parse_keyring(self.data_keys, self.blind_index_key)
+
+    def install_keyring(self) -> None:
+        """Every process calls this once at start, before it reads or writes a customer."""
+        personal_data.install(self.keyring)
 
     @property
     def cookie_secure(self) -> bool:

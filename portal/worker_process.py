@@ -44,6 +44,7 @@ class WorkerProcess:
 
 
 def open_worker(settings: Settings, name: str | None = None) -> WorkerProcess:
+    settings.install_keyring()
     database = Database(settings.database_url)
     integrations = build_integrations(settings, database)
     name = name or settings.worker_name or "worker"

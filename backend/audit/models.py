@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.actors import ActorKind
 from backend.clock import utcnow
 from backend.db import Base, EnumText
+from backend.personal_data import EncryptedJSON
 
 
 class AuditEvent(Base):
@@ -27,6 +28,7 @@ class AuditEvent(Base):
     actor_id: Mapped[str] = mapped_column(String(120))
     actor_channel: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(64))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Sealed: an address change's before and after are a phone and a street.
+    before: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("audit_events.before"))
+    after: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("audit_events.after"))
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -6,11 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
 from backend.db import Base, EnumText
+from backend.personal_data import EncryptedJSON
 
 
 class JobStatus(StrEnum):
@@ -26,7 +27,8 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Sealed: a queued channel delivery or message holds the buyer's phone and address.
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("jobs.payload"), default=dict)
     # Enqueuing the same key twice is a no-op: the first job stands.
     key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[JobStatus] = mapped_column(EnumText(JobStatus, 10), default=JobStatus.PENDING)

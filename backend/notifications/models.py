@@ -6,11 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
 from backend.db import Base, EnumText
+from backend.personal_data import EncryptedJSON, EncryptedString
 
 
 class NotificationEvent(StrEnum):
@@ -66,8 +67,10 @@ class Notification(Base):
     shipment_id: Mapped[int | None]
     event: Mapped[NotificationEvent] = mapped_column(EnumText(NotificationEvent, 30))
     channel: Mapped[Channel] = mapped_column(EnumText(Channel, 10))
-    recipient: Mapped[str] = mapped_column(String(64))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recipient: Mapped[str] = mapped_column(EncryptedString("notifications.recipient"))
+    params: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON("notifications.params"), default=dict
+    )
     # Also the provider's OutId: short, because Aliyun's length limit is undocumented.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[NotificationStatus] = mapped_column(

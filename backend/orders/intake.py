@@ -43,6 +43,7 @@ from backend.orders.service import (
     transition,
 )
 from backend.orders.shops import ensure_shop
+from backend.personal_data import phone_index
 from backend.staff.permissions import Permission, check_permission
 
 # Closed on the marketplace before it shipped; a refund there is the platform's, not ours.
@@ -363,7 +364,7 @@ def _duplicate(
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(
             Order.id != row.id,
-            AddressVersion.phone == phone,
+            AddressVersion.phone_index == phone_index(phone),
             OrderLine.sku.in_(skus),
             Order.placed_at >= since,
             Order.status != OrderStatus.CANCELLED,

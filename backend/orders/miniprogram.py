@@ -26,6 +26,7 @@ from backend.orders.models import Customer, CustomerWechatId, Order
 from backend.orders.queries import SEARCH_LIMIT, OrderSummary, summary_select, to_summary
 from backend.orders.wechat_identity import link_wechat_identity
 from backend.orders.wechat_oauth import WeChatIdentity
+from backend.personal_data import phone_index
 from backend.phones import normalize_mobile
 
 
@@ -93,7 +94,7 @@ def sign_in_with_phone(
     mobile = normalize_mobile(phone) if country_code in ("86", "") else None
     if mobile is None:
         raise PhoneNotMobile(phone)
-    grant = _grant(database, select(Customer.id).where(Customer.phone == mobile))
+    grant = _grant(database, select(Customer.id).where(Customer.phone_index == phone_index(mobile)))
     if grant is None:
         raise NoOrdersForPhone
     actor = Actor(

@@ -6,12 +6,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backend.clock import utcnow
 from backend.db import Base, EnumText
 from backend.orders.lifecycle import OrderStatus
+from backend.personal_data import EncryptedString, last4, phone_index
 
 
 class SalesChannel(StrEnum):
@@ -92,7 +93,17 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     # Mainland mobile in E.164-less 11-digit form; the customer's identity across channels.
-    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    # Sealed at rest; found by its blind index, which is what is unique (personal_data.py).
+    phone: Mapped[str] = mapped_column(EncryptedString("customers.phone"))
+    phone_index: Mapped[str] = mapped_column(String(64), unique=True)
+    phone_last4: Mapped[str] = mapped_column(String(4), default="")
+
+    @validates("phone")
+    def _index_phone(self, _key: str, phone: str) -> str:
+        # Kept with the sealed phone on every write, so the index can't fall behind it.
+        self.phone_index, self.phone_last4 = phone_index(phone), last4(phone)
+        return phone
+
     # Known once the customer has opened a link inside WeChat and allowed subscribe messages.
     wechat_openid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -232,19 +243,28 @@ class AddressVersion(Base):
     __tablename__ = "address_versions"
     __table_args__ = (
         UniqueConstraint("order_id", "version"),
-        # Intake's duplicate-buyer check looks orders up by recipient phone.
-        Index("ix_address_versions_phone", "phone"),
+        # Intake's duplicate-buyer check looks orders up by recipient phone (its blind index).
+        Index("ix_address_versions_phone_index", "phone_index"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     version: Mapped[int]
     recipient_name: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str] = mapped_column(EncryptedString("address_versions.phone"))
+    phone_index: Mapped[str] = mapped_column(String(64))
+    phone_last4: Mapped[str] = mapped_column(String(4), default="")
+
+    @validates("phone")
+    def _index_phone(self, _key: str, phone: str) -> str:
+        # Kept with the sealed phone on every write, so the index can't fall behind it.
+        self.phone_index, self.phone_last4 = phone_index(phone), last4(phone)
+        return phone
+
     province: Mapped[str] = mapped_column(String(32))
     city: Mapped[str] = mapped_column(String(32))
     district: Mapped[str] = mapped_column(String(32))
-    street: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(EncryptedString("address_versions.street"))
     postal_code: Mapped[str | None] = mapped_column(String(10))
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -265,7 +285,7 @@ class ChannelEvent(Base):
     receipt: Mapped[str | None] = mapped_column(String(32), unique=True)
     channel_order_no: Mapped[str | None] = mapped_column(String(64))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedString("channel_events.body"))  # the buyer's address
     outcome: Mapped[IntakeOutcome] = mapped_column(EnumText(IntakeOutcome, 20))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -278,11 +298,11 @@ class AddressChange(Base):
     kind: Mapped[ChangeKind] = mapped_column(EnumText(ChangeKind, 10), default=ChangeKind.EDIT)
     status: Mapped[ChangeStatus] = mapped_column(EnumText(ChangeStatus, 20), index=True)
     recipient_name: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str] = mapped_column(EncryptedString("address_changes.phone"))
     province: Mapped[str] = mapped_column(String(32))
     city: Mapped[str] = mapped_column(String(32))
     district: Mapped[str] = mapped_column(String(32))
-    street: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(EncryptedString("address_changes.street"))
     code_hash: Mapped[str | None] = mapped_column(String(64))
     code_expires_at: Mapped[datetime | None]
     code_attempts: Mapped[int] = mapped_column(default=0)

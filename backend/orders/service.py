@@ -21,6 +21,7 @@ from backend.orders.models import (
     PaymentMethod,
     SalesChannel,
 )
+from backend.personal_data import phone_index
 
 # Which timestamp each action stamps on the order, so reports need no audit scan.
 _STAMPS: dict[OrderAction, str] = {
@@ -98,7 +99,9 @@ def new_public_number(placed_at: datetime) -> str:
 
 
 def get_or_create_customer(session: Session, name: str, phone: str) -> Customer:
-    customer = session.scalars(select(Customer).where(Customer.phone == phone)).first()
+    customer = session.scalars(
+        select(Customer).where(Customer.phone_index == phone_index(phone))
+    ).first()
     if customer is None:
         customer = Customer(name=name, phone=phone)
         session.add(customer)

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from backend.orders.intake import IntakeRules
+from backend.orders.service import NewLine
 from backend.staff.models import Role
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token, staff_login
@@ -42,9 +43,29 @@ def test_staff_search_finds_orders_by_any_number_phone_or_name(client, database)
     order = make_order(database, phone="13712345678", name="王小明")
     other = make_order(database, phone="13600000000", name="赵六")
     staff_login(client, database, Role.SUPPORT)
-    for query in (order.public_no, order.channel_order_no, "13712345678", "5678", "王小明"):
+    for query in (
+        order.public_no,
+        order.channel_order_no,
+        "13712345678",
+        "+86 137-1234-5678",
+        "5678 王小明",
+        "王小明 5678",
+        "王小明",
+    ):
         html = client.get("/admin/orders", params={"q": query}).text
         assert order.public_no in html and other.public_no not in html, query
+    # Four digits alone, or with another name, find nobody: the box is no customer list.
+    for query in ("5678", "5678 赵六", "1234 王小明"):
+        assert order.public_no not in client.get("/admin/orders", params={"q": query}).text
+
+
+def test_staff_search_finds_orders_by_product_name_or_sku(client, database):
+    tea = make_order(database, lines=[NewLine("TEA-LJ-250", "明前西湖龙井 250g", 1, 12_800)])
+    cup = make_order(database, lines=[NewLine("CUP-CER-01", "景德镇手绘茶杯", 2, 3_900)])
+    staff_login(client, database, Role.SUPPORT)
+    for query, found, not_found in (("龙井", tea, cup), ("CUP-CER-01", cup, tea)):
+        html = client.get("/admin/orders", params={"q": query}).text
+        assert found.public_no in html and not_found.public_no not in html, query
 
 
 @pytest.mark.parametrize("query", ["%", "_", "%%", "1%8", "137_____678", "/", "\\", "%/%"])
@@ -53,7 +74,7 @@ def test_like_wildcards_in_a_search_match_themselves_not_every_order(client, dat
     staff_login(client, database, Role.SUPPORT)
     html = client.get("/admin/orders", params={"q": query}).text
     assert order.public_no not in html, query
-    assert order.public_no in client.get("/admin/orders", params={"q": "2345"}).text
+    assert order.public_no in client.get("/admin/orders", params={"q": "龙井"}).text
 
 
 def test_search_results_come_back_as_a_partial_for_htmx(client, database):

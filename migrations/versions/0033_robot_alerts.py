@@ -1,6 +1,6 @@
 """robot alerts: what each group robot was last told about each kind of trouble
 
-Revision ID: 0037
+Revision ID: 0033
 Revises: 0032
 Create Date: 2026-12-02 22:00:00.000000
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0037"
+revision = "0033"
 down_revision = "0032"
 branch_labels = None
 depends_on = None
