@@ -40,6 +40,8 @@ from portal.routes import (
     admin_operations,
     admin_requests,
     admin_returns,
+    admin_second_factor,
+    admin_staff,
     admin_support,
     admin_waybill_import,
     admin_waybills,
@@ -64,7 +66,12 @@ from portal.routes import (
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
-from portal.staff_auth import StaffLoginRequired, login_redirect
+from portal.staff_auth import (
+    SecondFactorEnrolmentRequired,
+    StaffLoginRequired,
+    enrolment_redirect,
+    login_redirect,
+)
 from portal.wechat_oauth import WeChatOAuth
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -160,6 +167,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_invoices.routes,
                     *admin_in_transit.routes,
                     *admin_jobs.routes,
+                    *admin_staff.routes,
+                    *admin_second_factor.routes,
                     *admin_waybill_import.routes,
                     *admin_confirmations.routes,
                     *admin_support.routes,
@@ -176,7 +185,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Middleware(LocaleMiddleware, default=settings.default_locale),
             Middleware(CSRFMiddleware, secure=settings.cookie_secure),
         ],
-        exception_handlers={**EXCEPTION_HANDLERS, StaffLoginRequired: login_redirect},
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            StaffLoginRequired: login_redirect,
+            SecondFactorEnrolmentRequired: enrolment_redirect,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings
