@@ -311,6 +311,10 @@ def disable_staff(database: Database, name: str, actor: Actor) -> int:
     with database.write() as session:
         check_may_manage_staff(actor)
         user = staff_for_update(session, name)
+        if actor.kind == ActorKind.STAFF and actor.identifier == user.name:
+            raise CannotDisableSelf
+        if user.active and user.role == Role.ADMIN:
+            check_not_last_admin(session, user)
         was_active = user.active
         user.active = False
         ended = end_all_sessions(session, user.id, SessionEnd.ACCOUNT_DISABLED, now)
