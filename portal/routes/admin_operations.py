@@ -32,7 +32,14 @@ async def overview(request: Request) -> Response:
     dashboard, queue, quiet, waiting, now = await calls.read(
         request, _load, request.app.state.database
     )
-    teams = {team: [item for item in queue if item.team == team] for team in Team}
+    teams = {
+        team: [item for item in queue if item.team == team and item.substitute is None]
+        for team in Team
+    }
+    substituted = {
+        role: [item for item in queue if item.substitute == role]
+        for role in operations.SUBSTITUTES
+    }
     return render(
         request,
         "admin/operations.html",
@@ -40,6 +47,7 @@ async def overview(request: Request) -> Response:
             "staff": staff,
             "dashboard": dashboard,
             "teams": teams,
+            "substituted": {role: items for role, items in substituted.items() if items},
             "quiet": quiet,
             "waiting": waiting,
             "now": now,
