@@ -127,9 +127,7 @@ def list_queue(database: Database, now: datetime | None = None) -> list[QueueIte
             items.append(
                 QueueItem(order_id, public_no, channel, team, f"stuck:{status}", since, late)
             )
-    return sorted(
-        (_routed(item, active_roles, now) for item in items), key=lambda item: item.since
-    )
+    return sorted((_routed(item, active_roles, now) for item in items), key=lambda item: item.since)
 
 
 def _routed(item: QueueItem, active_roles: frozenset[Role], now: datetime) -> QueueItem:

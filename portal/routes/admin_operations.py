@@ -37,8 +37,7 @@ async def overview(request: Request) -> Response:
         for team in Team
     }
     substituted = {
-        role: [item for item in queue if item.substitute == role]
-        for role in operations.SUBSTITUTES
+        role: [item for item in queue if item.substitute == role] for role in operations.SUBSTITUTES
     }
     return render(
         request,
