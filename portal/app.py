@@ -38,6 +38,7 @@ from portal.routes import (
     admin_invoices,
     admin_jobs,
     admin_operations,
+    admin_own_password,
     admin_requests,
     admin_returns,
     admin_second_factor,
@@ -67,10 +68,12 @@ from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
 from portal.staff_auth import (
+    PasswordChangeRequired,
     SecondFactorEnrolmentRequired,
     StaffLoginRequired,
     enrolment_redirect,
     login_redirect,
+    password_change_redirect,
 )
 from portal.wechat_oauth import WeChatOAuth
 
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_jobs.routes,
                     *admin_staff.routes,
                     *admin_second_factor.routes,
+                    *admin_own_password.routes,
                     *admin_waybill_import.routes,
                     *admin_confirmations.routes,
                     *admin_support.routes,
@@ -189,6 +193,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             **EXCEPTION_HANDLERS,
             StaffLoginRequired: login_redirect,
             SecondFactorEnrolmentRequired: enrolment_redirect,
+            PasswordChangeRequired: password_change_redirect,
         },
         lifespan=lifespan,
     )

@@ -19,6 +19,10 @@ class StaffLoginRequired(Exception):
     """No live staff session (none, ended, expired, or the account disabled): log in."""
 
 
+class PasswordChangeRequired(Exception):
+    """An admin reset the password: the member sets their own before any other page."""
+
+
 class SecondFactorEnrolmentRequired(Exception):
     """The role requires a second factor and none is enrolled: only enrolment is open."""
 
@@ -45,6 +49,8 @@ async def require_staff_session(request: Request) -> CurrentStaffSession:
 async def require_staff(request: Request, permission: Permission) -> StaffIdentity:
     current = await require_staff_session(request)
     staff = current.identity
+    if current.password_change_required:
+        raise PasswordChangeRequired
     if (
         request.app.state.settings.staff_second_factor_required
         and second_factor_required(staff.role)
@@ -63,6 +69,10 @@ async def require_staff(request: Request, permission: Permission) -> StaffIdenti
 
 async def enrolment_redirect(request: Request, exc: Exception) -> Response:
     return redirect(request, "admin_second_factor")
+
+
+async def password_change_redirect(request: Request, exc: Exception) -> Response:
+    return redirect(request, "admin_own_password")
 
 
 async def login_redirect(request: Request, exc: Exception) -> Response:

@@ -79,6 +79,7 @@ class CurrentStaffSession:
     last_seen_at: datetime
     identity: StaffIdentity
     second_factor_enrolled: bool = False
+    password_change_required: bool = False
 
     def needs_touch(self, now: datetime) -> bool:
         return now - self.last_seen_at >= LAST_SEEN_RESOLUTION
@@ -237,6 +238,7 @@ _LIVE_SESSION = (
         StaffUser.name,
         StaffUser.role,
         StaffUser.totp_enabled_at,
+        StaffUser.must_change_password,
     )
     .join(StaffUser, StaffUser.id == StaffSession.staff_id)
     .where(
@@ -258,7 +260,13 @@ def get_staff_session(
     if row is None:
         return None
     identity = StaffIdentity(row.staff_id, row.name, Role(row.role))
-    return CurrentStaffSession(row.id, row.last_seen_at, identity, row.totp_enabled_at is not None)
+    return CurrentStaffSession(
+        row.id,
+        row.last_seen_at,
+        identity,
+        second_factor_enrolled=row.totp_enabled_at is not None,
+        password_change_required=bool(row.must_change_password),
+    )
 
 
 def touch_staff_session(database: Database, session_id: int, now: datetime | None = None) -> None:
@@ -378,6 +386,57 @@ def change_password(database: Database, name: str, new_password: str, actor: Act
             session,
             actor,
             "staff.password_changed",
+            subject="staff",
+            subject_id=user.id,
+            after={"sessions_ended": ended},
+            at=now,
+        )
+    return ended
+
+
+def change_own_password(
+    database: Database,
+    staff_id: int,
+    session_id: int,
+    current_password: str,
+    new_password: str,
+    actor: Actor,
+) -> int:
+    """A member picks a new password (after an admin's reset, or any time).
+
+    The current password is asked again: a session left open on a shared counter computer
+    must not be enough to take the account. The member's other sessions end; this one stays.
+    """
+    check_password(new_password)
+    password_hash = hash_password(new_password)
+    now = utcnow()
+    with database.write() as session:
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.id == staff_id).with_for_update()
+        ).first()
+        if user is None or not (actor.kind == ActorKind.STAFF and actor.identifier == user.name):
+            raise PermissionError("a staff member changes only their own password")
+        if not _verify(user.password_hash, current_password):
+            raise InvalidCredentials
+        if _verify(user.password_hash, new_password):
+            raise ValueError("the new password is the old one")
+        user.password_hash = password_hash
+        user.must_change_password = False
+        ended = _rowcount(
+            session.execute(
+                update(StaffSession)
+                .where(
+                    StaffSession.staff_id == user.id,
+                    StaffSession.ended_at.is_(None),
+                    StaffSession.id != session_id,
+                )
+                .values(ended_at=now, ended_because=SessionEnd.PASSWORD_CHANGED)
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            "staff.own_password_changed",
             subject="staff",
             subject_id=user.id,
             after={"sessions_ended": ended},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
@@ -38,6 +38,8 @@ class StaffUser(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None]
     last_totp_step: Mapped[int | None] = mapped_column(BigInteger)
+    # An admin's reset sets it: the temporary password the admin saw works for one change.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RecoveryCode(Base):

@@ -112,6 +112,7 @@ def reset_password(database: Database, name: str, new_password: str, actor: Acto
             raise PermissionError("an admin changes their own password, not resets it")
         user.password_hash = password_hash
         user.failed_logins = 0
+        user.must_change_password = True  # the admin knows it: the member replaces it first
         ended = end_all_sessions(session, user.id, SessionEnd.PASSWORD_CHANGED, now)
         audit.record(
             session,

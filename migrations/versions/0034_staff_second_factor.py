@@ -1,4 +1,5 @@
-"""staff second factor: a TOTP secret per staff member, its last used step, recovery codes
+"""staff second factor: a TOTP secret per staff member, its last used step, recovery codes;
+a forced password change after an admin's reset
 
 Revision ID: 0034
 Revises: 0032
@@ -21,6 +22,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("totp_enabled_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_totp_step", sa.BigInteger(), nullable=True))
+        # Set by an admin's password reset: the member picks their own before anything else.
+        batch_op.add_column(
+            sa.Column(
+                "must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False
+            )
+        )
     op.create_table(
         "staff_recovery_codes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,6 +54,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_recovery_codes_staff_id"))
     op.drop_table("staff_recovery_codes")
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("must_change_password")
         batch_op.drop_column("last_totp_step")
         batch_op.drop_column("totp_enabled_at")
         batch_op.drop_column("totp_secret")

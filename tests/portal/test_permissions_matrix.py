@@ -95,6 +95,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_login_code": PUBLIC,  # the code step of a login: only with a right password's cookie
     # Any staff member's own second factor; without a login it sends to the login page.
     "admin_second_factor": PUBLIC,
+    "admin_own_password": PUBLIC,  # the same: one's own password, behind one's own login
     "admin_staff": P.MANAGE_STAFF,
     "admin_staff_add": P.MANAGE_STAFF,
     "admin_staff_disable": P.MANAGE_STAFF,

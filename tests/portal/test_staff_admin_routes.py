@@ -132,6 +132,32 @@ def test_reset_password_shows_a_temporary_one_once_and_ends_sessions(client, set
             follow_redirects=False,
         )
         assert login.headers["location"] == "/admin/orders"
+        # The admin knows that password: the member must replace it before anything else.
+        answer = member.get("/admin/orders", follow_redirects=False)
+        assert answer.headers["location"] == "/admin/password"
+        temp = temporary.group(1)
+        assert (
+            _post(
+                member, "/admin/password", current="wrong-one", password=PASSWORD, again=PASSWORD
+            ).status_code
+            == 422
+        )
+        assert (
+            _post(
+                member, "/admin/password", current=temp, password=PASSWORD, again="something-else"
+            ).status_code
+            == 422
+        )
+        assert (
+            _post(member, "/admin/password", current=temp, password=temp, again=temp).status_code
+            == 422
+        )
+        assert _user(database, "cs").must_change_password is True
+        done = _post(member, "/admin/password", current=temp, password=PASSWORD, again=PASSWORD)
+        assert done.headers["location"] == "/admin/orders"
+        assert member.get("/admin/orders", follow_redirects=False).status_code == 200
+        assert _user(database, "cs").must_change_password is False
+    assert "staff.own_password_changed" in _actions(database)
     assert "temporary-password" not in client.get("/admin/staff").text
     assert _post(client, "/admin/staff/password", name="cs", password="short").status_code == 422
 
