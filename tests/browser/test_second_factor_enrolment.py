@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role
+from tests.browser.test_accessibility import blocking_violations
 from tests.portal.helpers import ADMIN
 
 pytestmark = pytest.mark.browser
@@ -42,11 +43,13 @@ def test_an_admin_enrols_then_logs_in_with_a_code(page, database, width, tmp_pat
     page.screenshot(path=str(tmp_path / f"enrol-{width}.png"), full_page=True)
     print(tmp_path / f"enrol-{width}.png")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert blocking_violations(page) == []
     totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
     page.fill("#code", totp.now())
     with page.expect_navigation():
         page.click("main form.form button[type=submit]")  # not the header's logout
     assert page.locator(".recovery-codes li").count() == 10
+    assert blocking_violations(page) == []
     page.goto("/admin/staff")
     assert page.url.endswith("/admin/staff")
 
@@ -57,3 +60,4 @@ def test_an_admin_enrols_then_logs_in_with_a_code(page, database, width, tmp_pat
     with page.expect_navigation():
         page.click("main form.form button[type=submit]")
     assert page.locator("[role=alert]").is_visible()
+    assert blocking_violations(page) == []

@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, Page
 
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role
+from tests.browser.test_accessibility import blocking_violations
 from tests.portal.helpers import ADMIN
 
 pytestmark = pytest.mark.browser
@@ -64,3 +65,4 @@ def test_the_staff_page_fits_a_phone(page, database, width, tmp_path: Path):
     page.screenshot(path=str(tmp_path / f"staff-{width}.png"), full_page=True)
     print(tmp_path / f"staff-{width}.png")
     assert scroll <= width
+    assert blocking_violations(page) == []
