@@ -174,3 +174,18 @@ def test_an_admin_reset_of_the_factor_ends_sessions_and_sends_back_to_enrolment(
     assert answer.headers["location"] == "/admin/second-factor"
     with database.read() as session:
         assert session.scalars(select(RecoveryCode)).all() == []
+
+
+def test_the_operator_resets_a_lost_factor_from_the_command_line(strict_client, database, clock):
+    from tests.portal.test_staff_sessions import run_portal
+
+    add_staff(database, "boss", Role.ADMIN, PASSWORD, ADMIN)
+    _password(strict_client, "boss")
+    _enrol(strict_client, database, "boss", clock)
+    done = run_portal(database, "staff", "reset-second-factor", "boss")
+    assert done.returncode == 0, done.stderr
+    assert "reset" in done.stdout
+    with database.read() as session:
+        user = session.scalars(select(StaffUser).where(StaffUser.name == "boss")).one()
+        assert (user.totp_secret, user.totp_enabled_at) == (None, None)
+    assert run_portal(database, "staff", "disable", "boss").returncode == 1  # the last admin
