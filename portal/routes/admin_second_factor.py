@@ -57,7 +57,7 @@ async def login_code(request: Request) -> Response:
 
 
 def _qr_svg(uri: str) -> Markup:
-    # segno escapes nothing of ours into the SVG but the URI's own characters, as XML.
+    # segno's SVG is a single path of the QR modules: no text of ours is in it to escape.
     svg = segno.make(uri, error="m").svg_inline(scale=4, border=2, omitsize=False)
     return Markup(svg)  # noqa: S704 (segno's own SVG markup, built from an otpauth URI)
 
@@ -69,6 +69,7 @@ async def enrol(request: Request) -> Response:
     actor = staff.actor(client_ip(request))
     if current.second_factor_enrolled:
         return render(request, "admin/second_factor.html", {"staff": staff, "enrolled": True})
+    # Even a GET writes here: the new secret is kept, so a reload shows the same QR code.
     enrolment = await calls.write(request, begin_enrolment, database, staff.id, actor)
     context = {
         "staff": staff,
