@@ -36,6 +36,7 @@ from backend.staff.accounts import (
 )
 from backend.staff.models import RecoveryCode, Role, SessionEnd, StaffUser
 
+# Protocol facts: docs/protocols.md, "TOTP second factor".
 SECOND_FACTOR_ROLES = frozenset({Role.ADMIN, Role.FINANCE, Role.SUPERVISOR})
 ISSUER = "Order Portal"
 # One step either side (±30 s): a phone clock a little off still works, and no wider.

@@ -106,7 +106,7 @@ def test_an_admin_without_a_factor_reaches_only_enrolment_then_logs_in_with_code
     assert _code(strict_client, good).headers["location"] == "/admin/orders"
     assert strict_client.get("/admin/orders").status_code == 200
 
-    # The same code again, in the same 30 s: refused (RFC 6238 §5.2), though right.
+    # The same code again, in the same 30 s: refused (RFC 6238 section 5.2), though right.
     strict_client.cookies.clear()
     _password(strict_client, "boss")
     assert _code(strict_client, good).status_code == 422
