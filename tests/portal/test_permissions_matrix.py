@@ -22,6 +22,7 @@ from tests.photo_images import photo_jpeg
 from tests.portal.helpers import csrf_token, staff_login
 from tests.staff_world import (
     IMPORT_CSV,
+    STAFF_TARGET,
     World,
     build_world,
     changed_tables,
@@ -273,17 +274,14 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_staff_add": lambda w: Call(
         "POST", "/admin/staff/add", {"name": "matrix-new", "role": "support", "password": "x" * 12}
     ),
-    # A support member of the world: disabling or resetting them would change staff_users.
-    "admin_staff_disable": lambda w: Call("POST", "/admin/staff/disable", {"name": "support-user"}),
-    "admin_staff_enable": lambda w: Call("POST", "/admin/staff/enable", {"name": "support-user"}),
+    "admin_staff_disable": lambda w: Call("POST", "/admin/staff/disable", {"name": STAFF_TARGET}),
+    "admin_staff_enable": lambda w: Call("POST", "/admin/staff/enable", {"name": STAFF_TARGET}),
     "admin_staff_role": lambda w: Call(
-        "POST", "/admin/staff/role", {"name": "support-user", "role": "admin"}
+        "POST", "/admin/staff/role", {"name": STAFF_TARGET, "role": "admin"}
     ),
-    "admin_staff_password": lambda w: Call(
-        "POST", "/admin/staff/password", {"name": "support-user"}
-    ),
+    "admin_staff_password": lambda w: Call("POST", "/admin/staff/password", {"name": STAFF_TARGET}),
     "admin_staff_factor": lambda w: Call(
-        "POST", "/admin/staff/second-factor", {"name": "support-user"}
+        "POST", "/admin/staff/second-factor", {"name": STAFF_TARGET}
     ),
     "admin_retry_job": lambda w: Call("POST", f"/admin/jobs/{w.dead_job_id}/retry"),
     "admin_retry_job_kind": lambda w: Call("POST", "/admin/jobs/retry", {"kind": w.dead_job_kind}),
