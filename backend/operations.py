@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import ChannelEvent, HoldReason, Order
 from backend.refunds.lifecycle import ReturnStatus
 from backend.refunds.models import ReturnRequest
+from backend.staff.models import Role, StaffUser
 
 WORKING_HOURS = (9, 18)  # Shanghai; SLA clocks and channel silence count only inside them
 CHANNEL_SILENT_AFTER = timedelta(minutes=10)
@@ -31,6 +32,31 @@ SLA: dict[OrderStatus, tuple[timedelta, Team]] = {
     OrderStatus.PARTIALLY_SHIPPED: (timedelta(hours=24), Team.WAREHOUSE),
     OrderStatus.AFTER_SALE: (timedelta(hours=48), Team.SUPPORT),
 }
+
+
+# A held order waits for a person (待审核): past this much working time it is late.
+HOLD_SLA = timedelta(hours=4)
+
+# Who works each team's queue. When nobody of a team is active (all left, or all disabled),
+# a late item goes to the first substitute with someone active: the supervisor, else the
+# admin, so an order never sits unseen for a day as in the seed articles' story.
+TEAM_ROLES: dict[Team, frozenset[Role]] = {
+    Team.FINANCE: frozenset({Role.FINANCE}),
+    Team.SUPPORT: frozenset({Role.SUPPORT}),
+    Team.WAREHOUSE: frozenset({Role.WAREHOUSE}),
+    Team.OPERATIONS: frozenset({Role.SUPERVISOR}),
+}
+SUBSTITUTES: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def substitute_for(team: Team, active_roles: frozenset[Role]) -> Role | None:
+    """None while the team has someone active; else who takes its late items."""
+    if TEAM_ROLES[team] & active_roles:
+        return None
+    for role in SUBSTITUTES:
+        if role in active_roles and role not in TEAM_ROLES[team]:
+            return role
+    return Role.ADMIN  # nobody active at all: still the admin's, never nobody's
 
 
 def working_time_between(start: datetime, end: datetime) -> timedelta:
@@ -55,13 +81,24 @@ class QueueItem:
     cause: str  # a HoldReason, or "stuck:<status>"
     since: datetime
     overdue_by: timedelta | None = None
+    # Set when the item is late and its team has nobody active: who it is routed to instead.
+    substitute: Role | None = None
 
 
 def list_queue(database: Database, now: datetime | None = None) -> list[QueueItem]:
-    """Held orders and orders past their SLA, each routed to the team that can act."""
+    """Held orders and orders past their SLA, each routed to the team that can act.
+
+    A late item of a team with nobody active is routed to the team's substitute.
+    """
     now = now or utcnow()
     items: list[QueueItem] = []
     with database.read() as session:
+        active_roles = frozenset(
+            Role(role)
+            for role in session.scalars(
+                select(StaffUser.role).where(StaffUser.active.is_(True)).distinct()
+            )
+        )
         held = session.execute(
             select(
                 Order.id, Order.public_no, Order.channel, Order.hold_reason, Order.created_at
@@ -90,7 +127,13 @@ def list_queue(database: Database, now: datetime | None = None) -> list[QueueIte
             items.append(
                 QueueItem(order_id, public_no, channel, team, f"stuck:{status}", since, late)
             )
-    return sorted(items, key=lambda item: item.since)
+    return sorted((_routed(item, active_roles, now) for item in items), key=lambda item: item.since)
+
+
+def _routed(item: QueueItem, active_roles: frozenset[Role], now: datetime) -> QueueItem:
+    late = item.overdue_by is not None or working_time_between(item.since, now) > HOLD_SLA
+    substitute = substitute_for(item.team, active_roles) if late else None
+    return replace(item, substitute=substitute) if substitute else item
 
 
 def quiet_channels(database: Database, now: datetime | None = None) -> list[tuple[str, datetime]]:

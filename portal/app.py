@@ -38,8 +38,11 @@ from portal.routes import (
     admin_invoices,
     admin_jobs,
     admin_operations,
+    admin_own_password,
     admin_requests,
     admin_returns,
+    admin_second_factor,
+    admin_staff,
     admin_support,
     admin_waybill_import,
     admin_waybills,
@@ -64,7 +67,14 @@ from portal.routes import (
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
-from portal.staff_auth import StaffLoginRequired, login_redirect
+from portal.staff_auth import (
+    PasswordChangeRequired,
+    SecondFactorEnrolmentRequired,
+    StaffLoginRequired,
+    enrolment_redirect,
+    login_redirect,
+    password_change_redirect,
+)
 from portal.wechat_oauth import WeChatOAuth
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -161,6 +171,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_invoices.routes,
                     *admin_in_transit.routes,
                     *admin_jobs.routes,
+                    *admin_staff.routes,
+                    *admin_second_factor.routes,
+                    *admin_own_password.routes,
                     *admin_waybill_import.routes,
                     *admin_confirmations.routes,
                     *admin_support.routes,
@@ -177,7 +190,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Middleware(LocaleMiddleware, default=settings.default_locale),
             Middleware(CSRFMiddleware, secure=settings.cookie_secure),
         ],
-        exception_handlers={**EXCEPTION_HANDLERS, StaffLoginRequired: login_redirect},
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            StaffLoginRequired: login_redirect,
+            SecondFactorEnrolmentRequired: enrolment_redirect,
+            PasswordChangeRequired: password_change_redirect,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

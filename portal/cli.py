@@ -20,6 +20,7 @@ from backend.db import Database
 from backend.orders.access import LinkSigner, issue_short_link
 from backend.orders.service import find_order_id
 from backend.staff.accounts import (
+    LastActiveAdmin,
     StaffNameTaken,
     StaffNotFound,
     add_staff,
@@ -28,6 +29,7 @@ from backend.staff.accounts import (
     enable_staff,
 )
 from backend.staff.models import Role
+from backend.staff.second_factor import reset_second_factor
 from portal.logging_filters import configure_worker_logging, serve_log_config
 from portal.settings import Settings, load_settings
 
@@ -244,6 +246,9 @@ def cmd_staff_disable(settings: Settings, args: argparse.Namespace) -> int:
     except StaffNotFound:
         print(f"no staff member {args.name}", file=sys.stderr)
         return 1
+    except LastActiveAdmin:
+        print(f"{args.name} is the last active admin: add or enable another first", file=sys.stderr)
+        return 1
     print(f"disabled {args.name}; {ended} open session(s) ended")
     return 0
 
@@ -281,6 +286,21 @@ def cmd_staff_password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_reset_second_factor(settings: Settings, args: argparse.Namespace) -> int:
+    """For the one admin who lost both the phone and the recovery codes: the operator's way in."""
+    try:
+        changed = reset_second_factor(Database(settings.database_url), args.name, operator_actor())
+    except StaffNotFound:
+        print(f"no staff member {args.name}", file=sys.stderr)
+        return 1
+    print(
+        f"second factor of {args.name} reset; they enrol again at the next login"
+        if changed
+        else f"{args.name} had no second factor"
+    )
+    return 0
+
+
 def _add_staff_commands(staff_commands: Any) -> None:
     add = staff_commands.add_parser("add", help="add a staff member")
     add.add_argument("name")
@@ -291,6 +311,11 @@ def _add_staff_commands(staff_commands: Any) -> None:
         ("disable", cmd_staff_disable, "stop an account logging in and end its sessions"),
         ("enable", cmd_staff_enable, "let a disabled account log in again"),
         ("password", cmd_staff_password, "set a new password (prompt or stdin), end sessions"),
+        (
+            "reset-second-factor",
+            cmd_staff_reset_second_factor,
+            "remove a lost TOTP factor and its recovery codes, end sessions",
+        ),
     ):
         command = staff_commands.add_parser(name, help=help_text)
         command.add_argument("name")

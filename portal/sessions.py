@@ -32,6 +32,9 @@ from portal.settings import Settings
 
 CUSTOMER_COOKIE = "portal_customer"
 STAFF_COOKIE = "portal_staff"
+# Between a right password and the second factor: names the staff member, for 5 minutes.
+# It opens nothing by itself; only a right code turns it into a staff session.
+STAFF_PENDING_COOKIE = "portal_staff_pending"
 GRANT_KINDS = frozenset(str(kind) for kind in GrantedBy)
 
 
@@ -94,6 +97,10 @@ class Sessions:
             settings.secret_keys, "staff-session.v2", timedelta(hours=settings.staff_session_hours)
         )
 
+        self.pending_cookie = SignedCookie(
+            settings.secret_keys, "staff-second-factor.v1", timedelta(minutes=5)
+        )
+
     @property
     def staff_lifetime(self) -> timedelta:
         return self.staff_cookie.max_age
@@ -135,3 +142,14 @@ class Sessions:
 
     def sign_out_staff(self, response: Response) -> None:
         self._delete(response, STAFF_COOKIE)
+
+    def pending_staff_id(self, request: Request) -> int | None:
+        staff_id = self.pending_cookie.loads(request.cookies.get(STAFF_PENDING_COOKIE))
+        return staff_id if isinstance(staff_id, int) and not isinstance(staff_id, bool) else None
+
+    def start_second_factor(self, response: Response, staff_id: int) -> None:
+        value = self.pending_cookie.dumps(staff_id)
+        self._set(response, STAFF_PENDING_COOKIE, value, self.pending_cookie.max_age)
+
+    def end_second_factor(self, response: Response) -> None:
+        self._delete(response, STAFF_PENDING_COOKIE)

@@ -68,6 +68,13 @@ class Settings:
         default=24 * 7, metadata=_help("How long a customer stays signed in after a link or lookup")
     )
     staff_session_hours: int = field(default=12, metadata=_help("Staff login lifetime"))
+    staff_second_factor_required: bool = field(
+        default=True,
+        metadata=_help(
+            "Admin, finance and supervisor must enrol a TOTP second factor before any staff"
+            " page (off only in tests that are about something else)"
+        ),
+    )
     tracking_refresh_seconds: int = field(
         default=20, metadata=_help("How often an open tracking page asks for new events")
     )

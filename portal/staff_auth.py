@@ -9,6 +9,7 @@ from starlette.responses import Response
 from backend.clock import utcnow
 from backend.staff.accounts import CurrentStaffSession, get_staff_session, touch_staff_session
 from backend.staff.permissions import Permission, StaffIdentity
+from backend.staff.second_factor import second_factor_required
 from portal import calls
 from portal.rendering import redirect
 from portal.sessions import STAFF_COOKIE
@@ -16,6 +17,14 @@ from portal.sessions import STAFF_COOKIE
 
 class StaffLoginRequired(Exception):
     """No live staff session (none, ended, expired, or the account disabled): log in."""
+
+
+class PasswordChangeRequired(Exception):
+    """An admin reset the password: the member sets their own before any other page."""
+
+
+class SecondFactorEnrolmentRequired(Exception):
+    """The role requires a second factor and none is enrolled: only enrolment is open."""
 
 
 async def current_staff_session(request: Request) -> CurrentStaffSession | None:
@@ -29,11 +38,25 @@ async def current_staff_session(request: Request) -> CurrentStaffSession | None:
     return current
 
 
-async def require_staff(request: Request, permission: Permission) -> StaffIdentity:
+async def require_staff_session(request: Request) -> CurrentStaffSession:
+    """Logged in, whatever the role and whether or not a second factor is enrolled yet."""
     current = await current_staff_session(request)
     if current is None:
         raise StaffLoginRequired
+    return current
+
+
+async def require_staff(request: Request, permission: Permission) -> StaffIdentity:
+    current = await require_staff_session(request)
     staff = current.identity
+    if current.password_change_required:
+        raise PasswordChangeRequired
+    if (
+        request.app.state.settings.staff_second_factor_required
+        and second_factor_required(staff.role)
+        and not current.second_factor_enrolled
+    ):
+        raise SecondFactorEnrolmentRequired
     if not staff.can(permission):
         raise HTTPException(403)
     if current.needs_touch(utcnow()):
@@ -42,6 +65,14 @@ async def require_staff(request: Request, permission: Permission) -> StaffIdenti
         )
     request.state.staff = staff
     return staff
+
+
+async def enrolment_redirect(request: Request, exc: Exception) -> Response:
+    return redirect(request, "admin_second_factor")
+
+
+async def password_change_redirect(request: Request, exc: Exception) -> Response:
+    return redirect(request, "admin_own_password")
 
 
 async def login_redirect(request: Request, exc: Exception) -> Response:

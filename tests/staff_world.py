@@ -34,6 +34,8 @@ from backend.refunds.return_parcels import send_back
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.schema import metadata
+from backend.staff.accounts import add_staff
+from backend.staff.models import Role
 from backend.support.service import leave_message
 from tests.factories import SYSTEM, make_order
 
@@ -229,8 +231,13 @@ def _cancelled_after_pack(database: Database) -> int:
         ).one()
 
 
+# A member the staff page's actions aim at: disabling or resetting them changes staff_users.
+STAFF_TARGET = "小刘"
+
+
 def build_world(database: Database) -> World:
     _warehouses(database)
+    add_staff(database, STAFF_TARGET, Role.SUPPORT, "matrix-target-password", SYSTEM)
     save_sku(database, "TEA-1", "西湖龙井 250g", 50, 16_080, SYSTEM)
     set_stock(database, "SH", "TEA-1", 10, SYSTEM)
     short_order_id, transfer_id = _short_order(database)

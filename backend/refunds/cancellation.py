@@ -206,9 +206,7 @@ def _cancel(
 def refund_settled(session: Session, refund: Refund) -> None:
     """Inside payouts' SETTLED job: the cancel follows the money, and the customer hears."""
     row = session.scalars(
-        select(OrderCancellation)
-        .where(OrderCancellation.refund_id == refund.id)
-        .with_for_update()
+        select(OrderCancellation).where(OrderCancellation.refund_id == refund.id).with_for_update()
     ).first()
     if row is None or row.status != CancelStatus.REFUNDING:
         return  # not a cancel's refund, or the job ran before

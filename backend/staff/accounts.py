@@ -48,6 +48,21 @@ class StaffNotFound(Exception):
     """No staff member has that name."""
 
 
+class CannotDisableSelf(Exception):
+    """An admin may not disable their own account (they would lock themself out)."""
+
+
+class LastActiveAdmin(Exception):
+    """The change would leave no active admin: nobody could manage staff any more."""
+
+
+@dataclass(frozen=True)
+class SecondFactorNeeded:
+    """The password was right and the account has a second factor: ask for the code next."""
+
+    staff_id: int
+
+
 @dataclass(frozen=True)
 class StaffLogin:
     """A successful login: who, and the secret the cookie carries (only its hash is stored)."""
@@ -63,6 +78,8 @@ class CurrentStaffSession:
     session_id: int
     last_seen_at: datetime
     identity: StaffIdentity
+    second_factor_enrolled: bool = False
+    password_change_required: bool = False
 
     def needs_touch(self, now: datetime) -> bool:
         return now - self.last_seen_at >= LAST_SEEN_RESOLUTION
@@ -72,17 +89,21 @@ def hash_session_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _check_password(password: str) -> None:
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(password: str) -> None:
     if len(password) < 8:
         raise ValueError("a password has at least 8 characters")
 
 
-def _check_may_manage_staff(actor: Actor) -> None:
+def check_may_manage_staff(actor: Actor) -> None:
     """Staff need MANAGE_STAFF; the CLI (a system actor) is trusted by the operator."""
     check_permission(actor, Permission.MANAGE_STAFF, also={ActorKind.SYSTEM})
 
 
-def _staff_for_update(session: Session, name: str) -> StaffUser:
+def staff_for_update(session: Session, name: str) -> StaffUser:
     user = session.scalars(
         select(StaffUser).where(StaffUser.name == name.strip()).with_for_update()
     ).first()
@@ -91,7 +112,7 @@ def _staff_for_update(session: Session, name: str) -> StaffUser:
     return user
 
 
-def _end_all_sessions(session: Session, staff_id: int, reason: SessionEnd, now: datetime) -> int:
+def end_all_sessions(session: Session, staff_id: int, reason: SessionEnd, now: datetime) -> int:
     result = session.execute(
         update(StaffSession)
         .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
@@ -108,10 +129,10 @@ def add_staff(database: Database, name: str, role: Role, password: str, actor: A
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("a staff name is 1 to 64 characters")
-    _check_password(password)
+    check_password(password)
     password_hash = _hasher.hash(password)
     with database.write() as session:
-        _check_may_manage_staff(actor)
+        check_may_manage_staff(actor)
         if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
             raise StaffNameTaken(name)
         user = StaffUser(name=name, role=role, password_hash=password_hash)
@@ -135,9 +156,13 @@ def log_in(
     ip: str | None,
     user_agent: str | None,
     lifetime: timedelta,
-) -> StaffLogin:
-    """Check the password and open a session, in one transaction; every attempt counts."""
+) -> StaffLogin | SecondFactorNeeded:
+    """Check the password and open a session, in one transaction; every attempt counts.
+
+    With a second factor enrolled no session opens yet: second_factor.complete_login does.
+    """
     now = utcnow()
+    login: StaffLogin | SecondFactorNeeded | None
     with database.write() as session:
         user = session.scalars(select(StaffUser).where(StaffUser.name == name.strip())).first()
         if user is None or not user.active:
@@ -152,8 +177,10 @@ def log_in(
             user.failed_logins = user.failed_logins + 1 if recent_failure else 1
             user.last_failed_login_at = now
             login = None
+        elif user.totp_enabled_at is not None:
+            login = SecondFactorNeeded(user.id)
         else:
-            login = _open_session(session, user, now, ip, user_agent, lifetime)
+            login = open_session(session, user, now, ip, user_agent, lifetime)
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
     if login is None:
@@ -161,7 +188,7 @@ def log_in(
     return login
 
 
-def _open_session(
+def open_session(
     session: Session,
     user: StaffUser,
     now: datetime,
@@ -210,6 +237,8 @@ _LIVE_SESSION = (
         StaffUser.id.label("staff_id"),
         StaffUser.name,
         StaffUser.role,
+        StaffUser.totp_enabled_at,
+        StaffUser.must_change_password,
     )
     .join(StaffUser, StaffUser.id == StaffSession.staff_id)
     .where(
@@ -231,7 +260,13 @@ def get_staff_session(
     if row is None:
         return None
     identity = StaffIdentity(row.staff_id, row.name, Role(row.role))
-    return CurrentStaffSession(row.id, row.last_seen_at, identity)
+    return CurrentStaffSession(
+        row.id,
+        row.last_seen_at,
+        identity,
+        second_factor_enrolled=row.totp_enabled_at is not None,
+        password_change_required=bool(row.must_change_password),
+    )
 
 
 def touch_staff_session(database: Database, session_id: int, now: datetime | None = None) -> None:
@@ -260,7 +295,7 @@ def end_session(database: Database, token: str, actor: Actor) -> bool:
         if row is None:
             return False
         if not (actor.kind == ActorKind.STAFF and actor.identifier == row.name):
-            _check_may_manage_staff(actor)
+            check_may_manage_staff(actor)
         session.execute(
             update(StaffSession)
             .where(StaffSession.id == row.id)
@@ -282,11 +317,15 @@ def disable_staff(database: Database, name: str, actor: Actor) -> int:
     """The account can no longer log in, and every open session of it ends now."""
     now = utcnow()
     with database.write() as session:
-        _check_may_manage_staff(actor)
-        user = _staff_for_update(session, name)
+        check_may_manage_staff(actor)
+        user = staff_for_update(session, name)
+        if actor.kind == ActorKind.STAFF and actor.identifier == user.name:
+            raise CannotDisableSelf
+        if user.active and user.role == Role.ADMIN:
+            check_not_last_admin(session, user)
         was_active = user.active
         user.active = False
-        ended = _end_all_sessions(session, user.id, SessionEnd.ACCOUNT_DISABLED, now)
+        ended = end_all_sessions(session, user.id, SessionEnd.ACCOUNT_DISABLED, now)
         if was_active or ended:
             audit.record(
                 session,
@@ -301,11 +340,22 @@ def disable_staff(database: Database, name: str, actor: Actor) -> int:
     return ended
 
 
+def check_not_last_admin(session: Session, user: StaffUser) -> None:
+    """Called before an active admin stops being one (disabled, or given another role)."""
+    others = session.scalars(
+        select(StaffUser.id)
+        .where(StaffUser.role == Role.ADMIN, StaffUser.active.is_(True), StaffUser.id != user.id)
+        .with_for_update()
+    ).first()
+    if others is None:
+        raise LastActiveAdmin
+
+
 def enable_staff(database: Database, name: str, actor: Actor) -> bool:
     """The account may log in again; the sessions that disabling ended stay ended."""
     with database.write() as session:
-        _check_may_manage_staff(actor)
-        user = _staff_for_update(session, name)
+        check_may_manage_staff(actor)
+        user = staff_for_update(session, name)
         if user.active:
             return False
         user.active = True
@@ -323,19 +373,70 @@ def enable_staff(database: Database, name: str, actor: Actor) -> bool:
 
 def change_password(database: Database, name: str, new_password: str, actor: Actor) -> int:
     """A new password, and every session opened with the old one ends."""
-    _check_password(new_password)
+    check_password(new_password)
     # Hashed before the transaction: argon2 takes ~50 ms, too long to hold SQLite's lock.
     password_hash = _hasher.hash(new_password)
     now = utcnow()
     with database.write() as session:
-        _check_may_manage_staff(actor)
-        user = _staff_for_update(session, name)
+        check_may_manage_staff(actor)
+        user = staff_for_update(session, name)
         user.password_hash = password_hash
-        ended = _end_all_sessions(session, user.id, SessionEnd.PASSWORD_CHANGED, now)
+        ended = end_all_sessions(session, user.id, SessionEnd.PASSWORD_CHANGED, now)
         audit.record(
             session,
             actor,
             "staff.password_changed",
+            subject="staff",
+            subject_id=user.id,
+            after={"sessions_ended": ended},
+            at=now,
+        )
+    return ended
+
+
+def change_own_password(
+    database: Database,
+    staff_id: int,
+    session_id: int,
+    current_password: str,
+    new_password: str,
+    actor: Actor,
+) -> int:
+    """A member picks a new password (after an admin's reset, or any time).
+
+    The current password is asked again: a session left open on a shared counter computer
+    must not be enough to take the account. The member's other sessions end; this one stays.
+    """
+    check_password(new_password)
+    password_hash = hash_password(new_password)
+    now = utcnow()
+    with database.write() as session:
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.id == staff_id).with_for_update()
+        ).first()
+        if user is None or not (actor.kind == ActorKind.STAFF and actor.identifier == user.name):
+            raise PermissionError("a staff member changes only their own password")
+        if not _verify(user.password_hash, current_password):
+            raise InvalidCredentials
+        if _verify(user.password_hash, new_password):
+            raise ValueError("the new password is the old one")
+        user.password_hash = password_hash
+        user.must_change_password = False
+        ended = _rowcount(
+            session.execute(
+                update(StaffSession)
+                .where(
+                    StaffSession.staff_id == user.id,
+                    StaffSession.ended_at.is_(None),
+                    StaffSession.id != session_id,
+                )
+                .values(ended_at=now, ended_because=SessionEnd.PASSWORD_CHANGED)
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            "staff.own_password_changed",
             subject="staff",
             subject_id=user.id,
             after={"sessions_ended": ended},

@@ -22,7 +22,13 @@ from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.refunds.silent_parcels import list_silent_return_parcels
 from backend.search import search_orders
-from backend.staff.accounts import InvalidCredentials, LoginLocked, end_session, log_in
+from backend.staff.accounts import (
+    InvalidCredentials,
+    LoginLocked,
+    SecondFactorNeeded,
+    end_session,
+    log_in,
+)
 from backend.staff.permissions import Permission
 from backend.support.service import list_order_requests
 from portal import calls
@@ -53,6 +59,10 @@ async def login(request: Request) -> Response:
         )
     except (InvalidCredentials, LoginLocked) as refused:
         return _login_refused(request, name, refused)
+    if isinstance(login, SecondFactorNeeded):
+        response = redirect(request, "admin_login_code")
+        state.sessions.start_second_factor(response, login.staff_id)
+        return response
     response = redirect(request, "admin_orders")
     state.sessions.sign_in_staff(response, login.session_token)
     return response

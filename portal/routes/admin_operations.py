@@ -87,7 +87,13 @@ async def overview(request: Request) -> Response:
         pairs,
         now,
     ) = await calls.read(request, _load, request.app.state.database, days)
-    teams = {team: [item for item in queue if item.team == team] for team in Team}
+    teams = {
+        team: [item for item in queue if item.team == team and item.substitute is None]
+        for team in Team
+    }
+    substituted = {
+        role: [item for item in queue if item.substitute == role] for role in operations.SUBSTITUTES
+    }
     profits = await calls.read(
         request,
         _profit,
@@ -103,6 +109,7 @@ async def overview(request: Request) -> Response:
             "staff": staff,
             "dashboard": dashboard,
             "teams": teams,
+            "substituted": {role: items for role, items in substituted.items() if items},
             "quiet": quiet,
             "waiting": waiting,
             "now": now,

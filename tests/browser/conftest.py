@@ -46,6 +46,9 @@ def settings(database: Database, listening_socket: socket.socket) -> Settings:
         embedded_worker=False,
         # No quiet hours: a message test must not wait whenever it is night in Shanghai.
         quiet_hours="00:00-00:00",
+        # Second factor is tested on its own (tests/portal/test_second_factor.py); here the
+        # admin, finance and supervisor of other tests log in with a password alone.
+        staff_second_factor_required=False,
     )
 
 

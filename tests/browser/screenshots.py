@@ -126,6 +126,7 @@ def demo_portal(directory: Path) -> Iterator[Demo]:
                 # Still pictures: the sandbox carrier must not move parcels while they are
                 # taken. The refund's jobs are run by hand (run_jobs).
                 embedded_worker=False,
+                staff_second_factor_required=False,  # screenshots of pages, not of enrolment
                 **_wechat_pay(payments, directory, payments_url),
                 **_waybills(kuaidi100, kuaidi100_url),
             )

@@ -205,7 +205,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/admin/exchanges",
     }
     assert seen[Role.SUPERVISOR] == (supervisor, False, False)
-    assert seen[Role.ADMIN] == (supervisor | {"/admin/invoices"}, True, True)
+    assert seen[Role.ADMIN] == (supervisor | {"/admin/invoices", "/admin/staff"}, True, True)
 
 
 def test_templates_ask_only_for_permissions_that_exist():
