@@ -163,7 +163,8 @@ def visit_as_customer_visitor_and_staff(base_url: str, order, sms_link: str, sig
     with httpx.Client(base_url=base_url, timeout=10) as staff:
         login = {"name": "小王", "password": PASSWORD, "csrf_token": csrf(staff, "/admin/login")}
         assert staff.post("/admin/login", data=login).status_code == 303
-        for query in (PHONE, LAST4):
+        # make_order's buyer is 张三; four digits alone find nobody (backend/search.py).
+        for query in (PHONE, f"{LAST4} 张三"):
             found = staff.get("/admin/orders", params={"q": query})
             assert found.status_code == 200 and order.public_no in found.text, query
         assert staff.get("/admin/orders", params={"q": STREET}).status_code == 200

@@ -1,10 +1,12 @@
 """Baseline security: CSRF on state changes, CSP and headers, autoescaping, no inline script."""
 
+import base64
 import re
 from pathlib import Path
 
 import pytest
 
+from backend.personal_data import DEVELOPMENT_RING
 from tests.factories import make_order
 from tests.portal.helpers import csrf_token
 
@@ -75,11 +77,27 @@ def test_secure_cookies_when_served_over_https(database, settings):
 
     from portal.app import create_app
 
-    https = replace(settings, base_url="https://track.example.cn")
+    https = replace(settings, base_url="https://track.example.cn", **REAL_DATA_KEYS)
     with TestClient(create_app(https, database), base_url="https://testserver") as client:
         response = client.get("/lookup")
     assert "Secure" in response.headers["set-cookie"]
     assert "max-age" in response.headers["strict-transport-security"]
+
+
+# Keys of one's own: the public development ones are refused over https.
+REAL_DATA_KEYS = {
+    "data_keys": ("dev:" + base64.b64encode(DEVELOPMENT_RING.keys["dev"]).decode(),),
+    "blind_index_key": base64.b64encode(DEVELOPMENT_RING.index_key).decode(),
+}
+
+
+def test_https_without_data_keys_is_refused_at_start(database, settings):
+    from dataclasses import replace
+
+    from portal.app import create_app
+
+    with pytest.raises(ValueError, match="PORTAL_DATA_KEYS"):
+        create_app(replace(settings, base_url="https://track.example.cn"), database)
 
 
 @pytest.mark.parametrize("path", sorted(TEMPLATES.rglob("*.html")), ids=lambda p: p.name)
