@@ -334,9 +334,11 @@ def read_cancel_requests() -> Select[tuple[object, ...]]:
 
 def read_exchanges_requested() -> Select[tuple[object, ...]]:
     """换货 asked for: the variant chosen (the replacement's parcels are its own order's)."""
-    return select(
-        *_columns(Exchange.created_at, Exchange.id, detail=Sku.variant_label)
-    ).join(Sku, Sku.id == Exchange.to_sku_id).where(Exchange.order_id == ORDER_ID)
+    return (
+        select(*_columns(Exchange.created_at, Exchange.id, detail=Sku.variant_label))
+        .join(Sku, Sku.id == Exchange.to_sku_id)
+        .where(Exchange.order_id == ORDER_ID)
+    )
 
 
 def read_exchanges_closed() -> Select[tuple[object, ...]]:

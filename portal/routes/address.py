@@ -47,7 +47,6 @@ MESSAGES = {
 }
 
 
-
 def _decision(request: Request, head: TrackingHead) -> AddressDecision:
     return head.address_decision(utcnow(), request.app.state.settings.rules.addresses)
 

@@ -20,6 +20,7 @@ from backend.notifications.outbox import list_order_messages
 from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
+from backend.refunds.cancellation import preview_cancel
 from backend.refunds.silent_parcels import list_silent_return_parcels
 from backend.search import search_orders
 from backend.staff.accounts import InvalidCredentials, LoginLocked, end_session, log_in
@@ -29,6 +30,7 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
 from portal.routes.admin_waybills import WAYBILL_NOTICES
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import current_staff_session, require_staff
@@ -124,6 +126,8 @@ async def order_detail(request: Request) -> Response:
     form = await calls.read(request, waybill_form, database, order_id) if can_record else None
     stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
     support_requests = await calls.read(request, list_order_requests, database, order_id)
+    can_cancel = staff.can(Permission.CANCEL_ORDERS)
+    cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
 
     return render(
         request,
@@ -146,6 +150,8 @@ async def order_detail(request: Request) -> Response:
             "stock": stock,
             "support_requests": support_requests,
             "can_answer": staff.can(Permission.ANSWER_CUSTOMERS),
+            "cancel": cancel,
+            "cancel_reasons": STAFF_REASON_WORDS,
         },
     )
 
@@ -251,7 +257,7 @@ STOCK_NOTICES = {
     "transfer_rejected": N_("Transfer rejected."),
     "transfer_impossible": N_("This transfer was decided already or the stock is gone."),
 }
-NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES}
+NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES, **CANCEL_NOTICES}
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",
     warehouses.AllocationLocked: "allocation_locked",

@@ -31,7 +31,6 @@ REASON_WORDS = {
 }
 
 
-
 async def cancel_page(request: Request) -> Response:
     head = await customer_order_head(request)
     if request.method == "GET":

@@ -49,7 +49,6 @@ REFUSALS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-
 def _load(
     database: Database, order_id: int, refund_rules: RefundRules
 ) -> tuple[views.ExchangeForm, list[views.ExchangeView]]:

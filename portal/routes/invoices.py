@@ -23,7 +23,6 @@ TITLE_ERRORS = {
 }
 
 
-
 async def _page(
     request: Request,
     head: TrackingHead,

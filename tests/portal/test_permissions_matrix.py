@@ -100,6 +100,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_revoke_links": P.MANAGE_LINKS,
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
+    "admin_cancel_order": P.CANCEL_ORDERS,
     "admin_address_requests": P.REVIEW_ADDRESSES,
     "admin_decide_address_request": P.REVIEW_ADDRESSES,
     "admin_returns": P.REVIEW_REFUNDS,
@@ -167,6 +168,9 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_issue_link": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links"),
     "admin_revoke_links": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links/revoke"),
     "admin_approve_hold": lambda w: Call("POST", f"/admin/orders/{w.held_order_id}/hold"),
+    "admin_cancel_order": lambda w: Call(
+        "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
+    ),
     "admin_record_waybill": lambda w: Call(
         "POST",
         f"/admin/orders/{w.paid_order_id}/waybills",

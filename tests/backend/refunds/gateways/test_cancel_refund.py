@@ -52,9 +52,10 @@ def test_a_cancel_refunds_the_whole_payment_once_although_the_gateway_timed_out(
     with database.read() as session:
         unsure = session.scalars(select(Refund).where(Refund.order_id == order.id)).one()
         assert unsure.status == RefundState.STORED
-        assert "timed out" in (unsure.last_error or "").lower() or "timeout" in (
-            unsure.last_error or ""
-        ).lower()
+        assert (
+            "timed out" in (unsure.last_error or "").lower()
+            or "timeout" in (unsure.last_error or "").lower()
+        )
     # The customer taps again while the refund is unsure: the same cancel, no new money.
     assert cancellation.cancel_order(database, None, order.id, buyer, "changed_mind").repeated
     _due_now(database)
