@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from backend.clock import utcnow
 from backend.fulfilment import labels
+from backend.fulfilment.waybill_corrections import correctable_shipments
 from backend.fulfilment.waybills import waybill_form
 from backend.logistics.alerts import list_alerts
 from backend.logistics.carriers.names import CARRIER_NAMES
@@ -31,6 +32,7 @@ from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
 from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
+from portal.routes.admin_waybill_corrections import CORRECTION_NOTICES
 from portal.routes.admin_waybills import WAYBILL_NOTICES
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import current_staff_session, require_staff
@@ -124,6 +126,11 @@ async def order_detail(request: Request) -> Response:
         await calls.read(request, labels.list_live_labels, database, order_id) if can_scan else ()
     )
     form = await calls.read(request, waybill_form, database, order_id) if can_record else None
+    correctable = (
+        await calls.read(request, correctable_shipments, database, order_id)
+        if can_record
+        else frozenset()
+    )
     stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
     support_requests = await calls.read(request, list_order_requests, database, order_id)
     can_cancel = staff.can(Permission.CANCEL_ORDERS)
@@ -151,6 +158,7 @@ async def order_detail(request: Request) -> Response:
             "support_requests": support_requests,
             "can_answer": staff.can(Permission.ANSWER_CUSTOMERS),
             "cancel": cancel,
+            "correctable": correctable,
             "cancel_reasons": STAFF_REASON_WORDS,
         },
     )
@@ -257,7 +265,7 @@ STOCK_NOTICES = {
     "transfer_rejected": N_("Transfer rejected."),
     "transfer_impossible": N_("This transfer was decided already or the stock is gone."),
 }
-NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES, **CANCEL_NOTICES}
+NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES, **CANCEL_NOTICES, **CORRECTION_NOTICES}
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",
     warehouses.AllocationLocked: "allocation_locked",

@@ -101,6 +101,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_cancel_order": P.CANCEL_ORDERS,
+    "admin_correct_waybill": P.RECORD_WAYBILLS,
     "admin_address_requests": P.REVIEW_ADDRESSES,
     "admin_decide_address_request": P.REVIEW_ADDRESSES,
     "admin_returns": P.REVIEW_REFUNDS,
@@ -168,6 +169,13 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_issue_link": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links"),
     "admin_revoke_links": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links/revoke"),
     "admin_approve_hold": lambda w: Call("POST", f"/admin/orders/{w.held_order_id}/hold"),
+    # The world's parcel is the delivered order's (it has carrier events): an allowed role
+    # is told why not; the 403 of the others is what is tested.
+    "admin_correct_waybill": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/shipments/{w.shipment_id}/waybill",
+        {"carrier": "shunfeng", "waybill": "SF1234567890999"},
+    ),
     "admin_cancel_order": lambda w: Call(
         "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
     ),
