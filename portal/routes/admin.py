@@ -18,6 +18,7 @@ from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.parcel_views import get_order_parcels
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
+from backend.notifications.resend import resend_offers
 from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
@@ -31,6 +32,7 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_messages import RESEND_NOTICES
 from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
 from portal.routes.admin_waybill_corrections import CORRECTION_NOTICES
 from portal.routes.admin_waybills import WAYBILL_NOTICES
@@ -134,6 +136,8 @@ async def order_detail(request: Request) -> Response:
     stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
     support_requests = await calls.read(request, list_order_requests, database, order_id)
     can_cancel = staff.can(Permission.CANCEL_ORDERS)
+    can_answer = staff.can(Permission.ANSWER_CUSTOMERS)
+    offers = await calls.read(request, resend_offers, database, order_id) if can_answer else {}
     cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
 
     return render(
@@ -156,7 +160,8 @@ async def order_detail(request: Request) -> Response:
             "can_allocate": staff.can(Permission.ALLOCATE_STOCK),
             "stock": stock,
             "support_requests": support_requests,
-            "can_answer": staff.can(Permission.ANSWER_CUSTOMERS),
+            "can_answer": can_answer,
+            "resend_offers": offers,
             "cancel": cancel,
             "correctable": correctable,
             "cancel_reasons": STAFF_REASON_WORDS,
@@ -265,7 +270,13 @@ STOCK_NOTICES = {
     "transfer_rejected": N_("Transfer rejected."),
     "transfer_impossible": N_("This transfer was decided already or the stock is gone."),
 }
-NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES, **CANCEL_NOTICES, **CORRECTION_NOTICES}
+NOTICES = {
+    **HOLD_NOTICES,
+    **STOCK_NOTICES,
+    **CANCEL_NOTICES,
+    **CORRECTION_NOTICES,
+    **RESEND_NOTICES,
+}
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",
     warehouses.AllocationLocked: "allocation_locked",

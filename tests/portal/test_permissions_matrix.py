@@ -101,6 +101,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_cancel_order": P.CANCEL_ORDERS,
+    "admin_resend_message": P.ANSWER_CUSTOMERS,
     "admin_correct_waybill": P.RECORD_WAYBILLS,
     "admin_address_requests": P.REVIEW_ADDRESSES,
     "admin_decide_address_request": P.REVIEW_ADDRESSES,
@@ -175,6 +176,10 @@ CALLS: dict[str, Callable[[World], Call]] = {
         "POST",
         f"/admin/orders/{w.paid_order_id}/shipments/{w.shipment_id}/waybill",
         {"carrier": "shunfeng", "waybill": "SF1234567890999"},
+    ),
+    # No message in the world: an allowed role is told it can not be resent, others 403.
+    "admin_resend_message": lambda w: Call(
+        "POST", f"/admin/orders/{w.paid_order_id}/messages/999999/resend", {"number": "1"}
     ),
     "admin_cancel_order": lambda w: Call(
         "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
