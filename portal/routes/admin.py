@@ -23,6 +23,8 @@ from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.refunds.cancellation import preview_cancel
+from backend.refunds.in_transit import ON_THE_ROAD_ORDERS
+from backend.refunds.in_transit_views import get_in_transit_page
 from backend.refunds.silent_parcels import list_silent_return_parcels
 from backend.search import search_orders
 from backend.staff.accounts import InvalidCredentials, LoginLocked, end_session, log_in
@@ -32,6 +34,7 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_intercepts import INTERCEPT_NOTICES
 from portal.routes.admin_messages import RESEND_NOTICES
 from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
 from portal.routes.admin_waybill_corrections import CORRECTION_NOTICES
@@ -138,6 +141,10 @@ async def order_detail(request: Request) -> Response:
     can_cancel = staff.can(Permission.CANCEL_ORDERS)
     can_answer = staff.can(Permission.ANSWER_CUSTOMERS)
     offers = await calls.read(request, resend_offers, database, order_id) if can_answer else {}
+    road = None
+    if staff.can(Permission.REVIEW_REFUNDS) and view.summary.status in ON_THE_ROAD_ORDERS:
+        rules = request.app.state.settings.rules.refunds
+        road = await calls.read(request, get_in_transit_page, database, order_id, rules)
     cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
 
     return render(
@@ -162,6 +169,7 @@ async def order_detail(request: Request) -> Response:
             "support_requests": support_requests,
             "can_answer": can_answer,
             "resend_offers": offers,
+            "road": road,
             "cancel": cancel,
             "correctable": correctable,
             "cancel_reasons": STAFF_REASON_WORDS,
@@ -276,6 +284,7 @@ NOTICES = {
     **CANCEL_NOTICES,
     **CORRECTION_NOTICES,
     **RESEND_NOTICES,
+    **INTERCEPT_NOTICES,
 }
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",

@@ -101,6 +101,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_cancel_order": P.CANCEL_ORDERS,
+    "admin_intercept_parcel": P.REVIEW_REFUNDS,
     "admin_resend_message": P.ANSWER_CUSTOMERS,
     "admin_correct_waybill": P.RECORD_WAYBILLS,
     "admin_address_requests": P.REVIEW_ADDRESSES,
@@ -180,6 +181,12 @@ CALLS: dict[str, Callable[[World], Call]] = {
     # No message in the world: an allowed role is told it can not be resent, others 403.
     "admin_resend_message": lambda w: Call(
         "POST", f"/admin/orders/{w.paid_order_id}/messages/999999/resend", {"number": "1"}
+    ),
+    # The paid order has no parcel on the road: an allowed role is told so, others 403.
+    "admin_intercept_parcel": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/intercept",
+        {"shipment": str(w.shipment_id), "reason": "no_longer_needed"},
     ),
     "admin_cancel_order": lambda w: Call(
         "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
