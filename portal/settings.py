@@ -54,6 +54,13 @@ class Settings:
         default=24 * 7, metadata=_help("How long a customer stays signed in after a link or lookup")
     )
     staff_session_hours: int = field(default=12, metadata=_help("Staff login lifetime"))
+    goodwill_limit_fen: int = field(
+        default=5000,
+        metadata=_help(
+            "Goodwill refunds (补偿) up to this many fen are paid at once; "
+            "above it finance approves"
+        ),
+    )
     tracking_refresh_seconds: int = field(
         default=20, metadata=_help("How often an open tracking page asks for new events")
     )

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     ISSUE_INVOICES = "issue_invoices"  # the invoice queue: upload the PDF, reject, record 红冲
     ANSWER_CUSTOMERS = "answer_customers"  # reply to a customer's 催发货 or message on the order
     CANCEL_ORDERS = "cancel_orders"  # cancel an order from the staff order page (refunds it)
+    GRANT_GOODWILL = "grant_goodwill"  # 补偿: refund a goodwill amount (up to the limit at once)
+    APPROVE_GOODWILL = "approve_goodwill"  # approve or reject a goodwill refund above the limit
 
 
 P = Permission
@@ -55,6 +57,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.IMPORT_ORDERS,
             P.ANSWER_CUSTOMERS,
             P.CANCEL_ORDERS,
+            P.GRANT_GOODWILL,
         }
     ),
     Role.WAREHOUSE: frozenset(
@@ -77,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RECONCILE_CHANNELS,
             P.EXPORT_FINANCE,
             P.ISSUE_INVOICES,
+            P.APPROVE_GOODWILL,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -96,6 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CONFIRM_SHIPMENTS,
             P.ANSWER_CUSTOMERS,
             P.CANCEL_ORDERS,
+            P.GRANT_GOODWILL,
         }
     ),
     Role.ADMIN: frozenset(Permission),

@@ -13,6 +13,7 @@ from backend.clock import utcnow
 from backend.fulfilment import labels
 from backend.fulfilment.waybill_corrections import correctable_shipments
 from backend.fulfilment.waybills import waybill_form
+from backend.goodwill.service import order_goodwill
 from backend.logistics.alerts import list_alerts
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.parcel_views import get_order_parcels
@@ -34,6 +35,7 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_goodwill import GOODWILL_NOTICES, new_request_key
 from portal.routes.admin_intercepts import INTERCEPT_NOTICES
 from portal.routes.admin_messages import RESEND_NOTICES
 from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
@@ -141,6 +143,10 @@ async def order_detail(request: Request) -> Response:
     can_cancel = staff.can(Permission.CANCEL_ORDERS)
     can_answer = staff.can(Permission.ANSWER_CUSTOMERS)
     offers = await calls.read(request, resend_offers, database, order_id) if can_answer else {}
+    can_grant = staff.can(Permission.GRANT_GOODWILL)
+    goodwill = None
+    if can_grant or staff.can(Permission.APPROVE_GOODWILL):
+        goodwill = await calls.read(request, order_goodwill, database, order_id)
     road = None
     if staff.can(Permission.REVIEW_REFUNDS) and view.summary.status in ON_THE_ROAD_ORDERS:
         rules = request.app.state.settings.rules.refunds
@@ -170,6 +176,9 @@ async def order_detail(request: Request) -> Response:
             "can_answer": can_answer,
             "resend_offers": offers,
             "road": road,
+            "goodwill": goodwill,
+            "goodwill_key": new_request_key() if can_grant else None,
+            "goodwill_limit": request.app.state.settings.goodwill_limit_fen,
             "cancel": cancel,
             "correctable": correctable,
             "cancel_reasons": STAFF_REASON_WORDS,
@@ -285,6 +294,7 @@ NOTICES = {
     **CORRECTION_NOTICES,
     **RESEND_NOTICES,
     **INTERCEPT_NOTICES,
+    **GOODWILL_NOTICES,
 }
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",

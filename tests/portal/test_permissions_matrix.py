@@ -101,6 +101,9 @@ NEEDS: dict[str, Permission | str] = {
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_cancel_order": P.CANCEL_ORDERS,
+    "admin_grant_goodwill": P.GRANT_GOODWILL,
+    "admin_goodwill": P.APPROVE_GOODWILL,
+    "admin_decide_goodwill": P.APPROVE_GOODWILL,
     "admin_intercept_parcel": P.REVIEW_REFUNDS,
     "admin_resend_message": P.ANSWER_CUSTOMERS,
     "admin_correct_waybill": P.RECORD_WAYBILLS,
@@ -187,6 +190,16 @@ CALLS: dict[str, Callable[[World], Call]] = {
         "POST",
         f"/admin/orders/{w.paid_order_id}/intercept",
         {"shipment": str(w.shipment_id), "reason": "no_longer_needed"},
+    ),
+    "admin_grant_goodwill": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/goodwill",
+        {"amount": "1.00", "reason": "补偿", "key": "matrix-key-0001"},
+    ),
+    "admin_goodwill": lambda w: Call("GET", "/admin/goodwill"),
+    # No goodwill refund in the world: an allowed role is told it was decided, others 403.
+    "admin_decide_goodwill": lambda w: Call(
+        "POST", "/admin/goodwill/999999", {"verdict": "approve"}
     ),
     "admin_cancel_order": lambda w: Call(
         "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
