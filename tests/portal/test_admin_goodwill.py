@@ -12,7 +12,7 @@ from backend.refunds.models import Refund
 from backend.staff.models import Role
 from portal.routes.admin_goodwill import parse_yuan
 from tests.factories import make_order
-from tests.portal.helpers import csrf_token, staff_login
+from tests.portal.helpers import csrf_token, open_short_link, staff_login
 
 
 def stored(database, order_id):
@@ -137,3 +137,23 @@ def test_roles_without_grant_goodwill_get_403(client, database, role):
     assert form_key(client, order.id) is None
     assert grant(client, order.id, "10", key="k" * 16).status_code == 403
     assert stored(database, order.id) == ([], [])
+
+
+def test_the_customer_page_shows_the_compensation_at_once_even_when_cached(client, database):
+    order = make_order(database)
+    open_short_link(client, database, order.id)
+    assert "补偿" not in client.get(f"/orders/{order.public_no}").text  # cached now
+    staff_login(client, database, Role.SUPPORT, name="客服小王")
+    grant(client, order.id, "20")
+    grant(client, order.id, "60")  # above the limit: waits, so not shown yet
+    page = client.get(f"/orders/{order.public_no}").text
+    assert "补偿 ¥20.00 正在原路退回。" in page
+    staff_login(client, database, Role.FINANCE, name="财务小陈")
+    [goodwill_id] = re.findall(
+        r'action="/admin/goodwill/(\d+)"', client.get("/admin/goodwill").text
+    )
+    client.post(
+        f"/admin/goodwill/{goodwill_id}",
+        data={"verdict": "approve", "csrf_token": csrf_token(client, "/admin/goodwill")},
+    )
+    assert "补偿 ¥80.00 正在原路退回。" in client.get(f"/orders/{order.public_no}").text
