@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -138,3 +140,44 @@ def test_garbage_and_unpayable_orders_are_refused(database, amount):
     with pytest.raises(PermissionDenied):
         ask(database, order, 100, actor=warehouse)
     assert stored(database, order.id) == ([], [])
+
+
+def test_racing_clicks_of_one_form_make_one_goodwill_and_one_refund(database):
+    order = make_order(database)
+    outcomes, errors = [], []
+
+    def click():
+        try:
+            outcomes.append(ask(database, order, 1000))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=click) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(o.repeated for o in outcomes) == [False] + [True] * 5
+    assert stored(database, order.id) == ([(1000, S.PAYING)], [1000])
+
+
+def test_racing_approvals_pay_once(database):
+    order = make_order(database)
+    waiting = ask(database, order, 20_000)
+    others = [Actor(ActorKind.STAFF, f"财务{n}", role=Role.FINANCE) for n in range(4)]
+    paid, refused = [], []
+
+    def approve(actor):
+        try:
+            paid.append(service.decide_goodwill(database, waiting.id, True, actor))
+        except GoodwillTransitionNotAllowed as error:
+            refused.append(error)
+
+    threads = [threading.Thread(target=approve, args=(actor,)) for actor in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(paid), len(refused)) == (1, 3)
+    assert stored(database, order.id) == ([(20_000, S.PAYING)], [20_000])
