@@ -4,6 +4,7 @@ from backend.audit.models import AuditEvent
 from backend.db import Base
 from backend.exchanges.models import Exchange
 from backend.fulfilment.models import ShipConfirmationRecord
+from backend.goodwill.models import GoodwillRefund
 from backend.invoices.models import InvoiceRequest
 from backend.jobs.models import Job, WorkerSlot
 from backend.logistics.models import ParcelLabel, Shipment, ShipmentLine, TrackingEvent
@@ -51,6 +52,7 @@ __all__ = [
     "Customer",
     "CustomerWechatId",
     "Exchange",
+    "GoodwillRefund",
     "InvoiceRequest",
     "Job",
     "LookupAttempt",

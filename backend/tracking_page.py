@@ -22,6 +22,8 @@ from sqlalchemy.orm import aliased
 
 from backend.db import Database
 from backend.exchanges.models import Exchange
+from backend.goodwill.lifecycle import GoodwillStatus
+from backend.goodwill.models import GoodwillRefund
 from backend.logistics.models import Shipment
 from backend.logistics.parcel_views import (
     LINES_WITH_PARCEL_LINES,
@@ -238,6 +240,14 @@ _HEAD = (
         _CANCEL.status.label("cancel_status"),
         _CANCEL.refund_fen.label("cancel_refund_fen"),
         _CANCEL.updated_at.label("cancel_updated_at"),
+        # 补偿 staff granted (or finance approved): a refund line on the customer's page.
+        select(func.coalesce(func.sum(GoodwillRefund.amount_fen), 0))
+        .where(
+            GoodwillRefund.order_id == Order.id,
+            GoodwillRefund.status == GoodwillStatus.PAYING,
+        )
+        .scalar_subquery()
+        .label("goodwill_fen"),
     )
     .outerjoin(AddressVersion, AddressVersion.id == Order.current_address_id)
     .outerjoin(_DECIDED, _DECIDED.id == _LATEST_DECIDED_ID)
@@ -314,6 +324,7 @@ def get_tracking_head(
     version = (
         f"{row.updated_at}|{row.shipments_updated_at}|{row.returns_updated_at}"
         f"|{row.support_updated_at}|{row.cancel_updated_at}|{row.latest_exchange_id}"
+        f"|{row.goodwill_fen}"
     )
     return TrackingHead(row.id, version, row)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from backend.exchanges.lifecycle import ExchangeStatus
+from backend.goodwill.lifecycle import GoodwillStatus
 from backend.invoices.lifecycle import InvoiceStatus
 from backend.logistics.alerts import AlertKind
 from backend.logistics.carriers.names import carrier_name
@@ -131,6 +132,9 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (CancelStatus.REFUNDING, N_("Refunding")),
     (CancelStatus.REFUND_FAILED, N_("Refund failed")),
     (CancelStatus.DONE, N_("Done")),
+    (GoodwillStatus.AWAITING_APPROVAL, N_("Waiting for finance")),
+    (GoodwillStatus.PAYING, N_("Approved, being paid")),
+    (GoodwillStatus.REJECTED, N_("Rejected")),
     (SalesChannel.TAOBAO, N_("Taobao")),
     (SalesChannel.TMALL, N_("Tmall")),
     (SalesChannel.JD, N_("JD")),

@@ -75,6 +75,13 @@ class Settings:
             " page (off only in tests that are about something else)"
         ),
     )
+    goodwill_limit_fen: int = field(
+        default=5000,
+        metadata=_help(
+            "Goodwill refunds (补偿) up to this many fen are paid at once; "
+            "above it finance approves"
+        ),
+    )
     tracking_refresh_seconds: int = field(
         default=20, metadata=_help("How often an open tracking page asks for new events")
     )

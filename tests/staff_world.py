@@ -70,6 +70,7 @@ class World:
     parcel_return_id: int  # a return whose parcel is on its way back
     support_request_id: int  # a customer's message waiting for an answer
     cancellation_id: int  # a packed order cancelled: its parcel waits to be unpacked
+    cancellable_order_id: int  # a paid order nobody touches but the staff cancel
     sku_code: str = "TEA-1"
 
 
@@ -267,6 +268,7 @@ def build_world(database: Database) -> World:
             database, paid.id, Actor(ActorKind.CUSTOMER, f"customer:{paid.public_no}"), "在吗？"
         ),
         cancellation_id=_cancelled_after_pack(database),
+        cancellable_order_id=make_order(database).id,
     )
 
 

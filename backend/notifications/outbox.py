@@ -313,6 +313,7 @@ class MessageRecord:
     last_error: str | None
     reason: ChannelReason | None = None  # why this channel (None: not chosen yet)
     wechat_appid: str | None = None  # the app a WeChat message went through
+    id: int = 0  # the outbox row, for staff to send it again (backend/notifications/resend.py)
 
 
 def list_order_messages(database: Database, order_id: int) -> list[MessageRecord]:
@@ -335,6 +336,7 @@ def list_order_messages(database: Database, order_id: int) -> list[MessageRecord
             n.last_error,
             n.channel_reason,
             n.wechat_appid,
+            n.id,
         )
         for n in rows
     ]

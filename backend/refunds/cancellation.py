@@ -105,8 +105,9 @@ def _authorize(actor: Actor, order: Order) -> None:
         if actor.identifier != f"customer:{order.public_no}":
             raise CancelNotYours(f"{actor.identifier} on order {order.id}")
         return
-    # Staff cancel moves money back: the refund reviewers' power.
-    check_permission(actor, Permission.REVIEW_REFUNDS, also=(ActorKind.SYSTEM,))
+    # A staff cancel stops the order and moves money back: support's and the supervisor's
+    # power (CANCEL_ORDERS), not the warehouse's, which would only void its own labels.
+    check_permission(actor, Permission.CANCEL_ORDERS, also=(ActorKind.SYSTEM,))
 
 
 def _outcome(row: OrderCancellation, repeated: bool) -> CancelOutcome:
@@ -128,7 +129,9 @@ def cancel_order(
     actor: Actor,
     reason: str,
     now: datetime | None = None,
+    note: str = "",
 ) -> CancelOutcome:
+    """`note` is staff's free text beside the reason (kept in the audit, never shown out)."""
     if reason not in REASONS:
         raise CancelReasonInvalid(reason)
     with database.read() as session:
@@ -144,7 +147,7 @@ def cancel_order(
         raise CancelNotAllowed(path)
     if path == CancelPath.PACKED:
         _void_labels(database, bookers, order_id)
-    return _cancel(database, order_id, actor, reason, now or utcnow())
+    return _cancel(database, order_id, actor, reason, now or utcnow(), note[:200])
 
 
 def _void_labels(database: Database, bookers: WaybillBookers, order_id: int) -> None:
@@ -158,7 +161,7 @@ def _void_labels(database: Database, bookers: WaybillBookers, order_id: int) -> 
 
 
 def _cancel(
-    database: Database, order_id: int, actor: Actor, reason: str, now: datetime
+    database: Database, order_id: int, actor: Actor, reason: str, now: datetime, note: str
 ) -> CancelOutcome:
     with database.write() as session:
         order = session.get(Order, order_id, with_for_update=True)
@@ -197,7 +200,8 @@ def _cancel(
             subject_id=row.id,
             order_id=order_id,
             before={"status": str(before)},
-            after={"path": str(path), "reason": reason, "refund_fen": row.refund_fen},
+            after={"path": str(path), "reason": reason, "refund_fen": row.refund_fen}
+            | ({"note": note} if note else {}),
             at=now,
         )
         return _outcome(row, repeated=False)
@@ -291,6 +295,29 @@ def confirm_unpacked(
             at=now,
         )
         return True
+
+
+@dataclass(frozen=True)
+class CancelPreview:
+    """What a staff cancel of this order would do, for the order page before they confirm."""
+
+    path: CancelPath
+    refund_fen: int  # what would go back (paid minus refunds already committed)
+    done: CancelOutcome | None  # the order's cancel, when there is one already
+
+
+def preview_cancel(database: Database, order_id: int) -> CancelPreview:
+    """The same decide_path the verb uses, so the page says exactly what the click will do."""
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        done = _existing(session, order_id)
+        if done is not None:
+            return CancelPreview(CancelPath(done.path), done.refund_fen, _outcome(done, True))
+        path = decide_path(OrderStatus(order.status), order.payment_method)
+        owed = order.paid_fen - payouts.committed_fen(session, order_id)
+        return CancelPreview(path, max(owed, 0), None)
 
 
 @dataclass(frozen=True)

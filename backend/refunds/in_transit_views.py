@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from backend.db import Database
 from backend.logistics import parcels
-from backend.logistics.carriers.names import carrier_name
 from backend.logistics.status import TrackingStatus
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order
@@ -34,7 +33,7 @@ class InTransitRequestView:
 @dataclass(frozen=True)
 class ParcelChoice:
     shipment_id: int
-    carrier: str
+    carrier_code: str  # the page names it in its own language (carrier_label)
     tracking_no: str
     tracking_status: TrackingStatus
     amount_fen: int
@@ -85,7 +84,7 @@ def get_in_transit_page(database: Database, order_id: int, rules: RefundRules) -
         choices = tuple(
             ParcelChoice(
                 shipment.id,
-                carrier_name(shipment.carrier_code),
+                shipment.carrier_code,
                 shipment.tracking_no,
                 TrackingStatus(shipment.status),
                 amounts.get(shipment.id, 0),

@@ -30,6 +30,9 @@ class Permission(StrEnum):
     CONFIRM_SHIPMENTS = "confirm_shipments"
     ISSUE_INVOICES = "issue_invoices"  # the invoice queue: upload the PDF, reject, record 红冲
     ANSWER_CUSTOMERS = "answer_customers"  # reply to a customer's 催发货 or message on the order
+    CANCEL_ORDERS = "cancel_orders"  # cancel an order from the staff order page (refunds it)
+    GRANT_GOODWILL = "grant_goodwill"  # 补偿: refund a goodwill amount (up to the limit at once)
+    APPROVE_GOODWILL = "approve_goodwill"  # approve or reject a goodwill refund above the limit
 
 
 P = Permission
@@ -39,6 +42,8 @@ P = Permission
 # sees costs. Finance owns the money: costs (so also
 # the SKU page they sit on), reconciliation, the finance CSV, refunds, high-value holds
 # and invoices (发票 are money owed to the tax office, so not support's).
+# Support and the supervisor may cancel an order for the customer (it refunds the
+# payment through the cancel service); finance refunds returns but does not stop orders.
 # The supervisor leads support and the warehouse, without costs, finance exports or staff.
 # A channel refusing a waybill is the warehouse's to fix (wrong carrier, wrong number).
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RELEASE_HOLDS,
             P.IMPORT_ORDERS,
             P.ANSWER_CUSTOMERS,
+            P.CANCEL_ORDERS,
+            P.GRANT_GOODWILL,
         }
     ),
     Role.WAREHOUSE: frozenset(
@@ -73,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RECONCILE_CHANNELS,
             P.EXPORT_FINANCE,
             P.ISSUE_INVOICES,
+            P.APPROVE_GOODWILL,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -91,6 +99,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RECORD_WAYBILLS,
             P.CONFIRM_SHIPMENTS,
             P.ANSWER_CUSTOMERS,
+            P.CANCEL_ORDERS,
+            P.GRANT_GOODWILL,
         }
     ),
     Role.ADMIN: frozenset(Permission),

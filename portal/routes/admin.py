@@ -11,15 +11,21 @@ from starlette.routing import Route
 
 from backend.clock import utcnow
 from backend.fulfilment import labels
+from backend.fulfilment.waybill_corrections import correctable_shipments
 from backend.fulfilment.waybills import waybill_form
+from backend.goodwill.service import order_goodwill
 from backend.logistics.alerts import list_alerts
 from backend.logistics.carriers.names import CARRIER_NAMES
 from backend.logistics.parcel_views import get_order_parcels
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
+from backend.notifications.resend import resend_offers
 from backend.orders import access, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
+from backend.refunds.cancellation import preview_cancel
+from backend.refunds.in_transit import ON_THE_ROAD_ORDERS
+from backend.refunds.in_transit_views import get_in_transit_page
 from backend.refunds.silent_parcels import list_silent_return_parcels
 from backend.search import search_orders
 from backend.staff.accounts import (
@@ -35,6 +41,11 @@ from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_goodwill import GOODWILL_NOTICES, new_request_key
+from portal.routes.admin_intercepts import INTERCEPT_NOTICES
+from portal.routes.admin_messages import RESEND_NOTICES
+from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
+from portal.routes.admin_waybill_corrections import CORRECTION_NOTICES
 from portal.routes.admin_waybills import WAYBILL_NOTICES
 from portal.routes.customer_access import client_ip
 from portal.staff_auth import current_staff_session, require_staff
@@ -132,8 +143,25 @@ async def order_detail(request: Request) -> Response:
         await calls.read(request, labels.list_live_labels, database, order_id) if can_scan else ()
     )
     form = await calls.read(request, waybill_form, database, order_id) if can_record else None
+    correctable = (
+        await calls.read(request, correctable_shipments, database, order_id)
+        if can_record
+        else frozenset()
+    )
     stock = await calls.read(request, warehouses.get_order_allocation, database, order_id)
     support_requests = await calls.read(request, list_order_requests, database, order_id)
+    can_cancel = staff.can(Permission.CANCEL_ORDERS)
+    can_answer = staff.can(Permission.ANSWER_CUSTOMERS)
+    offers = await calls.read(request, resend_offers, database, order_id) if can_answer else {}
+    can_grant = staff.can(Permission.GRANT_GOODWILL)
+    goodwill = None
+    if can_grant or staff.can(Permission.APPROVE_GOODWILL):
+        goodwill = await calls.read(request, order_goodwill, database, order_id)
+    road = None
+    if staff.can(Permission.REVIEW_REFUNDS) and view.summary.status in ON_THE_ROAD_ORDERS:
+        rules = request.app.state.settings.rules.refunds
+        road = await calls.read(request, get_in_transit_page, database, order_id, rules)
+    cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
 
     return render(
         request,
@@ -155,7 +183,15 @@ async def order_detail(request: Request) -> Response:
             "can_allocate": staff.can(Permission.ALLOCATE_STOCK),
             "stock": stock,
             "support_requests": support_requests,
-            "can_answer": staff.can(Permission.ANSWER_CUSTOMERS),
+            "can_answer": can_answer,
+            "resend_offers": offers,
+            "road": road,
+            "goodwill": goodwill,
+            "goodwill_key": new_request_key() if can_grant else None,
+            "goodwill_limit": request.app.state.settings.goodwill_limit_fen,
+            "cancel": cancel,
+            "correctable": correctable,
+            "cancel_reasons": STAFF_REASON_WORDS,
         },
     )
 
@@ -261,7 +297,15 @@ STOCK_NOTICES = {
     "transfer_rejected": N_("Transfer rejected."),
     "transfer_impossible": N_("This transfer was decided already or the stock is gone."),
 }
-NOTICES = {**HOLD_NOTICES, **STOCK_NOTICES}
+NOTICES = {
+    **HOLD_NOTICES,
+    **STOCK_NOTICES,
+    **CANCEL_NOTICES,
+    **CORRECTION_NOTICES,
+    **RESEND_NOTICES,
+    **INTERCEPT_NOTICES,
+    **GOODWILL_NOTICES,
+}
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",
     warehouses.AllocationLocked: "allocation_locked",

@@ -132,6 +132,7 @@ async def _page(
                 "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),
                 "cancel": cancel_offer(head),
+                "goodwill_fen": int(head.row.goodwill_fen or 0),
                 "support": support_panel(head, view.requests, now, SHIP_PROMISE),
                 "support_notice": None,
                 "latest_return_id": head.row.latest_return_id,

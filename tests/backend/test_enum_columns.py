@@ -19,6 +19,7 @@ from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.exchanges.rules import ExchangeRules
 from backend.exchanges.service import request_exchange
 from backend.fulfilment.confirmations import confirm_shipment
+from backend.goodwill.service import request_goodwill
 from backend.invoices.models import TitleKind
 from backend.invoices.service import InvoiceTitle, request_invoice
 from backend.logistics.models import Shipment
@@ -45,6 +46,7 @@ from backend.refunds.photos import PhotoStore
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import end_session, log_in
+from backend.staff.models import Role
 from backend.support.service import leave_message
 from tests.exchange_setup import customer_of, delivered_shirt_order, seed_shirts
 from tests.factories import SYSTEM, make_order
@@ -151,6 +153,9 @@ def _fill_every_table(database, tmp_path) -> None:
     leave_message(database, paid.id, writer, "什么时候发货？")
     _an_exchange(database)
     _refund_asked_in_transit(database)
+    # 补偿 above the limit waits for finance: a goodwill row without a gateway call.
+    support = Actor(ActorKind.STAFF, "enum-support", role=Role.SUPPORT)
+    request_goodwill(database, paid.id, 100, "补偿运费", "enum-goodwill-1", support, limit_fen=0)
 
 
 def _an_exchange(database) -> None:

@@ -186,6 +186,7 @@ STAFF_PAGES = (
     "/admin/reconciliation",
     "/admin/import",
     "/admin/skus",
+    "/admin/goodwill",
     "/warehouse/scan",
 )
 

@@ -72,9 +72,10 @@ def test_the_late_map_has_every_province_and_colours_the_late_ones():
     assert svg.count(f'fill="{NO_DATA}"') == 32
 
 
-# What GET /admin/operations may cost: the staff session (1), the dashboard (4), the queue
-# (2) and who is active in each team for its substitutes (1), quiet channels (1), the support queue (1), the exceptions count inside the dashboard
-# (2), and the figures: 5 per range × 2, the province map 1, returns by SKU 2, pairs 1.
+# What GET /admin/operations may cost: the staff session (1), the dashboard (4), the
+# queue (2) and who is active in each team, for substitutes (1), quiet channels (1), the
+# support queue (1), the exceptions count inside the dashboard (2), and the figures: 5 per
+# range x 2, the province map 1, returns by SKU 2, pairs 1.
 OPERATIONS_QUERY_BUDGET = {Role.SUPERVISOR: 26, Role.FINANCE: 26 + 4}  # finance: + profit
 
 

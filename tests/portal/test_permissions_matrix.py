@@ -112,6 +112,13 @@ NEEDS: dict[str, Permission | str] = {
     "admin_revoke_links": P.MANAGE_LINKS,
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
+    "admin_cancel_order": P.CANCEL_ORDERS,
+    "admin_grant_goodwill": P.GRANT_GOODWILL,
+    "admin_goodwill": P.APPROVE_GOODWILL,
+    "admin_decide_goodwill": P.APPROVE_GOODWILL,
+    "admin_intercept_parcel": P.REVIEW_REFUNDS,
+    "admin_resend_message": P.ANSWER_CUSTOMERS,
+    "admin_correct_waybill": P.RECORD_WAYBILLS,
     "admin_address_requests": P.REVIEW_ADDRESSES,
     "admin_decide_address_request": P.REVIEW_ADDRESSES,
     "admin_returns": P.REVIEW_REFUNDS,
@@ -179,6 +186,36 @@ CALLS: dict[str, Callable[[World], Call]] = {
     "admin_issue_link": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links"),
     "admin_revoke_links": lambda w: Call("POST", f"/admin/orders/{w.paid_order_id}/links/revoke"),
     "admin_approve_hold": lambda w: Call("POST", f"/admin/orders/{w.held_order_id}/hold"),
+    # The world's parcel is the delivered order's (it has carrier events): an allowed role
+    # is told why not; the 403 of the others is what is tested.
+    "admin_correct_waybill": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/shipments/{w.shipment_id}/waybill",
+        {"carrier": "shunfeng", "waybill": "SF1234567890999"},
+    ),
+    # No message in the world: an allowed role is told it can not be resent, others 403.
+    "admin_resend_message": lambda w: Call(
+        "POST", f"/admin/orders/{w.paid_order_id}/messages/999999/resend", {"number": "1"}
+    ),
+    # The paid order has no parcel on the road: an allowed role is told so, others 403.
+    "admin_intercept_parcel": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/intercept",
+        {"shipment": str(w.shipment_id), "reason": "no_longer_needed"},
+    ),
+    "admin_grant_goodwill": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/goodwill",
+        {"amount": "1.00", "reason": "补偿", "key": "matrix-key-0001"},
+    ),
+    "admin_goodwill": lambda w: Call("GET", "/admin/goodwill"),
+    # No goodwill refund in the world: an allowed role is told it was decided, others 403.
+    "admin_decide_goodwill": lambda w: Call(
+        "POST", "/admin/goodwill/999999", {"verdict": "approve"}
+    ),
+    "admin_cancel_order": lambda w: Call(
+        "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
+    ),
     "admin_record_waybill": lambda w: Call(
         "POST",
         f"/admin/orders/{w.paid_order_id}/waybills",
