@@ -9,11 +9,13 @@ customers by the end of their number.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from backend.db import Database
 from backend.logistics.models import Shipment
+from backend.orders.masking import mask_phone
 from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.orders.queries import SEARCH_LIMIT, OrderSummary, summary_select, to_summary
 from backend.personal_data import phone_index
@@ -68,4 +70,10 @@ def search_orders(database: Database, query: str, status: str | None = None) -> 
         statement = statement.where(Order.status == status)
     statement = statement.order_by(Order.placed_at.desc()).limit(SEARCH_LIMIT)
     with database.read() as session:
-        return [to_summary(row, masked=False) for row in session.execute(statement)]
+        rows = session.execute(statement).all()
+    # Names stay (staff search by them); phones are masked like every staff page.
+    return [replace(summary, phone=mask_phone(summary.phone)) for summary in map(_summary, rows)]
+
+
+def _summary(row: object) -> OrderSummary:
+    return to_summary(row, masked=False)

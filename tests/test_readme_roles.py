@@ -23,7 +23,9 @@ def readme_grants() -> dict[str, set[Role]]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         code = re.search(r"\(`([a-z_]+)`\)", cells[0])
         assert code, f"row without a (`permission`) code: {line}"
-        grants[code.group(1)] = {role for role, cell in zip(roles, cells[1:]) if cell == "✓"}
+        grants[code.group(1)] = {
+            role for role, cell in zip(roles, cells[1:], strict=True) if cell == "✓"
+        }
     return grants
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from backend import disclosure
 from backend.clock import utcnow
 from backend.fulfilment import labels
 from backend.fulfilment.waybill_corrections import correctable_shipments
@@ -35,7 +36,7 @@ from backend.staff.accounts import (
     end_session,
     log_in,
 )
-from backend.staff.permissions import Permission
+from backend.staff.permissions import Permission, StaffIdentity
 from backend.support.service import list_order_requests
 from portal import calls
 from portal.forms import clean_text, form_text
@@ -126,17 +127,54 @@ def _order_id(request: Request) -> int:
 
 async def order_detail(request: Request) -> Response:
     staff = await require_staff(request, Permission.VIEW_ORDERS)
+    return await _order_page(request, staff)
+
+
+async def reveal(request: Request) -> Response:
+    """The order page once more, with the phone and street shown for this answer only."""
+    staff = await require_staff(request, Permission.REVEAL_PERSONAL_DATA)
+    order_id = _order_id(request)
+    reason = str((await request.form()).get("reason", ""))
+    try:
+        shown = await calls.write(
+            request,
+            disclosure.reveal_contact,
+            request.app.state.database,
+            order_id,
+            reason,
+            staff.actor(client_ip(request)),
+        )
+    except disclosure.ReasonRequired:
+        return await _order_page(request, staff, problem=REVEAL_REASON_NEEDED, status_code=422)
+    except disclosure.NoSuchOrder:
+        raise HTTPException(404) from None
+    return await _order_page(request, staff, shown=shown)
+
+
+REVEAL_REASON_NEEDED = N_("Say why you need the full phone and address (at least 4 characters).")
+
+
+async def _order_page(
+    request: Request,
+    staff: StaffIdentity,
+    shown: frozenset[disclosure.Field] = frozenset(),
+    problem: str | None = None,
+    status_code: int = 200,
+) -> Response:
     database = request.app.state.database
     order_id = _order_id(request)
     view = await calls.read(request, get_staff_order_view, database, order_id)
     if view is None:
         raise HTTPException(404)
+    view = disclosure.for_staff(view, staff.role, shown)
 
     def shipments() -> object:
         with database.read() as session:
             return list_shipment_views(session, order_id, future_dated=True)
 
-    messages = await calls.read(request, list_order_messages, database, order_id)
+    messages = disclosure.mask_recipients(
+        await calls.read(request, list_order_messages, database, order_id), staff.role, shown
+    )
     can_record = staff.can(Permission.RECORD_WAYBILLS)
     can_scan = staff.can(Permission.SCAN_PARCELS)
     live = (
@@ -192,7 +230,13 @@ async def order_detail(request: Request) -> Response:
             "cancel": cancel,
             "correctable": correctable,
             "cancel_reasons": STAFF_REASON_WORDS,
+            "can_reveal": staff.can(Permission.REVEAL_PERSONAL_DATA),
+            "revealed": shown,
+            "reveal_problem": problem,
         },
+        status_code=status_code,
+        # Revealed values are for this answer only: nothing may keep a copy.
+        headers={"Cache-Control": "no-store"} if shown else None,
     )
 
 
@@ -379,6 +423,7 @@ routes = [
     Route("/orders", orders, name="admin_orders"),
     Route("/exceptions", exceptions, name="admin_exceptions"),
     Route("/orders/{order_id:id}", order_detail, name="admin_order"),
+    Route("/orders/{order_id:id}/reveal", reveal, methods=["POST"], name="admin_reveal_contact"),
     Route("/orders/{order_id:id}/links", issue_link, methods=["POST"], name="admin_issue_link"),
     Route(
         "/orders/{order_id:id}/links/revoke",

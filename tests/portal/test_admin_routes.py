@@ -3,7 +3,9 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
+from backend.audit.models import AuditEvent
 from backend.orders.intake import IntakeRules
 from backend.orders.service import NewLine
 from backend.staff.models import Role
@@ -84,15 +86,46 @@ def test_search_results_come_back_as_a_partial_for_htmx(client, database):
     assert partial.text.lstrip().startswith('<section id="order_results"')
 
 
-def test_the_order_page_shows_unmasked_data_the_address_history_and_the_audit_trail(
-    client, database
-):
+def test_the_order_page_masks_the_phone_and_street_until_revealed_with_a_reason(client, database):
     order = make_order(database, phone="13712345678", name="王小明")
     staff_login(client, database, Role.SUPPORT)
     html = client.get(f"/admin/orders/{order.id}").text
-    assert "13712345678" in html and "文三路100号" in html
-    assert "order.placed" in html and "order.pay" in html
-    assert "v1" in html
+    assert "137****5678" in html and "13712345678" not in html and "文三路100号" not in html
+    assert "order.placed" in html and "order.pay" in html and "v1" in html
+    token = csrf_token(client, f"/admin/orders/{order.id}")
+    short = client.post(
+        f"/admin/orders/{order.id}/reveal", data={"reason": "查", "csrf_token": token}
+    )
+    assert short.status_code == 422 and "13712345678" not in short.text
+    shown = client.post(
+        f"/admin/orders/{order.id}/reveal", data={"reason": "客户来电核对地址", "csrf_token": token}
+    )
+    assert shown.status_code == 200 and "13712345678" in shown.text and "文三路100号" in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    # For that answer only: the next visit is masked again, and the audit says who and why.
+    again = client.get(f"/admin/orders/{order.id}").text
+    assert "13712345678" not in again
+    with database.read() as session:
+        (event,) = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "personal_data.revealed")
+        ).all()
+    assert event.actor_id == "support-user" and event.after["reason"] == "客户来电核对地址"
+    assert "personal_data.revealed" in again
+
+
+@pytest.mark.parametrize("role", [Role.WAREHOUSE, Role.FINANCE])
+def test_roles_without_the_power_cannot_reveal_and_finance_never_sees_a_street(
+    client, database, role
+):
+    order = make_order(database, phone="13712345678")
+    staff_login(client, database, role)
+    html = client.get(f"/admin/orders/{order.id}").text
+    assert "文三路100号" not in html and "13712345678" not in html
+    token = csrf_token(client, f"/admin/orders/{order.id}")
+    refused = client.post(
+        f"/admin/orders/{order.id}/reveal", data={"reason": "我想看看", "csrf_token": token}
+    )
+    assert refused.status_code == 403 and "文三路100号" not in refused.text
 
 
 def test_support_can_create_a_working_sms_link_and_revoke_it(client, database):

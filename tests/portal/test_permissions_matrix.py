@@ -113,6 +113,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_approve_hold": P.RELEASE_HOLDS,
     "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_cancel_order": P.CANCEL_ORDERS,
+    "admin_reveal_contact": P.REVEAL_PERSONAL_DATA,
     "admin_grant_goodwill": P.GRANT_GOODWILL,
     "admin_goodwill": P.APPROVE_GOODWILL,
     "admin_decide_goodwill": P.APPROVE_GOODWILL,
@@ -215,6 +216,10 @@ CALLS: dict[str, Callable[[World], Call]] = {
     ),
     "admin_cancel_order": lambda w: Call(
         "POST", f"/admin/orders/{w.cancellable_order_id}/cancel", {"reason": "changed_mind"}
+    ),
+    # An allowed reveal writes its audit event; a refused one must write nothing.
+    "admin_reveal_contact": lambda w: Call(
+        "POST", f"/admin/orders/{w.paid_order_id}/reveal", {"reason": "客户来电核对地址"}
     ),
     "admin_record_waybill": lambda w: Call(
         "POST",
