@@ -18,13 +18,22 @@ from backend.logistics.status import TrackingStatus
 from backend.notifications.models import Channel, ChannelReason
 from backend.orders.holds import Team
 from backend.orders.lifecycle import OrderStatus
-from backend.orders.models import HoldReason, ReservationState, SalesChannel, TransferStatus
+from backend.orders.models import (
+    ChangeKind,
+    ChangeStatus,
+    HoldReason,
+    ReservationState,
+    SalesChannel,
+    TransferStatus,
+)
 from backend.refunds.cancel_lifecycle import CancelStatus
 from backend.refunds.in_transit_lifecycle import InTransitMethod, InTransitStatus
 from backend.refunds.lifecycle import ReturnStatus
+from backend.refunds.models import RefundState
 from backend.refunds.rules import RefundType
 from backend.refunds.views import Step
 from backend.staff.models import Role
+from backend.support.lifecycle import NoteKind, RequestKind, RequestStatus
 from backend.tracking_page import ProgressStep
 from portal.i18n import N_, current_locale, gettext
 
@@ -158,6 +167,26 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (ChannelReason.WECHAT_UNAVAILABLE, N_("WeChat kept failing: sent by SMS")),
     (ChannelReason.BOTH_CHANNELS, N_("SMS sent alongside WeChat")),
     (ChannelReason.LEGACY_TWIN, N_("Older duplicate, not sent")),
+    (NoteKind.NOTE, N_("Note")),
+    (NoteKind.COMPLAINT, N_("Complaint")),
+    (RequestKind.REMINDER, N_("Asked to ship (催发货)")),
+    (RequestKind.MESSAGE, N_("Message")),
+    (RequestStatus.OPEN, N_("Waiting for an answer")),
+    (RequestStatus.ANSWERED, N_("Answered")),
+    (ChangeKind.EDIT, N_("Address change")),
+    (ChangeKind.INTERCEPT, N_("Redirect at the carrier (拦截改派)")),
+    (ChangeStatus.AWAITING_CODE, N_("Waiting for the SMS code")),
+    (ChangeStatus.PENDING_APPROVAL, N_("Waiting for approval")),
+    (ChangeStatus.APPLIED, N_("Applied")),
+    (ChangeStatus.REJECTED, N_("Rejected")),
+    (ChangeStatus.LOST_TO_LOCK, N_("Too late: already packed")),
+    (ChangeStatus.ABANDONED, N_("Abandoned")),
+    (RefundState.STORED, N_("Stored")),
+    (RefundState.PROCESSING, N_("Processing")),
+    (RefundState.SUCCESS, N_("Paid back")),
+    (RefundState.CLOSED, N_("Closed")),
+    (RefundState.ABNORMAL, N_("Abnormal: finance acts")),
+    (RefundState.FAILED, N_("Failed")),
 )
 
 

@@ -36,10 +36,13 @@ from backend.refunds.service import file_return
 from backend.schema import metadata
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role
+from backend.support.lifecycle import NoteKind
+from backend.support.notes import add_note
 from backend.support.service import leave_message
 from tests.factories import SYSTEM, make_order
 
 CUSTOMER_ACTOR = Actor(ActorKind.CUSTOMER, "buyer", channel="sms-link")
+WORLD_SUPPORT = Actor(ActorKind.STAFF, "world-support", channel="test", role=Role.SUPPORT)
 # A request after the free window, so that it waits for staff.
 REQUEST_RULES = AddressRules(free_edit_window=timedelta(0))
 IMPORT_CSV = (
@@ -71,6 +74,8 @@ class World:
     support_request_id: int  # a customer's message waiting for an answer
     cancellation_id: int  # a packed order cancelled: its parcel waits to be unpacked
     cancellable_order_id: int  # a paid order nobody touches but the staff cancel
+    paid_customer_id: int  # the paid order's customer, for the customer page
+    complaint_id: int  # an open complaint on the paid order's customer
     sku_code: str = "TEA-1"
 
 
@@ -269,6 +274,8 @@ def build_world(database: Database) -> World:
         ),
         cancellation_id=_cancelled_after_pack(database),
         cancellable_order_id=make_order(database).id,
+        paid_customer_id=paid.customer_id,
+        complaint_id=add_note(database, paid.id, NoteKind.COMPLAINT, "快递员态度差", WORLD_SUPPORT),
     )
 
 

@@ -80,6 +80,7 @@ class StaffLine:
 @dataclass(frozen=True)
 class StaffOrderView:
     summary: OrderSummary
+    customer_id: int
     customer_name: str
     customer_phone: str
     paid_fen: int
@@ -168,6 +169,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         row = session.execute(
             summary_select()
             .add_columns(
+                Order.customer_id,
                 Customer.name.label("customer_name"),
                 Customer.phone.label("customer_phone"),
                 Order.paid_fen,
@@ -225,6 +227,7 @@ def get_staff_order_view(database: Database, order_id: int) -> StaffOrderView | 
         ).all()
     return StaffOrderView(
         summary=to_summary(row, masked=False),
+        customer_id=row.customer_id,
         customer_name=row.customer_name,
         customer_phone=row.customer_phone,
         paid_fen=row.paid_fen,

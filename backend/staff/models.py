@@ -42,6 +42,9 @@ class StaffUser(Base):
     last_totp_step: Mapped[int | None] = mapped_column(BigInteger)
     # An admin's reset sets it: the temporary password the admin saw works for one change.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A warehouse login tied to one warehouse sees only the orders allocated there (orders
+    # reserved at it); None: every order, as in a merchant with one warehouse.
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
 
 
 class RecoveryCode(Base):

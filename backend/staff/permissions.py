@@ -35,6 +35,8 @@ class Permission(StrEnum):
     CANCEL_ORDERS = "cancel_orders"  # cancel an order from the staff order page (refunds it)
     GRANT_GOODWILL = "grant_goodwill"  # 补偿: refund a goodwill amount (up to the limit at once)
     APPROVE_GOODWILL = "approve_goodwill"  # approve or reject a goodwill refund above the limit
+    # the customer page (客户360): every order, return, refund, message and note of a customer
+    VIEW_CUSTOMERS = "view_customers"
 
 
 P = Permission
@@ -52,6 +54,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset(
         {
             P.VIEW_ORDERS,
+            P.VIEW_CUSTOMERS,
             P.MANAGE_LINKS,
             P.REVIEW_REFUNDS,
             P.REVIEW_ADDRESSES,
@@ -76,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FINANCE: frozenset(
         {
             P.VIEW_ORDERS,
+            P.VIEW_CUSTOMERS,
             P.REVIEW_REFUNDS,
             P.RELEASE_HOLDS,
             P.MANAGE_SKUS,
@@ -89,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         {
             P.VIEW_ORDERS,
+            P.VIEW_CUSTOMERS,
             P.MANAGE_LINKS,
             P.SCAN_PARCELS,
             P.REVIEW_REFUNDS,

@@ -11,6 +11,11 @@ class RequestKind(StrEnum):
     MESSAGE = "message"  # 联系客服: a free-text message with the order attached
 
 
+class NoteKind(StrEnum):
+    NOTE = "note"  # 备注: for the team, never shown to the customer
+    COMPLAINT = "complaint"  # 投诉: open until resolved, an open issue on the customer page
+
+
 class RequestStatus(StrEnum):
     OPEN = "open"  # waiting for support
     ANSWERED = "answered"  # staff replied; the customer sees the reply on the tracking page

@@ -37,11 +37,14 @@ from backend.staff.accounts import (
     log_in,
 )
 from backend.staff.permissions import Permission, StaffIdentity
+from backend.support.lifecycle import NoteKind
+from backend.support.notes import order_notes
 from backend.support.service import list_order_requests
 from portal import calls
 from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
+from portal.routes.admin_customers import NOTE_NOTICES
 from portal.routes.admin_goodwill import GOODWILL_NOTICES, new_request_key
 from portal.routes.admin_intercepts import INTERCEPT_NOTICES
 from portal.routes.admin_messages import RESEND_NOTICES
@@ -200,6 +203,7 @@ async def _order_page(
         rules = request.app.state.settings.rules.refunds
         road = await calls.read(request, get_in_transit_page, database, order_id, rules)
     cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
+    written = await calls.read(request, order_notes, database, order_id)
 
     return render(
         request,
@@ -233,6 +237,9 @@ async def _order_page(
             "can_reveal": staff.can(Permission.REVEAL_PERSONAL_DATA),
             "revealed": shown,
             "reveal_problem": problem,
+            "order_notes": written,
+            "note_kinds": NoteKind,
+            "can_view_customer": staff.can(Permission.VIEW_CUSTOMERS),
         },
         status_code=status_code,
         # Revealed values are for this answer only: nothing may keep a copy.
@@ -349,6 +356,7 @@ NOTICES = {
     **RESEND_NOTICES,
     **INTERCEPT_NOTICES,
     **GOODWILL_NOTICES,
+    **NOTE_NOTICES,
 }
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",

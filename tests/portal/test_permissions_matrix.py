@@ -114,6 +114,9 @@ NEEDS: dict[str, Permission | str] = {
     "admin_record_waybill": P.RECORD_WAYBILLS,
     "admin_cancel_order": P.CANCEL_ORDERS,
     "admin_reveal_contact": P.REVEAL_PERSONAL_DATA,
+    "admin_customer": P.VIEW_CUSTOMERS,
+    "admin_add_note": P.ANSWER_CUSTOMERS,
+    "admin_resolve_complaint": P.ANSWER_CUSTOMERS,
     "admin_grant_goodwill": P.GRANT_GOODWILL,
     "admin_goodwill": P.APPROVE_GOODWILL,
     "admin_decide_goodwill": P.APPROVE_GOODWILL,
@@ -210,6 +213,11 @@ CALLS: dict[str, Callable[[World], Call]] = {
         {"amount": "1.00", "reason": "补偿", "key": "matrix-key-0001"},
     ),
     "admin_goodwill": lambda w: Call("GET", "/admin/goodwill"),
+    "admin_customer": lambda w: Call("GET", f"/admin/customers/{w.paid_customer_id}"),
+    "admin_add_note": lambda w: Call(
+        "POST", f"/admin/orders/{w.paid_order_id}/notes", {"kind": "note", "body": "来电问发货"}
+    ),
+    "admin_resolve_complaint": lambda w: Call("POST", f"/admin/notes/{w.complaint_id}/resolve"),
     # No goodwill refund in the world: an allowed role is told it was decided, others 403.
     "admin_decide_goodwill": lambda w: Call(
         "POST", "/admin/goodwill/999999", {"verdict": "approve"}
