@@ -9,7 +9,8 @@ customers by the end of their number.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
@@ -20,6 +21,10 @@ from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.orders.queries import SEARCH_LIMIT, OrderSummary, summary_select, to_summary
 from backend.personal_data import phone_index
 from backend.phones import normalize_mobile
+from backend.staff import scope
+
+# Paging stops somewhere: 20 pages of 50 is more than anyone reads, and keeps OFFSET cheap.
+MAX_PAGE = 20
 
 # "8000 张三" or "张三 8000": four digits and a name, either way round.
 _LAST4_AND_NAME = re.compile(r"^(?:(\d{4})\s+(\S.*)|(\S.*?)\s+(\d{4}))$")
@@ -49,8 +54,19 @@ def _product_match(query: str) -> ColumnElement[bool]:
     )
 
 
-def search_orders(database: Database, query: str, status: str | None = None) -> list[OrderSummary]:
-    """Staff search: order or channel number, waybill, phone, name, product name or SKU."""
+def search_orders(
+    database: Database,
+    query: str,
+    status: str | None = None,
+    warehouse_id: int | None = None,
+    page: int = 1,
+) -> SearchPage:
+    """Staff search: order or channel number, waybill, phone, name, product name or SKU.
+
+    Newest first, SEARCH_LIMIT a page; a member confined to a warehouse finds only its
+    orders (backend/staff/scope.py). One row more than a page is read to know if another
+    page follows, so paging costs no count query.
+    """
     statement = summary_select().join(Customer, Customer.id == Order.customer_id)
     query = query.strip()[:64]
     if query:
@@ -68,11 +84,34 @@ def search_orders(database: Database, query: str, status: str | None = None) -> 
         )
     if status:
         statement = statement.where(Order.status == status)
-    statement = statement.order_by(Order.placed_at.desc()).limit(SEARCH_LIMIT)
+    statement = scope.restrict(statement, warehouse_id)
+    page = min(max(page, 1), MAX_PAGE)
+    statement = (
+        statement.order_by(Order.placed_at.desc(), Order.id.desc())
+        .offset((page - 1) * SEARCH_LIMIT)
+        .limit(SEARCH_LIMIT + 1)
+    )
     with database.read() as session:
         rows = session.execute(statement).all()
     # Names stay (staff search by them); phones are masked like every staff page.
-    return [replace(summary, phone=mask_phone(summary.phone)) for summary in map(_summary, rows)]
+    found = tuple(
+        replace(summary, phone=mask_phone(summary.phone))
+        for summary in map(_summary, rows[:SEARCH_LIMIT])
+    )
+    return SearchPage(found, page, has_more=len(rows) > SEARCH_LIMIT)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    orders: tuple[OrderSummary, ...]
+    page: int
+    has_more: bool
+
+    def __iter__(self) -> Iterator[OrderSummary]:
+        return iter(self.orders)
+
+    def __len__(self) -> int:
+        return len(self.orders)
 
 
 def _summary(row: object) -> OrderSummary:

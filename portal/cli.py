@@ -301,12 +301,40 @@ def cmd_staff_reset_second_factor(settings: Settings, args: argparse.Namespace) 
     return 0
 
 
+def cmd_staff_warehouse(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.staff.roster import NoSuchWarehouse, NotAWarehouseLogin, assign_warehouse
+
+    database = Database(settings.database_url)
+    try:
+        changed = assign_warehouse(database, args.name, args.warehouse, operator_actor())
+    except StaffNotFound:
+        print(f"no staff member {args.name}", file=sys.stderr)
+        return 1
+    except NotAWarehouseLogin:
+        print(f"{args.name} is not a warehouse login", file=sys.stderr)
+        return 1
+    except NoSuchWarehouse:
+        print(f"no warehouse {args.warehouse}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    where = args.warehouse.upper() if args.warehouse else "every warehouse"
+    print(f"{args.name}: {where}" + ("" if changed else " (unchanged)"))
+    return 0
+
+
 def _add_staff_commands(staff_commands: Any) -> None:
     add = staff_commands.add_parser("add", help="add a staff member")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[str(r) for r in Role])
     add.add_argument("--password", help="omit to be asked (or get a generated one)")
     add.set_defaults(run=cmd_staff_add)
+    tie = staff_commands.add_parser(
+        "warehouse", help="tie a warehouse login to one warehouse (omit the code: every one)"
+    )
+    tie.add_argument("name")
+    tie.add_argument("warehouse", nargs="?", default=None, help="warehouse code, e.g. HZ")
+    tie.set_defaults(run=cmd_staff_warehouse)
     for name, run, help_text in (
         ("disable", cmd_staff_disable, "stop an account logging in and end its sessions"),
         ("enable", cmd_staff_enable, "let a disabled account log in again"),

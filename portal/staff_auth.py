@@ -9,6 +9,7 @@ from starlette.responses import Response
 from backend.clock import utcnow
 from backend.staff.accounts import CurrentStaffSession, get_staff_session, touch_staff_session
 from backend.staff.permissions import Permission, StaffIdentity
+from backend.staff.scope import order_in_scope
 from backend.staff.second_factor import second_factor_required
 from portal import calls
 from portal.rendering import redirect
@@ -59,6 +60,12 @@ async def require_staff(request: Request, permission: Permission) -> StaffIdenti
         raise SecondFactorEnrolmentRequired
     if not staff.can(permission):
         raise HTTPException(403)
+    order_id = request.path_params.get("order_id")
+    if order_id is not None and not await calls.read(
+        request, order_in_scope, request.app.state.database, int(order_id), staff.warehouse_id
+    ):
+        # Another warehouse's order answers as a missing one: nothing to learn from it.
+        raise HTTPException(404)
     if current.needs_touch(utcnow()):
         await calls.write(
             request, touch_staff_session, request.app.state.database, current.session_id

@@ -18,6 +18,7 @@ from backend.orders.holds import HOLD_TEAM
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, HoldReason, Order
 from backend.orders.service import transition
+from backend.staff import scope
 from backend.staff.permissions import Permission, check_permission
 
 MAX_CODE_LENGTH = 40
@@ -76,9 +77,17 @@ def _find_order_id(session: Session, code: str) -> int | None:
 
 
 def scan_parcel(
-    database: Database, code: str, actor: Actor, now: datetime | None = None
+    database: Database,
+    code: str,
+    actor: Actor,
+    now: datetime | None = None,
+    warehouse_id: int | None = None,
 ) -> ScanResult:
-    """Order number or waybill: packed and locked in one transaction, with the row locked."""
+    """Order number or waybill: packed and locked in one transaction, with the row locked.
+
+    A scanner confined to a warehouse (backend/staff/scope.py) finds only that warehouse's
+    orders: another warehouse's parcel is "not found", and is not packed here.
+    """
     check_permission(actor, Permission.SCAN_PARCELS, also=(ActorKind.SYSTEM,))
     code = _normalize(code)
     if not code:
@@ -86,6 +95,14 @@ def scan_parcel(
     with database.write() as session:
         order_id = _find_order_id(session, code)
         if order_id is None:
+            raise ParcelNotFound(code)
+        if (
+            warehouse_id is not None
+            and session.scalar(
+                select(Order.id).where(Order.id == order_id, scope.allocated_to(warehouse_id))
+            )
+            is None
+        ):
             raise ParcelNotFound(code)
         order = session.get(Order, order_id, with_for_update=True)
         assert order is not None

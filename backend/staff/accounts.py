@@ -19,6 +19,7 @@ from backend.clock import utcnow
 from backend.db import Database
 from backend.staff.models import Role, SessionEnd, StaffSession, StaffUser
 from backend.staff.permissions import Permission, StaffIdentity, check_permission
+from backend.staff.scope import scoped_warehouse
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_LOCKOUT = timedelta(minutes=15)
@@ -239,6 +240,7 @@ _LIVE_SESSION = (
         StaffUser.role,
         StaffUser.totp_enabled_at,
         StaffUser.must_change_password,
+        StaffUser.warehouse_id,
     )
     .join(StaffUser, StaffUser.id == StaffSession.staff_id)
     .where(
@@ -259,7 +261,8 @@ def get_staff_session(
         row = connection.execute(_LIVE_SESSION, params).first()
     if row is None:
         return None
-    identity = StaffIdentity(row.staff_id, row.name, Role(row.role))
+    role = Role(row.role)
+    identity = StaffIdentity(row.staff_id, row.name, role, scoped_warehouse(role, row.warehouse_id))
     return CurrentStaffSession(
         row.id,
         row.last_seen_at,

@@ -151,6 +151,9 @@ class StaffIdentity:
     id: int
     name: str
     role: Role
+    # Set for a warehouse login tied to one warehouse: it sees only that warehouse's orders
+    # (backend/staff/scope.py). None: every order.
+    warehouse_id: int | None = None
 
     def can(self, permission: Permission) -> bool:
         return has_permission(self.role, permission)

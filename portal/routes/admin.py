@@ -109,7 +109,17 @@ async def orders(request: Request) -> Response:
     status = request.query_params.get("status") or None
     if status not in {None, *OrderStatus}:
         status = None
-    found = await calls.read(request, search_orders, request.app.state.database, query, status)
+    page_text = request.query_params.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and len(page_text) < 4 else 1
+    found = await calls.read(
+        request,
+        search_orders,
+        request.app.state.database,
+        query,
+        status,
+        staff.warehouse_id,
+        page,
+    )
     return render(
         request,
         "admin/orders.html",

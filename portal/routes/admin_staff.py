@@ -21,7 +21,16 @@ from backend.staff.accounts import (
 )
 from backend.staff.models import Role
 from backend.staff.permissions import Permission, StaffIdentity
-from backend.staff.roster import change_role, list_staff, reset_password, temporary_password
+from backend.staff.roster import (
+    NoSuchWarehouse,
+    NotAWarehouseLogin,
+    assign_warehouse,
+    change_role,
+    list_staff,
+    list_warehouse_codes,
+    reset_password,
+    temporary_password,
+)
 from backend.staff.second_factor import reset_second_factor
 from portal import calls
 from portal.forms import form_text
@@ -37,6 +46,7 @@ DONE = {
     "enabled": N_("Account enabled again."),
     "role": N_("Role changed; it applies from their next page."),
     "factor": N_("Second factor reset; they enrol again at their next login."),
+    "warehouse": N_("Warehouse changed; from their next page they see only its orders."),
 }
 
 
@@ -55,6 +65,7 @@ async def _page(
         "staff": staff,
         "members": members,
         "roles": list(Role),
+        "warehouses": await calls.read(request, list_warehouse_codes, request.app.state.database),
         "error": error,
         "done": DONE.get(request.query_params.get("done", "")),
         "new_password": None,
@@ -157,6 +168,20 @@ async def role(request: Request) -> Response:
     return _done(request, "role")
 
 
+async def warehouse(request: Request) -> Response:
+    staff = await require_staff(request, Permission.MANAGE_STAFF)
+    code = form_text(await request.form(), "warehouse", 32) or None
+    try:
+        await _member_change(request, assign_warehouse, code)
+    except NotAWarehouseLogin:
+        error = N_("Only a warehouse login is tied to a warehouse.")
+        return await _page(request, staff, error=error, status_code=409)
+    except NoSuchWarehouse:
+        error = N_("There is no such warehouse.")
+        return await _page(request, staff, error=error, status_code=422)
+    return _done(request, "warehouse")
+
+
 async def password(request: Request) -> Response:
     """A typed password, or none: then a temporary one, shown once on the page that answers."""
     staff = await require_staff(request, Permission.MANAGE_STAFF)
@@ -187,6 +212,7 @@ routes = [
     Route("/staff/disable", disable, methods=["POST"], name="admin_staff_disable"),
     Route("/staff/enable", enable, methods=["POST"], name="admin_staff_enable"),
     Route("/staff/role", role, methods=["POST"], name="admin_staff_role"),
+    Route("/staff/warehouse", warehouse, methods=["POST"], name="admin_staff_warehouse"),
     Route("/staff/password", password, methods=["POST"], name="admin_staff_password"),
     Route("/staff/second-factor", second_factor, methods=["POST"], name="admin_staff_factor"),
 ]

@@ -65,7 +65,15 @@ async def scan(request: Request) -> Response:
             request, "warehouse/scan.html", context, partial="warehouse/_scan_result.html"
         )
     try:
-        result = await calls.write(request, warehouse.scan_parcel, database, code, actor)
+        result = await calls.write(
+            request,
+            warehouse.scan_parcel,
+            database,
+            code,
+            actor,
+            None,
+            staff.warehouse_id,
+        )
         context["result"] = result
         context.update(await warehouse_packing.pack_context(request, result.order_id))
     except warehouse.ParcelNotFound:

@@ -102,6 +102,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_staff_disable": P.MANAGE_STAFF,
     "admin_staff_enable": P.MANAGE_STAFF,
     "admin_staff_role": P.MANAGE_STAFF,
+    "admin_staff_warehouse": P.MANAGE_STAFF,
     "admin_staff_password": P.MANAGE_STAFF,
     "admin_staff_factor": P.MANAGE_STAFF,
     "admin_orders": P.VIEW_ORDERS,
@@ -330,6 +331,10 @@ CALLS: dict[str, Callable[[World], Call]] = {
         "POST", "/admin/staff/role", {"name": STAFF_TARGET, "role": "admin"}
     ),
     "admin_staff_password": lambda w: Call("POST", "/admin/staff/password", {"name": STAFF_TARGET}),
+    # The target is a support login: an allowed admin is told only warehouse logins are tied.
+    "admin_staff_warehouse": lambda w: Call(
+        "POST", "/admin/staff/warehouse", {"name": STAFF_TARGET, "warehouse": "HZ"}
+    ),
     "admin_staff_factor": lambda w: Call(
         "POST", "/admin/staff/second-factor", {"name": STAFF_TARGET}
     ),
