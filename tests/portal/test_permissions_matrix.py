@@ -455,3 +455,25 @@ def test_the_readme_roles_table_is_the_permission_table():
     }
     expected = {p: {r for r in Role if p in ROLE_PERMISSIONS[r]} for p in Permission}
     assert table == expected
+
+
+def test_finance_sees_no_street_on_any_page_or_export_it_may_open(client, database):
+    """The seed articles' rule: money people need amounts, not addresses (disclosure.py)."""
+    world = build_world(database)
+    staff_login(client, database, Role.FINANCE)
+    token = csrf_token(client, "/admin/login")
+    allowed = ROLE_PERMISSIONS[Role.FINANCE]
+    opened = {}
+    for name in STAFF_ROUTES:
+        need, call = NEEDS[name], CALLS[name](world)
+        if call.method == "GET" and need in allowed:
+            opened[name] = _send(client, call, token)
+    assert "admin_finance_csv" in opened and "admin_customer" in opened
+    assert "admin_order" in opened and opened["admin_order"].status_code == 200
+    # Every street in the world is on 文三路; the orders' districts may show, the street never.
+    shown = {
+        name: answer.status_code
+        for name, answer in opened.items()
+        if "文三路" in answer.content.decode("utf-8", "replace")
+    }
+    assert shown == {}
