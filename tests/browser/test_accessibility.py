@@ -27,6 +27,11 @@ from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.demo import seed_operations
+from backend.goodwill.service import request_goodwill
+from backend.invoices.models import TitleKind
+from backend.invoices.service import InvoiceTitle, request_invoice
+from backend.jobs import GiveUp
+from backend.jobs.worker import Worker
 from backend.logistics.warehouse import scan_parcel
 from backend.orders.address_changes import confirm_address_change, start_address_change
 from backend.orders.address_policy import AddressRules
@@ -34,6 +39,7 @@ from backend.orders.intake import IntakeRules
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import Order, OrderLine
 from backend.orders.service import NewAddress, NewLine
+from backend.refunds import payouts
 from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import add_staff
@@ -280,6 +286,27 @@ def staff_visits(
     yield "/admin/login/code", "second factor code", code_step
 
 
+def fill_staff_queues(database: Database, seeded: Seeded) -> None:
+    """A row in queues the seed leaves empty, so their tables are checked with content."""
+    customer = Actor(ActorKind.CUSTOMER, "test", channel="test")
+    invoice_title = InvoiceTitle(TitleKind.PERSONAL, "张三")
+    request_invoice(
+        database, seeded.delivered.id, seeded.delivered.customer_id, invoice_title, customer
+    )
+    supervisor = Actor(ActorKind.STAFF, "axe-admin", channel="test", role=Role.ADMIN)
+    # A limit of zero: the compensation waits for finance, so the goodwill queue has a row.
+    request_goodwill(
+        database, seeded.shipped.id, 500, "快递压坏外盒", "axe-goodwill-1", supervisor, 0
+    )
+    with database.write() as session:
+        payouts.start_refund(session, seeded.delivered.id, 1_000, SYSTEM)
+    Worker(database, {payouts.EXECUTE: give_up}).run_until_idle()
+
+
+def give_up(database: Database, payload: object) -> None:
+    raise GiveUp("WeChat Pay said NOT_ENOUGH: 商户余额不足")
+
+
 def log_in(page: Page, name: str) -> None:
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(STAFF_PASSWORD)
@@ -340,6 +367,7 @@ def test_every_staff_page_has_no_accessibility_violation(
     staff_page: Page, settings: Settings, database: Database, seeded: Seeded
 ) -> None:
     add_staff(database, "axe-admin", Role.ADMIN, STAFF_PASSWORD, SYSTEM)
+    fill_staff_queues(database, seeded)
     routes = list(staff_routes(create_app(settings, database).routes))
     stale = sorted(set(EXCLUDED) - {route.path for route in routes})
     assert not stale, f"EXCLUDED names routes the app no longer has: {stale}"
