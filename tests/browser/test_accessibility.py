@@ -27,6 +27,7 @@ from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.demo import seed_operations
+from backend.disclosure import reveal_contact
 from backend.goodwill.service import request_goodwill
 from backend.invoices.models import TitleKind
 from backend.invoices.service import InvoiceTitle, request_invoice
@@ -45,6 +46,8 @@ from backend.refunds.service import file_return
 from backend.staff.accounts import add_staff
 from backend.staff.models import Role, StaffUser
 from backend.staff.second_factor import begin_enrolment, confirm_enrolment
+from backend.support.lifecycle import NoteKind
+from backend.support.notes import add_note
 from portal.app import create_app
 from portal.settings import Settings
 from tests.browser.live import phone_context_options
@@ -255,7 +258,15 @@ def staff_visits(
 ) -> Iterator[tuple[str, str, Callable[[Page], object]]]:
     """(route, name, how to get there) for every staff GET route and a few states of them."""
     orders = (seeded.shipped, seeded.editable, seeded.delivered, seeded.in_parcels)
-    values = {"order_id": (*(order.id for order in orders), *seeded.held)}
+    values = {
+        "order_id": (*(order.id for order in orders), *seeded.held),
+        # One customer holds the seeded orders (one phone); give their page notes and a reveal.
+        "customer_id": tuple({order.customer_id for order in orders}),
+    }
+    support = Actor(ActorKind.STAFF, "axe-support", channel="test", role=Role.SUPPORT)
+    add_note(database, seeded.delivered.id, NoteKind.COMPLAINT, "包装破损，客户来电", support)
+    add_note(database, seeded.shipped.id, NoteKind.NOTE, "老客户", support)
+    reveal_contact(database, seeded.shipped.id, "客户来电核对地址", support)
 
     def go(path: str) -> Callable[[Page], object]:
         return lambda page: page.goto(path)
