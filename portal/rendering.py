@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -72,6 +74,21 @@ def duration(value: timedelta) -> str:
     return i18n.gettext("%(minutes)smin") % {"minutes": minutes}
 
 
+def details(value: object) -> str:
+    """An audit event's before/after as staff read it: {"reason": "客户来电"} -> reason: 客户来电.
+
+    JSON with non-ASCII escaped (\\u5ba2...) is unreadable to a Chinese team; nested values
+    keep their JSON shape, with the characters as they are.
+    """
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    parts = []
+    for key, item in value.items():
+        shown = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
 def build_templates(app: Starlette) -> Jinja2Templates:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -89,6 +106,7 @@ def build_templates(app: Starlette) -> Jinja2Templates:
         updated_ago=updated_ago,
         duration=duration,
         month_day=month_day,
+        details=details,
     )
     environment.globals.update(
         label=label,

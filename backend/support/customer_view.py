@@ -129,7 +129,7 @@ class CustomerView:
     id: int
     name: str
     phone: str  # masked
-    since: datetime
+    since: datetime  # the first order placed (or the row, for a customer with none)
     figures: CustomerFigures
     orders: tuple[OrderSummary, ...]
     returns: tuple[ReturnRow, ...]
@@ -175,6 +175,7 @@ def get_customer_view(
             select(
                 func.count(Order.id),
                 func.count(Order.id).filter(Order.placed_at >= since),
+                func.min(Order.placed_at),
             ).where(Order.customer_id == customer_id)
         ).one()
         returns = session.execute(
@@ -311,7 +312,8 @@ def get_customer_view(
         id=customer_id,
         name=customer.name,
         phone=mask_phone(customer.phone),
-        since=customer.created_at,
+        # The first order, which may be older than the row (an order imported later).
+        since=min(filter(None, (order_counts[2], customer.created_at))),
         figures=CustomerFigures(
             orders=int(order_counts[0]),
             orders_recent=int(order_counts[1]),
