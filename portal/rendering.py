@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
