@@ -1,6 +1,6 @@
-"""Support reveals a phone with a reason, sees it in the audit, and the customer page says who looked.
+"""Support reveals a phone with a reason, sees it in the audit and in who looked at it.
 
-In Chromium, as the support role; the reveal is for that one answer (a reload masks it
+In Chromium, as the support role; the reveal is for that one answer (a new visit masks it
 again). Screenshots of the order page and the customer page at desk and phone size are
 looked at; PORTAL_SCREENSHOT_DIR=docs/screenshots writes the README's copies directly.
 """
