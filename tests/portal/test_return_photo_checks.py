@@ -112,6 +112,16 @@ def test_a_photo_already_used_on_another_orders_return_sends_the_request_to_revi
     matching = f'src="/admin/return-photos/{earlier[0]}?size=thumb"'
     assert matching in queue
     assert re.search(re.escape(matching) + r'[^>]*loading="lazy"', queue)
+    # Every picture on the review page is a lazy thumbnail, never the 1600 px original.
+    images = re.findall(r"<img [^>]*>", queue)
+    assert len(images) >= 3  # each request's photo, and the match beside the second
+    for tag in images:
+        assert 'loading="lazy"' in tag, tag
+        source = re.search(r'src="([^"]+)"', tag).group(1)
+        assert source.endswith("?size=thumb"), tag
+        answer = client.get(source.replace("&amp;", "&"))
+        assert answer.status_code == 200
+        assert max(Image.open(io.BytesIO(answer.content)).size) <= 400, source
 
 
 def test_a_copy_of_the_products_catalogue_image_sends_the_request_to_review(client, database):
