@@ -62,6 +62,10 @@ class AddressChangeNotAllowed(Exception):
         self.because = because
 
 
+class RedirectReasonRequired(ValueError):
+    """Staff say why they redirect a parcel (it goes into the audit)."""
+
+
 class UnknownDivision(ValueError):
     code = "unknown_division"
     field = "district"
@@ -439,6 +443,68 @@ def decide_request(
         )
         jobs.enqueue(session, REQUEST_DECIDED, {"change_id": change.id}, key=f"decided:{change.id}")
         return ChangeStatus(change.status)
+
+
+def may_redirect(database: Database, order_id: int, rules: AddressRules) -> bool:
+    """Whether staff may start a 拦截改派 on this order now (the order page's form)."""
+    with database.read() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            return False
+        return decide(_facts(session, order), utcnow(), rules).can_request_intercept
+
+
+def redirect_by_staff(
+    database: Database,
+    order_id: int,
+    address: NewAddress,
+    reason: str,
+    actor: Actor,
+    rules: AddressRules,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """拦截改派 started by staff (the customer phoned or wrote): applied at once.
+
+    The same rules as the customer's redirect request (packed or on the road, not risky,
+    no request already waiting), but no code and no approval: the member is the approver,
+    and the reason is in the audit. The new address version queues the carrier's
+    interceptOrder MODIFY_ADDR (logistics/address_propagation.py), as an approved
+    customer request does; the carrier's refusal, if any, shows on the order page.
+    """
+    check_permission(actor, Permission.REVIEW_ADDRESSES)
+    reason = " ".join(reason.split())[:200]
+    if len(reason) < 2:
+        raise RedirectReasonRequired(reason)
+    with database.write() as session:
+        order = _locked_order(session, order_id)
+        now = now or utcnow()
+        _check_allowed(decide(_facts(session, order), now, rules), ChangeKind.INTERCEPT)
+        change = AddressChange(
+            order_id=order_id,
+            kind=ChangeKind.INTERCEPT,
+            status=ChangeStatus.PENDING_APPROVAL,
+            requested_by=_who(actor),
+            ip=actor.ip,
+            created_at=now,
+            decided_by=_who(actor),
+            reason=reason,
+            **address.as_dict_without_postal(),
+        )
+        session.add(change)
+        session.flush()
+        version = apply_change(session, order, change, actor, now)
+        audit.record(
+            session,
+            actor,
+            "address.redirected_by_staff",
+            subject="address_change",
+            subject_id=change.id,
+            order_id=order_id,
+            at=now,
+            after={"reason": reason, "version": version},
+        )
+        return version
 
 
 def auto_approve_due(database: Database, rules: AddressRules, now: datetime | None = None) -> int:

@@ -21,7 +21,7 @@ from backend.logistics.parcel_views import get_order_parcels
 from backend.logistics.shipment_views import list_shipment_views
 from backend.notifications.outbox import list_order_messages
 from backend.notifications.resend import resend_offers
-from backend.orders import access, holds, stock, transfers, warehouses
+from backend.orders import access, address_changes, holds, stock, transfers, warehouses
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.queries import get_staff_order_view
 from backend.refunds.cancellation import preview_cancel
@@ -49,6 +49,7 @@ from portal.routes.admin_goodwill import GOODWILL_NOTICES, new_request_key
 from portal.routes.admin_intercepts import INTERCEPT_NOTICES
 from portal.routes.admin_messages import RESEND_NOTICES
 from portal.routes.admin_order_cancel import CANCEL_NOTICES, STAFF_REASON_WORDS
+from portal.routes.admin_redirect import REDIRECT_NOTICES
 from portal.routes.admin_waybill_corrections import CORRECTION_NOTICES
 from portal.routes.admin_waybills import WAYBILL_NOTICES
 from portal.routes.customer_access import client_ip
@@ -214,6 +215,13 @@ async def _order_page(
         road = await calls.read(request, get_in_transit_page, database, order_id, rules)
     cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
     written = await calls.read(request, order_notes, database, order_id)
+    can_redirect = staff.can(Permission.REVIEW_ADDRESSES) and await calls.read(
+        request,
+        address_changes.may_redirect,
+        database,
+        order_id,
+        request.app.state.settings.rules.addresses,
+    )
 
     return render(
         request,
@@ -248,6 +256,7 @@ async def _order_page(
             "revealed": shown,
             "reveal_problem": problem,
             "order_notes": written,
+            "can_redirect": can_redirect,
             "note_kinds": NoteKind,
             "can_view_customer": staff.can(Permission.VIEW_CUSTOMERS),
         },
@@ -367,6 +376,7 @@ NOTICES = {
     **INTERCEPT_NOTICES,
     **GOODWILL_NOTICES,
     **NOTE_NOTICES,
+    **REDIRECT_NOTICES,
 }
 _MOVE_REFUSALS: dict[type[Exception], str] = {
     warehouses.NotEnoughStock: "not_enough_stock",

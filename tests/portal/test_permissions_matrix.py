@@ -116,6 +116,7 @@ NEEDS: dict[str, Permission | str] = {
     "admin_cancel_order": P.CANCEL_ORDERS,
     "admin_reveal_contact": P.REVEAL_PERSONAL_DATA,
     "admin_customer": P.VIEW_CUSTOMERS,
+    "admin_redirect_parcel": P.REVIEW_ADDRESSES,
     "admin_add_note": P.ANSWER_CUSTOMERS,
     "admin_resolve_complaint": P.ANSWER_CUSTOMERS,
     "admin_grant_goodwill": P.GRANT_GOODWILL,
@@ -215,6 +216,12 @@ CALLS: dict[str, Callable[[World], Call]] = {
     ),
     "admin_goodwill": lambda w: Call("GET", "/admin/goodwill"),
     "admin_customer": lambda w: Call("GET", f"/admin/customers/{w.paid_customer_id}"),
+    # The paid order is not packed: an allowed role is told it can't be redirected yet.
+    "admin_redirect_parcel": lambda w: Call(
+        "POST",
+        f"/admin/orders/{w.paid_order_id}/redirect",
+        {"address": "王五 13711112222 上海市浦东新区张杨路500号", "reason": "客户来电改址"},
+    ),
     "admin_add_note": lambda w: Call(
         "POST", f"/admin/orders/{w.paid_order_id}/notes", {"kind": "note", "body": "来电问发货"}
     ),
