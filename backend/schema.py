@@ -38,6 +38,7 @@ from backend.refunds.models import (
     ReturnRequest,
 )
 from backend.robots.models import RobotAlert
+from backend.rulebook.models import RuleVersion
 from backend.staff.models import StaffSession, StaffUser
 from backend.support.models import SupportRequest
 
@@ -68,6 +69,7 @@ __all__ = [
     "ReturnPhoto",
     "ReturnRequest",
     "RobotAlert",
+    "RuleVersion",
     "ShipConfirmationRecord",
     "Shipment",
     "ShipmentLine",

@@ -45,6 +45,7 @@ from portal.routes import (
     admin_order_cancel,
     admin_own_password,
     admin_redirect,
+    admin_rules,
     admin_requests,
     admin_returns,
     admin_second_factor,
@@ -71,6 +72,7 @@ from portal.routes import (
     wechat_oauth,
     wechat_push,
 )
+from portal.rules_in_force import RulesInForce
 from portal.security import CSRFMiddleware, SecurityHeadersMiddleware
 from portal.sessions import Sessions
 from portal.settings import Settings, load_settings
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_waybill_corrections.routes,
                     *admin_customers.routes,
                     *admin_redirect.routes,
+                    *admin_rules.routes,
                 ],
             ),
             Mount("/warehouse", routes=[*warehouse.routes, *warehouse_packing.routes]),
@@ -213,6 +216,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rules = RulesInForce(settings.rules, settings.rules_refresh_seconds)
     # SQLite has one writer at a time: queue writes on one thread instead of its lock.
     app.state.writer = calls.Writer(1 if database.is_sqlite else settings.threads)
     app.state.database = database

@@ -39,6 +39,7 @@ from backend.refunds import (
 from backend.refunds import service as refund_service
 from backend.robots import alerting
 from portal.integrations import Integrations
+from portal.rules_in_force import RulesInForce
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ log = logging.getLogger(__name__)
 
 def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler]:
     tracking, notifications = integrations.tracking, integrations.notifications
-    rules = settings.rules
+    # Read at each job, not once at start: a rule saved in the admin reaches this process
+    # within rules_refresh_seconds (portal/rules_in_force.py).
+    in_force = RulesInForce(settings.rules, settings.rules_refresh_seconds)
 
     def advance_sandbox(db: Database, _payload: dict[str, Any]) -> None:
         sandbox.advance_shipments(db, speed=settings.sandbox_speed)
@@ -64,13 +67,15 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         address_propagation.CARRIER_ADDRESS_CHANGE: lambda db, p: (
             address_propagation.request_carrier_address_change(db, tracking, p)
         ),
-        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(db, rules.addresses),
+        AUTO_APPROVE: lambda db, _p: address_changes.auto_approve_due(
+            db, in_force.current(db).addresses
+        ),
         payouts.EXECUTE: lambda db, p: payouts.execute_refund(db, integrations.refunds, p),
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: _refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
         channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
-            db, p, rules.intake
+            db, p, in_force.current(db).intake
         ),
         channel_parcels.CHANNEL_PARCELS: channel_parcels.record_channel_parcels,
         RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(
@@ -79,7 +84,7 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         RETURN_PARCEL_MOVED: lambda db, p: _return_parcel_moved(db, p, settings.fast_refund),
         EXPIRE_EXCHANGES: lambda db, _p: exchange_service.expire_exchanges(db),
         OUTBOUND_PARCEL_TURNED: lambda db, p: in_transit_carrier.on_parcel_turned(
-            db, p, rules.refunds
+            db, p, in_force.current(db).refunds
         ),
         in_transit.ASK_CARRIER: lambda db, p: in_transit_carrier.ask_carrier(db, tracking, p),
         confirmations.CONFIRM_SHIPMENT: lambda db, p: confirmations.confirm_shipment(

@@ -85,6 +85,13 @@ class Settings:
     tracking_refresh_seconds: int = field(
         default=20, metadata=_help("How often an open tracking page asks for new events")
     )
+    rules_refresh_seconds: int = field(
+        default=30,
+        metadata=_help(
+            "How often each process reads the rules saved on the rules page again "
+            "(a change is in force everywhere within this time)"
+        ),
+    )
     embedded_worker: bool = field(
         default=False, metadata=_help("Run the background worker inside the web process")
     )

@@ -32,6 +32,8 @@ class ReturnRequest(Base):
     approved_amount_fen: Mapped[int | None]
     # Every rule evaluated, passed or not, so the customer sees why in plain words.
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The rules version that made the decision (backend/rulebook); 0: the environment's.
+    rules_version: Mapped[int] = mapped_column(default=0, server_default="0")
     decided_by: Mapped[str | None] = mapped_column(String(120))
     decided_at: Mapped[datetime | None]
     reject_reason: Mapped[str | None] = mapped_column(String(200))

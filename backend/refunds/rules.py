@@ -47,6 +47,9 @@ class RefundRules:
     reasons: tuple[ReturnReason, ...] = DEFAULT_REASONS
     # A return parcel with no tracking update for this long goes to the staff check queue.
     return_silent_after: timedelta = timedelta(hours=72)
+    # The rules version (backend/rulebook) these values come from; 0: the environment's.
+    # Stored with each return decision, so the customer sees which rules decided it.
+    rules_version: int = field(default=0, compare=False)
     _by_code: Mapping[str, ReturnReason] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

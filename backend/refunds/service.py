@@ -206,6 +206,7 @@ def _file(
         created_at=now,
         status=ReturnStatus.IN_REVIEW,
         checks=_checks(decision),
+        rules_version=rules.rules_version,
         review_due_at=now + REVIEW_PROMISE,
         resubmitted_from=resubmitted_from,
     )

@@ -37,6 +37,8 @@ class Permission(StrEnum):
     APPROVE_GOODWILL = "approve_goodwill"  # approve or reject a goodwill refund above the limit
     # the customer page (客户360): every order, return, refund, message and note of a customer
     VIEW_CUSTOMERS = "view_customers"
+    # the rules page: refund thresholds, address window, high value, costs; versioned, audited
+    MANAGE_RULES = "manage_rules"
 
 
 P = Permission
@@ -93,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         {
             P.VIEW_ORDERS,
+            P.MANAGE_RULES,
             P.VIEW_CUSTOMERS,
             P.MANAGE_LINKS,
             P.SCAN_PARCELS,

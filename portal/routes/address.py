@@ -24,6 +24,7 @@ from portal.forms import clean_text, form_text
 from portal.i18n import N_
 from portal.rendering import is_htmx, render
 from portal.routes.customer_access import customer_actor, customer_order_head
+from portal.rules_in_force import rules_of
 
 FIELDS = ("recipient_name", "phone", "province", "city", "district", "street")
 FIELD_LIMITS = {
@@ -48,7 +49,7 @@ MESSAGES = {
 
 
 def _decision(request: Request, head: TrackingHead) -> AddressDecision:
-    return head.address_decision(utcnow(), request.app.state.settings.rules.addresses)
+    return head.address_decision(utcnow(), rules_of(request).addresses)
 
 
 def _is_intercept(request: Request, decision: AddressDecision) -> bool:
@@ -147,7 +148,7 @@ async def submit(request: Request) -> Response:
         head.order_id,
         address,
         customer_actor(request, head.row.public_no),
-        request.app.state.settings.rules.addresses,
+        rules_of(request).addresses,
         kind=kind,
     )
     return _code_form(request, head, started.change_id, mask_phone(started.sent_to))
@@ -196,7 +197,7 @@ async def confirm(request: Request) -> Response:
             change_id,
             code,
             customer_actor(request, head.row.public_no),
-            request.app.state.settings.rules.addresses,
+            rules_of(request).addresses,
         )
     except changes.VerificationCodeWrong as wrong:
         return _code_form(

@@ -53,6 +53,7 @@ from portal.routes.admin_redirect import REDIRECT_NOTICES
 from portal.routes.admin_waybill_corrections import CORRECTION_NOTICES
 from portal.routes.admin_waybills import WAYBILL_NOTICES
 from portal.routes.customer_access import client_ip
+from portal.rules_in_force import rules_of
 from portal.staff_auth import current_staff_session, require_staff
 
 
@@ -211,7 +212,7 @@ async def _order_page(
         goodwill = await calls.read(request, order_goodwill, database, order_id)
     road = None
     if staff.can(Permission.REVIEW_REFUNDS) and view.summary.status in ON_THE_ROAD_ORDERS:
-        rules = request.app.state.settings.rules.refunds
+        rules = rules_of(request).refunds
         road = await calls.read(request, get_in_transit_page, database, order_id, rules)
     cancel = await calls.read(request, preview_cancel, database, order_id) if can_cancel else None
     written = await calls.read(request, order_notes, database, order_id)
@@ -220,7 +221,7 @@ async def _order_page(
         address_changes.may_redirect,
         database,
         order_id,
-        request.app.state.settings.rules.addresses,
+        rules_of(request).addresses,
     )
 
     return render(
@@ -304,7 +305,7 @@ async def exceptions(request: Request) -> Response:
         request,
         list_silent_return_parcels,
         state.database,
-        state.settings.rules.refunds.return_silent_after,
+        rules_of(request).refunds.return_silent_after,
     )
     return render(
         request,
@@ -345,7 +346,7 @@ async def approve_hold(request: Request) -> Response:
             request.app.state.database,
             order_id,
             staff.actor(client_ip(request)),
-            request.app.state.settings.rules.intake.lead_times,
+            rules_of(request).intake.lead_times,
         )
     except holds.SecondApproverNeeded:
         notice = "same_person"
@@ -432,7 +433,7 @@ async def decide_transfer(request: Request) -> Response:
                 order_id,
                 proposal_id,
                 actor,
-                state.settings.rules.intake.lead_times,
+                rules_of(request).intake.lead_times,
             )
             notice = "transfer_accepted" if released else "transfer_accepted_held"
     except transfers.TransferNotPossible:

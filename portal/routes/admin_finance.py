@@ -21,6 +21,7 @@ from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import redirect, render
 from portal.routes.customer_access import client_ip
+from portal.rules_in_force import rules_of
 from portal.staff_auth import require_staff
 
 MAX_EXPORT_BYTES = 5 * 1024 * 1024
@@ -106,7 +107,7 @@ async def import_orders(request: Request) -> Response:
         request.app.state.database,
         name,
         data,
-        request.app.state.settings.rules.intake,
+        rules_of(request).intake,
         staff.actor(client_ip(request), channel="import"),
     )
     return await import_page(request, result, 422 if result.errors else 200)

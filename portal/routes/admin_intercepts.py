@@ -22,6 +22,7 @@ from portal.forms import form_text
 from portal.i18n import N_
 from portal.routes.customer_access import client_ip
 from portal.routes.in_transit import REFUSALS
+from portal.rules_in_force import rules_of
 from portal.staff_auth import require_staff
 
 INTERCEPT_NOTICES = {
@@ -37,7 +38,7 @@ async def intercept(request: Request) -> Response:
     order_id = int(request.path_params["order_id"])
     async with request.form(max_files=0, max_fields=3) as form:
         shipment, reason = form_text(form, "shipment", 12), form_text(form, "reason", 40)
-    rules = request.app.state.settings.rules.refunds
+    rules = rules_of(request).refunds
     if not shipment.isdigit():
         notice = "intercept_parcel_unknown"
     elif reason not in {code for code, _label in reason_choices(rules)}:

@@ -16,6 +16,7 @@ from backend.support.service import list_support_queue
 from portal import calls
 from portal.i18n import N_
 from portal.rendering import render
+from portal.rules_in_force import rules_of
 from portal.staff_auth import require_staff
 
 
@@ -99,7 +100,7 @@ async def overview(request: Request) -> Response:
         _profit,
         request.app.state.database,
         days,
-        request.app.state.settings.rules.profit,
+        rules_of(request).profit,
         staff.can(Permission.VIEW_COSTS),
     )
     return render(

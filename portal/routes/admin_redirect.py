@@ -16,6 +16,7 @@ from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_
 from portal.routes.customer_access import client_ip
+from portal.rules_in_force import rules_of
 from portal.staff_auth import require_staff
 
 REDIRECT_NOTICES = {
@@ -64,7 +65,7 @@ async def redirect_parcel(request: Request) -> Response:
                 address,
                 reason,
                 staff.actor(client_ip(request)),
-                request.app.state.settings.rules.addresses,
+                rules_of(request).addresses,
             )
         except (AddressFieldInvalid, changes.UnknownDivision):
             notice = "redirect_invalid"

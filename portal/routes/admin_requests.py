@@ -16,6 +16,7 @@ from portal import calls
 from portal.forms import form_text
 from portal.rendering import redirect, render
 from portal.routes.customer_access import client_ip
+from portal.rules_in_force import rules_of
 from portal.staff_auth import require_staff
 
 
@@ -45,7 +46,7 @@ async def decide(request: Request) -> Response:
             change_id,
             verdict == "approve",
             staff.actor(client_ip(request)),
-            request.app.state.settings.rules.addresses,
+            rules_of(request).addresses,
             reason=form_text(form, "reason", 200),
         )
     return redirect(request, "admin_address_requests")

@@ -20,6 +20,7 @@ from portal.forms import form_text
 from portal.i18n import N_
 from portal.rendering import render
 from portal.routes.customer_access import customer_actor, customer_order_head
+from portal.rules_in_force import rules_of
 
 # Each refusal in the customer's words; the page is shown again with it, nothing was stored.
 REFUSALS: dict[type[Exception], tuple[int, str]] = {
@@ -59,7 +60,7 @@ def _load(
 async def _page(
     request: Request, head: TrackingHead, error: str | None = None, status: int = 200
 ) -> Response:
-    rules = request.app.state.settings.rules.refunds
+    rules = rules_of(request).refunds
     form, exchanges = await calls.read(
         request, _load, request.app.state.database, head.order_id, rules
     )
@@ -106,7 +107,7 @@ async def request_exchange(request: Request) -> Response:
         line_id, sku_id = form_text(form, "line", 12), form_text(form, "sku", 12)
     if not sku_id:
         return await _page(request, head, N_("Please pick the size or colour you want."), 422)
-    rules = request.app.state.settings.rules
+    rules = rules_of(request)
     actor = customer_actor(request, head.row.public_no)
     return await _act(
         request,

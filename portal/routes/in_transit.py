@@ -19,6 +19,7 @@ from portal.i18n import N_
 from portal.refund_words import explain_all
 from portal.rendering import render
 from portal.routes.customer_access import customer_actor, customer_order_head
+from portal.rules_in_force import rules_of
 
 REFUSALS = {
     "already_asked": N_("A refund was already asked for this parcel."),
@@ -38,7 +39,7 @@ REFUSALS = {
 async def _page(
     request: Request, head: TrackingHead, error: str | None = None, status: int = 200
 ) -> Response:
-    rules = request.app.state.settings.rules.refunds
+    rules = rules_of(request).refunds
     page = await calls.read(
         request, get_in_transit_page, request.app.state.database, head.order_id, rules
     )
@@ -70,7 +71,7 @@ async def in_transit_refund(request: Request) -> Response:
             head.order_id,
             method=method,
             reason=reason,
-            rules=request.app.state.settings.rules.refunds,
+            rules=rules_of(request).refunds,
             shipment_ids=[int(parcel)],
         )
     except in_transit.InTransitNotAllowed as refused:

@@ -22,6 +22,7 @@ from portal.i18n import N_, current_locale
 from portal.refund_words import explain_all, gateway_name, refunded_to, what_happens_now
 from portal.rendering import is_htmx, render
 from portal.routes.customer_access import customer_actor, customer_order_head
+from portal.rules_in_force import rules_of
 
 # What a photo upload may weigh on the wire; the browser compresses long before this.
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024
@@ -75,8 +76,7 @@ def _form(
             "lines": lines,
             "error": error,
             "reasons": [
-                (r.code, r.label(current_locale()))
-                for r in request.app.state.settings.rules.refunds.reasons
+                (r.code, r.label(current_locale())) for r in rules_of(request).refunds.reasons
             ],
         },
         status_code=status,
@@ -180,7 +180,7 @@ async def file_return(request: Request) -> Response:
             form_text(form, "reason", 40),
             form_text(form, "description", 500, multiline=True),
             photo_ids,
-            request.app.state.settings.rules.refunds,
+            rules_of(request).refunds,
             actor,
         )
     except service.ReturnInvalid as invalid:
@@ -296,7 +296,7 @@ async def ask_again(request: Request) -> Response:
             _customer_id(request),
             form_text(form, "description", 500, multiline=True),
             photo_ids,
-            request.app.state.settings.rules.refunds,
+            rules_of(request).refunds,
             customer_actor(request, head.row.public_no),
         )
     except service.ReturnInvalid:

@@ -33,6 +33,7 @@ from portal import calls
 from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
+from portal.rules_in_force import rules_of
 from portal.sessions import Sessions
 from portal.wechat_context import JSSDK_URL, Container, container_of, policy_with_jssdk
 from portal.wechat_oauth import oauth_redirect
@@ -118,18 +119,20 @@ async def _page(
                 "steps": PROGRESS_STEPS,
                 "current_step": PROGRESS_STEPS.index(view.progress),
                 "refresh_seconds": settings.tracking_refresh_seconds,
-                "decision": head.address_decision(now, settings.rules.addresses),
+                "decision": head.address_decision(now, rules_of(request).addresses),
                 "request_decision": head.request_decision,
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
                 "exchangeable": can_exchange(
-                    view.status, head.row.delivered_at, now, settings.rules.refunds
+                    view.status, head.row.delivered_at, now, rules_of(request).refunds
                 )
                 or head.row.latest_exchange_id is not None,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
                 "in_transit_refund": can_refund_in_transit(head),
-                "return_window": return_window(head.row.delivered_at, now, settings.rules.refunds),
+                "return_window": return_window(
+                    head.row.delivered_at, now, rules_of(request).refunds
+                ),
                 "receipt": receipt_decision(head, settings.auto_complete_days),
                 "cancel": cancel_offer(head),
                 "goodwill_fen": int(head.row.goodwill_fen or 0),

@@ -116,6 +116,8 @@ NEEDS: dict[str, Permission | str] = {
     "admin_cancel_order": P.CANCEL_ORDERS,
     "admin_reveal_contact": P.REVEAL_PERSONAL_DATA,
     "admin_customer": P.VIEW_CUSTOMERS,
+    "admin_rules": P.MANAGE_RULES,
+    "admin_save_rules": P.MANAGE_RULES,
     "admin_redirect_parcel": P.REVIEW_ADDRESSES,
     "admin_add_note": P.ANSWER_CUSTOMERS,
     "admin_resolve_complaint": P.ANSWER_CUSTOMERS,
@@ -216,6 +218,24 @@ CALLS: dict[str, Callable[[World], Call]] = {
     ),
     "admin_goodwill": lambda w: Call("GET", "/admin/goodwill"),
     "admin_customer": lambda w: Call("GET", f"/admin/customers/{w.paid_customer_id}"),
+    "admin_rules": lambda w: Call("GET", "/admin/rules"),
+    # A complete, valid form: allowed, it saves version 2 (a change to see); denied, nothing.
+    "admin_save_rules": lambda w: Call(
+        "POST",
+        "/admin/rules",
+        {
+            "based_on": "0",
+            "refunds.max_auto_amount_fen": "100",
+            "refunds.return_window_days": "7",
+            "refunds.max_recent_refunds": "3",
+            "addresses.free_edit_window": "2",
+            "addresses.max_customer_edits": "3",
+            "addresses.auto_approve_after": "4",
+            "intake.high_value_fen": "5000",
+            "profit.shipping_fen_per_parcel": "0",
+            "profit.commission_bp": "",
+        },
+    ),
     # The paid order is not packed: an allowed role is told it can't be redirected yet.
     "admin_redirect_parcel": lambda w: Call(
         "POST",

@@ -1,0 +1,145 @@
+"""Which rules staff may tune, in what unit, within what bounds: pure, no I/O.
+
+Each field names the rule set it belongs to (the `section` of the app's Rules: refunds,
+addresses, intake, profit) and the attribute it sets there. Values are kept as staff type
+them (yuan, hours, "taobao=5,jd=8.5"), so a version reads as what was entered; `parse`
+turns one into what the rule set holds (fen, a timedelta, basis points), and refuses what
+is out of bounds with a message code the portal translates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from backend.profit import parse_commissions
+
+YUAN = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?")
+
+
+class RuleValueInvalid(ValueError):
+    """A value staff typed can't be used; `code` says why, `field` which one."""
+
+    def __init__(self, field: str, code: str) -> None:
+        super().__init__(f"{field}: {code}")
+        self.field, self.code = field, code
+
+
+@dataclass(frozen=True)
+class RuleField:
+    key: str  # "refunds.max_auto_amount_fen"
+    unit: str  # yuan | hours | days | count | commissions
+    low: int = 0
+    high: int = 10**9
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.key.split(".", 1)[1]
+
+    def parse(self, text: str) -> Any:
+        text = text.strip().replace("，", ",").replace("＝", "=")
+        if self.unit == "commissions":
+            try:
+                rates = parse_commissions(text)
+            except ValueError:
+                raise RuleValueInvalid(self.key, "commissions") from None
+            if any(not 0 <= bp <= 10_000 for bp in rates.values()):
+                raise RuleValueInvalid(self.key, "commissions")
+            return rates
+        if self.unit == "yuan":
+            match = YUAN.fullmatch(text)
+            if match is None:
+                raise RuleValueInvalid(self.key, "yuan")
+            number = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+            bounds = (self.low * 100, self.high * 100)
+        else:
+            if not text.isdigit() or len(text) > 6:
+                raise RuleValueInvalid(self.key, "whole_number")
+            number, bounds = int(text), (self.low, self.high)
+        if not bounds[0] <= number <= bounds[1]:
+            raise RuleValueInvalid(self.key, "out_of_range")
+        return timedelta(hours=number) if self.unit == "hours" else number
+
+    def show(self, value: Any) -> str:
+        """What the rule set holds, as staff would type it: the seed's values, for version 1."""
+        if self.unit == "commissions":
+            return ",".join(
+                f"{channel}={bp // 100}" + (f".{bp % 100:02d}".rstrip("0") if bp % 100 else "")
+                for channel, bp in sorted(value.items())
+            )
+        if self.unit == "yuan":
+            yuan, fen = divmod(int(value), 100)
+            return f"{yuan}.{fen:02d}" if fen else str(yuan)
+        if self.unit == "hours":
+            return str(int(value.total_seconds() // 3600))
+        return str(value)
+
+
+FIELDS: tuple[RuleField, ...] = (
+    RuleField("refunds.max_auto_amount_fen", "yuan", 0, 100_000),
+    RuleField("refunds.return_window_days", "days", 1, 30),
+    RuleField("refunds.max_recent_refunds", "count", 0, 100),
+    RuleField("addresses.free_edit_window", "hours", 0, 72),
+    RuleField("addresses.max_customer_edits", "count", 0, 20),
+    RuleField("addresses.auto_approve_after", "hours", 1, 168),
+    RuleField("intake.high_value_fen", "yuan", 1, 10_000_000),
+    RuleField("profit.shipping_fen_per_parcel", "yuan", 0, 1_000),
+    RuleField("profit.commission_bp", "commissions"),
+)
+BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
+
+
+def seed_values(rules: Any) -> dict[str, str]:
+    """Version 1: what the environment variables (the app's Rules) say today."""
+    return {
+        field.key: field.show(getattr(getattr(rules, field.section), field.attribute))
+        for field in FIELDS
+    }
+
+
+def validate(values: Mapping[str, str]) -> dict[str, Any]:
+    """Every field parsed; all the problems at once (field -> code), so a form shows them all."""
+    parsed: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for field in FIELDS:
+        try:
+            parsed[field.key] = field.parse(values.get(field.key, ""))
+        except RuleValueInvalid as invalid:
+            problems[field.key] = invalid.code
+    if problems:
+        raise RulesInvalid(problems)
+    return parsed
+
+
+class RulesInvalid(ValueError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+def apply(rules: Any, values: Mapping[str, str], version: int) -> Any:
+    """The app's Rules with a version's values in place; each section rebuilt once.
+
+    A stored value that no longer parses (a bound tightened in a later release) keeps the
+    seed's value for that field rather than stopping every page.
+    """
+    sections: dict[str, dict[str, Any]] = {}
+    for field in FIELDS:
+        try:
+            value = field.parse(str(values.get(field.key, "")))
+        except RuleValueInvalid:
+            continue
+        sections.setdefault(field.section, {})[field.attribute] = value
+    changed = {
+        name: replace(getattr(rules, name), **attributes) for name, attributes in sections.items()
+    }
+    changed["refunds"] = replace(changed.get("refunds", rules.refunds), rules_version=version)
+    return replace(rules, **changed)
+
