@@ -223,7 +223,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.refund_gateways = integrations.refunds
     app.state.waybill_bookers = integrations.waybills
     app.state.wechat_oauth = WeChatOAuth.build(settings, integrations.wechat_oauth)
-    app.state.miniprogram = MiniProgram.build(settings, database, integrations.http)
+    app.state.miniprogram = MiniProgram.build(
+        settings, database, integrations.http, integrations.breaker_states
+    )
     app.state.wechat_jsapi = integrations.wechat_jsapi
     app.state.packing = packing_config(settings)
     app.state.link_signer = LinkSigner(
