@@ -133,6 +133,13 @@ def _dead_kinds(session: Session) -> list[DeadKind]:
     return sorted(kinds, key=lambda kind: (-kind.count, kind.kind))
 
 
+def list_breakers(database: Database, now: datetime | None = None) -> list[ProviderHealth]:
+    """The breakers alone (the group alerts need nothing else)."""
+    with database.read() as session:
+        rows = session.scalars(select(BreakerStateRow)).all()
+    return summarize_breakers(rows, now or utcnow())
+
+
 def get_integration_health(database: Database, now: datetime | None = None) -> IntegrationHealth:
     now = now or utcnow()
     with database.read() as session:
