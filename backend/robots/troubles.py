@@ -12,9 +12,9 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
+from backend.breaker import BreakerState
 from backend.clock import SHANGHAI
 from backend.db import Database
-from backend.breaker import BreakerState
 from backend.fulfilment.models import ConfirmationStatus, ShipConfirmationRecord
 from backend.integration_health import list_breakers
 from backend.jobs.models import Job, JobStatus
