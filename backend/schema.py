@@ -1,6 +1,7 @@
 """Every table, imported in one place so migrations and tests see the whole schema."""
 
 from backend.audit.models import AuditEvent
+from backend.breaker_states import BreakerStateRow
 from backend.db import Base
 from backend.exchanges.models import Exchange
 from backend.fulfilment.models import ShipConfirmationRecord
@@ -48,6 +49,7 @@ __all__ = [
     "AddressChange",
     "AddressVersion",
     "AuditEvent",
+    "BreakerStateRow",
     "ChannelEvent",
     "ChannelSku",
     "Customer",

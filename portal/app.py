@@ -37,6 +37,7 @@ from portal.routes import (
     admin_finance,
     admin_goodwill,
     admin_in_transit,
+    admin_integrations,
     admin_intercepts,
     admin_invoices,
     admin_jobs,
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                     *admin_invoices.routes,
                     *admin_in_transit.routes,
                     *admin_jobs.routes,
+                    *admin_integrations.routes,
                     *admin_staff.routes,
                     *admin_second_factor.routes,
                     *admin_own_password.routes,
@@ -231,7 +233,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.refund_gateways = integrations.refunds
     app.state.waybill_bookers = integrations.waybills
     app.state.wechat_oauth = WeChatOAuth.build(settings, integrations.wechat_oauth)
-    app.state.miniprogram = MiniProgram.build(settings, database, integrations.http)
+    app.state.miniprogram = MiniProgram.build(
+        settings, database, integrations.http, integrations.breaker_states
+    )
     app.state.wechat_jsapi = integrations.wechat_jsapi
     app.state.packing = packing_config(settings)
     app.state.link_signer = LinkSigner(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 
 import httpx
 
+from backend.breaker import BreakerChange
+from backend.breaker_states import BreakerStateRecorder
 from backend.db import Database
 from backend.fulfilment.packing import PackingConfig
 from backend.logistics.carriers import sf
@@ -84,12 +87,19 @@ class Integrations:
     wechat_jsapi: JsapiSigner | None = None
     # The group robots staff alerts go to, by name; empty when none is configured.
     robots: dict[str, RobotSender] = field(default_factory=dict)
+    # Every breaker built here reports its transitions to it (the integration health page).
+    breaker_states: BreakerStateRecorder | None = None
 
     def close(self) -> None:
         self.http.close()
+        if self.breaker_states is not None:
+            self.breaker_states.close()
 
 
-def _tracking(settings: Settings, http: httpx.Client) -> TrackingClients:
+OnChange = Callable[[BreakerChange], None] | None
+
+
+def _tracking(settings: Settings, http: httpx.Client, on_change: OnChange) -> TrackingClients:
     kuaidi100 = None
     if settings.kuaidi100_key:
         kuaidi100 = Kuaidi100Client(
@@ -100,7 +110,7 @@ def _tracking(settings: Settings, http: httpx.Client) -> TrackingClients:
             secret=settings.kuaidi100_secret,
             poll_base_url=settings.kuaidi100_poll_url,
             api_base_url=settings.kuaidi100_api_url,
-            breaker=CircuitBreaker("kuaidi100"),
+            breaker=CircuitBreaker("kuaidi100", on_change=on_change),
         )
     op_codes = sf.build_op_code_table(sf.parse_op_code_overrides(settings.sf_op_codes))
     sf_client = None
@@ -111,7 +121,7 @@ def _tracking(settings: Settings, http: httpx.Client) -> TrackingClients:
             check_word=settings.sf_check_word,
             base_url=settings.sf_url,
             op_codes=op_codes,
-            breaker=CircuitBreaker("sf"),
+            breaker=CircuitBreaker("sf", on_change=on_change),
         )
     return TrackingClients(
         kuaidi100=kuaidi100,
@@ -148,7 +158,7 @@ def wechat_tokens(
 
 
 def _wechat_apps(
-    settings: Settings, http: httpx.Client, database: Database | None
+    settings: Settings, http: httpx.Client, database: Database | None, on_change: OnChange
 ) -> tuple[WeChatApp, ...]:
     """The official account first (bizsend), then the mini-program (send): the order in
     which the outbox looks for a consent it may use."""
@@ -167,7 +177,8 @@ def _wechat_apps(
     for appid, secret, templates, path in configured:
         if not appid:
             continue
-        breaker = WeChatBreaker(f"wechat:{appid}")  # token and send calls share one host
+        # The token and send calls share one host, so one breaker.
+        breaker = WeChatBreaker(f"wechat:{appid}", on_change=on_change)
         tokens = wechat_tokens(settings, http, database, breaker, app=(appid, secret))
         sender = WeChatClient(
             http, tokens, base_url=settings.wechat_api_base_url, breaker=breaker, send_path=path
@@ -177,7 +188,7 @@ def _wechat_apps(
 
 
 def _notifications(
-    settings: Settings, http: httpx.Client, database: Database | None
+    settings: Settings, http: httpx.Client, database: Database | None, on_change: OnChange
 ) -> NotificationConfig:
     sms = None
     if settings.aliyun_sms_access_key_id:
@@ -192,7 +203,7 @@ def _notifications(
     return NotificationConfig(
         sms=sms,
         sms_templates=parse_pairs(settings.sms_templates),
-        wechat_apps=_wechat_apps(settings, http, database),
+        wechat_apps=_wechat_apps(settings, http, database, on_change),
         both_channels=settings.notify_both_channels,
         link_base=settings.base_url,
         link_lifetime=timedelta(days=settings.short_link_days),
@@ -303,12 +314,13 @@ def _wechat_oauth(settings: Settings, http: httpx.Client) -> WeChatOAuthClient |
 
 
 def _wechat_jsapi(
-    settings: Settings, http: httpx.Client, database: Database | None
+    settings: Settings, http: httpx.Client, database: Database | None, on_change: OnChange
 ) -> JsapiSigner | None:
     """wx.config signing for the 公众号's pages; needs the database the ticket is kept in."""
     if not settings.wechat_appid or database is None:
         return None
-    breaker = WeChatBreaker()  # the token and ticket calls go to one host
+    # The token and ticket calls go to one host; named apart from the sends' breaker.
+    breaker = WeChatBreaker(f"wechat-jsapi:{settings.wechat_appid}", on_change=on_change)
     tokens = wechat_tokens(settings, http, database, breaker)
     tickets = DatabaseTicketProvider(
         database,
@@ -324,16 +336,19 @@ def _wechat_jsapi(
 def build_integrations(settings: Settings, database: Database | None = None) -> Integrations:
     waybills = waybill_config(settings)  # a bad setting fails here, before any client exists
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+    # Without a database (a script) the breakers stay in this process's memory only.
+    states = BreakerStateRecorder(database) if database is not None else None
     return Integrations(
         http,
-        _tracking(settings, http),
-        _notifications(settings, http, database),
+        _tracking(settings, http, states),
+        _notifications(settings, http, database, states),
         _refunds(settings, http),
         _ship_confirmers(settings, http),
-        WaybillBookers(waybills, http),
+        WaybillBookers(waybills, http, on_change=states),
         _wechat_oauth(settings, http),
-        _wechat_jsapi(settings, http, database),
+        _wechat_jsapi(settings, http, database, states),
         robots(settings, http),
+        breaker_states=states,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from backend.breaker import BreakerState
 from backend.exchanges.lifecycle import ExchangeStatus
 from backend.goodwill.lifecycle import GoodwillStatus
 from backend.invoices.lifecycle import InvoiceStatus
@@ -121,6 +122,9 @@ _ALL: tuple[tuple[StrEnum, str], ...] = (
     (Team.SUPPORT, N_("Customer service")),
     (Team.WAREHOUSE, N_("Warehouse")),
     (Team.OPERATIONS, N_("Operations")),
+    (BreakerState.CLOSED, N_("Working")),
+    (BreakerState.HALF_OPEN, N_("Trying again")),
+    (BreakerState.OPEN, N_("Paused: calls stopped")),
     (Role.SUPPORT, N_("Customer service")),
     (Role.WAREHOUSE, N_("Warehouse")),
     (Role.FINANCE, N_("Finance")),

@@ -10,6 +10,7 @@ granting order's link version as the H5 pages do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 
+from backend.breaker import BreakerChange
 from backend.db import Database
 from backend.notifications.wechat_subscribe import WeChatBreaker
 from backend.notifications.wechat_tokens import DatabaseTokenProvider
@@ -106,7 +108,11 @@ class MiniProgram:
 
     @classmethod
     def build(
-        cls, settings: Settings, database: Database, http: httpx.Client
+        cls,
+        settings: Settings,
+        database: Database,
+        http: httpx.Client,
+        on_change: Callable[[BreakerChange], None] | None = None,
     ) -> MiniProgram | None:
         appid = settings.wechat_miniprogram_appid
         if not appid:
@@ -119,7 +125,7 @@ class MiniProgram:
             appid=appid,
             secret=settings.wechat_miniprogram_secret,
             base_url=settings.wechat_api_base_url,
-            breaker=WeChatBreaker(),
+            breaker=WeChatBreaker(f"wechat-login:{appid}", on_change=on_change),
         )
         client = MiniProgramClient(
             http,

@@ -40,6 +40,7 @@ TITLES: dict[TroubleKind, str] = {
     TroubleKind.QUIET_CHANNELS: "{n} 个销售渠道长时间没有新订单",
     TroubleKind.REFUSED_CONFIRMATIONS: "{n} 个发货回传被渠道拒绝",
     TroubleKind.REGIONAL_STALL: "{n} 个省份的包裹停滞",
+    TroubleKind.OPEN_BREAKERS: "{n} 个外部服务熔断中",
 }
 # Where staff act on each kind: the message's link.
 PAGES: dict[TroubleKind, str] = {
@@ -48,6 +49,7 @@ PAGES: dict[TroubleKind, str] = {
     TroubleKind.QUIET_CHANNELS: "/admin/operations",
     TroubleKind.REFUSED_CONFIRMATIONS: "/admin/confirmations",
     TroubleKind.REGIONAL_STALL: "/admin/exceptions",
+    TroubleKind.OPEN_BREAKERS: "/admin/integrations",
 }
 
 

@@ -12,9 +12,11 @@ from enum import StrEnum
 
 from sqlalchemy import func, select
 
+from backend.breaker import BreakerState
 from backend.clock import SHANGHAI
 from backend.db import Database
 from backend.fulfilment.models import ConfirmationStatus, ShipConfirmationRecord
+from backend.integration_health import list_breakers
 from backend.jobs.models import Job, JobStatus
 from backend.logistics.models import Shipment, ShipmentDirection
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
@@ -34,6 +36,7 @@ class TroubleKind(StrEnum):
     QUIET_CHANNELS = "quiet_channels"
     REFUSED_CONFIRMATIONS = "refused_confirmations"
     REGIONAL_STALL = "regional_stall"
+    OPEN_BREAKERS = "open_breakers"
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,23 @@ def regional_stalls(database: Database, now: datetime) -> list[Trouble]:
     ]
 
 
+BREAKER_WORDS = {BreakerState.OPEN: "已熔断，暂停调用", BreakerState.HALF_OPEN: "试探恢复中"}
+
+
+def open_breakers(database: Database, now: datetime) -> list[Trouble]:
+    """Providers whose breaker is open (or on trial) in a process seen lately: one line each."""
+    return [
+        Trouble(
+            TroubleKind.OPEN_BREAKERS,
+            f"breaker:{provider.provider}",
+            f"{provider.provider} {BREAKER_WORDS[provider.state]}，"
+            f"自 {provider.since.astimezone(SHANGHAI):%m-%d %H:%M}（{provider.processes} 个进程）",
+        )
+        for provider in list_breakers(database, now)
+        if provider.is_troubled
+    ]
+
+
 def gather(database: Database, now: datetime) -> dict[TroubleKind, list[Trouble]]:
     return {
         TroubleKind.STUCK_ORDERS: stuck_orders(database, now),
@@ -161,4 +181,5 @@ def gather(database: Database, now: datetime) -> dict[TroubleKind, list[Trouble]
         TroubleKind.QUIET_CHANNELS: silent_channels(database, now),
         TroubleKind.REFUSED_CONFIRMATIONS: refused_confirmations(database),
         TroubleKind.REGIONAL_STALL: regional_stalls(database, now),
+        TroubleKind.OPEN_BREAKERS: open_breakers(database, now),
     }

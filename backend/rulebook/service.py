@@ -148,7 +148,7 @@ def list_versions(database: Database, actor: Actor, limit: int = 20) -> tuple[Ve
             .limit(limit + 1)
         ).all()
     listed: list[VersionRow] = []
-    for row, older in zip(rows, [*rows[1:], None], strict=True):
+    for row, older in zip(rows, [*rows[1:], None], strict=False):
         if len(listed) == limit:
             break
         previous = older.values if older is not None else {}

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from backend.actors import Actor, ActorKind
+from backend.breaker import BreakerChange, BreakerState
+from backend.breaker_states import StateWrite, write_state
 from backend.clock import utcnow
 from backend.db import Base, EnumText
 from backend.demo import seed_operations, seed_orders, seed_staff
@@ -156,6 +158,8 @@ def _fill_every_table(database, tmp_path) -> None:
     # 补偿 above the limit waits for finance: a goodwill row without a gateway call.
     support = Actor(ActorKind.STAFF, "enum-support", role=Role.SUPPORT)
     request_goodwill(database, paid.id, 100, "补偿运费", "enum-goodwill-1", support, limit_fen=0)
+    # A breaker that opened, as a process writes it (its on_change, through the writer).
+    write_state(database, StateWrite(BreakerChange("sf", BreakerState.OPEN, 5), "enum:1", utcnow()))
 
 
 def _an_exchange(database) -> None:

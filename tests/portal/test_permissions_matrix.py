@@ -163,6 +163,7 @@ NEEDS: dict[str, Permission | str] = {
     "warehouse_reprint_label": P.SCAN_PARCELS,
     "warehouse_void_label": P.SCAN_PARCELS,
     "admin_jobs": P.MANAGE_JOBS,
+    "admin_integrations": P.MANAGE_JOBS,
     "admin_retry_job": P.MANAGE_JOBS,
     "admin_retry_job_kind": P.MANAGE_JOBS,
     "admin_confirmations": P.CONFIRM_SHIPMENTS,
@@ -348,6 +349,7 @@ CALLS: dict[str, Callable[[World], Call]] = {
     ),
     "warehouse_void_label": lambda w: Call("POST", f"/warehouse/shipments/{w.shipment_id}/void"),
     "admin_jobs": lambda w: Call("GET", "/admin/jobs"),
+    "admin_integrations": lambda w: Call("GET", "/admin/integrations"),
     "admin_staff": lambda w: Call("GET", "/admin/staff"),
     "admin_staff_add": lambda w: Call(
         "POST", "/admin/staff/add", {"name": "matrix-new", "role": "support", "password": "x" * 12}

@@ -200,6 +200,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/admin/skus",
         "/warehouse/scan",
         "/admin/jobs",
+        "/admin/integrations",
         "/admin/waybills/import",
         "/admin/confirmations",
         "/admin/exchanges",

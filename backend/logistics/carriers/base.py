@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 # BreakerState is re-exported: carrier code and tests read it from here.
-from backend.breaker import Breaker
+from backend.breaker import Breaker, BreakerChange
 from backend.breaker import BreakerState as BreakerState
 from backend.clock import from_shanghai_wall_clock
 from backend.logistics.status import TrackingStatus
@@ -196,8 +196,11 @@ class CircuitBreaker(Breaker):
         threshold: int = 5,
         cool_down: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[BreakerChange], None] | None = None,
     ) -> None:
-        super().__init__(carrier, threshold=threshold, cool_down=cool_down, clock=clock)
+        super().__init__(
+            carrier, threshold=threshold, cool_down=cool_down, clock=clock, on_change=on_change
+        )
         self.carrier = carrier
 
     def opened(self, retry_after: float) -> Exception:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from backend.breaker import BreakerChange
 from backend.logistics.carriers.base import CircuitBreaker
 from backend.logistics.waybills.base import WaybillBooker, WaybillNotConfigured
 from backend.logistics.waybills.kuaidi100 import Kuaidi100WaybillClient
@@ -122,10 +123,18 @@ def booker_for(
 class WaybillBookers:
     """One booker per provider for the life of the process, so its breaker sees every call."""
 
-    def __init__(self, config: WaybillConfig, http: httpx.Client) -> None:
+    def __init__(
+        self,
+        config: WaybillConfig,
+        http: httpx.Client,
+        *,
+        on_change: Callable[[BreakerChange], None] | None = None,
+    ) -> None:
         self.config = config
         self._http = http
-        self._breakers = {name: CircuitBreaker(f"{name}-waybill") for name in PROVIDERS}
+        self._breakers = {
+            name: CircuitBreaker(f"{name}-waybill", on_change=on_change) for name in PROVIDERS
+        }
         self._bookers: dict[str, WaybillBooker] = {}
 
     def for_carrier(self, carrier_code: str) -> WaybillBooker:

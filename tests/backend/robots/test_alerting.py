@@ -9,6 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, update
 
+from backend.breaker import Breaker
+from backend.breaker_states import BreakerStateRecorder, BreakerStateRow
 from backend.clock import SHANGHAI
 from backend.jobs.models import Job, JobStatus
 from backend.logistics.models import Shipment
@@ -193,3 +195,25 @@ def test_the_weekly_report_goes_once_on_monday_morning(database, robots, emulato
     post = by_robot(emulator, "dingtalk")[0]
     assert post.title.startswith("每周复盘 2026 第 49 周")
     assert "待拣货：1 单" in post.text and "1. " in post.text
+
+
+def test_breakers_open_in_any_process_are_one_message_linking_the_integration_page(
+    database, robots, emulator
+):
+    for process, name in (("web:1", "sf"), ("worker:2", "sf"), ("worker:2", "wechat:wx1")):
+        recorder = BreakerStateRecorder(database, process)
+        Breaker(name, threshold=1, on_change=recorder).record_failure()
+        recorder.close()
+    closed = BreakerStateRecorder(database, "web:1")
+    breaker = Breaker("kuaidi100", threshold=1, on_change=closed)
+    breaker.record_failure()
+    breaker.record_success()
+    closed.close()
+    with database.write() as session:
+        session.execute(update(BreakerStateRow).values(changed_at=NOW - timedelta(minutes=2)))
+    assert run(database, robots, emulator, NOW) == 2  # one message per robot
+    (text,) = [post.text for post in by_robot(emulator, "wecom")]
+    assert "2 个外部服务熔断中" in text and f"({BASE}/admin/integrations)" in text
+    assert "sf 已熔断，暂停调用" in text and "（2 个进程）" in text
+    assert "wechat:wx1" in text and "kuaidi100" not in text
+    assert run(database, robots, emulator, NOW + timedelta(minutes=1)) == 0  # told already
