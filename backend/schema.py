@@ -5,6 +5,7 @@ from backend.breaker_states import BreakerStateRow
 from backend.db import Base
 from backend.exchanges.models import Exchange
 from backend.fulfilment.models import ShipConfirmationRecord
+from backend.funnel import FunnelCount
 from backend.goodwill.models import GoodwillRefund
 from backend.invoices.models import InvoiceRequest
 from backend.jobs.models import Job, WorkerSlot
@@ -55,6 +56,7 @@ __all__ = [
     "Customer",
     "CustomerWechatId",
     "Exchange",
+    "FunnelCount",
     "GoodwillRefund",
     "InvoiceRequest",
     "Job",

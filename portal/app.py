@@ -23,6 +23,7 @@ from backend.refunds.photos import PhotoStore
 from portal import calls, i18n
 from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS, OutageLog
+from portal.funnel_counter import FunnelCounter
 from portal.integrations import build_integrations, packing_config
 from portal.miniprogram import MiniProgram
 from portal.page_cache import PageCache
@@ -46,9 +47,9 @@ from portal.routes import (
     admin_order_cancel,
     admin_own_password,
     admin_redirect,
-    admin_rules,
     admin_requests,
     admin_returns,
+    admin_rules,
     admin_second_factor,
     admin_staff,
     admin_support,
@@ -143,9 +144,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             embedded = EmbeddedWorker(build_worker(database, settings, integrations, name))
             embedded.start()
         app.state.embedded_worker = embedded  # `portal serve` stops it claiming at a signal
+        app.state.funnel.start()
         try:
             yield
         finally:
+            app.state.funnel.stop()
             if embedded:
                 embedded.stop()
             integrations.close()
@@ -222,6 +225,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # SQLite has one writer at a time: queue writes on one thread instead of its lock.
     app.state.writer = calls.Writer(1 if database.is_sqlite else settings.threads)
     app.state.database = database
+    app.state.funnel = FunnelCounter(database)
     app.state.outage = OutageLog()
     app.state.templates = build_templates(app)
     app.state.page_cache = PageCache(settings.page_cache_size)

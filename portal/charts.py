@@ -13,6 +13,7 @@ from datetime import date
 from markupsafe import Markup, escape
 
 from backend.figures import FigureComparison, ProvinceLateness
+from backend.funnel import Funnel
 from backend.orders.models import SalesChannel
 from portal.i18n import gettext
 from portal.labels import label
@@ -236,3 +237,46 @@ def profit_heat(totals: Mapping[tuple[date, str], int], channels: Sequence[str])
     parts.append("</svg>")
     # Every text in it went through escape(); the numbers are formatted here.
     return Markup("".join(parts))  # noqa: S704
+
+
+def _count_bar(y: int, value: int, biggest: int, colour: str) -> str:
+    width = max(1, round(BAR_MAX * value / biggest)) if biggest else 1
+    return (
+        f'<rect x="{LABEL}" y="{y}" width="{width}" height="11" rx="2" fill="{colour}"/>'
+        f'<text x="{LABEL + width + 4}" y="{y + 9}" font-size="11" fill="#111827">{value}</text>'
+    )
+
+
+def funnel_chart(current: Funnel, previous: Funnel) -> Markup:
+    """自助漏斗: links opened, pages viewed, self-service actions, messages to support."""
+    steps = (
+        (gettext("Links opened"), current.links_opened, previous.links_opened),
+        (gettext("Pages viewed"), current.pages_viewed, previous.pages_viewed),
+        (gettext("Done by the customer"), current.actions, previous.actions),
+        (gettext("Messages to support"), current.messages, previous.messages),
+    )
+    biggest = max(max(now, before) for _, now, before in steps)
+    height = ROW * len(steps) + 24
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'role="img" aria-labelledby="funnel-title" class="chart">',
+        f'<title id="funnel-title">{escape(gettext("Self-service funnel"))}</title>',
+    ]
+    for index, (name, now, before) in enumerate(steps):
+        y = index * ROW
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="12" fill="#111827">{escape(name)}</text>'
+        )
+        parts.append(_count_bar(y + 4, now, biggest, "#047857"))
+        parts.append(_count_bar(y + 17, before, biggest, "#6ee7b7"))
+    legend_y = height - 6
+    parts.append(
+        f'<rect x="0" y="{legend_y - 9}" width="10" height="10" fill="#047857"/>'
+        f'<text x="14" y="{legend_y}" font-size="11" fill="#111827">'
+        f"{escape(gettext('This range'))}</text>"
+        f'<rect x="120" y="{legend_y - 9}" width="10" height="10" fill="#6ee7b7"/>'
+        f'<text x="134" y="{legend_y}" font-size="11" fill="#111827">'
+        f"{escape(gettext('Range before'))}</text>"
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text escaped above

@@ -17,7 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from backend.clock import SHANGHAI, utcnow
 from portal import i18n
-from portal.charts import figure_rates, label_channel, late_map, profit_heat
+from portal.charts import figure_rates, funnel_chart, label_channel, late_map, profit_heat
 from portal.labels import carrier_label, cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
@@ -112,6 +112,7 @@ def build_templates(app: Starlette) -> Jinja2Templates:
         cause_label=cause_label,
         carrier_label=carrier_label,
         rate_chart=figure_rates,
+        funnel_chart=funnel_chart,
         late_map=late_map,
         profit_heat=profit_heat,
         label_channel=label_channel,

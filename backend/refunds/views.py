@@ -65,6 +65,7 @@ class ReturnView:
     amount_fen: int
     approved_amount_fen: int | None
     checks: tuple[dict[str, Any], ...]
+    rules_version: int  # the rules version the checks were made with; 0: the settings'
     decided_automatically: bool
     reject_reason: str | None
     review_due_at: datetime | None
@@ -139,6 +140,7 @@ def get_return_view(
         amount_fen=request.amount_fen,
         approved_amount_fen=request.approved_amount_fen,
         checks=tuple(request.checks or ()),
+        rules_version=request.rules_version or 0,
         decided_automatically=(request.decided_by or "").startswith("system"),
         reject_reason=request.reject_reason,
         review_due_at=request.review_due_at,

@@ -142,4 +142,3 @@ def apply(rules: Any, values: Mapping[str, str], version: int) -> Any:
     }
     changed["refunds"] = replace(changed.get("refunds", rules.refunds), rules_version=version)
     return replace(rules, **changed)
-

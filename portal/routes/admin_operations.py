@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend import figures, operations, profit
+from backend import figures, funnel, operations, profit
 from backend.clock import SHANGHAI, utcnow
+from backend.db import Database
 from backend.orders.holds import Team
 from backend.staff.permissions import Permission
 from backend.support.service import list_support_queue
@@ -39,7 +40,17 @@ def _load(database, days):
         figures.late_deliveries_by_province(database, days, now) if days else [],
         figures.returns_by_sku(database, days, limit=10) if days else [],
         figures.bought_together(database, days, limit=5) if days else [],
+        _funnels(database, days) if days else None,
         now,
+    )
+
+
+def _funnels(database: Database, days: figures.DayRange) -> tuple[funnel.Funnel, funnel.Funnel]:
+    """The self-service funnel of the range and of the range before it."""
+    before = days.previous()
+    return (
+        funnel.funnel_for(database, days.first, days.last, days.start, days.end),
+        funnel.funnel_for(database, before.first, before.last, before.start, before.end),
     )
 
 
@@ -86,6 +97,7 @@ async def overview(request: Request) -> Response:
         lateness,
         sku_returns,
         pairs,
+        funnels,
         now,
     ) = await calls.read(request, _load, request.app.state.database, days)
     teams = {
@@ -118,6 +130,7 @@ async def overview(request: Request) -> Response:
             "lateness": lateness,
             "sku_returns": sku_returns,
             "pairs": pairs,
+            "funnels": funnels,
             "profits": profits,
             "range_problem": range_problem,
             "days": days,

@@ -66,9 +66,7 @@ async def _page(
 ) -> Response:
     database, seed = request.app.state.database, request.app.state.rules.seed
     current = await calls.read(request, in_force, database, seed)
-    versions = await calls.read(
-        request, list_versions, database, staff.actor(client_ip(request))
-    )
+    versions = await calls.read(request, list_versions, database, staff.actor(client_ip(request)))
     return render(
         request,
         "admin/rules.html",
@@ -113,7 +111,7 @@ async def save(request: Request) -> Response:
     except RulesInvalid as invalid:
         return await _page(request, staff, values, invalid.problems, status_code=422)
     except VersionConflict as conflict:
-        message = (CONFLICT, {"version": conflict.current})
+        message: tuple[str, dict[str, object]] = (CONFLICT, {"version": conflict.current})
         return await _page(request, staff, message=message, status_code=409)
     request.app.state.rules.forget()  # this process at once; the others within a minute
     target = request.url_for("admin_rules").path

@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from backend.actors import Actor, ActorKind
+from backend.funnel import FunnelStep
 from backend.orders import access
 from backend.tracking_page import TrackingHead, get_tracking_head
 from portal import calls
@@ -60,6 +61,7 @@ def _enter(request: Request, grant: access.CustomerGrant) -> Response:
     else:
         response = RedirectResponse(target, status_code=303)
     request.app.state.sessions.sign_in_customer(response, grant.session)
+    request.app.state.funnel.count(FunnelStep.LINK_OPENED)
     return response
 
 

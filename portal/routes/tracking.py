@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.clock import utcnow
+from backend.funnel import FunnelStep
 from backend.invoices.service import INVOICEABLE_ORDER_STATES
 from backend.operations import SHIP_PROMISE
 from backend.order_page_actions import (
@@ -165,6 +166,7 @@ async def tracking(request: Request) -> Response:
     if is_htmx(request):
         return await _page(request, head, "customer/_timeline.html")
     offer = await subscribe_offer(request, customer)
+    request.app.state.funnel.count(FunnelStep.PAGE_VIEWED)
     return await _page(request, head, "customer/tracking.html", offer)
 
 

@@ -21,6 +21,7 @@ from backend.demo import seed_operations, seed_orders, seed_staff
 from backend.exchanges.rules import ExchangeRules
 from backend.exchanges.service import request_exchange
 from backend.fulfilment.confirmations import confirm_shipment
+from backend.funnel import FunnelStep, add_counts
 from backend.goodwill.service import request_goodwill
 from backend.invoices.models import TitleKind
 from backend.invoices.service import InvoiceTitle, request_invoice
@@ -49,6 +50,8 @@ from backend.refunds.rules import RefundRules, RefundType
 from backend.refunds.service import file_return
 from backend.staff.accounts import end_session, log_in
 from backend.staff.models import Role
+from backend.support.lifecycle import NoteKind
+from backend.support.notes import add_note
 from backend.support.service import leave_message
 from tests.exchange_setup import customer_of, delivered_shirt_order, seed_shirts
 from tests.factories import SYSTEM, make_order
@@ -160,6 +163,8 @@ def _fill_every_table(database, tmp_path) -> None:
     request_goodwill(database, paid.id, 100, "补偿运费", "enum-goodwill-1", support, limit_fen=0)
     # A breaker that opened, as a process writes it (its on_change, through the writer).
     write_state(database, StateWrite(BreakerChange("sf", BreakerState.OPEN, 5), "enum:1", utcnow()))
+    add_note(database, paid.id, NoteKind.COMPLAINT, "快递员态度差", support)
+    add_counts(database, {(date(2026, 12, 3), FunnelStep.PAGE_VIEWED): 2})
 
 
 def _an_exchange(database) -> None:

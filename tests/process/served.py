@@ -48,7 +48,12 @@ def portal_environment(database_url: str, workdir: Path, port: int) -> dict[str,
 
 
 @contextmanager
-def portal_serve(database_url: str, workdir: Path, *arguments: str) -> Iterator[ServedPortal]:
+def portal_serve(
+    database_url: str,
+    workdir: Path,
+    *arguments: str,
+    environment: dict[str, str] | None = None,
+) -> Iterator[ServedPortal]:
     """Started and answering /ping on entry; stopped with SIGTERM (or killed) on exit."""
     port = free_port()
     log = workdir / "portal-serve.log"
@@ -57,7 +62,7 @@ def portal_serve(database_url: str, workdir: Path, *arguments: str) -> Iterator[
         process = subprocess.Popen(
             command,
             cwd=workdir,
-            env=portal_environment(database_url, workdir, port),
+            env=portal_environment(database_url, workdir, port) | (environment or {}),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )

@@ -1,0 +1,112 @@
+"""Rule versions: values parsed as staff type them, validated, versioned, audited, applied."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from backend.actors import Actor, ActorKind
+from backend.audit.models import AuditEvent
+from backend.rulebook import fields
+from backend.rulebook.fields import BY_KEY, FIELDS, RulesInvalid, apply, seed_values, validate
+from backend.rulebook.service import VersionConflict, in_force, list_versions, save_version
+from backend.staff.models import Role
+from backend.staff.permissions import PermissionDenied
+from portal.settings import Settings, build_rules
+
+SUPERVISOR = Actor(ActorKind.STAFF, "周主管", channel="admin", role=Role.SUPERVISOR)
+SUPPORT = Actor(ActorKind.STAFF, "lin", channel="admin", role=Role.SUPPORT)
+SEED = build_rules(Settings(channel_commissions="taobao=5,jd=8.5", shipping_cost_fen=800))
+
+
+def test_the_environment_seeds_values_that_read_back_as_the_same_rules():
+    values = seed_values(SEED)
+    assert values["refunds.max_auto_amount_fen"] == "200"
+    assert values["addresses.free_edit_window"] == "2"
+    assert values["profit.commission_bp"] == "jd=8.5,taobao=5"
+    assert values["profit.shipping_fen_per_parcel"] == "8"
+    assert apply(SEED, values, 1) == SEED  # a round trip changes nothing
+    assert apply(SEED, values, 1).refunds.rules_version == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "expected"),
+    [
+        ("refunds.max_auto_amount_fen", "100", 10_000),
+        ("refunds.max_auto_amount_fen", "99.5", 9_950),
+        ("refunds.max_auto_amount_fen", " 0 ", 0),
+        ("addresses.free_edit_window", "4", timedelta(hours=4)),
+        ("profit.commission_bp", "taobao=5，jd=8.5", {"taobao": 500, "jd": 850}),
+        ("profit.commission_bp", "", {}),
+    ],
+)
+def test_values_are_read_as_staff_type_them(key, typed, expected):
+    assert BY_KEY[key].parse(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "code"),
+    [
+        ("refunds.max_auto_amount_fen", "-1", "yuan"),
+        ("refunds.max_auto_amount_fen", "abc", "yuan"),
+        ("refunds.max_auto_amount_fen", "1.234", "yuan"),
+        ("refunds.max_auto_amount_fen", "100001", "out_of_range"),
+        ("refunds.return_window_days", "0", "out_of_range"),
+        ("refunds.return_window_days", "7.5", "whole_number"),
+        ("addresses.auto_approve_after", "9999999", "whole_number"),
+        ("profit.commission_bp", "taobao", "commissions"),
+        ("profit.commission_bp", "taobao=200", "commissions"),
+    ],
+)
+def test_values_out_of_bounds_or_garbled_are_refused_with_a_reason(key, typed, code):
+    with pytest.raises(fields.RuleValueInvalid) as refused:
+        BY_KEY[key].parse(typed)
+    assert (refused.value.field, refused.value.code) == (key, code)
+
+
+def test_every_problem_of_a_form_is_named_at_once():
+    values = seed_values(SEED) | {
+        "refunds.max_auto_amount_fen": "x",
+        "refunds.return_window_days": "",
+    }
+    with pytest.raises(RulesInvalid) as refused:
+        validate(values)
+    assert refused.value.problems == {
+        "refunds.max_auto_amount_fen": "yuan",
+        "refunds.return_window_days": "whole_number",
+    }
+
+
+def test_a_save_is_a_new_version_audited_and_a_stale_form_is_refused(database):
+    assert in_force(database, SEED).version == 0
+    values = seed_values(SEED) | {"refunds.max_auto_amount_fen": "100"}
+    assert save_version(database, values, 0, "双十一前收紧", SUPERVISOR, SEED) == 2
+    current = in_force(database, SEED)
+    assert current.version == 2 and current.values["refunds.max_auto_amount_fen"] == "100"
+    assert apply(SEED, current.values, 2).refunds.max_auto_amount_fen == 10_000
+    # The same values again: nothing new to version.
+    assert save_version(database, values, 2, "", SUPERVISOR, SEED) == 2
+    with pytest.raises(VersionConflict):
+        save_version(database, values | {"intake.high_value_fen": "3000"}, 0, "", SUPERVISOR, SEED)
+    with pytest.raises(PermissionDenied):
+        save_version(database, values, 2, "", SUPPORT, SEED)
+    with pytest.raises(RulesInvalid):
+        save_version(
+            database, values | {"refunds.max_recent_refunds": "-3"}, 2, "", SUPERVISOR, SEED
+        )
+    history = list_versions(database, SUPERVISOR)
+    assert [v.version for v in history] == [2, 1]
+    assert history[0].changed == (("refunds.max_auto_amount_fen", "200", "100"),)
+    assert (history[1].created_by, history[0].created_by, history[0].note) == (
+        "environment",
+        "周主管",
+        "双十一前收紧",
+    )
+    with database.read() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "rules.changed"))
+        [event] = list(events)
+    assert event.before == {"refunds.max_auto_amount_fen": "200"}
+    assert event.after == {"refunds.max_auto_amount_fen": "100", "note": "双十一前收紧"}
+    assert len(FIELDS) == len(values)
