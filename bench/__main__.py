@@ -25,6 +25,7 @@ BENCHMARKS = (
     "channel_intake",
     "return_requests",
     "ship_confirmations",
+    "operations_page",
 )
 
 

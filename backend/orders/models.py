@@ -164,6 +164,11 @@ class Order(Base):
         CheckConstraint("total_fen >= 0", name="total_not_negative"),
         CheckConstraint("paid_fen >= 0", name="paid_not_negative"),
         Index("ix_orders_status_changed", "status", "status_changed_at"),
+        # The figures and the dashboard read orders by when they were placed, paid and
+        # shipped in a date range (backend/figures.py, bench/operations_page.py).
+        Index("ix_orders_placed_at", "placed_at"),
+        Index("ix_orders_paid_at", "paid_at"),
+        Index("ix_orders_shipped_at", "shipped_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
