@@ -145,6 +145,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             embedded.start()
         app.state.embedded_worker = embedded  # `portal serve` stops it claiming at a signal
         app.state.funnel.start()
+        # Read the rules in force now, so no request pays for the first read; after that
+        # one small query per PORTAL_RULES_REFRESH_SECONDS, on whichever request is first.
+        await anyio.to_thread.run_sync(app.state.rules.current, database)
         try:
             yield
         finally:
