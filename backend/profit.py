@@ -39,6 +39,8 @@ class ProfitRules:
     # Channel (SalesChannel value) → commission in basis points (5% = 500); unknown: none.
     commission_bp: Mapping[str, int] = field(default_factory=dict)
     shipping_fen_per_parcel: int = 0
+    # An order earning less than this is listed as loss-making (0: only real losses).
+    loss_below_fen: int = 0
 
 
 def parse_commissions(text: str) -> dict[str, int]:
@@ -155,7 +157,9 @@ def profit_by_day_and_channel(profits: list[OrderProfit]) -> dict[tuple[date, st
     return dict(totals)
 
 
-def loss_making(profits: list[OrderProfit], limit: int = 20) -> list[OrderProfit]:
-    """The orders that lost money, the biggest loss first."""
-    losses = [profit for profit in profits if profit.profit_fen < 0]
+def loss_making(
+    profits: list[OrderProfit], limit: int = 20, below_fen: int = 0
+) -> list[OrderProfit]:
+    """The orders that earned less than `below_fen` (lost money, by default), worst first."""
+    losses = [profit for profit in profits if profit.profit_fen < below_fen]
     return sorted(losses, key=lambda profit: (profit.profit_fen, profit.order_id))[:limit]

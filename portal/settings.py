@@ -492,7 +492,10 @@ def build_rules(settings: Settings) -> Rules:
                 max_days=settings.transfer_max_days,
             ),
         ),
-        refunds=RefundRules(return_silent_after=timedelta(hours=settings.return_silent_hours)),
+        refunds=RefundRules(
+            return_silent_after=timedelta(hours=settings.return_silent_hours),
+            return_address=settings.return_address,
+        ),
         addresses=AddressRules(
             free_edit_window=timedelta(hours=settings.address_free_edit_hours),
             max_customer_edits=settings.address_max_customer_edits,

@@ -50,6 +50,8 @@ class RefundRules:
     # The rules version (backend/rulebook) these values come from; 0: the environment's.
     # Stored with each return decision, so the customer sees which rules decided it.
     rules_version: int = field(default=0, compare=False)
+    # Where customers send returns (退货地址), shown on the return and exchange pages.
+    return_address: str = ""
     _by_code: Mapping[str, ReturnReason] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -44,7 +44,14 @@ class RuleField:
         return self.key.split(".", 1)[1]
 
     def parse(self, text: str) -> Any:
-        text = text.strip().replace("，", ",").replace("＝", "=")
+        text = text.strip()
+        if self.unit == "text":
+            if len(text) > self.high:
+                raise RuleValueInvalid(self.key, "too_long")
+            if len(text) < self.low:
+                raise RuleValueInvalid(self.key, "required")
+            return text
+        text = text.replace("，", ",").replace("＝", "=")  # typed with a Chinese input method
         if self.unit == "commissions":
             try:
                 rates = parse_commissions(text)
@@ -69,6 +76,8 @@ class RuleField:
 
     def show(self, value: Any) -> str:
         """What the rule set holds, as staff would type it: the seed's values, for version 1."""
+        if self.unit == "text":
+            return str(value)
         if self.unit == "commissions":
             return ",".join(
                 f"{channel}={bp // 100}" + (f".{bp % 100:02d}".rstrip("0") if bp % 100 else "")
@@ -92,6 +101,8 @@ FIELDS: tuple[RuleField, ...] = (
     RuleField("intake.high_value_fen", "yuan", 1, 10_000_000),
     RuleField("profit.shipping_fen_per_parcel", "yuan", 0, 1_000),
     RuleField("profit.commission_bp", "commissions"),
+    RuleField("profit.loss_below_fen", "yuan", 0, 10_000),
+    RuleField("refunds.return_address", "text", 0, 200),
 )
 BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
 

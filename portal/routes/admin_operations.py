@@ -26,7 +26,11 @@ def _profit(database, days, rules, may_see_costs):
         return None
     profits = profit.order_profits(database, days, rules)
     channels = sorted({entry.channel for entry in profits})
-    return profit.profit_by_day_and_channel(profits), channels, profit.loss_making(profits)
+    return (
+        profit.profit_by_day_and_channel(profits),
+        channels,
+        profit.loss_making(profits, below_fen=rules.loss_below_fen),
+    )
 
 
 def _load(database, days):

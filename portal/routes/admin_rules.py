@@ -38,6 +38,14 @@ WORDS = {
         N_("yuan"),
     ),
     "profit.shipping_fen_per_parcel": (N_("Shipping cost per parcel, for profit"), N_("yuan")),
+    "profit.loss_below_fen": (
+        N_("Orders earning less than this are listed as loss-making"),
+        N_("yuan"),
+    ),
+    "refunds.return_address": (
+        N_("Return address (name, phone, address) shown to customers"),
+        N_("text"),
+    ),
     "profit.commission_bp": (
         N_("Channel commissions, for profit (e.g. taobao=5,jd=8.5)"),
         N_("percent"),
@@ -48,6 +56,8 @@ PROBLEMS = {
     "whole_number": N_("Type a whole number."),
     "out_of_range": N_("Outside what this rule allows (%(low)s to %(high)s)."),
     "commissions": N_("Write channel=percent pairs, e.g. taobao=5,jd=8.5."),
+    "too_long": N_("At most %(high)s characters."),
+    "required": N_("This can't be empty."),
 }
 SAVED = N_("Saved as version %(version)s. Every page and job uses it within a minute.")
 CONFLICT = N_(

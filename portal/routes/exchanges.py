@@ -69,7 +69,7 @@ async def _page(
         "form": form,
         "exchanges": exchanges,
         "carriers": sorted(CARRIER_NAMES),
-        "return_address": request.app.state.settings.return_address,
+        "return_address": rules_of(request).refunds.return_address,
         "error": error,
     }
     return render(request, "customer/exchange.html", context, status_code=status)

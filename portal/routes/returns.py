@@ -232,7 +232,7 @@ async def _progress_page(
             **_progress_words(view),
             "arrival_text": ARRIVAL_TEXT,
             "carriers": sorted(CARRIER_NAMES),
-            "return_address": request.app.state.settings.return_address,
+            "return_address": rules_of(request).refunds.return_address,
             "error": error,
         },
         partial="customer/_return_progress.html",

@@ -235,6 +235,8 @@ CALLS: dict[str, Callable[[World], Call]] = {
             "intake.high_value_fen": "5000",
             "profit.shipping_fen_per_parcel": "0",
             "profit.commission_bp": "",
+            "profit.loss_below_fen": "0",
+            "refunds.return_address": "",
         },
     ),
     # The paid order is not packed: an allowed role is told it can't be redirected yet.

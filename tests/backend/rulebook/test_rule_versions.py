@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -110,3 +110,28 @@ def test_a_save_is_a_new_version_audited_and_a_stale_form_is_refused(database):
     assert event.before == {"refunds.max_auto_amount_fen": "200"}
     assert event.after == {"refunds.max_auto_amount_fen": "100", "note": "双十一前收紧"}
     assert len(FIELDS) == len(values)
+
+
+def test_the_return_address_and_the_loss_threshold_are_rules_too():
+    address = "退货组 0571-88888888 浙江省杭州市西湖区文三路100号，仓库收"
+    values = seed_values(SEED) | {
+        "refunds.return_address": address,
+        "profit.loss_below_fen": "5",
+    }
+    rules = apply(SEED, values, 3)
+    assert rules.refunds.return_address == address  # a Chinese comma stays a comma
+    assert rules.profit.loss_below_fen == 500
+    with pytest.raises(RulesInvalid) as refused:
+        validate(values | {"refunds.return_address": "长" * 201})
+    assert refused.value.problems == {"refunds.return_address": "too_long"}
+
+
+def test_loss_making_lists_orders_below_the_threshold():
+    from backend.profit import OrderProfit, loss_making
+
+    def earning(order_id: int, fen: int) -> OrderProfit:
+        return OrderProfit(order_id, str(order_id), "jd", date(2026, 12, 1), fen, 0, 0, 0, 0)
+
+    profits = [earning(1, -100), earning(2, 0), earning(3, 300), earning(4, 800)]
+    assert [p.order_id for p in loss_making(profits)] == [1]
+    assert [p.order_id for p in loss_making(profits, below_fen=500)] == [1, 2, 3]
