@@ -60,7 +60,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         SUBSCRIBE: lambda db, p: tracking_jobs.subscribe_shipment(db, tracking, p),
         tracking_jobs.PUSH: lambda db, p: tracking_jobs.process_push(db, tracking, p),
         tracking_jobs.POLL: lambda db, _p: tracking_jobs.poll_shipments(db, tracking),
-        outbox.SEND: lambda db, p: outbox.send_notification(db, notifications, p),
+        outbox.SEND: lambda db, p: outbox.send_notification(
+            db, outbox.with_rules(notifications, in_force.current(db).notices), p
+        ),
         address_changes.SEND_CODE: lambda db, p: outbox.send_verification_code(notifications, p),
         address_changes.ADDRESS_CHANGED: address_propagation.handle_address_changed,
         address_changes.REQUEST_DECIDED: address_propagation.handle_request_decided,

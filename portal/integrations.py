@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,7 @@ from backend.logistics.waybills.registry import (
     parse_routes,
 )
 from backend.notifications.aliyun_sms import AliyunSmsClient
-from backend.notifications.outbox import NotificationConfig
+from backend.notifications.outbox import NotificationConfig, parse_quiet_hours
 from backend.notifications.routing import WeChatApp
 from backend.notifications.wechat_data import parse_layout
 from backend.notifications.wechat_jsapi import DatabaseTicketProvider, JsapiSigner
@@ -65,14 +65,6 @@ def parse_pairs(text: str) -> dict[str, str]:
         if sep and key.strip() and value.strip():
             pairs[key.strip()] = value.strip()
     return pairs
-
-
-def parse_quiet_hours(text: str) -> tuple[time, time]:
-    start, _, end = text.partition("-")
-    try:
-        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
-    except ValueError:
-        return time(22, 0), time(8, 0)
 
 
 @dataclass

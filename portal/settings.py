@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backend import personal_data
 from backend.exchanges.rules import ExchangeRules
+from backend.notifications.outbox import NoticeRules, parse_quiet_hours
 from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
@@ -478,6 +479,7 @@ class Rules:
     addresses: AddressRules
     exchanges: ExchangeRules
     profit: ProfitRules
+    notices: NoticeRules
 
 
 def build_rules(settings: Settings) -> Rules:
@@ -506,6 +508,7 @@ def build_rules(settings: Settings) -> Rules:
             commission_bp=parse_commissions(settings.channel_commissions),
             shipping_fen_per_parcel=settings.shipping_cost_fen,
         ),
+        notices=NoticeRules(quiet_hours=parse_quiet_hours(settings.quiet_hours)),
     )
 
 

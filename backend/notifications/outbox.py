@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -58,6 +58,31 @@ class NotificationConfig:
     quiet_start: time = time(22, 0)
     quiet_end: time = time(8, 0)
     link_lifetime: timedelta = field(kw_only=True)
+
+
+@dataclass(frozen=True)
+class NoticeRules:
+    """When customers are not messaged (Shanghai time): 22:00-08:00 by default, as the
+    seed articles and China's SMS rules expect. A rule staff tune (backend/rulebook)."""
+
+    quiet_hours: tuple[time, time] = (time(22, 0), time(8, 0))
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """ "22:00-08:00" -> (22:00, 08:00); a start equal to the end means never quiet."""
+    start, _, end = text.partition("-")
+    try:
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        return time(22, 0), time(8, 0)
+
+
+def with_rules(config: NotificationConfig, rules: NoticeRules) -> NotificationConfig:
+    """The sending config with the quiet hours in force now."""
+    start, end = rules.quiet_hours
+    if (config.quiet_start, config.quiet_end) == (start, end):
+        return config
+    return replace(config, quiet_start=start, quiet_end=end)
 
 
 def quiet_until(now: datetime, start: time, end: time) -> datetime | None:

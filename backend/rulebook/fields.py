@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from backend.profit import parse_commissions
@@ -52,6 +52,8 @@ class RuleField:
                 raise RuleValueInvalid(self.key, "required")
             return text
         text = text.replace("，", ",").replace("＝", "=")  # typed with a Chinese input method
+        if self.unit == "time_range":
+            return _time_range(self.key, text)
         if self.unit == "commissions":
             try:
                 rates = parse_commissions(text)
@@ -78,6 +80,8 @@ class RuleField:
         """What the rule set holds, as staff would type it: the seed's values, for version 1."""
         if self.unit == "text":
             return str(value)
+        if self.unit == "time_range":
+            return f"{value[0]:%H:%M}-{value[1]:%H:%M}"
         if self.unit == "commissions":
             return ",".join(
                 f"{channel}={bp // 100}" + (f".{bp % 100:02d}".rstrip("0") if bp % 100 else "")
@@ -89,6 +93,20 @@ class RuleField:
         if self.unit == "hours":
             return str(int(value.total_seconds() // 3600))
         return str(value)
+
+
+TIME_RANGE = re.compile(
+    r"([01][0-9]|2[0-3]):([0-5][0-9])\s*[-–~至]\s*([01][0-9]|2[0-3]):([0-5][0-9])"
+)
+
+
+def _time_range(key: str, text: str) -> tuple[time, time]:
+    """ "22:00-08:00": no messages from 22:00 to 08:00 (Shanghai); equal ends: never quiet."""
+    match = TIME_RANGE.fullmatch(text.replace("：", ":"))
+    if match is None:
+        raise RuleValueInvalid(key, "time_range")
+    hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
+    return time(hour1, minute1), time(hour2, minute2)
 
 
 FIELDS: tuple[RuleField, ...] = (
@@ -103,6 +121,7 @@ FIELDS: tuple[RuleField, ...] = (
     RuleField("profit.commission_bp", "commissions"),
     RuleField("profit.loss_below_fen", "yuan", 0, 10_000),
     RuleField("refunds.return_address", "text", 0, 200),
+    RuleField("notices.quiet_hours", "time_range"),
 )
 BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
 

@@ -46,6 +46,10 @@ WORDS = {
         N_("Return address (name, phone, address) shown to customers"),
         N_("text"),
     ),
+    "notices.quiet_hours": (
+        N_("No messages to customers between (Shanghai time, e.g. 22:00-08:00)"),
+        N_("hours of the day"),
+    ),
     "profit.commission_bp": (
         N_("Channel commissions, for profit (e.g. taobao=5,jd=8.5)"),
         N_("percent"),
@@ -57,6 +61,7 @@ PROBLEMS = {
     "out_of_range": N_("Outside what this rule allows (%(low)s to %(high)s)."),
     "commissions": N_("Write channel=percent pairs, e.g. taobao=5,jd=8.5."),
     "too_long": N_("At most %(high)s characters."),
+    "time_range": N_("Write two times of day, e.g. 22:00-08:00."),
     "required": N_("This can't be empty."),
 }
 SAVED = N_("Saved as version %(version)s. Every page and job uses it within a minute.")

@@ -155,3 +155,35 @@ def test_a_retried_message_sends_the_link_made_for_its_first_attempt(database):
     code = sms.sent[0][2]["link"].rsplit("/", 1)[1]
     assert link.code_hash == hash_code(code)
     assert link.expires_at - link.created_at == timedelta(days=30)  # made by the first attempt
+
+
+def test_quiet_hours_saved_on_the_rules_page_hold_the_next_message(database):
+    """The worker's handler takes the quiet hours in force (portal/background.py)."""
+    from backend.actors import Actor, ActorKind
+    from backend.notifications.outbox import with_rules
+    from backend.rulebook.fields import seed_values
+    from backend.rulebook.service import save_version
+    from backend.staff.models import Role
+    from portal.rules_in_force import RulesInForce
+    from portal.settings import Settings, build_rules
+
+    seed = build_rules(Settings(quiet_hours="00:00-00:00"))  # never quiet
+    in_force = RulesInForce(seed, refresh_seconds=0)
+    supervisor = Actor(ActorKind.STAFF, "周主管", role=Role.SUPERVISOR)
+    from backend.clock import SHANGHAI, utcnow
+
+    here = utcnow().astimezone(SHANGHAI)
+    quiet = f"{here - timedelta(hours=1):%H:%M}-{here + timedelta(hours=1):%H:%M}"  # now is inside
+    values = seed_values(seed) | {"notices.quiet_hours": quiet}
+    save_version(database, values, 0, "夜间不发", supervisor, seed)
+    queue(database)
+    sms = RecordingSms()
+    cfg = config(sms)
+
+    def send(db, payload):
+        send_notification(db, with_rules(cfg, in_force.current(db).notices), payload)
+
+    Worker(database, {SEND: send}).run_until_idle()
+    assert sms.sent == []
+    start, end = in_force.current(database).notices.quiet_hours
+    assert f"{start:%H:%M}-{end:%H:%M}" == quiet

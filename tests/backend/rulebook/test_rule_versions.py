@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -40,6 +40,8 @@ def test_the_environment_seeds_values_that_read_back_as_the_same_rules():
         ("addresses.free_edit_window", "4", timedelta(hours=4)),
         ("profit.commission_bp", "taobao=5，jd=8.5", {"taobao": 500, "jd": 850}),
         ("profit.commission_bp", "", {}),
+        ("notices.quiet_hours", "22:00-08:00", (time(22, 0), time(8, 0))),
+        ("notices.quiet_hours", "21：30 至 07：45", (time(21, 30), time(7, 45))),
     ],
 )
 def test_values_are_read_as_staff_type_them(key, typed, expected):
@@ -58,6 +60,8 @@ def test_values_are_read_as_staff_type_them(key, typed, expected):
         ("addresses.auto_approve_after", "9999999", "whole_number"),
         ("profit.commission_bp", "taobao", "commissions"),
         ("profit.commission_bp", "taobao=200", "commissions"),
+        ("notices.quiet_hours", "25:00-08:00", "time_range"),
+        ("notices.quiet_hours", "晚上十点", "time_range"),
     ],
 )
 def test_values_out_of_bounds_or_garbled_are_refused_with_a_reason(key, typed, code):
