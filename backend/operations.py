@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -32,6 +33,22 @@ SLA: dict[OrderStatus, tuple[timedelta, Team]] = {
     OrderStatus.PARTIALLY_SHIPPED: (timedelta(hours=24), Team.WAREHOUSE),
     OrderStatus.AFTER_SALE: (timedelta(hours=48), Team.SUPPORT),
 }
+
+
+@dataclass(frozen=True)
+class OperationsRules:
+    """How long an order may wait in each state, in working minutes: SLA's limits by
+    default, tuned on the rules page (backend/rulebook). The team that acts stays SLA's."""
+
+    sla_minutes: Mapping[str, int] = field(
+        default_factory=lambda: {
+            str(status): int(limit.total_seconds() // 60) for status, (limit, _) in SLA.items()
+        }
+    )
+
+    def limit(self, status: OrderStatus) -> timedelta:
+        minutes = self.sla_minutes.get(str(status))
+        return timedelta(minutes=minutes) if minutes else SLA[status][0]
 
 
 # A held order waits for a person (待审核): past this much working time it is late.
@@ -85,12 +102,14 @@ class QueueItem:
     substitute: Role | None = None
 
 
-def list_queue(database: Database, now: datetime | None = None) -> list[QueueItem]:
+def list_queue(
+    database: Database, now: datetime | None = None, rules: OperationsRules | None = None
+) -> list[QueueItem]:
     """Held orders and orders past their SLA, each routed to the team that can act.
 
     A late item of a team with nobody active is routed to the team's substitute.
     """
-    now = now or utcnow()
+    now, rules = now or utcnow(), rules or OperationsRules()
     items: list[QueueItem] = []
     with database.read() as session:
         active_roles = frozenset(
@@ -121,8 +140,8 @@ def list_queue(database: Database, now: datetime | None = None) -> list[QueueIte
             ).where(Order.status.in_([str(s) for s in SLA]), Order.hold_reason.is_(None))
         ).all()
     for order_id, public_no, channel, status, since in waiting:
-        limit, team = SLA[OrderStatus(status)]
-        late = working_time_between(since, now) - limit
+        team = SLA[OrderStatus(status)][1]
+        late = working_time_between(since, now) - rules.limit(OrderStatus(status))
         if late > timedelta(0):
             items.append(
                 QueueItem(order_id, public_no, channel, team, f"stuck:{status}", since, late)

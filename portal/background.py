@@ -100,10 +100,10 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
             db, settings.auto_complete_days
         ),
         alerting.SEND: lambda db, _p: alerting.send_alerts(
-            db, integrations.robots, settings.base_url
+            db, integrations.robots, settings.base_url, rules=in_force.current(db).operations
         ),
         alerting.WEEKLY: lambda db, _p: alerting.send_weekly_report(
-            db, integrations.robots, settings.base_url
+            db, integrations.robots, settings.base_url, rules=in_force.current(db).operations
         ),
     }
 

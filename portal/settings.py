@@ -13,6 +13,7 @@ from pathlib import Path
 from backend import personal_data
 from backend.exchanges.rules import ExchangeRules
 from backend.notifications.outbox import NoticeRules, parse_quiet_hours
+from backend.operations import OperationsRules
 from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
 from backend.orders.intake import IntakeRules
@@ -480,6 +481,7 @@ class Rules:
     exchanges: ExchangeRules
     profit: ProfitRules
     notices: NoticeRules
+    operations: OperationsRules
 
 
 def build_rules(settings: Settings) -> Rules:
@@ -509,6 +511,7 @@ def build_rules(settings: Settings) -> Rules:
             shipping_fen_per_parcel=settings.shipping_cost_fen,
         ),
         notices=NoticeRules(quiet_hours=parse_quiet_hours(settings.quiet_hours)),
+        operations=OperationsRules(),
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from backend.clock import SHANGHAI, utcnow
 from backend.db import Database
 from backend.notifications.base import NotificationError
+from backend.operations import OperationsRules
 from backend.robots.base import RobotMessage, RobotSender
 from backend.robots.models import RobotAlert
 from backend.robots.troubles import Trouble, TroubleKind, gather, stuck_orders
@@ -114,12 +115,13 @@ def send_alerts(
     robots: Mapping[str, RobotSender],
     base_url: str,
     now: datetime | None = None,
+    rules: OperationsRules | None = None,
 ) -> int:
     """The periodic job: returns how many messages the robots took."""
     if not robots:
         return 0
     now = now or utcnow()
-    troubles = gather(database, now)
+    troubles = gather(database, now, rules)
     sent = 0
     for name, robot in robots.items():
         for kind, items in troubles.items():
@@ -137,9 +139,11 @@ def send_alerts(
     return sent
 
 
-def weekly_report(database: Database, base_url: str, now: datetime) -> RobotMessage:
+def weekly_report(
+    database: Database, base_url: str, now: datetime, rules: OperationsRules | None = None
+) -> RobotMessage:
     """每周复盘: how many orders are stuck for each cause, and the ten longest overdue."""
-    stuck = stuck_orders(database, now)
+    stuck = stuck_orders(database, now, rules)
     causes = Counter(trouble.group for trouble in stuck)
     lines = [f"{cause}：{count} 单" for cause, count in causes.most_common()]
     lines += [f"{index}. {trouble.line}" for index, trouble in enumerate(stuck[:TOP], start=1)]
@@ -156,6 +160,7 @@ def send_weekly_report(
     robots: Mapping[str, RobotSender],
     base_url: str,
     now: datetime | None = None,
+    rules: OperationsRules | None = None,
 ) -> int:
     """Runs hourly; on Monday from 09:00 Shanghai each robot gets the week's report once."""
     now = now or utcnow()
@@ -168,7 +173,7 @@ def send_weekly_report(
         _, weeks = _last(database, name, WEEKLY_KIND)
         if week in weeks:
             continue
-        if _send(robot, weekly_report(database, base_url, now)):
+        if _send(robot, weekly_report(database, base_url, now, rules)):
             _remember(database, name, WEEKLY_KIND, [week], now)
             sent += 1
     return sent

@@ -20,7 +20,7 @@ from backend.integration_health import list_breakers
 from backend.jobs.models import Job, JobStatus
 from backend.logistics.models import Shipment, ShipmentDirection
 from backend.logistics.status import TERMINAL_TRACKING_STATUSES, TrackingStatus
-from backend.operations import list_queue, quiet_channels
+from backend.operations import OperationsRules, list_queue, quiet_channels
 from backend.orders.lifecycle import OrderStatus
 from backend.orders.models import AddressVersion, Order
 
@@ -64,8 +64,10 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:.0f} 小时" if hours >= 1 else f"{delta.total_seconds() / 60:.0f} 分钟"
 
 
-def stuck_orders(database: Database, now: datetime) -> list[Trouble]:
-    late = [item for item in list_queue(database, now) if item.overdue_by is not None]
+def stuck_orders(
+    database: Database, now: datetime, rules: OperationsRules | None = None
+) -> list[Trouble]:
+    late = [item for item in list_queue(database, now, rules) if item.overdue_by is not None]
     late.sort(key=lambda item: item.overdue_by or timedelta(0), reverse=True)
     troubles = []
     for item in late:
@@ -174,9 +176,11 @@ def open_breakers(database: Database, now: datetime) -> list[Trouble]:
     ]
 
 
-def gather(database: Database, now: datetime) -> dict[TroubleKind, list[Trouble]]:
+def gather(
+    database: Database, now: datetime, rules: OperationsRules | None = None
+) -> dict[TroubleKind, list[Trouble]]:
     return {
-        TroubleKind.STUCK_ORDERS: stuck_orders(database, now),
+        TroubleKind.STUCK_ORDERS: stuck_orders(database, now, rules),
         TroubleKind.DEAD_JOBS: dead_jobs(database),
         TroubleKind.QUIET_CHANNELS: silent_channels(database, now),
         TroubleKind.REFUSED_CONFIRMATIONS: refused_confirmations(database),

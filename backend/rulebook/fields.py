@@ -15,7 +15,10 @@ from dataclasses import dataclass, replace
 from datetime import time, timedelta
 from typing import Any
 
+from backend.operations import SLA
 from backend.profit import parse_commissions
+
+SLA_STATES = frozenset(str(status) for status in SLA)
 
 YUAN = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?")
 
@@ -54,6 +57,8 @@ class RuleField:
         text = text.replace("，", ",").replace("＝", "=")  # typed with a Chinese input method
         if self.unit == "time_range":
             return _time_range(self.key, text)
+        if self.unit == "sla":
+            return _sla_minutes(self.key, text.replace("，", ",").replace("＝", "="))
         if self.unit == "commissions":
             try:
                 rates = parse_commissions(text)
@@ -82,6 +87,8 @@ class RuleField:
             return str(value)
         if self.unit == "time_range":
             return f"{value[0]:%H:%M}-{value[1]:%H:%M}"
+        if self.unit == "sla":
+            return ",".join(f"{state}={minutes}" for state, minutes in sorted(value.items()))
         if self.unit == "commissions":
             return ",".join(
                 f"{channel}={bp // 100}" + (f".{bp % 100:02d}".rstrip("0") if bp % 100 else "")
@@ -109,6 +116,22 @@ def _time_range(key: str, text: str) -> tuple[time, time]:
     return time(hour1, minute1), time(hour2, minute2)
 
 
+def _sla_minutes(key: str, text: str) -> dict[str, int]:
+    """ "paid=15,picking=120": working minutes per order state; states not named keep theirs."""
+    limits: dict[str, int] = {}
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        state, sep, minutes = part.partition("=")
+        state, minutes = state.strip(), minutes.strip()
+        if not sep or state not in SLA_STATES or not minutes.isdigit() or len(minutes) > 5:
+            raise RuleValueInvalid(key, "sla")
+        if not 1 <= int(minutes) <= 20_160:  # two working weeks at most
+            raise RuleValueInvalid(key, "sla")
+        limits[state] = int(minutes)
+    return limits
+
+
 FIELDS: tuple[RuleField, ...] = (
     RuleField("refunds.max_auto_amount_fen", "yuan", 0, 100_000),
     RuleField("refunds.return_window_days", "days", 1, 30),
@@ -122,6 +145,7 @@ FIELDS: tuple[RuleField, ...] = (
     RuleField("profit.loss_below_fen", "yuan", 0, 10_000),
     RuleField("refunds.return_address", "text", 0, 200),
     RuleField("notices.quiet_hours", "time_range"),
+    RuleField("operations.sla_minutes", "sla"),
 )
 BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
 

@@ -33,11 +33,11 @@ def _profit(database, days, rules, may_see_costs):
     )
 
 
-def _load(database, days):
+def _load(database, days, rules):
     now = utcnow()
     return (
         operations.get_dashboard(database, now),
-        operations.list_queue(database, now),
+        operations.list_queue(database, now, rules),
         operations.quiet_channels(database, now),
         list_support_queue(database),
         figures.compare(database, days, now) if days else None,
@@ -103,7 +103,9 @@ async def overview(request: Request) -> Response:
         pairs,
         funnels,
         now,
-    ) = await calls.read(request, _load, request.app.state.database, days)
+    ) = await calls.read(
+        request, _load, request.app.state.database, days, rules_of(request).operations
+    )
     teams = {
         team: [item for item in queue if item.team == team and item.substitute is None]
         for team in Team

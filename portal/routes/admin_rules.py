@@ -50,6 +50,13 @@ WORDS = {
         N_("No messages to customers between (Shanghai time, e.g. 22:00-08:00)"),
         N_("hours of the day"),
     ),
+    "operations.sla_minutes": (
+        N_(
+            "How long an order may wait in each state before it is late "
+            "(pending_payment, paid, picking, packed, partially_shipped, after_sale)"
+        ),
+        N_("working minutes"),
+    ),
     "profit.commission_bp": (
         N_("Channel commissions, for profit (e.g. taobao=5,jd=8.5)"),
         N_("percent"),
@@ -62,6 +69,7 @@ PROBLEMS = {
     "commissions": N_("Write channel=percent pairs, e.g. taobao=5,jd=8.5."),
     "too_long": N_("At most %(high)s characters."),
     "time_range": N_("Write two times of day, e.g. 22:00-08:00."),
+    "sla": N_("Write state=minutes pairs, e.g. paid=15,picking=120 (1 to 20160 minutes)."),
     "required": N_("This can't be empty."),
 }
 SAVED = N_("Saved as version %(version)s. Every page and job uses it within a minute.")

@@ -238,6 +238,7 @@ CALLS: dict[str, Callable[[World], Call]] = {
             "profit.loss_below_fen": "0",
             "refunds.return_address": "",
             "notices.quiet_hours": "22:00-08:00",
+            "operations.sla_minutes": "paid=15",
         },
     ),
     # The paid order is not packed: an allowed role is told it can't be redirected yet.

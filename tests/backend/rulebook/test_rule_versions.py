@@ -139,3 +139,34 @@ def test_loss_making_lists_orders_below_the_threshold():
     profits = [earning(1, -100), earning(2, 0), earning(3, 300), earning(4, 800)]
     assert [p.order_id for p in loss_making(profits)] == [1]
     assert [p.order_id for p in loss_making(profits, below_fen=500)] == [1, 2, 3]
+
+
+def test_an_sla_from_the_rules_page_decides_what_is_late(database):
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from backend.clock import SHANGHAI
+    from backend.operations import OperationsRules, list_queue
+    from backend.orders.lifecycle import OrderStatus
+    from backend.orders.models import Order
+    from tests.factories import make_order
+
+    now = datetime(2026, 12, 2, 10, 30, tzinfo=SHANGHAI)  # a Wednesday, in working hours
+    order = make_order(database, status=OrderStatus.PAID)
+    with database.write() as session:
+        session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(status_changed_at=now - timedelta(minutes=30))
+        )
+    values = seed_values(SEED) | {"operations.sla_minutes": "paid=60"}
+    relaxed = apply(SEED, values, 2).operations
+    assert relaxed.limit(OrderStatus.PAID) == timedelta(minutes=60)
+    assert relaxed.limit(OrderStatus.PACKED) == timedelta(hours=4)  # not named: SLA's
+    late = [item.order_id for item in list_queue(database, now) if item.overdue_by]
+    assert late == [order.id]  # 30 working minutes past the default 15
+    assert [item for item in list_queue(database, now, relaxed) if item.overdue_by] == []
+    with pytest.raises(RulesInvalid) as refused:
+        validate(values | {"operations.sla_minutes": "shipped=10"})
+    assert refused.value.problems == {"operations.sla_minutes": "sla"}
