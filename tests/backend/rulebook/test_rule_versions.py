@@ -147,7 +147,7 @@ def test_an_sla_from_the_rules_page_decides_what_is_late(database):
     from sqlalchemy import update
 
     from backend.clock import SHANGHAI
-    from backend.operations import OperationsRules, list_queue
+    from backend.operations import list_queue
     from backend.orders.lifecycle import OrderStatus
     from backend.orders.models import Order
     from tests.factories import make_order
