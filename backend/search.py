@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
+from backend import warehouse_logins as scope
 from backend.db import Database
 from backend.logistics.models import Shipment
 from backend.orders.masking import mask_phone
@@ -21,7 +22,6 @@ from backend.orders.models import AddressVersion, Customer, Order, OrderLine
 from backend.orders.queries import SEARCH_LIMIT, OrderSummary, summary_select, to_summary
 from backend.personal_data import phone_index
 from backend.phones import normalize_mobile
-from backend.staff import scope
 
 # Paging stops somewhere: 20 pages of 50 is more than anyone reads, and keeps OFFSET cheap.
 MAX_PAGE = 20
@@ -64,7 +64,7 @@ def search_orders(
     """Staff search: order or channel number, waybill, phone, name, product name or SKU.
 
     Newest first, SEARCH_LIMIT a page; a member confined to a warehouse finds only its
-    orders (backend/staff/scope.py). One row more than a page is read to know if another
+    orders (backend/warehouse_logins.py). One row more than a page is read to know if another
     page follows, so paging costs no count query.
     """
     statement = summary_select().join(Customer, Customer.id == Order.customer_id)

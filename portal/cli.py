@@ -302,7 +302,7 @@ def cmd_staff_reset_second_factor(settings: Settings, args: argparse.Namespace) 
 
 
 def cmd_staff_warehouse(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.staff.roster import NoSuchWarehouse, NotAWarehouseLogin, assign_warehouse
+    from backend.warehouse_logins import NoSuchWarehouse, NotAWarehouseLogin, assign_warehouse
 
     database = Database(settings.database_url)
     try:

@@ -9,8 +9,8 @@ from starlette.responses import Response
 from backend.clock import utcnow
 from backend.staff.accounts import CurrentStaffSession, get_staff_session, touch_staff_session
 from backend.staff.permissions import Permission, StaffIdentity
-from backend.staff.scope import order_in_scope
 from backend.staff.second_factor import second_factor_required
+from backend.warehouse_logins import order_in_scope
 from portal import calls
 from portal.rendering import redirect
 from portal.sessions import STAFF_COOKIE

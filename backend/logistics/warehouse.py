@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend import warehouse_logins as scope
 from backend.actors import Actor, ActorKind
 from backend.audit.models import AuditEvent
 from backend.clock import utcnow
@@ -18,7 +19,6 @@ from backend.orders.holds import HOLD_TEAM
 from backend.orders.lifecycle import OrderAction, OrderStatus, can
 from backend.orders.models import AddressVersion, HoldReason, Order
 from backend.orders.service import transition
-from backend.staff import scope
 from backend.staff.permissions import Permission, check_permission
 
 MAX_CODE_LENGTH = 40
@@ -85,7 +85,7 @@ def scan_parcel(
 ) -> ScanResult:
     """Order number or waybill: packed and locked in one transaction, with the row locked.
 
-    A scanner confined to a warehouse (backend/staff/scope.py) finds only that warehouse's
+    A scanner confined to a warehouse (backend/warehouse_logins.py) finds only that warehouse's
     orders: another warehouse's parcel is "not found", and is not packed here.
     """
     check_permission(actor, Permission.SCAN_PARCELS, also=(ActorKind.SYSTEM,))

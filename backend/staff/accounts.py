@@ -18,8 +18,12 @@ from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
 from backend.staff.models import Role, SessionEnd, StaffSession, StaffUser
-from backend.staff.permissions import Permission, StaffIdentity, check_permission
-from backend.staff.scope import scoped_warehouse
+from backend.staff.permissions import (
+    Permission,
+    StaffIdentity,
+    check_permission,
+    scoped_warehouse,
+)
 
 LOGIN_FAILURE_LIMIT = 10
 LOGIN_LOCKOUT = timedelta(minutes=15)

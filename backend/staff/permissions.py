@@ -119,6 +119,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+def scoped_warehouse(role: Role | None, warehouse_id: int | None) -> int | None:
+    """The warehouse a member is confined to (warehouse logins only), or None: every order."""
+    return warehouse_id if role == Role.WAREHOUSE else None
+
+
 class PermissionDenied(Exception):
     """The actor may not do this: a staff role without the permission, or not staff at all."""
 
@@ -155,7 +160,7 @@ class StaffIdentity:
     name: str
     role: Role
     # Set for a warehouse login tied to one warehouse: it sees only that warehouse's orders
-    # (backend/staff/scope.py). None: every order.
+    # (backend/warehouse_logins.py). None: every order.
     warehouse_id: int | None = None
 
     def can(self, permission: Permission) -> bool:

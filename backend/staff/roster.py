@@ -15,7 +15,6 @@ from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
 from backend.db import Database
-from backend.orders.models import Warehouse
 from backend.staff.accounts import (
     check_may_manage_staff,
     check_not_last_admin,
@@ -35,7 +34,7 @@ class StaffMember:
     active: bool
     second_factor: bool
     last_login_at: datetime | None
-    warehouse_code: str | None = None  # a warehouse login tied to one warehouse
+    warehouse_id: int | None = None  # a warehouse login tied to one warehouse
 
 
 def list_staff(database: Database, actor: Actor) -> tuple[StaffMember, ...]:
@@ -54,14 +53,15 @@ def list_staff(database: Database, actor: Actor) -> tuple[StaffMember, ...]:
                 StaffUser.active,
                 StaffUser.totp_enabled_at,
                 last_login.c.at,
-                Warehouse.code,
+                StaffUser.warehouse_id,
             )
             .outerjoin(last_login, last_login.c.staff_id == StaffUser.id)
-            .outerjoin(Warehouse, Warehouse.id == StaffUser.warehouse_id)
             .order_by(StaffUser.active.desc(), StaffUser.name)
         ).all()
     return tuple(
-        StaffMember(r.name, Role(r.role), r.active, r.totp_enabled_at is not None, r.at, r.code)
+        StaffMember(
+            r.name, Role(r.role), r.active, r.totp_enabled_at is not None, r.at, r.warehouse_id
+        )
         for r in rows
     )
 
@@ -90,56 +90,6 @@ def change_role(database: Database, name: str, role: Role, actor: Actor) -> bool
             subject_id=user.id,
             before={"role": str(before)},
             after={"role": str(role)},
-        )
-    return True
-
-
-class NotAWarehouseLogin(Exception):
-    """Only a warehouse login is tied to a warehouse; other roles see every order."""
-
-
-class NoSuchWarehouse(LookupError):
-    pass
-
-
-def list_warehouse_codes(database: Database) -> tuple[str, ...]:
-    with database.read() as session:
-        return tuple(
-            session.scalars(
-                select(Warehouse.code).where(Warehouse.active.is_(True)).order_by(Warehouse.code)
-            )
-        )
-
-
-def assign_warehouse(database: Database, name: str, code: str | None, actor: Actor) -> bool:
-    """Ties a warehouse login to one warehouse (code), or to none (every order) with None.
-
-    In force from the member's next request, like a role change: every staff request reads
-    the member's row afresh (accounts.get_staff_session).
-    """
-    with database.write() as session:
-        check_may_manage_staff(actor)
-        user = staff_for_update(session, name)
-        if Role(user.role) != Role.WAREHOUSE:
-            raise NotAWarehouseLogin(name)
-        code = (code or "").strip().upper() or None  # codes are kept upper case
-        warehouse_id = None
-        if code:
-            warehouse_id = session.scalar(select(Warehouse.id).where(Warehouse.code == code))
-            if warehouse_id is None:
-                raise NoSuchWarehouse(code)
-        if user.warehouse_id == warehouse_id:
-            return False
-        before = session.scalar(select(Warehouse.code).where(Warehouse.id == user.warehouse_id))
-        user.warehouse_id = warehouse_id
-        audit.record(
-            session,
-            actor,
-            "staff.warehouse_changed",
-            subject="staff",
-            subject_id=user.id,
-            before={"warehouse": before},
-            after={"warehouse": code or None},
         )
     return True
 

@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from backend.customer_view import LIST_LIMIT, get_customer_view
 from backend.staff.permissions import Permission
 from backend.support import notes
-from backend.support.customer_view import LIST_LIMIT, get_customer_view
 from backend.support.lifecycle import NoteKind
 from portal import calls
 from portal.forms import form_text

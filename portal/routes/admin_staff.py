@@ -21,17 +21,14 @@ from backend.staff.accounts import (
 )
 from backend.staff.models import Role
 from backend.staff.permissions import Permission, StaffIdentity
-from backend.staff.roster import (
+from backend.staff.roster import change_role, list_staff, reset_password, temporary_password
+from backend.staff.second_factor import reset_second_factor
+from backend.warehouse_logins import (
     NoSuchWarehouse,
     NotAWarehouseLogin,
     assign_warehouse,
-    change_role,
-    list_staff,
     list_warehouse_codes,
-    reset_password,
-    temporary_password,
 )
-from backend.staff.second_factor import reset_second_factor
 from portal import calls
 from portal.forms import form_text
 from portal.i18n import N_

@@ -201,6 +201,7 @@ def test_the_nav_and_the_page_actions_show_each_role_only_what_it_may_use(settin
         "/warehouse/scan",
         "/admin/jobs",
         "/admin/integrations",
+        "/admin/rules",
         "/admin/waybills/import",
         "/admin/confirmations",
         "/admin/exchanges",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from backend.audit.models import AuditEvent
 from backend.orders.models import Order
 from backend.staff.models import Role
-from backend.staff.roster import assign_warehouse
+from backend.warehouse_logins import assign_warehouse
 from portal.cli import main as portal_main
 from tests.portal.helpers import ADMIN, csrf_token, staff_login
 from tests.staff_world import build_world, changed_tables, snapshot

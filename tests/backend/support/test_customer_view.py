@@ -9,11 +9,11 @@ import pytest
 from backend import disclosure
 from backend.actors import Actor, ActorKind
 from backend.clock import utcnow
+from backend.customer_view import get_customer_view
 from backend.refunds.models import Refund, RefundState
 from backend.staff.models import Role
 from backend.staff.permissions import PermissionDenied
 from backend.support import notes
-from backend.support.customer_view import get_customer_view
 from backend.support.lifecycle import NoteKind
 from backend.support.service import leave_message
 from tests.factories import make_order
