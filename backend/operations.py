@@ -46,6 +46,9 @@ class OperationsRules:
         }
     )
 
+    # Shanghai hours, start and end: SLA clocks and channel silence count only inside them.
+    working_hours: tuple[int, int] = WORKING_HOURS
+
     def limit(self, status: OrderStatus) -> timedelta:
         minutes = self.sla_minutes.get(str(status))
         return timedelta(minutes=minutes) if minutes else SLA[status][0]
@@ -76,13 +79,15 @@ def substitute_for(team: Team, active_roles: frozenset[Role]) -> Role | None:
     return Role.ADMIN  # nobody active at all: still the admin's, never nobody's
 
 
-def working_time_between(start: datetime, end: datetime) -> timedelta:
-    """Working hours (09:00–18:00 Shanghai, every day) between two instants."""
+def working_time_between(
+    start: datetime, end: datetime, hours: tuple[int, int] = WORKING_HOURS
+) -> timedelta:
+    """Working hours (09:00–18:00 Shanghai by default, every day) between two instants."""
     total, day = timedelta(0), start.astimezone(SHANGHAI).date()
     last = end.astimezone(SHANGHAI).date()
     while day <= last:
-        opens = datetime(day.year, day.month, day.day, WORKING_HOURS[0], tzinfo=SHANGHAI)
-        closes = opens.replace(hour=WORKING_HOURS[1])
+        opens = datetime(day.year, day.month, day.day, hours[0], tzinfo=SHANGHAI)
+        closes = opens + timedelta(hours=hours[1] - hours[0])
         overlap = min(closes, end) - max(opens, start)
         total += max(overlap, timedelta(0))
         day += timedelta(days=1)
@@ -141,23 +146,32 @@ def list_queue(
         ).all()
     for order_id, public_no, channel, status, since in waiting:
         team = SLA[OrderStatus(status)][1]
-        late = working_time_between(since, now) - rules.limit(OrderStatus(status))
+        late = working_time_between(since, now, rules.working_hours) - rules.limit(
+            OrderStatus(status)
+        )
         if late > timedelta(0):
             items.append(
                 QueueItem(order_id, public_no, channel, team, f"stuck:{status}", since, late)
             )
-    return sorted((_routed(item, active_roles, now) for item in items), key=lambda item: item.since)
+    return sorted(
+        (_routed(item, active_roles, now, rules.working_hours) for item in items),
+        key=lambda item: item.since,
+    )
 
 
-def _routed(item: QueueItem, active_roles: frozenset[Role], now: datetime) -> QueueItem:
-    late = item.overdue_by is not None or working_time_between(item.since, now) > HOLD_SLA
+def _routed(
+    item: QueueItem, active_roles: frozenset[Role], now: datetime, hours: tuple[int, int]
+) -> QueueItem:
+    late = item.overdue_by is not None or working_time_between(item.since, now, hours) > HOLD_SLA
     substitute = substitute_for(item.team, active_roles) if late else None
     return replace(item, substitute=substitute) if substitute else item
 
 
-def quiet_channels(database: Database, now: datetime | None = None) -> list[tuple[str, datetime]]:
+def quiet_channels(
+    database: Database, now: datetime | None = None, rules: OperationsRules | None = None
+) -> list[tuple[str, datetime]]:
     """Channels that have sent orders before but nothing for 10 working minutes."""
-    now = now or utcnow()
+    now, hours = now or utcnow(), (rules or OperationsRules()).working_hours
     with database.read() as session:
         last = session.execute(
             select(ChannelEvent.channel, func.max(ChannelEvent.received_at)).group_by(
@@ -167,7 +181,7 @@ def quiet_channels(database: Database, now: datetime | None = None) -> list[tupl
     return [
         (channel, at)
         for channel, at in last
-        if working_time_between(at, now) > CHANNEL_SILENT_AFTER
+        if working_time_between(at, now, hours) > CHANNEL_SILENT_AFTER
     ]
 
 

@@ -63,7 +63,9 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         outbox.SEND: lambda db, p: outbox.send_notification(
             db, outbox.with_rules(notifications, in_force.current(db).notices), p
         ),
-        address_changes.SEND_CODE: lambda db, p: outbox.send_verification_code(notifications, p),
+        address_changes.SEND_CODE: lambda db, p: outbox.send_verification_code(
+            outbox.with_rules(notifications, in_force.current(db).notices), p
+        ),
         address_changes.ADDRESS_CHANGED: address_propagation.handle_address_changed,
         address_changes.REQUEST_DECIDED: address_propagation.handle_request_decided,
         address_propagation.CARRIER_ADDRESS_CHANGE: lambda db, p: (

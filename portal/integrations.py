@@ -28,7 +28,11 @@ from backend.logistics.waybills.registry import (
     parse_routes,
 )
 from backend.notifications.aliyun_sms import AliyunSmsClient
-from backend.notifications.outbox import NotificationConfig, parse_quiet_hours
+from backend.notifications.outbox import (
+    NotificationConfig,
+    parse_quiet_hours,
+    parse_template_codes,
+)
 from backend.notifications.routing import WeChatApp
 from backend.notifications.wechat_data import parse_layout
 from backend.notifications.wechat_jsapi import DatabaseTicketProvider, JsapiSigner
@@ -59,12 +63,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 def parse_pairs(text: str) -> dict[str, str]:
     """ "shipped=SMS_1, delivered=SMS_2" -> {"shipped": "SMS_1", "delivered": "SMS_2"}."""
-    pairs = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if sep and key.strip() and value.strip():
-            pairs[key.strip()] = value.strip()
-    return pairs
+    return parse_template_codes(text)  # one reading of name=value lists, the outbox's
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend import personal_data
 from backend.exchanges.rules import ExchangeRules
-from backend.notifications.outbox import NoticeRules, parse_quiet_hours
+from backend.notifications.outbox import NoticeRules, parse_quiet_hours, parse_template_codes
 from backend.operations import OperationsRules
 from backend.orders.address_policy import AddressRules
 from backend.orders.allocation import LeadTimes, parse_lead_times
@@ -510,7 +510,10 @@ def build_rules(settings: Settings) -> Rules:
             commission_bp=parse_commissions(settings.channel_commissions),
             shipping_fen_per_parcel=settings.shipping_cost_fen,
         ),
-        notices=NoticeRules(quiet_hours=parse_quiet_hours(settings.quiet_hours)),
+        notices=NoticeRules(
+            quiet_hours=parse_quiet_hours(settings.quiet_hours),
+            sms_templates=parse_template_codes(settings.sms_templates),
+        ),
         operations=OperationsRules(),
     )
 

@@ -66,6 +66,8 @@ class NoticeRules:
     seed articles and China's SMS rules expect. A rule staff tune (backend/rulebook)."""
 
     quiet_hours: tuple[time, time] = (time(22, 0), time(8, 0))
+    # SMS template codes by event (shipped=SMS_123…), over the ones the process started with.
+    sms_templates: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:
@@ -77,12 +79,27 @@ def parse_quiet_hours(text: str) -> tuple[time, time]:
         return time(22, 0), time(8, 0)
 
 
+def parse_template_codes(text: str) -> dict[str, str]:
+    """ "shipped=SMS_1, delivered=SMS_2" -> {"shipped": "SMS_1", "delivered": "SMS_2"}."""
+    pairs = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() and value.strip():
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
 def with_rules(config: NotificationConfig, rules: NoticeRules) -> NotificationConfig:
     """The sending config with the quiet hours in force now."""
     start, end = rules.quiet_hours
-    if (config.quiet_start, config.quiet_end) == (start, end):
+    templates = {**config.sms_templates, **rules.sms_templates}
+    if (config.quiet_start, config.quiet_end, dict(config.sms_templates)) == (
+        start,
+        end,
+        templates,
+    ):
         return config
-    return replace(config, quiet_start=start, quiet_end=end)
+    return replace(config, quiet_start=start, quiet_end=end, sms_templates=templates)
 
 
 def quiet_until(now: datetime, start: time, end: time) -> datetime | None:

@@ -96,7 +96,9 @@ def dead_jobs(database: Database) -> list[Trouble]:
     ]
 
 
-def silent_channels(database: Database, now: datetime) -> list[Trouble]:
+def silent_channels(
+    database: Database, now: datetime, rules: OperationsRules | None = None
+) -> list[Trouble]:
     return [
         Trouble(
             TroubleKind.QUIET_CHANNELS,
@@ -104,7 +106,7 @@ def silent_channels(database: Database, now: datetime) -> list[Trouble]:
             f"{channel} 最后一单在 {at.astimezone(SHANGHAI):%m-%d %H:%M}，"
             f"已 {_hours(now - at)} 没有新订单",
         )
-        for channel, at in quiet_channels(database, now)
+        for channel, at in quiet_channels(database, now, rules)
     ]
 
 
@@ -182,7 +184,7 @@ def gather(
     return {
         TroubleKind.STUCK_ORDERS: stuck_orders(database, now, rules),
         TroubleKind.DEAD_JOBS: dead_jobs(database),
-        TroubleKind.QUIET_CHANNELS: silent_channels(database, now),
+        TroubleKind.QUIET_CHANNELS: silent_channels(database, now, rules),
         TroubleKind.REFUSED_CONFIRMATIONS: refused_confirmations(database),
         TroubleKind.REGIONAL_STALL: regional_stalls(database, now),
         TroubleKind.OPEN_BREAKERS: open_breakers(database, now),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import time, timedelta
 from typing import Any
 
+from backend.notifications.models import NotificationEvent
 from backend.operations import SLA
 from backend.profit import parse_commissions
 
@@ -57,6 +58,10 @@ class RuleField:
         text = text.replace("，", ",").replace("＝", "=")  # typed with a Chinese input method
         if self.unit == "time_range":
             return _time_range(self.key, text)
+        if self.unit == "hour_range":
+            return _hour_range(self.key, text)
+        if self.unit == "templates":
+            return _template_codes(self.key, text.replace("，", ",").replace("＝", "="))
         if self.unit == "sla":
             return _sla_minutes(self.key, text.replace("，", ",").replace("＝", "="))
         if self.unit == "commissions":
@@ -87,6 +92,10 @@ class RuleField:
             return str(value)
         if self.unit == "time_range":
             return f"{value[0]:%H:%M}-{value[1]:%H:%M}"
+        if self.unit == "hour_range":
+            return f"{value[0]}-{value[1]}"
+        if self.unit == "templates":
+            return ",".join(f"{event}={code}" for event, code in sorted(value.items()))
         if self.unit == "sla":
             return ",".join(f"{state}={minutes}" for state, minutes in sorted(value.items()))
         if self.unit == "commissions":
@@ -114,6 +123,34 @@ def _time_range(key: str, text: str) -> tuple[time, time]:
         raise RuleValueInvalid(key, "time_range")
     hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
     return time(hour1, minute1), time(hour2, minute2)
+
+
+TEMPLATE_CODE = re.compile(r"[A-Za-z0-9_]{1,40}")
+TEMPLATE_EVENTS = frozenset({*(str(event) for event in NotificationEvent), "verification_code"})
+
+
+def _template_codes(key: str, text: str) -> dict[str, str]:
+    """ "shipped=SMS_123,delivered=SMS_456": the provider's template code for each message."""
+    codes: dict[str, str] = {}
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        event, sep, code = (piece.strip() for piece in part.partition("="))
+        if not sep or event not in TEMPLATE_EVENTS or not TEMPLATE_CODE.fullmatch(code):
+            raise RuleValueInvalid(key, "templates")
+        codes[event] = code
+    return codes
+
+
+def _hour_range(key: str, text: str) -> tuple[int, int]:
+    """ "9-18": the team works from 09:00 to 18:00 Shanghai time, every day."""
+    start, sep, end = text.replace("：", ":").replace(":00", "").partition("-")
+    if not (sep and start.strip().isdigit() and end.strip().isdigit()):
+        raise RuleValueInvalid(key, "hour_range")
+    first, last = int(start), int(end)
+    if not 0 <= first < last <= 24:
+        raise RuleValueInvalid(key, "hour_range")
+    return first, last
 
 
 def _sla_minutes(key: str, text: str) -> dict[str, int]:
@@ -146,6 +183,8 @@ FIELDS: tuple[RuleField, ...] = (
     RuleField("refunds.return_address", "text", 0, 200),
     RuleField("notices.quiet_hours", "time_range"),
     RuleField("operations.sla_minutes", "sla"),
+    RuleField("operations.working_hours", "hour_range"),
+    RuleField("notices.sms_templates", "templates"),
 )
 BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
 

@@ -38,7 +38,7 @@ def _load(database, days, rules):
     return (
         operations.get_dashboard(database, now),
         operations.list_queue(database, now, rules),
-        operations.quiet_channels(database, now),
+        operations.quiet_channels(database, now, rules),
         list_support_queue(database),
         figures.compare(database, days, now) if days else None,
         figures.late_deliveries_by_province(database, days, now) if days else [],

@@ -57,6 +57,14 @@ WORDS = {
         ),
         N_("working minutes"),
     ),
+    "operations.working_hours": (
+        N_("Working hours, when SLA clocks run (Shanghai time, e.g. 9-18)"),
+        N_("hours of the day"),
+    ),
+    "notices.sms_templates": (
+        N_("SMS template codes by message (e.g. shipped=SMS_123456,delivered=SMS_234567)"),
+        N_("over the settings'"),
+    ),
     "profit.commission_bp": (
         N_("Channel commissions, for profit (e.g. taobao=5,jd=8.5)"),
         N_("percent"),
@@ -69,6 +77,11 @@ PROBLEMS = {
     "commissions": N_("Write channel=percent pairs, e.g. taobao=5,jd=8.5."),
     "too_long": N_("At most %(high)s characters."),
     "time_range": N_("Write two times of day, e.g. 22:00-08:00."),
+    "templates": N_(
+        "Write message=code pairs, e.g. shipped=SMS_123456; messages: shipped, delivered, "
+        "out_for_delivery, verification_code …"
+    ),
+    "hour_range": N_("Write two whole hours, e.g. 9-18."),
     "sla": N_("Write state=minutes pairs, e.g. paid=15,picking=120 (1 to 20160 minutes)."),
     "required": N_("This can't be empty."),
 }

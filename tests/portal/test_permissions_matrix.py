@@ -239,6 +239,8 @@ CALLS: dict[str, Callable[[World], Call]] = {
             "refunds.return_address": "",
             "notices.quiet_hours": "22:00-08:00",
             "operations.sla_minutes": "paid=15",
+            "operations.working_hours": "9-18",
+            "notices.sms_templates": "",
         },
     ),
     # The paid order is not packed: an allowed role is told it can't be redirected yet.

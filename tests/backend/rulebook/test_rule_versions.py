@@ -170,3 +170,56 @@ def test_an_sla_from_the_rules_page_decides_what_is_late(database):
     with pytest.raises(RulesInvalid) as refused:
         validate(values | {"operations.sla_minutes": "shipped=10"})
     assert refused.value.problems == {"operations.sla_minutes": "sla"}
+
+
+def test_working_hours_and_sms_templates_are_rules_too():
+    from backend.notifications.outbox import NotificationConfig, with_rules
+
+    values = seed_values(SEED) | {
+        "operations.working_hours": "8-20",
+        "notices.sms_templates": "shipped=SMS_900001，delivered=SMS_900002",
+    }
+    rules = apply(SEED, values, 4)
+    assert rules.operations.working_hours == (8, 20)
+    base = NotificationConfig(
+        sms_templates={"shipped": "SMS_1", "out_for_delivery": "SMS_3"},
+        link_base="https://t.example.cn",
+        link_lifetime=timedelta(days=30),
+    )
+    merged = with_rules(base, rules.notices).sms_templates
+    assert merged == {
+        "shipped": "SMS_900001",
+        "delivered": "SMS_900002",
+        "out_for_delivery": "SMS_3",  # not named on the page: the settings' code stays
+    }
+    for bad in ("shipped", "shiped=SMS_1", "shipped=SMS 1"):
+        with pytest.raises(RulesInvalid):
+            validate(values | {"notices.sms_templates": bad})
+    for bad in ("18-9", "9-25", "nine-six"):
+        with pytest.raises(RulesInvalid):
+            validate(values | {"operations.working_hours": bad})
+
+
+def test_working_hours_from_the_rules_page_start_the_sla_clock_earlier(database):
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from backend.clock import SHANGHAI
+    from backend.operations import list_queue
+    from backend.orders.lifecycle import OrderStatus
+    from backend.orders.models import Order
+    from tests.factories import make_order
+
+    now = datetime(2026, 12, 2, 8, 40, tzinfo=SHANGHAI)  # before the default 09:00
+    order = make_order(database, status=OrderStatus.PAID)
+    with database.write() as session:
+        session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(status_changed_at=now - timedelta(minutes=35))
+        )
+    early = apply(SEED, seed_values(SEED) | {"operations.working_hours": "8-20"}, 5).operations
+    assert [i for i in list_queue(database, now) if i.overdue_by] == []  # 0 working minutes
+    late = [i.order_id for i in list_queue(database, now, early) if i.overdue_by]
+    assert late == [order.id]  # 08:05 to 08:40 counts: past the 15-minute SLA
