@@ -513,6 +513,8 @@ def build_rules(settings: Settings) -> Rules:
         notices=NoticeRules(
             quiet_hours=parse_quiet_hours(settings.quiet_hours),
             sms_templates=parse_template_codes(settings.sms_templates),
+            wechat_templates=parse_template_codes(settings.wechat_templates),
+            wechat_appid=settings.wechat_appid,
         ),
         operations=OperationsRules(),
     )

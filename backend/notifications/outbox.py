@@ -68,6 +68,9 @@ class NoticeRules:
     quiet_hours: tuple[time, time] = (time(22, 0), time(8, 0))
     # SMS template codes by event (shipped=SMS_123…), over the ones the process started with.
     sms_templates: Mapping[str, str] = field(default_factory=dict)
+    # The official account's (公众号) subscribe-message template ids by event, over its own.
+    wechat_templates: Mapping[str, str] = field(default_factory=dict)
+    wechat_appid: str = ""  # which app those are for: the settings' official account
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:
@@ -90,16 +93,26 @@ def parse_template_codes(text: str) -> dict[str, str]:
 
 
 def with_rules(config: NotificationConfig, rules: NoticeRules) -> NotificationConfig:
-    """The sending config with the quiet hours in force now."""
+    """The sending config with the quiet hours and template codes in force now."""
     start, end = rules.quiet_hours
     templates = {**config.sms_templates, **rules.sms_templates}
-    if (config.quiet_start, config.quiet_end, dict(config.sms_templates)) == (
-        start,
-        end,
-        templates,
-    ):
+    apps = tuple(
+        replace(app, templates={**app.templates, **rules.wechat_templates})
+        if rules.wechat_templates and app.appid == rules.wechat_appid
+        else app
+        for app in config.wechat_apps
+    )
+    same = (
+        config.quiet_start,
+        config.quiet_end,
+        dict(config.sms_templates),
+        tuple(config.wechat_apps),
+    )
+    if same == (start, end, templates, apps):
         return config
-    return replace(config, quiet_start=start, quiet_end=end, sms_templates=templates)
+    return replace(
+        config, quiet_start=start, quiet_end=end, sms_templates=templates, wechat_apps=apps
+    )
 
 
 def quiet_until(now: datetime, start: time, end: time) -> datetime | None:

@@ -60,8 +60,9 @@ class RuleField:
             return _time_range(self.key, text)
         if self.unit == "hour_range":
             return _hour_range(self.key, text)
-        if self.unit == "templates":
-            return _template_codes(self.key, text.replace("，", ",").replace("＝", "="))
+        if self.unit in ("templates", "wechat_templates"):
+            text = text.replace("，", ",").replace("＝", "=")
+            return _template_codes(self.key, text, self.unit)
         if self.unit == "sla":
             return _sla_minutes(self.key, text.replace("，", ",").replace("＝", "="))
         if self.unit == "commissions":
@@ -94,7 +95,7 @@ class RuleField:
             return f"{value[0]:%H:%M}-{value[1]:%H:%M}"
         if self.unit == "hour_range":
             return f"{value[0]}-{value[1]}"
-        if self.unit == "templates":
+        if self.unit in ("templates", "wechat_templates"):
             return ",".join(f"{event}={code}" for event, code in sorted(value.items()))
         if self.unit == "sla":
             return ",".join(f"{state}={minutes}" for state, minutes in sorted(value.items()))
@@ -126,17 +127,19 @@ def _time_range(key: str, text: str) -> tuple[time, time]:
 
 
 TEMPLATE_CODE = re.compile(r"[A-Za-z0-9_]{1,40}")
+WECHAT_TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TEMPLATE_EVENTS = frozenset({*(str(event) for event in NotificationEvent), "verification_code"})
 
 
-def _template_codes(key: str, text: str) -> dict[str, str]:
+def _template_codes(key: str, text: str, unit: str = "templates") -> dict[str, str]:
     """ "shipped=SMS_123,delivered=SMS_456": the provider's template code for each message."""
+    shape = WECHAT_TEMPLATE_ID if unit == "wechat_templates" else TEMPLATE_CODE
     codes: dict[str, str] = {}
     for part in (piece.strip() for piece in text.split(",")):
         if not part:
             continue
         event, sep, code = (piece.strip() for piece in part.partition("="))
-        if not sep or event not in TEMPLATE_EVENTS or not TEMPLATE_CODE.fullmatch(code):
+        if not sep or event not in TEMPLATE_EVENTS or not shape.fullmatch(code):
             raise RuleValueInvalid(key, "templates")
         codes[event] = code
     return codes
@@ -185,6 +188,7 @@ FIELDS: tuple[RuleField, ...] = (
     RuleField("operations.sla_minutes", "sla"),
     RuleField("operations.working_hours", "hour_range"),
     RuleField("notices.sms_templates", "templates"),
+    RuleField("notices.wechat_templates", "wechat_templates"),
 )
 BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
 

@@ -65,6 +65,10 @@ WORDS = {
         N_("SMS template codes by message (e.g. shipped=SMS_123456,delivered=SMS_234567)"),
         N_("over the settings'"),
     ),
+    "notices.wechat_templates": (
+        N_("WeChat official account template ids by message (e.g. shipped=AbC123…)"),
+        N_("over the settings'"),
+    ),
     "profit.commission_bp": (
         N_("Channel commissions, for profit (e.g. taobao=5,jd=8.5)"),
         N_("percent"),

@@ -223,3 +223,23 @@ def test_working_hours_from_the_rules_page_start_the_sla_clock_earlier(database)
     assert [i for i in list_queue(database, now) if i.overdue_by] == []  # 0 working minutes
     late = [i.order_id for i in list_queue(database, now, early) if i.overdue_by]
     assert late == [order.id]  # 08:05 to 08:40 counts: past the 15-minute SLA
+
+
+def test_the_official_accounts_template_ids_are_a_rule_for_that_app_only():
+    from backend.notifications.outbox import NoticeRules, NotificationConfig, with_rules
+    from backend.notifications.routing import WeChatApp
+
+    official = WeChatApp("wx-official", sender=None, templates={"shipped": "OLD", "delivered": "D"})
+    mini = WeChatApp("wx-mini", sender=None, templates={"shipped": "MINI"})
+    base = NotificationConfig(
+        wechat_apps=(official, mini),
+        link_base="https://t.example.cn",
+        link_lifetime=timedelta(days=30),
+    )
+    rules = NoticeRules(wechat_templates={"shipped": "NEW-id_1"}, wechat_appid="wx-official")
+    first, second = with_rules(base, rules).wechat_apps
+    assert first.templates == {"shipped": "NEW-id_1", "delivered": "D"}
+    assert second.templates == {"shipped": "MINI"}
+    assert with_rules(base, NoticeRules(quiet_hours=(base.quiet_start, base.quiet_end))) is base
+    with pytest.raises(RulesInvalid):
+        validate(seed_values(SEED) | {"notices.wechat_templates": "shipped=有 空格"})
