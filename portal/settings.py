@@ -515,6 +515,8 @@ def build_rules(settings: Settings) -> Rules:
             sms_templates=parse_template_codes(settings.sms_templates),
             wechat_templates=parse_template_codes(settings.wechat_templates),
             wechat_appid=settings.wechat_appid,
+            miniprogram_templates=parse_template_codes(settings.wechat_miniprogram_templates),
+            miniprogram_appid=settings.wechat_miniprogram_appid,
         ),
         operations=OperationsRules(),
     )

@@ -71,6 +71,9 @@ class NoticeRules:
     # The official account's (公众号) subscribe-message template ids by event, over its own.
     wechat_templates: Mapping[str, str] = field(default_factory=dict)
     wechat_appid: str = ""  # which app those are for: the settings' official account
+    # The same for the mini-program (小程序), which has template ids of its own.
+    miniprogram_templates: Mapping[str, str] = field(default_factory=dict)
+    miniprogram_appid: str = ""
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:
@@ -96,9 +99,11 @@ def with_rules(config: NotificationConfig, rules: NoticeRules) -> NotificationCo
     """The sending config with the quiet hours and template codes in force now."""
     start, end = rules.quiet_hours
     templates = {**config.sms_templates, **rules.sms_templates}
+    tuned = {rules.wechat_appid: rules.wechat_templates}
+    tuned[rules.miniprogram_appid] = rules.miniprogram_templates
     apps = tuple(
-        replace(app, templates={**app.templates, **rules.wechat_templates})
-        if rules.wechat_templates and app.appid == rules.wechat_appid
+        replace(app, templates={**app.templates, **tuned[app.appid]})
+        if tuned.get(app.appid)
         else app
         for app in config.wechat_apps
     )

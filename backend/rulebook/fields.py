@@ -189,6 +189,7 @@ FIELDS: tuple[RuleField, ...] = (
     RuleField("operations.working_hours", "hour_range"),
     RuleField("notices.sms_templates", "templates"),
     RuleField("notices.wechat_templates", "wechat_templates"),
+    RuleField("notices.miniprogram_templates", "wechat_templates"),
 )
 BY_KEY: Mapping[str, RuleField] = {field.key: field for field in FIELDS}
 

@@ -69,6 +69,10 @@ WORDS = {
         N_("WeChat official account template ids by message (e.g. shipped=AbC123…)"),
         N_("over the settings'"),
     ),
+    "notices.miniprogram_templates": (
+        N_("WeChat mini-program template ids by message"),
+        N_("over the settings'"),
+    ),
     "profit.commission_bp": (
         N_("Channel commissions, for profit (e.g. taobao=5,jd=8.5)"),
         N_("percent"),

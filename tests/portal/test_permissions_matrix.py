@@ -242,6 +242,7 @@ CALLS: dict[str, Callable[[World], Call]] = {
             "operations.working_hours": "9-18",
             "notices.sms_templates": "",
             "notices.wechat_templates": "",
+            "notices.miniprogram_templates": "",
         },
     ),
     # The paid order is not packed: an allowed role is told it can't be redirected yet.

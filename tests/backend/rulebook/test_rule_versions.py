@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, time, timedelta
 
 import pytest
@@ -240,6 +241,11 @@ def test_the_official_accounts_template_ids_are_a_rule_for_that_app_only():
     first, second = with_rules(base, rules).wechat_apps
     assert first.templates == {"shipped": "NEW-id_1", "delivered": "D"}
     assert second.templates == {"shipped": "MINI"}
+    both = replace(rules, miniprogram_templates={"shipped": "MINI-2"}, miniprogram_appid="wx-mini")
+    assert [app.templates["shipped"] for app in with_rules(base, both).wechat_apps] == [
+        "NEW-id_1",
+        "MINI-2",
+    ]
     assert with_rules(base, NoticeRules(quiet_hours=(base.quiet_start, base.quiet_end))) is base
     with pytest.raises(RulesInvalid):
         validate(seed_values(SEED) | {"notices.wechat_templates": "shipped=有 空格"})
