@@ -52,7 +52,8 @@ class RulesInForce:
             try:
                 newest = in_force(database, self.seed)
             except Exception as error:
-                log.warning("rules not re-read: %s", type(error).__name__)
+                # INFO: an outage is told once, as a warning, by portal/errors.py.
+                log.info("rules not re-read: %s", type(error).__name__)
                 self._read_at = now
                 return self._rules
             if newest.version != self._version:
