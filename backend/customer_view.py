@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -138,18 +137,6 @@ class CustomerView:
     messages: tuple[MessageRow, ...]
     notes: tuple[NoteRow, ...]
     looks: tuple[LookRow, ...]
-
-
-def customer_of_order(database: Database, order_id: int) -> int | None:
-    with database.read() as session:
-        customer_id: int | None = session.scalar(
-            select(Order.customer_id).where(Order.id == order_id)
-        )
-    return customer_id
-
-
-def _count(session: Any, statement: Any) -> int:
-    return int(session.scalar(statement) or 0)
 
 
 def get_customer_view(

@@ -45,12 +45,6 @@ def order_in_scope(database: Database, order_id: int, warehouse_id: int | None) 
     return found is not None
 
 
-def warehouse_id_by_code(database: Database, code: str) -> int | None:
-    with database.read() as session:
-        found: int | None = session.scalar(select(Warehouse.id).where(Warehouse.code == code))
-    return found
-
-
 class NotAWarehouseLogin(Exception):
     """Only a warehouse login is tied to a warehouse; other roles see every order."""
 

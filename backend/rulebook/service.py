@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backend import audit
@@ -159,8 +159,3 @@ def list_versions(database: Database, actor: Actor, limit: int = 20) -> tuple[Ve
         )
         listed.append(VersionRow(row.version, row.created_by, row.created_at, row.note, changed))
     return tuple(listed)
-
-
-def count_versions(database: Database) -> int:
-    with database.read() as session:
-        return int(session.scalar(select(func.count(RuleVersion.id))) or 0)
