@@ -24,17 +24,12 @@ from backend.logistics.waybills.registry import (
     SfWaybillConfig,
     WaybillBookers,
     WaybillConfig,
-    parse_accounts,
-    parse_routes,
 )
 from backend.notifications.aliyun_sms import AliyunSmsClient
 from backend.notifications.outbox import (
     NotificationConfig,
-    parse_quiet_hours,
-    parse_template_codes,
 )
 from backend.notifications.routing import WeChatApp
-from backend.notifications.wechat_data import parse_layout
 from backend.notifications.wechat_jsapi import DatabaseTicketProvider, JsapiSigner
 from backend.notifications.wechat_subscribe import (
     BIZSEND_PATH,
@@ -45,7 +40,7 @@ from backend.notifications.wechat_subscribe import (
     WeChatClient,
 )
 from backend.notifications.wechat_tokens import DatabaseTokenProvider
-from backend.orders.channels.ship_confirm.base import merge_carriers, parse_carrier_overrides
+from backend.orders.channels.ship_confirm.base import merge_carriers
 from backend.orders.channels.ship_confirm.registry import DEFAULT_CARRIERS, ShipConfirmers
 from backend.orders.wechat_oauth import WeChatOAuthClient
 from backend.refunds.gateways.alipay import AlipayClient
@@ -59,11 +54,6 @@ from portal.settings import Settings
 
 # WeChat's access token travels in the query string; httpx logs URLs at INFO.
 logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def parse_pairs(text: str) -> dict[str, str]:
-    """ "shipped=SMS_1, delivered=SMS_2" -> {"shipped": "SMS_1", "delivered": "SMS_2"}."""
-    return parse_template_codes(text)  # one reading of name=value lists, the outbox's
 
 
 @dataclass
@@ -103,7 +93,7 @@ def _tracking(settings: Settings, http: httpx.Client, on_change: OnChange) -> Tr
             api_base_url=settings.kuaidi100_api_url,
             breaker=CircuitBreaker("kuaidi100", on_change=on_change),
         )
-    op_codes = sf.build_op_code_table(sf.parse_op_code_overrides(settings.sf_op_codes))
+    op_codes = sf.build_op_code_table(settings.lists.sf_op_codes)
     sf_client = None
     if settings.sf_partner_id:
         sf_client = sf.SfClient(
@@ -153,14 +143,14 @@ def _wechat_apps(
 ) -> tuple[WeChatApp, ...]:
     """The official account first (bizsend), then the mini-program (send): the order in
     which the outbox looks for a consent it may use."""
-    layout = parse_layout(settings.wechat_template_fields)
-    official = (settings.wechat_appid, settings.wechat_app_secret, settings.wechat_templates)
+    layout = dict(settings.lists.wechat_template_fields)
+    official = (settings.wechat_appid, settings.wechat_app_secret, settings.lists.wechat_templates)
     configured = [
         (*official, BIZSEND_PATH),
         (
             settings.wechat_miniprogram_appid,
             settings.wechat_miniprogram_secret,
-            settings.wechat_miniprogram_templates,
+            settings.lists.miniprogram_templates,
             SEND_PATH,
         ),
     ]
@@ -174,7 +164,7 @@ def _wechat_apps(
         sender = WeChatClient(
             http, tokens, base_url=settings.wechat_api_base_url, breaker=breaker, send_path=path
         )
-        apps.append(WeChatApp(appid, sender, parse_pairs(templates), layout))
+        apps.append(WeChatApp(appid, sender, dict(templates), layout))
     return tuple(apps)
 
 
@@ -190,10 +180,10 @@ def _notifications(
             sign_name=settings.aliyun_sms_sign_name,
             endpoint=settings.aliyun_sms_endpoint,
         )
-    quiet_start, quiet_end = parse_quiet_hours(settings.quiet_hours)
+    quiet_start, quiet_end = settings.lists.quiet_hours
     return NotificationConfig(
         sms=sms,
-        sms_templates=parse_pairs(settings.sms_templates),
+        sms_templates=dict(settings.lists.sms_templates),
         wechat_apps=_wechat_apps(settings, http, database, on_change),
         both_channels=settings.notify_both_channels,
         link_base=settings.base_url,
@@ -217,7 +207,7 @@ def _refunds(settings: Settings, http: httpx.Client) -> Gateways:
             private_key=load_private_key(_read(settings.wechatpay_private_key_file)),
             platform_keys={
                 serial: load_public_key(_read(path))
-                for serial, path in parse_pairs(settings.wechatpay_platform_keys).items()
+                for serial, path in settings.lists.wechatpay_platform_keys.items()
             },
             api_v3_key=settings.wechatpay_api_v3_key.encode(),
             notify_url=settings.base_url.rstrip("/") + "/webhooks/wechatpay/refund",
@@ -235,11 +225,10 @@ def _refunds(settings: Settings, http: httpx.Client) -> Gateways:
 
 
 def _ship_confirmers(settings: Settings, http: httpx.Client) -> ShipConfirmers:
-    overrides = parse_carrier_overrides(settings.ship_confirm_carriers)
     return ShipConfirmers(
         http,
-        carriers=merge_carriers(DEFAULT_CARRIERS, overrides),
-        methods=parse_pairs(settings.ship_confirm_methods),
+        carriers=merge_carriers(DEFAULT_CARRIERS, settings.lists.ship_confirm_carriers),
+        methods=dict(settings.lists.ship_confirm_methods),
     )
 
 
@@ -252,7 +241,7 @@ def waybill_config(settings: Settings) -> WaybillConfig:
             key=settings.kuaidi100_key,
             secret=settings.kuaidi100_secret,
             api_url=settings.kuaidi100_api_url,
-            accounts=parse_accounts(settings.kuaidi100_waybill_accounts),
+            accounts=dict(settings.lists.kuaidi100_waybill_accounts),
             print_type=settings.kuaidi100_waybill_print_type,
             printer_siid=settings.kuaidi100_printer_siid,
             poll_callback_url=(
@@ -274,7 +263,7 @@ def waybill_config(settings: Settings) -> WaybillConfig:
             duplicate_order_codes=frozenset(settings.sf_duplicate_order_codes),
         )
     return WaybillConfig(
-        routes=parse_routes(settings.waybill_providers), kuaidi100=kuaidi100, sf=sf_config
+        routes=dict(settings.lists.waybill_providers), kuaidi100=kuaidi100, sf=sf_config
     )
 
 

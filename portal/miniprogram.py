@@ -26,7 +26,6 @@ from backend.notifications.wechat_tokens import DatabaseTokenProvider
 from backend.orders.access import CustomerGrant, CustomerSession, GrantedBy
 from backend.orders.wechat_miniprogram import MiniProgramClient
 from backend.orders.wechat_oauth import WeChatIdentity
-from portal.integrations import parse_pairs
 from portal.settings import Settings
 
 BEARER_SALT = "miniprogram-bearer.v1"
@@ -135,7 +134,7 @@ class MiniProgram:
             base_url=settings.wechat_api_base_url,
         )
         lifetime = timedelta(minutes=settings.wechat_miniprogram_session_minutes)
-        templates = parse_pairs(settings.wechat_miniprogram_templates)
+        templates = dict(settings.lists.miniprogram_templates)
         return cls(client, BearerSigner(settings.secret_keys, lifetime), templates)
 
     def user(self, request: Request) -> MiniProgramUser | None:

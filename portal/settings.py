@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
 from backend import personal_data
 from backend.exchanges.rules import ExchangeRules
-from backend.notifications.outbox import NoticeRules, parse_quiet_hours, parse_template_codes
+from backend.notifications.outbox import NoticeRules
 from backend.operations import OperationsRules
 from backend.orders.address_policy import AddressRules
-from backend.orders.allocation import LeadTimes, parse_lead_times
+from backend.orders.allocation import LeadTimes
 from backend.orders.intake import IntakeRules
 from backend.orders.shops import ShopDirectory, default_shops, load_shops_file
 from backend.personal_data import DEVELOPMENT_RING, Keyring, parse_keyring
-from backend.profit import ProfitRules, parse_commissions
+from backend.profit import ProfitRules
 from backend.refunds.rules import RefundRules
+from portal.settings_checks import (
+    SettingsError,
+    check_value,
+    coerce,
+    refuse_unknown_variables,
+)
+from portal.settings_lists import CARRIERS, ParsedLists, parse_lists
 
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", Path.cwd() / "var"))
 
 
-# WeChat's check files are plain names at the root; nothing else may be served there.
-VERIFY_FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.txt")
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+def _help(text: str, shown: str = "") -> dict[str, str]:
+    """`shown`: the default as the README and .env.example give it, when not the value."""
+    return {"help": text, "shown": shown} if shown else {"help": text}
 
 
 @dataclass(frozen=True)
@@ -43,14 +47,16 @@ class Settings:
         default=(),
         metadata=_help(
             "Comma-separated signing keys, newest last; older ones still verify. "
-            "Unset: a random key is kept in var/secret.key"
+            "Unset: a random key is kept in var/secret.key (refused with https)",
+            shown="(var/secret.key)",
         ),
     )
     data_keys: tuple[str, ...] = field(
         default=(),
         metadata=_help(
             "Keys sealing phones and streets at rest, id:base64-32-bytes, comma-separated, "
-            "the one in use first. Unset: a public development key (refused with https)"
+            "the one in use first. Unset: a public development key (refused with https)",
+            shown="(public development key)",
         ),
     )
     blind_index_key: str = field(
@@ -95,7 +101,8 @@ class Settings:
         ),
     )
     embedded_worker: bool = field(
-        default=False, metadata=_help("Run the background worker inside the web process")
+        default=False,
+        metadata=_help("Run the background worker inside the web process", shown="on with SQLite"),
     )
     worker_name: str = field(
         default="",
@@ -425,6 +432,23 @@ class Settings:
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
     )
 
+    def __post_init__(self) -> None:
+        """Every value checked, and every list parsed, once: a bad one stops the start."""
+        for spec in fields(self):
+            check_value(spec, getattr(self, spec.name))
+        carrier = self.waybill_default_carrier.strip().lower()
+        if carrier not in CARRIERS:
+            raise SettingsError(
+                "PORTAL_WAYBILL_DEFAULT_CARRIER",
+                f"{carrier!r} is not one of {', '.join(sorted(CARRIERS))}",
+            )
+        self.lists  # noqa: B018 -- parsed now, so a malformed list refuses the start
+
+    @cached_property
+    def lists(self) -> ParsedLists:
+        """The name=value lists and windows as values, for every caller to use as they are."""
+        return parse_lists(self)
+
     @cached_property
     def rules(self) -> Rules:
         """Built once per Settings: the app, its routes and the worker all use this one."""
@@ -435,29 +459,22 @@ class Settings:
         """Loaded once per Settings; a broken shops file stops the start (ShopsFileInvalid)."""
         if self.shops_file:
             return load_shops_file(self.shops_file)
-        from portal.integrations import parse_pairs  # it imports this module
+        return default_shops(self.shopify_webhook_secret, self.lists.channel_secrets)
 
-        return default_shops(self.shopify_webhook_secret, parse_pairs(self.channel_secrets))
-
-    @cached_property
-    def verify_files(self) -> dict[str, str]:
-        """The check files by name; a name that isn't a plain NAME.txt stops the start."""
-        from portal.integrations import parse_pairs  # it imports this module
-
-        files = parse_pairs(self.wechat_verify_files)
-        for name in files:
-            if not VERIFY_FILE_NAME.fullmatch(name):
-                raise ValueError(f"PORTAL_WECHAT_VERIFY_FILES: {name!r} is not a NAME.txt")
-        return files
+    @property
+    def verify_files(self) -> Mapping[str, str]:
+        """The check files by name (each a plain NAME.txt, checked when Settings was made)."""
+        return self.lists.wechat_verify_files
 
     @cached_property
     def keyring(self) -> Keyring:
         """The personal-data keys; the public development ring only where nothing is at stake."""
         if not self.data_keys and not self.blind_index_key:
             if self.cookie_secure:
-                raise ValueError(
+                raise SettingsError(
+                    "PORTAL_DATA_KEYS",
                     "PORTAL_DATA_KEYS and PORTAL_BLIND_INDEX_KEY are required with an https "
-                    "base URL: the development keys are public"
+                    "base URL: the development keys are public",
                 )
             return DEVELOPMENT_RING
         return parse_keyring(self.data_keys, self.blind_index_key)
@@ -488,11 +505,9 @@ def build_rules(settings: Settings) -> Rules:
     return Rules(
         intake=IntakeRules(
             high_value_fen=settings.high_value_order_yuan * 100,
-            parcel_channels=frozenset(
-                name.strip() for name in settings.channel_parcels.split(",") if name.strip()
-            ),
+            parcel_channels=settings.lists.channel_parcels,
             lead_times=LeadTimes(
-                overrides=parse_lead_times(settings.transfer_lead_days),
+                overrides=dict(settings.lists.transfer_lead_days),
                 max_days=settings.transfer_max_days,
             ),
         ),
@@ -507,31 +522,19 @@ def build_rules(settings: Settings) -> Rules:
         ),
         exchanges=ExchangeRules(),
         profit=ProfitRules(
-            commission_bp=parse_commissions(settings.channel_commissions),
+            commission_bp=settings.lists.channel_commissions,
             shipping_fen_per_parcel=settings.shipping_cost_fen,
         ),
         notices=NoticeRules(
-            quiet_hours=parse_quiet_hours(settings.quiet_hours),
-            sms_templates=parse_template_codes(settings.sms_templates),
-            wechat_templates=parse_template_codes(settings.wechat_templates),
+            quiet_hours=settings.lists.quiet_hours,
+            sms_templates=settings.lists.sms_templates,
+            wechat_templates=settings.lists.wechat_templates,
             wechat_appid=settings.wechat_appid,
-            miniprogram_templates=parse_template_codes(settings.wechat_miniprogram_templates),
+            miniprogram_templates=settings.lists.miniprogram_templates,
             miniprogram_appid=settings.wechat_miniprogram_appid,
         ),
         operations=OperationsRules(),
     )
-
-
-def _coerce(kind: object, raw: str) -> object:
-    if kind in (bool, "bool"):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if kind in (int, "int"):
-        return int(raw)
-    if kind in (float, "float"):
-        return float(raw)
-    if kind in ("tuple[str, ...]",):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    return raw
 
 
 def _local_secret() -> str:
@@ -545,14 +548,22 @@ def _local_secret() -> str:
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """The settings from PORTAL_* variables (and Python overrides); SettingsError if refused."""
     environ = dict(os.environ if environ is None else environ)
+    refuse_unknown_variables(environ, (spec.name for spec in fields(Settings)))
     values: dict[str, object] = {}
     for spec in fields(Settings):
         raw = environ.get(f"PORTAL_{spec.name.upper()}")
         if raw is not None:
-            values[spec.name] = _coerce(spec.type, raw)
+            values[spec.name] = coerce(spec, raw)
     values.update(overrides)
     if not values.get("secret_keys"):
+        if str(values.get("base_url", Settings.base_url)).startswith("https://"):
+            raise SettingsError(
+                "PORTAL_SECRET_KEYS",
+                "PORTAL_SECRET_KEYS is required with an https base URL: a key made on this "
+                "machine (var/secret.key) breaks every link another machine signed",
+            )
         values["secret_keys"] = (_local_secret(),)
     if "embedded_worker" not in values:
         url = str(values.get("database_url", Settings.database_url))
@@ -566,3 +577,12 @@ def describe() -> list[tuple[str, str, str]]:
         (f"PORTAL_{spec.name.upper()}", str(spec.default), spec.metadata.get("help", ""))
         for spec in fields(Settings)
     ]
+
+
+def shown_default(spec: Field[object]) -> str:
+    """The default as a person reads it: var/ for this machine's directory, (empty), 8016."""
+    if spec.metadata.get("shown"):
+        return str(spec.metadata["shown"])
+    value = spec.default
+    text = ",".join(value) if isinstance(value, tuple) else str(value)
+    return text.replace(str(VAR_DIR), "var") or "(empty)"

@@ -21,7 +21,6 @@ from backend.notifications.wechat_jsapi import JsapiConfig, JsapiSigner
 from backend.orders.access import CustomerSession
 from backend.orders.wechat_identity import has_wechat_id
 from portal import calls
-from portal.integrations import parse_pairs
 from portal.wechat_context import Container, container_of, policy_with_jssdk
 
 logger = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def page_url(request: Request) -> str:
 async def subscribe_offer(request: Request, customer: CustomerSession) -> SubscribeOffer | None:
     settings = request.app.state.settings
     signer: JsapiSigner | None = request.app.state.wechat_jsapi
-    template_ids = tuple(dict.fromkeys(parse_pairs(settings.wechat_templates).values()))
+    template_ids = tuple(dict.fromkeys(settings.lists.wechat_templates.values()))
     in_wechat = container_of(request.headers.get("user-agent", "")) == Container.WECHAT
     if not in_wechat or signer is None or not template_ids:
         return None

@@ -76,25 +76,6 @@ class NoticeRules:
     miniprogram_appid: str = ""
 
 
-def parse_quiet_hours(text: str) -> tuple[time, time]:
-    """ "22:00-08:00" -> (22:00, 08:00); a start equal to the end means never quiet."""
-    start, _, end = text.partition("-")
-    try:
-        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
-    except ValueError:
-        return time(22, 0), time(8, 0)
-
-
-def parse_template_codes(text: str) -> dict[str, str]:
-    """ "shipped=SMS_1, delivered=SMS_2" -> {"shipped": "SMS_1", "delivered": "SMS_2"}."""
-    pairs = {}
-    for part in text.split(","):
-        key, sep, value = part.partition("=")
-        if sep and key.strip() and value.strip():
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
 def with_rules(config: NotificationConfig, rules: NoticeRules) -> NotificationConfig:
     """The sending config with the quiet hours and template codes in force now."""
     start, end = rules.quiet_hours

@@ -64,7 +64,7 @@ def test_portal_demo_with_the_emulators_books_parcels_and_a_second_run_adds_noth
     env = {
         **os.environ,
         "PORTAL_DATABASE_URL": url,
-        "PORTAL_DATA_DIR": str(tmp_path),
+        "PORTAL_VAR_DIR": str(tmp_path),
         "PORTAL_DEMO_EMULATORS": "1",
     }
     portal = [sys.executable, "-m", "portal.cli"]
