@@ -1,4 +1,4 @@
-"""The `portal` command: serve, worker, migrate, demo, link, shops, staff, warehouse."""
+"""The `portal` command: serve, worker, migrate, demo, link, shops, settings, staff, warehouse."""
 
 from __future__ import annotations
 
@@ -219,6 +219,17 @@ def cmd_link(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     short, signed = customer_links(settings, database, order_id)
     print(f"SMS link:    {short}\nWeChat link: {signed}")
+    return 0
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    """Reached only when the settings were accepted: main refuses them before any command."""
+    if args.env_example:
+        from portal.settings_example import build_env_example
+
+        print(build_env_example(), end="")
+        return 0
+    print("settings accepted")
     return 0
 
 
@@ -454,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     shop_commands.add_parser("sync", help="upsert the Shop rows from the shops file").set_defaults(
         run=cmd_shops_sync
     )
+    settings = commands.add_parser("settings", help="check the PORTAL_* settings")
+    settings.add_argument(
+        "--env-example", action="store_true", help="print every setting as .env.example has it"
+    )
+    settings.set_defaults(run=cmd_settings)
     staff = commands.add_parser("staff", help="manage staff accounts")
     _add_staff_commands(staff.add_subparsers(dest="staff_command", required=True))
     warehouse = commands.add_parser("warehouse", help="warehouses and their stock")
@@ -463,10 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings()
     try:
+        settings = load_settings()  # SettingsError: a misspelt name, a bad value or list
         settings.install_keyring()  # migrate seals rows with it; every command reads with it
-    except ValueError as refused:
+    except ValueError as refused:  # SettingsError, or a data key that is not one
         print(f"portal: {refused}", file=sys.stderr)
         return 2
     return int(args.run(settings, args))
