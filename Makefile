@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
+	@# The emulators are not in the wheel (demo and tests only): this venv reaches them here.
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "portal-repo.pth").write_text("$(CURDIR)\n")'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

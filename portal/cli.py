@@ -1,4 +1,4 @@
-"""The `portal` command: serve, worker, migrate, demo, link, shops, settings, staff, warehouse."""
+"""The `portal` command: serve, worker, migrate, backup, demo, link, shops, settings, staff, warehouse."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import getpass
 import secrets
 import signal
+import sqlite3
 import sys
 from contextlib import ExitStack
 from dataclasses import replace
@@ -141,6 +142,23 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
         )
     upgrade(settings.database_url)
     print("database is at the latest schema")
+    return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backend.backup import BackupRefused, backup_sqlite
+
+    try:
+        result = backup_sqlite(settings.database_url, Path(args.destination), force=args.force)
+    except BackupRefused as refused:
+        print(f"portal backup: {refused}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as error:
+        print(f"portal backup: SQLite refused the copy: {error}", file=sys.stderr)
+        return 1
+    print(f"backed up {result.pages} pages to {result.destination} in {result.steps} steps")
     return 0
 
 
@@ -450,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=cmd_worker)
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to DEST while it serves (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("destination", metavar="DEST", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    backup.set_defaults(run=cmd_backup)
     commands.add_parser(
         "rotate-data-key",
         help="reseal phones and streets under the first PORTAL_DATA_KEYS key (safe while serving)",

@@ -1,0 +1,1 @@
+"""Tests of what a deployment runs: the image, the compose file, the wheel."""
