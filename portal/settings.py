@@ -546,8 +546,17 @@ def _local_secret() -> str:
     path = VAR_DIR / "secret.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Written aside, then linked into place: of processes starting at once (a web
+        # process and a worker), the first link wins and every one reads that key.
+        candidate = path.with_name(f".secret.key.{os.getpid()}")
+        candidate.write_text(secrets.token_urlsafe(48))
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
     return path.read_text().strip()
 
 
