@@ -97,6 +97,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.no_worker:
         settings = replace(settings, embedded_worker=False)
+    workers = settings.web_workers if args.workers is None else args.workers
+    if workers < 1:
+        print(f"--workers must be 1 or more, not {workers}", file=sys.stderr)
+        return 2
     with ExitStack() as stack:
         if settings.demo_emulators:
             from portal.demo_services import demo_services, resubscribe_moving_parcels
@@ -105,7 +109,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             settings = stack.enter_context(demo_services(settings, database))
             resubscribe_moving_parcels(database)
             database.dispose()
-        started = serve(create_app(settings), args.host, args.port)
+        if workers > 1:
+            from portal.web_processes import serve_processes
+
+            started = serve_processes(settings, args.host, args.port, workers)
+        else:
+            started = serve(create_app(settings), args.host, args.port)
     return 0 if started else 3
 
 
@@ -459,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="do not embed the worker")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="web processes (default PORTAL_WEB_WORKERS, 1)"
+    )
     serve.set_defaults(run=cmd_serve)
     worker = commands.add_parser("worker", help="run background jobs until SIGTERM or Ctrl-C")
     worker.add_argument(

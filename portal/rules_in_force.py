@@ -33,8 +33,8 @@ class RulesInForce:
         self.seed = seed
         self._refresh = refresh_seconds
         self._clock = clock
-        self._rules = seed
         self._version = -1  # nothing read yet
+        self._held: tuple[Rules, int] = (seed, 0)  # one tuple: read together, never torn
         self._read_at: float | None = None
         self._lock = threading.Lock()
 
@@ -43,27 +43,32 @@ class RulesInForce:
         return max(self._version, 0)
 
     def current(self, database: Database) -> Rules:
+        return self.versioned(database)[0]
+
+    def versioned(self, database: Database) -> tuple[Rules, int]:
+        """The rules and their version, read together (a cache key and what it renders)."""
         now = self._clock()
         if self._read_at is not None and now - self._read_at < self._refresh:
-            return self._rules
+            return self._held
         with self._lock:
             if self._read_at is not None and now - self._read_at < self._refresh:
-                return self._rules
+                return self._held
             try:
                 newest = in_force(database, self.seed)
             except Exception as error:
                 # INFO: an outage is told once, as a warning, by portal/errors.py.
                 log.info("rules not re-read: %s", type(error).__name__)
                 self._read_at = now
-                return self._rules
+                return self._held
             if newest.version != self._version:
                 # Before the first save the environment's rules are in force as they are.
-                self._rules = (
+                rules = (
                     apply(self.seed, newest.values, newest.version) if newest.version else self.seed
                 )
+                self._held = (rules, max(newest.version, 0))
                 self._version = newest.version
             self._read_at = now
-            return self._rules
+            return self._held
 
     def forget(self) -> None:
         """The next call reads again (the rules page, right after a save in this process)."""

@@ -104,6 +104,13 @@ class Settings:
         default=False,
         metadata=_help("Run the background worker inside the web process", shown="on with SQLite"),
     )
+    web_workers: int = field(
+        default=1,
+        metadata=_help(
+            "Web processes portal serve starts (portal serve --workers); above 1 the embedded "
+            "worker and the demo emulators run once, in the supervising process"
+        ),
+    )
     worker_name: str = field(
         default="",
         metadata=_help(
@@ -542,8 +549,17 @@ def _local_secret() -> str:
     path = VAR_DIR / "secret.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Written aside, then linked into place: of processes starting at once (a web
+        # process and a worker), the first link wins and every one reads that key.
+        candidate = path.with_name(f".secret.key.{os.getpid()}")
+        candidate.write_text(secrets.token_urlsafe(48))
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
     return path.read_text().strip()
 
 
@@ -569,6 +585,27 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
         url = str(values.get("database_url", Settings.database_url))
         values["embedded_worker"] = url.startswith("sqlite")
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The PORTAL_* variables that make `load_settings` rebuild these settings exactly.
+
+    How a process started by another (a web process under `portal serve --workers`) gets
+    what its parent decided on top of the environment: the command line's options, the
+    demo's emulator addresses, a generated secret key.
+    """
+
+    def spelled(value: object) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, tuple):
+            return ",".join(value)
+        return str(value)
+
+    return {
+        f"PORTAL_{spec.name.upper()}": spelled(getattr(settings, spec.name))
+        for spec in fields(Settings)
+    }
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from backend.clock import utcnow
 from backend.db import Database
 from backend.jobs.models import Job
+from backend.jobs.wakeup import CHANNEL
 
 MAX_ATTEMPTS = 8
 
@@ -56,11 +58,20 @@ def enqueue(
     start) would pass the check too, and its insert would then abort the caller's whole
     transaction with a unique violation. Here the second insert waits for the first
     transaction and, if that commits, adds nothing.
+
+    On PostgreSQL the same statement wakes the listening workers (backend/jobs/wakeup.py)
+    when a row went in: the NOTIFY is part of the caller's transaction, delivered at its
+    commit and dropped with its rollback, and costs no extra round trip.
     """
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
+    dialect = sqlite if is_sqlite else postgresql
     values = {"kind": kind, "payload": payload or {}, "key": key, "run_at": run_at or utcnow()}
     statement = dialect.insert(Job).values(values).on_conflict_do_nothing(index_elements=[Job.key])
-    session.execute(statement)
+    if is_sqlite:
+        session.execute(statement)
+        return
+    inserted = statement.returning(Job.id).cte("inserted")
+    session.execute(select(func.pg_notify(CHANNEL, "")).select_from(inserted))
 
 
 def backoff(attempts: int) -> timedelta:

@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.clock import utcnow
@@ -18,6 +18,11 @@ from backend.db import Database
 from backend.jobs.leases import LEASE, kept_lease, release_slot, renew, take_slot
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Handler, Periodic, RetryLater, backoff, enqueue
+from backend.jobs.wakeup import Wakeup
+
+# While notifications arrive, the idle wait ends at the next due job or lease; this poll
+# only catches a job written by something that sent no notification (by hand in psql).
+LISTENING_POLL = timedelta(seconds=5)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ class Worker:
         self._slot: str | None = None  # the slot's name once start() has taken it
         self._last_beat = utcnow()
         self._stop = threading.Event()
+        self._wakeup: Wakeup | None = None  # while run_forever runs
 
     def start(self) -> int:
         """Take the slot (raises SlotInUse for a live twin), take back what this worker's
@@ -161,10 +167,16 @@ class Worker:
             ran += 1
         return ran
 
-    def run_forever(self, idle_sleep: float = 0.5) -> None:
-        """Until stop(): start() first unless done already, close() (a clean stop) at the end."""
+    def run_forever(self, idle_sleep: float = 0.5, listen: bool = True) -> None:
+        """Until stop(): start() first unless done already, close() (a clean stop) at the end.
+
+        Idle, it polls every `idle_sleep` s; on PostgreSQL (unless `listen` is False) it
+        waits instead for a job notification, the next due job or lease, or LISTENING_POLL.
+        """
         if self._slot is None:
             self.start()
+        listens = listen and not self.database.is_sqlite
+        wakeup = self._wakeup = Wakeup(self.database.url if listens else None)
         try:
             while not self._stop.is_set():
                 try:
@@ -173,10 +185,35 @@ class Worker:
                 except Exception:
                     log.exception("worker loop error")
                     busy = False
-                if not busy:
-                    self._stop.wait(idle_sleep)
+                if not busy and not self._stop.is_set():
+                    wakeup.wait(self._idle_seconds(wakeup, idle_sleep))
         finally:
+            self._wakeup = None
+            wakeup.close()
             self.close()
+
+    def _idle_seconds(self, wakeup: Wakeup, idle_sleep: float) -> float:
+        if not wakeup.listening:
+            return idle_sleep
+        now = utcnow()
+        until = now + LISTENING_POLL
+        if self._slot is not None:
+            until = min(until, self._last_beat + self.lease / 3)
+        try:
+            with self.database.read() as session:
+                due = session.scalar(
+                    select(func.min(Job.run_at)).where(Job.status == JobStatus.PENDING)
+                )
+                held = session.scalar(
+                    select(func.min(Job.locked_at)).where(Job.status == JobStatus.RUNNING)
+                )
+        except Exception as error:  # the database away: the next claim tells, the poll retries
+            log.debug("next due job not read: %s", type(error).__name__)
+            return idle_sleep
+        for moment in (due, held + self.lease if held is not None else None):
+            if moment is not None:
+                until = min(until, moment)
+        return max((until - now).total_seconds(), 0.0)
 
     def _keep_slot(self) -> None:
         """The idle heartbeat (a running job's lease thread beats meanwhile)."""
@@ -192,6 +229,9 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming; the job in hand (if any) is finished, then run_forever returns."""
         self._stop.set()
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.interrupt()
 
     def pause(self, seconds: float) -> bool:
         """Wait `seconds`, less if stop() comes meanwhile; True when stopping."""

@@ -34,7 +34,6 @@ from portal import calls
 from portal.i18n import N_, current_locale
 from portal.page_cache import PageCache
 from portal.rendering import is_htmx, page_response, redirect, render, render_page
-from portal.rules_in_force import rules_of
 from portal.sessions import Sessions
 from portal.wechat_context import JSSDK_URL, Container, container_of, policy_with_jssdk
 from portal.wechat_oauth import oauth_redirect
@@ -106,7 +105,18 @@ async def _page(
     # In a mini-program's web-view the page offers the way back, with the JS-SDK that takes it.
     in_miniprogram = container_of(request.headers.get("user-agent", "")) == Container.MINIPROGRAM
     # The offer carries the signed wx.config values, so a new signature is a new page.
-    key = (template, head.order_id, _marker(head), current_locale(), notice, in_miniprogram, offer)
+    # The rules version too: windows and limits on the page follow a rule saved anywhere.
+    rules, rules_version = request.app.state.rules.versioned(request.app.state.database)
+    key = (
+        template,
+        head.order_id,
+        _marker(head),
+        rules_version,
+        current_locale(),
+        notice,
+        in_miniprogram,
+        offer,
+    )
     page = cache.get(key)
     if page is None:
         view = await calls.read(request, complete_tracking_view, request.app.state.database, head)
@@ -120,20 +130,16 @@ async def _page(
                 "steps": PROGRESS_STEPS,
                 "current_step": PROGRESS_STEPS.index(view.progress),
                 "refresh_seconds": settings.tracking_refresh_seconds,
-                "decision": head.address_decision(now, rules_of(request).addresses),
+                "decision": head.address_decision(now, rules.addresses),
                 "request_decision": head.request_decision,
                 "now": now,
                 "notice": NOTICES.get(notice or ""),
                 "returnable": view.status in RETURNABLE,
-                "exchangeable": can_exchange(
-                    view.status, head.row.delivered_at, now, rules_of(request).refunds
-                )
+                "exchangeable": can_exchange(view.status, head.row.delivered_at, now, rules.refunds)
                 or head.row.latest_exchange_id is not None,
                 "invoiceable": view.status in INVOICEABLE_ORDER_STATES,
                 "in_transit_refund": can_refund_in_transit(head),
-                "return_window": return_window(
-                    head.row.delivered_at, now, rules_of(request).refunds
-                ),
+                "return_window": return_window(head.row.delivered_at, now, rules.refunds),
                 "receipt": receipt_decision(head, settings.auto_complete_days),
                 "cancel": cancel_offer(head),
                 "goodwill_fen": int(head.row.goodwill_fen or 0),

@@ -7,7 +7,7 @@ import signal
 import pytest
 from sqlalchemy import select
 
-from backend.jobs.models import Job, JobStatus
+from backend.jobs.models import Job, JobStatus, WorkerSlot
 from backend.refunds import payouts
 from backend.refunds.models import Refund, RefundState
 from tests.process.gateway import stored_refunds, wechat_pay_gateway
@@ -83,3 +83,20 @@ def test_portal_serve_stops_its_embedded_worker_after_the_job_in_hand(
     server = processes.start([str(PORTAL), "serve", "--port", "0"], embedded_worker=1)
     assert signal_mid_refund(gateway, server, signal.SIGTERM) == 0, processes.output(server)
     assert_only_the_first_refund_ran(database, gateway, refunds, before)
+
+
+def test_portal_serve_with_two_web_processes_stops_its_one_worker_after_the_job_in_hand(
+    database, settings, gateway, processes
+):
+    refunds = stored_refunds(database, settings, gateway, 2)
+    before = job_rows(database)
+    gateway.gate.shut = True
+    command = [str(PORTAL), "serve", "--port", "0", "--workers", "2"]
+    server = processes.start(command, embedded_worker=1)
+    assert signal_mid_refund(gateway, server, signal.SIGTERM) == 0, processes.output(server)
+    assert_only_the_first_refund_ran(database, gateway, refunds, before)
+    # The worker ran once, in the supervisor: one slot, held by the process signalled.
+    with database.read() as session:
+        slots = session.execute(select(WorkerSlot.pid, WorkerSlot.stopped_at)).all()
+    assert [pid for pid, _stopped in slots] == [server.pid]
+    assert all(stopped is not None for _pid, stopped in slots)
