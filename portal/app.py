@@ -30,6 +30,7 @@ from portal.metrics_collector import DatabaseCollector
 from portal.miniprogram import MiniProgram
 from portal.page_cache import PageCache
 from portal.rendering import build_templates
+from portal.request_id import RequestIdMiddleware
 from portal.routes import (
     address,
     admin,
@@ -130,7 +131,7 @@ class Portal(Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         secured = SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
-        return MetricsMiddleware(secured, self.metrics, self.routes)
+        return RequestIdMiddleware(MetricsMiddleware(secured, self.metrics, self.routes))
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:

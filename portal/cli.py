@@ -30,7 +30,7 @@ from backend.staff.accounts import (
 )
 from backend.staff.models import Role
 from backend.staff.second_factor import reset_second_factor
-from portal.logging_filters import configure_worker_logging, serve_log_config
+from portal.log_config import check_format, configure_worker_logging, serve_log_config
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
@@ -59,7 +59,13 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
-def serve(app: Starlette, host: str, port: int) -> bool:
+def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    log_format: str = "console",
+    emulator_access: bool = False,
+) -> bool:
     """uvicorn, one process; False if it could not start (the port taken, say).
 
     A stop signal also tells the embedded worker at once to stop claiming: the lifespan
@@ -84,7 +90,8 @@ def serve(app: Starlette, host: str, port: int) -> bool:
         port=port,
         log_level="info",
         proxy_headers=True,
-        log_config=serve_log_config(),  # see portal/logging_filters.py for what is logged
+        # See portal/logging_filters.py for what is logged, portal/log_config.py for how.
+        log_config=serve_log_config(log_format, emulator_access),
     )
     server = Server(config)
     server.run()
@@ -104,14 +111,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             settings = stack.enter_context(demo_services(settings, database))
             resubscribe_moving_parcels(database)
             database.dispose()
-        started = serve(create_app(settings), args.host, args.port)
+        app = create_app(settings)
+        started = serve(app, args.host, args.port, settings.log_format, settings.demo_emulator_log)
     return 0 if started else 3
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from portal.worker_process import open_worker, run_until_signalled
 
-    configure_worker_logging()
+    configure_worker_logging(settings.log_format)
     return run_until_signalled(open_worker(settings, args.name))
 
 
@@ -466,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     try:
         settings.install_keyring()  # migrate seals rows with it; every command reads with it
+        check_format(settings.log_format)
     except ValueError as refused:
         print(f"portal: {refused}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.clock import utcnow
 from backend.db import Database
 from backend.jobs.models import Job
+from backend.request_context import current_request_id
 
 MAX_ATTEMPTS = 8
 
@@ -58,7 +59,13 @@ def enqueue(
     transaction and, if that commits, adds nothing.
     """
     dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    values = {"kind": kind, "payload": payload or {}, "key": key, "run_at": run_at or utcnow()}
+    values = {
+        "kind": kind,
+        "payload": payload or {},
+        "key": key,
+        "run_at": run_at or utcnow(),
+        "request_id": current_request_id(),
+    }
     statement = dialect.insert(Job).values(values).on_conflict_do_nothing(index_elements=[Job.key])
     session.execute(statement)
 
