@@ -25,9 +25,12 @@ from portal.background import EmbeddedWorker, build_worker
 from portal.errors import EXCEPTION_HANDLERS, OutageLog
 from portal.funnel_counter import FunnelCounter
 from portal.integrations import build_integrations, packing_config
+from portal.metrics import MetricsMiddleware, PortalMetrics
+from portal.metrics_collector import DatabaseCollector
 from portal.miniprogram import MiniProgram
 from portal.page_cache import PageCache
 from portal.rendering import build_templates
+from portal.request_id import RequestIdMiddleware
 from portal.routes import (
     address,
     admin,
@@ -63,6 +66,7 @@ from portal.routes import (
     history,
     in_transit,
     invoices,
+    metrics,
     miniprogram,
     returns,
     support,
@@ -118,12 +122,16 @@ class Portal(Starlette):
     middleware in the list never sees a 500; wrapping the built stack fixes that.
     """
 
-    def __init__(self, *args: Any, https: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, https: bool = False, metrics: PortalMetrics, **kwargs: Any
+    ) -> None:
         self.https = https
+        self.metrics = metrics
         super().__init__(*args, **kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
+        secured = SecurityHeadersMiddleware(super().build_middleware_stack(), https=self.https)
+        return RequestIdMiddleware(MetricsMiddleware(secured, self.metrics, self.routes))
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
@@ -160,8 +168,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app = Portal(
         https=settings.cookie_secure,
+        metrics=PortalMetrics(),
         routes=[
             *health.routes,
+            *metrics.routes,
             *wechat_files.routes_for(settings.verify_files),
             *customer_access.routes,
             *tracking.routes,
@@ -231,7 +241,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.funnel = FunnelCounter(database)
     app.state.outage = OutageLog()
     app.state.templates = build_templates(app)
-    app.state.page_cache = PageCache(settings.page_cache_size)
+    app.state.metrics = app.metrics
+    app.state.database_figures = DatabaseCollector(database)
+    app.state.metrics.registry.register(app.state.database_figures)
+    app.state.page_cache = PageCache(settings.page_cache_size, app.metrics.page_cache_lookup)
     # Outside the static root, never served as files: photos go out only through routes
     # that check who is asking.
     app.state.photo_store = PhotoStore(settings.photo_dir, public_roots=[STATIC_DIR])

@@ -1,4 +1,5 @@
-"""The `portal` command: serve, worker, migrate, backup, demo, link, shops, settings, staff, warehouse."""
+"""The `portal` command: serve, worker, migrate, backup, demo, link, shops, settings, staff,
+warehouse."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from backend.staff.accounts import (
 )
 from backend.staff.models import Role
 from backend.staff.second_factor import reset_second_factor
-from portal.logging_filters import configure_worker_logging, serve_log_config
+from portal.log_config import check_format, configure_worker_logging, serve_log_config
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
@@ -60,7 +61,13 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
-def serve(app: Starlette, host: str, port: int) -> bool:
+def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    log_format: str = "console",
+    emulator_access: bool = False,
+) -> bool:
     """uvicorn, one process; False if it could not start (the port taken, say).
 
     A stop signal also tells the embedded worker at once to stop claiming: the lifespan
@@ -85,7 +92,8 @@ def serve(app: Starlette, host: str, port: int) -> bool:
         port=port,
         log_level="info",
         proxy_headers=True,
-        log_config=serve_log_config(),  # see portal/logging_filters.py for what is logged
+        # See portal/logging_filters.py for what is logged, portal/log_config.py for how.
+        log_config=serve_log_config(log_format, emulator_access),
     )
     server = Server(config)
     server.run()
@@ -114,14 +122,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
             started = serve_processes(settings, args.host, args.port, workers)
         else:
-            started = serve(create_app(settings), args.host, args.port)
+            app = create_app(settings)
+            started = serve(
+                app, args.host, args.port, settings.log_format, settings.demo_emulator_log
+            )
     return 0 if started else 3
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from portal.worker_process import open_worker, run_until_signalled
 
-    configure_worker_logging()
+    configure_worker_logging(settings.log_format)
     return run_until_signalled(open_worker(settings, args.name))
 
 
@@ -518,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()  # SettingsError: a misspelt name, a bad value or list
         settings.install_keyring()  # migrate seals rows with it; every command reads with it
+        check_format(settings.log_format)
     except ValueError as refused:  # SettingsError, or a data key that is not one
         print(f"portal: {refused}", file=sys.stderr)
         return 2

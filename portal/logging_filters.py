@@ -14,7 +14,6 @@ httpx's INFO lines (a full URL per request, access tokens in some) are not logge
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from typing import Any
@@ -66,29 +65,3 @@ class RedactPersonalData(logging.Filter):
 
 FILTER = {"()": "portal.logging_filters.RedactPersonalData"}
 QUIET = {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}}
-
-
-def serve_log_config() -> dict[str, Any]:
-    """uvicorn's logging with every handler filtered; the portal's own loggers on its console
-    handler at INFO (else warnings reach stderr bare and info lines, an outage's end, not at
-    all), and any other library's warnings there too, filtered alike."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": FILTER}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact"]
-    for name in ("portal", "backend"):
-        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    config["loggers"].update(QUIET)
-    config["root"] = {"handlers": ["default"], "level": "WARNING"}
-    return config
-
-
-def configure_worker_logging() -> None:
-    """Timestamped lines on stderr for `portal worker`, filtered like `portal serve`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactPersonalData())
-    for name, options in QUIET.items():
-        logging.getLogger(name).setLevel(options["level"])

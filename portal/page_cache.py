@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from markupsafe import Markup
 
@@ -21,8 +21,11 @@ CSRF_MARKER = Markup("&csrf-token;")
 
 
 class PageCache:
-    def __init__(self, capacity: int = 2048) -> None:
+    def __init__(
+        self, capacity: int = 2048, on_lookup: Callable[[bool], None] | None = None
+    ) -> None:
         self.capacity = capacity
+        self._on_lookup = on_lookup  # hears hit (True) or miss, for /metrics
         self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -32,10 +35,12 @@ class PageCache:
             page = self._pages.get(key)
             if page is None:
                 self.misses += 1
-                return None
-            self._pages.move_to_end(key)
-            self.hits += 1
-            return page
+            else:
+                self._pages.move_to_end(key)
+                self.hits += 1
+        if self._on_lookup is not None:
+            self._on_lookup(page is not None)
+        return page
 
     def put(self, key: Hashable, page: bytes) -> None:
         if self.capacity <= 0:

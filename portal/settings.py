@@ -438,6 +438,18 @@ class Settings:
         default=False,
         metadata=_help("Serve loopback carrier/SMS emulators and wire the app to them (make run)"),
     )
+    demo_emulator_log: bool = field(
+        default=False,
+        metadata=_help("Log the demo emulators' access lines too (off: only the app's own log)"),
+    )
+    metrics_token: str = field(
+        default="",
+        metadata=_help("Bearer token Prometheus scrapes /metrics with; empty: /metrics is a 404"),
+    )
+    log_format: str = field(
+        default="console",
+        metadata=_help("console (human-readable lines) or json (one JSON object per line)"),
+    )
 
     def __post_init__(self) -> None:
         """Every value checked, and every list parsed, once: a bad one stops the start."""

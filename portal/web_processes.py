@@ -28,7 +28,7 @@ from uvicorn.supervisors import Multiprocess
 from backend.db import Database
 from portal.background import EmbeddedWorker, build_worker
 from portal.integrations import build_integrations
-from portal.logging_filters import serve_log_config
+from portal.log_config import serve_log_config
 from portal.settings import Settings, settings_environment
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Supervisor(Multiprocess):
         return any(process.exitcode == STARTUP_FAILURE for process in self.processes)
 
 
-def web_config(host: str, port: int, workers: int) -> Config:
+def web_config(settings: Settings, host: str, port: int, workers: int) -> Config:
     return Config(
         APP_FACTORY,
         factory=True,
@@ -68,7 +68,8 @@ def web_config(host: str, port: int, workers: int) -> Config:
         workers=workers,
         log_level="info",
         proxy_headers=True,
-        log_config=serve_log_config(),  # see portal/logging_filters.py for what is logged
+        # See portal/logging_filters.py for what is logged, portal/log_config.py for how.
+        log_config=serve_log_config(settings.log_format, settings.demo_emulator_log),
         # uvicorn's 5 s default kills, as hung, a process still importing on a busy machine.
         timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
     )
@@ -78,7 +79,7 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> b
     """Serve until a stop signal; False if the port could not be bound or no process started."""
     # The web processes never embed the worker: it runs here, once.
     os.environ.update(settings_environment(settings) | {"PORTAL_EMBEDDED_WORKER": "0"})
-    config = web_config(host, port, workers)
+    config = web_config(settings, host, port, workers)
     try:
         sock = config.bind_socket()  # uvicorn logs why, then exits, when it cannot
     except SystemExit:

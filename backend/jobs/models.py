@@ -39,6 +39,8 @@ class Job(Base):
     locked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # The web request that enqueued it (X-Request-ID), told on the worker's log lines too.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class WorkerSlot(Base):

@@ -15,6 +15,7 @@ from backend.clock import utcnow
 from backend.db import Database
 from backend.jobs.models import Job
 from backend.jobs.wakeup import CHANNEL
+from backend.request_context import current_request_id
 
 MAX_ATTEMPTS = 8
 
@@ -65,7 +66,13 @@ def enqueue(
     """
     is_sqlite = session.get_bind().dialect.name == "sqlite"
     dialect = sqlite if is_sqlite else postgresql
-    values = {"kind": kind, "payload": payload or {}, "key": key, "run_at": run_at or utcnow()}
+    values = {
+        "kind": kind,
+        "payload": payload or {},
+        "key": key,
+        "run_at": run_at or utcnow(),
+        "request_id": current_request_id(),
+    }
     statement = dialect.insert(Job).values(values).on_conflict_do_nothing(index_elements=[Job.key])
     if is_sqlite:
         session.execute(statement)

@@ -19,6 +19,7 @@ from backend.jobs.leases import LEASE, kept_lease, release_slot, renew, take_slo
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Handler, Periodic, RetryLater, backoff, enqueue
 from backend.jobs.wakeup import Wakeup
+from backend.request_context import request_id_bound
 
 # While notifications arrive, the idle wait ends at the next due job or lease; this poll
 # only catches a job written by something that sent no notification (by hand in psql).
@@ -121,7 +122,10 @@ class Worker:
         job = self.claim()
         if job is None:
             return False
-        with kept_lease(self.database, job.id, self.instance, self._slot, self.lease):
+        with (
+            request_id_bound(job.request_id),
+            kept_lease(self.database, job.id, self.instance, self._slot, self.lease),
+        ):
             outcome = self._run(job)
         self._finish(job, **outcome)
         return True
@@ -142,7 +146,13 @@ class Worker:
                 "last_error": str(wait),
             }
         except Exception as error:  # every failure is recorded on the row, none escapes
-            log.warning("job %s (%s) failed: %s", job.id, job.kind, type(error).__name__)
+            log.warning(
+                "job %s (%s) failed: %s",
+                job.id,
+                job.kind,
+                type(error).__name__,
+                extra={"job_id": job.id, "job_kind": job.kind},
+            )
             exhausted = job.attempts >= MAX_ATTEMPTS or isinstance(error, GiveUp)
             dead = exhausted and job.kind not in self.periodic
             return {

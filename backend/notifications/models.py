@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
@@ -61,6 +61,8 @@ class NotificationStatus(StrEnum):
 
 class Notification(Base):
     __tablename__ = "notifications"
+    # The outbox backlog /metrics reads at every scrape: the unsent rows, by age.
+    __table_args__ = (Index("ix_notifications_status", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

@@ -34,11 +34,15 @@ PUBLIC = "public"  # anyone: health, link and lookup entry points, the staff log
 CUSTOMER = "customer"  # a customer session opened by a link or lookup, scoped to its orders
 WEBHOOK = "webhook"  # providers, each authenticated by its own signature or secret path
 BEARER = "bearer"  # the mini-program's own session token, given at login
+SCRAPE = "scrape"  # Prometheus, with PORTAL_METRICS_TOKEN (tests/portal/test_metrics.py)
 P = Permission
 
 NEEDS: dict[str, Permission | str] = {
     "healthz": PUBLIC,
+    "livez": PUBLIC,
+    "readyz": PUBLIC,
     "ping": PUBLIC,
+    "metrics": SCRAPE,
     "home": PUBLIC,
     "static": PUBLIC,
     "short_link": PUBLIC,
