@@ -84,7 +84,11 @@ def _renderer(log_format: str, stream: Any) -> Processor:
 
 
 def formatter(log_format: str, stream: Any) -> structlog.stdlib.ProcessorFormatter:
+    """`stream` is the stream the lines go to, or its name in sys ("stderr"): a logging
+    config handed to `portal serve --workers N` is pickled to each process, a stream not."""
     check_format(log_format)
+    if isinstance(stream, str):
+        stream = getattr(sys, stream)
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             *_shared(),
@@ -129,7 +133,7 @@ def serve_log_config(log_format: str = "console", emulator_access: bool = False)
     config["filters"] = {"redact": FILTER}
     config["formatters"] = {
         name: {"()": formatter, "log_format": log_format, "stream": stream}
-        for name, stream in (("default", sys.stderr), ("access", sys.stdout))
+        for name, stream in (("default", "stderr"), ("access", "stdout"))
     }
     for handler in config["handlers"].values():
         handler["filters"] = ["redact"]
