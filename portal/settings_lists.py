@@ -21,7 +21,7 @@ from backend.orders.channels.ship_confirm.registry import PLATFORMS
 from backend.orders.models import SalesChannel
 from backend.orders.shops import PUSH_CHANNELS
 from backend.profit import parse_commissions
-from backend.rulebook.fields import TEMPLATE_EVENTS, TIME_RANGE
+from backend.rulebook.fields import TEMPLATE_EVENTS
 from portal.settings_checks import SettingsError, variable_of
 
 if TYPE_CHECKING:
@@ -85,12 +85,16 @@ def parse_words(name: str, text: str, words: Collection[str]) -> frozenset[str]:
 
 
 def parse_quiet_hours(text: str) -> tuple[time, time]:
-    """ "22:00-08:00" -> (22:00, 08:00); equal ends: never quiet."""
-    match = TIME_RANGE.fullmatch(text.strip())
-    if match is None:
-        raise SettingsError("PORTAL_QUIET_HOURS", f"{text!r} is not HH:MM-HH:MM, e.g. 22:00-08:00")
-    hour1, minute1, hour2, minute2 = (int(part) for part in match.groups())
-    return time(hour1, minute1), time(hour2, minute2)
+    """ "22:00-08:00" (or with seconds) -> (22:00, 08:00); equal ends: never quiet."""
+    start, sep, end = text.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        raise SettingsError(
+            "PORTAL_QUIET_HOURS", f"{text!r} is not HH:MM-HH:MM, e.g. 22:00-08:00"
+        ) from None
 
 
 def parse_ship_confirm_carriers(text: str) -> dict[str, dict[str, str]]:

@@ -60,6 +60,8 @@ def refusal(environ: dict[str, str], **overrides: object) -> SettingsError:
         ("PORTAL_CHANNEL_COMMISSIONS", "amazon=5", "no channel 'amazon'"),
         ("PORTAL_CHANNEL_PARCELS", "shopify,amazon", "'amazon' is not one of"),
         ("PORTAL_QUIET_HOURS", "22-8", "is not HH:MM-HH:MM"),
+        ("PORTAL_QUIET_HOURS", "22:00", "is not HH:MM-HH:MM"),
+        ("PORTAL_QUIET_HOURS", "22:00-25:00", "is not HH:MM-HH:MM"),
         ("PORTAL_WECHAT_VERIFY_FILES", "../etc/passwd=x", "is not a NAME.txt"),
         ("PORTAL_WECHAT_TEMPLATE_FIELDS", "thing3", "not keyword=value"),
         ("PORTAL_KUAIDI100_WAYBILL_ACCOUNTS", "{zhongtong:1}", "not a JSON object"),
@@ -135,7 +137,7 @@ def test_the_lists_are_parsed_once_into_values_the_callers_use():
             "PORTAL_SF_OP_CODES": "70=failed_attempt",
             "PORTAL_SHIP_CONFIRM_CARRIERS": "pinduoduo:zhongtong=115,taobao:jtexpress=JTSD",
             "PORTAL_TRANSFER_LEAD_DAYS": "SH>HZ=1",
-            "PORTAL_QUIET_HOURS": "21:30-07:00",
+            "PORTAL_QUIET_HOURS": "21:30 - 07:00:30",
             "PORTAL_CHANNEL_PARCELS": "taobao,jd",
         }
     )
@@ -147,7 +149,7 @@ def test_the_lists_are_parsed_once_into_values_the_callers_use():
         "taobao": {"jtexpress": "JTSD"},
     }
     assert lists.transfer_lead_days == {("SH", "HZ"): 1}
-    assert lists.quiet_hours == (time(21, 30), time(7, 0))
+    assert lists.quiet_hours == (time(21, 30), time(7, 0, 30))
     assert settings.rules.intake.parcel_channels == frozenset({"taobao", "jd"})
     assert settings.rules.notices.sms_templates == lists.sms_templates
     assert settings.lists is lists  # cached on the settings
