@@ -31,6 +31,7 @@ from backend.staff.accounts import (
 from backend.staff.models import Role
 from backend.staff.second_factor import reset_second_factor
 from portal.log_config import check_format, configure_worker_logging, serve_log_config
+from portal.metrics import check_multiprocess_directory
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
@@ -475,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings.install_keyring()  # migrate seals rows with it; every command reads with it
         check_format(settings.log_format)
+        check_multiprocess_directory()
     except ValueError as refused:
         print(f"portal: {refused}", file=sys.stderr)
         return 2
