@@ -60,13 +60,7 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
-def serve(
-    app: Starlette,
-    host: str,
-    port: int,
-    log_format: str = "console",
-    emulator_access: bool = False,
-) -> bool:
+def serve(app: Starlette, host: str, port: int) -> bool:
     """uvicorn, one process; False if it could not start (the port taken, say).
 
     A stop signal also tells the embedded worker at once to stop claiming: the lifespan
@@ -92,7 +86,9 @@ def serve(
         log_level="info",
         proxy_headers=True,
         # See portal/logging_filters.py for what is logged, portal/log_config.py for how.
-        log_config=serve_log_config(log_format, emulator_access),
+        log_config=serve_log_config(
+            app.state.settings.log_format, app.state.settings.demo_emulator_log
+        ),
     )
     server = Server(config)
     server.run()
@@ -112,8 +108,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             settings = stack.enter_context(demo_services(settings, database))
             resubscribe_moving_parcels(database)
             database.dispose()
-        app = create_app(settings)
-        started = serve(app, args.host, args.port, settings.log_format, settings.demo_emulator_log)
+        started = serve(create_app(settings), args.host, args.port)
     return 0 if started else 3
 
 
