@@ -33,6 +33,7 @@ from backend.staff.accounts import (
 from backend.staff.models import Role
 from backend.staff.second_factor import reset_second_factor
 from portal.log_config import check_format, configure_worker_logging, serve_log_config
+from portal.metrics import check_multiprocess_directory
 from portal.settings import Settings, load_settings
 
 CLI_ACTOR = Actor(ActorKind.SYSTEM, "cli", channel="cli")
@@ -61,13 +62,7 @@ def customer_links(settings: Settings, database: Database, order_id: int) -> tup
     return f"{base}/t/{code}", f"{base}/o/{signer.sign(order_id, version)}"
 
 
-def serve(
-    app: Starlette,
-    host: str,
-    port: int,
-    log_format: str = "console",
-    emulator_access: bool = False,
-) -> bool:
+def serve(app: Starlette, host: str, port: int) -> bool:
     """uvicorn, one process; False if it could not start (the port taken, say).
 
     A stop signal also tells the embedded worker at once to stop claiming: the lifespan
@@ -93,7 +88,9 @@ def serve(
         log_level="info",
         proxy_headers=True,
         # See portal/logging_filters.py for what is logged, portal/log_config.py for how.
-        log_config=serve_log_config(log_format, emulator_access),
+        log_config=serve_log_config(
+            app.state.settings.log_format, app.state.settings.demo_emulator_log
+        ),
     )
     server = Server(config)
     server.run()
@@ -122,10 +119,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
             started = serve_processes(settings, args.host, args.port, workers)
         else:
-            app = create_app(settings)
-            started = serve(
-                app, args.host, args.port, settings.log_format, settings.demo_emulator_log
-            )
+            started = serve(create_app(settings), args.host, args.port)
     return 0 if started else 3
 
 
@@ -530,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()  # SettingsError: a misspelt name, a bad value or list
         settings.install_keyring()  # migrate seals rows with it; every command reads with it
         check_format(settings.log_format)
+        check_multiprocess_directory()
     except ValueError as refused:  # SettingsError, or a data key that is not one
         print(f"portal: {refused}", file=sys.stderr)
         return 2

@@ -9,7 +9,9 @@ of the process's own, so no process has to be marked dead when it exits.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.routing import BaseRoute, Mount, Route
@@ -30,6 +32,15 @@ WEBHOOK_SOURCES = {
     "wechat_push": "wechat_push",
 }
 UNMATCHED = "<unmatched>"  # no route: 404s and slash redirects, never the raw path
+# Any token is a method to uvicorn; a label per made-up one would grow without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def check_multiprocess_directory() -> None:
+    """A PROMETHEUS_MULTIPROC_DIR that is not a directory stops the start, not a scrape."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and not Path(directory).is_dir():
+        raise ValueError(f"PROMETHEUS_MULTIPROC_DIR: {directory} is not a directory")
 
 
 def delivery_outcome(status: int) -> str:
@@ -112,7 +123,8 @@ class MetricsMiddleware:
     def _count(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
         template = self.templates.get(id(route), UNMATCHED) if route is not None else UNMATCHED
-        self.metrics.request_seconds.labels(scope["method"], template, str(status)).observe(seconds)
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        self.metrics.request_seconds.labels(method, template, str(status)).observe(seconds)
         source = WEBHOOK_SOURCES.get(getattr(route, "name", None) or "")
         if source is not None and isinstance(route, Route) and scope["method"] == "POST":
             self.metrics.webhook_deliveries.labels(source, delivery_outcome(status)).inc()

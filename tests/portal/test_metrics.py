@@ -20,6 +20,7 @@ from backend.jobs.worker import Worker
 from backend.orders.access import issue_short_link
 from backend.orders.lifecycle import OrderStatus
 from portal.app import create_app
+from portal.cli import main
 from portal.metrics import WEBHOOK_SOURCES
 from tests.conftest import KUAIDI100_SALT
 from tests.factories import SYSTEM, create_shipment, make_order
@@ -171,3 +172,17 @@ def test_unsent_messages_are_the_outbox_backlog(scraped, database):
     order = make_order(database, status=OrderStatus.PACKED)
     create_shipment(database, order.id, "sandbox", "SB7700000001", SYSTEM)
     assert value(scraped, "portal_outbox_pending", channel="sms") == 1
+
+
+def test_a_made_up_method_is_counted_as_other(scraped):
+    scraped.request("BREW", "/ping")  # refused before routing (CSRF): no route either
+    labels = {"method": "other", "route": "<unmatched>", "status": "403"}
+    assert value(scraped, "portal_http_request_duration_seconds_count", **labels) == 1
+    assert "BREW" not in scraped.get("/metrics", headers=BEARER).text
+
+
+def test_a_multiprocess_directory_that_is_not_one_stops_the_start(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("PORTAL_SECRET_KEYS", "k" * 32)
+    assert main(["migrate"]) == 2
+    assert capsys.readouterr().err.strip().endswith("missing is not a directory")

@@ -100,3 +100,29 @@ def test_a_served_portal_reports_rejects_dead_jobs_and_open_breakers(database, t
         "/webhooks/kuaidi100",
         403,
     )
+
+
+def test_two_served_processes_count_together_in_the_multiprocess_directory(database, tmp_path):
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    environment = {"PORTAL_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    rejected = {"source": "kuaidi100", "outcome": "rejected"}
+    with (
+        portal_serve(
+            database.url, tmp_path / "first", "--no-worker", environment=environment
+        ) as first,
+        portal_serve(
+            database.url, tmp_path / "second", "--no-worker", environment=environment
+        ) as second,
+    ):
+        for portal, pushes in ((first, 1), (second, 2)):
+            for _ in range(pushes):
+                refused = httpx.post(
+                    f"{portal.url}/webhooks/kuaidi100", data={"param": "{}", "sign": "0" * 32}
+                )
+                assert refused.status_code == 403
+        # Whichever process answers the scrape reports the three refusals of both.
+        assert figure(first.url, "portal_webhook_deliveries_total", **rejected) == 3
+        assert figure(second.url, "portal_webhook_deliveries_total", **rejected) == 3
