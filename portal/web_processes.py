@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from socket import socket
 from types import FrameType
 
@@ -79,6 +81,12 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> b
     """Serve until a stop signal; False if the port could not be bound or no process started."""
     # The web processes never embed the worker: it runs here, once.
     os.environ.update(settings_environment(settings) | {"PORTAL_EMBEDDED_WORKER": "0"})
+    # Without a shared directory each process would count only its own requests, and a
+    # scrape would tell one process's share; a fresh one per start holds no stale files.
+    own_metrics = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_metrics = tempfile.mkdtemp(prefix="portal-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics
     config = web_config(settings, host, port, workers)
     try:
         sock = config.bind_socket()  # uvicorn logs why, then exits, when it cannot
@@ -104,3 +112,5 @@ def serve_processes(settings: Settings, host: str, port: int, workers: int) -> b
         if database is not None:
             database.dispose()
         sock.close()
+        if own_metrics is not None:
+            shutil.rmtree(own_metrics, ignore_errors=True)
