@@ -163,7 +163,11 @@ def test_portal_web_workers_2_serves_from_two_processes_and_a_sigterm_stops_both
 ):
     url, _database = shared_database
     port = free_port()
-    environment = portal_environment(url, tmp_path, port) | {"PORTAL_WEB_WORKERS": "2"}
+    environment = portal_environment(url, tmp_path, port) | {
+        "PORTAL_WEB_WORKERS": "2",
+        "PORTAL_METRICS_TOKEN": "scrape-token",
+    }
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes one shared directory
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "portal.cli", "serve", "--port", str(port), "--no-worker"]
     with log.open("wb") as sink:
@@ -184,7 +188,19 @@ def test_portal_web_workers_2_serves_from_two_processes_and_a_sigterm_stops_both
         }
         assert len(children) == 2 and server.pid not in children, log.read_text()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as browser:
-            assert all(browser.get("/ping").status_code == 200 for _ in range(10))
+            # A connection each, so the two processes share the requests between them.
+            once = {"Connection": "close"}
+            assert all(browser.get("/ping", headers=once).status_code == 200 for _ in range(40))
+            # Whichever process answers the scrape counts the other's requests too.
+            for _ in range(6):
+                figures = browser.get(
+                    "/metrics", headers=once | {"Authorization": "Bearer scrape-token"}
+                ).text
+                pings = re.search(
+                    r'portal_http_request_duration_seconds_count\{[^}]*route="/ping"[^}]*\} (\S+)',
+                    figures,
+                )
+                assert pings and float(pings.group(1)) == 40, figures[-2000:]
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=120) == 0, log.read_text()
     finally:
