@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
-from backend.db import Database
+from backend.db import BUILT_ONCE_OPTIONS, Database
 from backend.exchanges.models import Exchange
 from backend.goodwill.lifecycle import GoodwillStatus
 from backend.goodwill.models import GoodwillRefund
@@ -315,8 +315,9 @@ def get_tracking_head(
     """
     if not (public_no.isascii() and public_no.isalnum()) or len(public_no) > 24:
         return None
-    with database.engine.connect() as connection:
-        row = connection.execute(_HEAD, {"public_no": public_no, **customer.parameters()}).first()
+    with database.read_statement() as connection:
+        parameters = {"public_no": public_no, **customer.parameters()}
+        row = connection.execute(_HEAD, parameters, execution_options=BUILT_ONCE_OPTIONS).first()
     if row is None:
         return None
     if not row.session_is_current:

@@ -7,8 +7,8 @@ with growing sleeps, which put the push-callback p99 at 200+ ms (bench/push_call
 where one writer thread keeps it near the median. Short indexed reads run inline
 when `inline_reads` is on: measured in bench/tracking_page.py, that serves the
 tracking page on SQLite at about 1.5x the throughput of a pool hop per query. On
-PostgreSQL each read is a network round trip that holds the loop; there the two
-measure within run-to-run noise of each other.
+PostgreSQL each read is a network round trip that holds the loop; there the pool
+won in every run measured (README, Performance).
 
 A write request has REQUEST_WRITE_SECONDS in all, for the writer thread and then for
 SQLite's lock (the rest of its time becomes the busy timeout): while another process

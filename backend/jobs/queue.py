@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from backend.clock import utcnow
-from backend.db import Database
+from backend.db import BUILT_ONCE_OPTIONS, Database
 from backend.jobs.models import Job
 from backend.jobs.wakeup import CHANNEL
 from backend.request_context import current_request_id
@@ -64,8 +65,7 @@ def enqueue(
     when a row went in: the NOTIFY is part of the caller's transaction, delivered at its
     commit and dropped with its rollback, and costs no extra round trip.
     """
-    is_sqlite = session.get_bind().dialect.name == "sqlite"
-    dialect = sqlite if is_sqlite else postgresql
+    statement = _INSERT[session.get_bind().dialect.name == "sqlite"]
     values = {
         "kind": kind,
         "payload": payload or {},
@@ -73,12 +73,27 @@ def enqueue(
         "run_at": run_at or utcnow(),
         "request_id": current_request_id(),
     }
-    statement = dialect.insert(Job).values(values).on_conflict_do_nothing(index_elements=[Job.key])
+    session.execute(statement, values, execution_options=BUILT_ONCE_OPTIONS)
+
+
+def _insert(is_sqlite: bool) -> Executable:
+    table = Job.__table__
+    dialect = sqlite if is_sqlite else postgresql
+    columns = ("kind", "payload", "key", "run_at", "request_id")
+    insert = dialect.insert(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    )
+    insert = insert.on_conflict_do_nothing(index_elements=["key"])
     if is_sqlite:
-        session.execute(statement)
-        return
-    inserted = statement.returning(Job.id).cte("inserted")
-    session.execute(select(func.pg_notify(CHANNEL, "")).select_from(inserted))
+        return cast(Executable, insert)
+    inserted = insert.returning(table.c.id).cte("inserted")
+    return select(func.pg_notify(CHANNEL, "")).select_from(inserted)
+
+
+# Built once, on the table rather than the mapped class: a Core insert skips the ORM's bulk
+# path, and building it per call (its values in it) cost more than running it, on every
+# webhook acknowledgement (bench/channel_intake.py).
+_INSERT = {is_sqlite: _insert(is_sqlite) for is_sqlite in (True, False)}
 
 
 def backoff(attempts: int) -> timedelta:

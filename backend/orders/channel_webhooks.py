@@ -84,11 +84,13 @@ def _accept(
     # ingest committed) is recognised and records nothing again.
     payload = {
         "channel": channel,
-        "order": order_json,
         "raw": raw,
         "delivery_id": delivery_id,
         "receipt": secrets.token_hex(16),
     }
+    if order_json != raw:
+        # A Shopify body is its order: kept once, not twice (JSON-escaped and sealed again).
+        payload["order"] = order_json
     with database.write() as session:
         jobs.enqueue(session, INGEST, payload | {"shop": shop.code})
 
@@ -133,7 +135,8 @@ def ingest_delivery(
 ) -> IntakeResult:
     """Job handler; safe twice: a repeat is an older-or-equal update, or a known delivery id."""
     channel = str(payload["channel"])
-    order = map_order(channel, _json_object(str(payload["order"])))
+    # No "order": the raw body is the order itself.
+    order = map_order(channel, _json_object(str(payload.get("order", payload["raw"]))))
     return ingest_channel_order(
         database,
         order,

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from psycopg.pq import TransactionStatus
+from sqlalchemy import event, text
 
 from backend.db import Database, Health, is_unavailable, lock_wait_until
 from tests.conftest import POSTGRES_URL
@@ -174,3 +175,63 @@ def test_one_pooled_sqlite_connection_switches_between_the_long_and_the_short_wa
         assert busy_timeout_ms(database) == 250
     assert busy_timeout_ms(database) == 30_000
     assert database.engine.pool.checkedin() == 1  # the same connection each time
+
+
+def backend_pids(database: Database) -> set[int]:
+    """The server processes behind every connection the pool holds idle."""
+    pool = database.engine.pool
+    connections = [database.engine.raw_connection() for _ in range(pool.checkedin())]  # type: ignore[attr-defined]
+    pids = {connection.driver_connection.info.backend_pid for connection in connections}
+    for connection in connections:
+        connection.close()
+    return pids
+
+
+@needs_postgres
+def test_pooled_connections_the_server_ended_are_replaced_at_checkout_without_an_error(
+    postgres_migrated,
+):
+    database = Database(postgres_migrated, pool_size=2, max_overflow=0)
+    held = [database.engine.connect() for _ in range(2)]  # two pooled connections, both used
+    for connection in held:
+        connection.exec_driver_sql("SELECT 1")
+        connection.close()
+    ended = backend_pids(database)
+    assert len(ended) == 2
+    killer = Database(postgres_migrated)
+    with killer.engine.connect() as connection:
+        for pid in ended:
+            connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    killer.dispose()
+    time.sleep(0.2)  # the server's goodbye reaches the idle sockets
+    with database.read_statement() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    with database.write() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar() not in ended
+    assert not backend_pids(database) & ended
+    database.dispose()
+
+
+def test_a_one_statement_read_on_sqlite_sends_no_begin(sqlite_database):
+    _path, database = sqlite_database
+    seen: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    with database.read_statement() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    with database.read() as session:
+        session.execute(text("SELECT 2"))
+    assert seen == ["SELECT 1", "BEGIN DEFERRED", "SELECT 2"]
+
+
+@needs_postgres
+def test_a_one_statement_read_on_postgresql_runs_outside_a_transaction(postgres_migrated):
+    database = Database(postgres_migrated)
+    with database.read_statement() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+        status = connection.connection.driver_connection.info.transaction_status  # type: ignore[union-attr]
+    assert status == TransactionStatus.IDLE  # no BEGIN was sent, so none is open
+    with database.write() as session:  # the same pooled connection, in a transaction again
+        session.execute(text("SELECT 1"))
+        driver = session.connection().connection.driver_connection
+        assert driver.info.transaction_status == TransactionStatus.INTRANS  # type: ignore[union-attr]
+    database.dispose()

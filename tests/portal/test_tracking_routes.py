@@ -241,3 +241,17 @@ def test_a_cached_page_carries_each_visitors_own_csrf_token(client, database, se
     token = re.search(r'"X-CSRF-Token": "([^"]+)"', first).group(1)
     assert token == client.cookies.get("portal_csrf")
     assert token not in second and "&csrf-token;" not in first + second
+
+
+def test_a_customer_cookie_seen_before_still_expires_with_its_lifetime(
+    client, database, settings, monkeypatch
+):
+    order = make_order(database)
+    open_short_link(client, database, order.id)
+    assert client.get(f"/orders/{order.public_no}").status_code == 200
+    assert client.get(f"/orders/{order.public_no}").status_code == 200  # known cookie now
+    later = time.time() + settings.customer_session_hours * 3600 + 60
+    monkeypatch.setattr("time.time", lambda: later)
+    expired = client.get(f"/orders/{order.public_no}", follow_redirects=False)
+    assert expired.status_code == 303
+    assert expired.headers["location"].endswith("/lookup")
