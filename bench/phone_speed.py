@@ -211,6 +211,9 @@ def served_pages() -> Iterator[tuple[str, list[CustomerPage]]]:
 
 def run() -> list[str]:
     print("== customer pages on a phone: Slow 4G, CPU x4, LCP and CLS ==")
+    if not Path(CHROMIUM).exists():
+        print(f"  no Chromium at {CHROMIUM} (make browser-deps, or set PORTAL_CHROMIUM); skipped")
+        return [row("phone speed", "skipped", f"no Chromium at {CHROMIUM}", "")]
     print(
         f"  Chromium {PHONE}, 150 ms RTT, 1.6/0.75 Mbps, CPU x{CPU_SLOWDOWN}; {RUNS} rounds, "
         f"settle {SETTLE_MS} ms after load; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
