@@ -27,6 +27,7 @@ BENCHMARKS = (
     "ship_confirmations",
     "operations_page",
     "job_wakeup",
+    "phone_speed",
 )
 
 

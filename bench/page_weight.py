@@ -1,5 +1,8 @@
 """First-load transfer size of the tracking page: HTML, CSS and JS, gzipped as served.
 
+A customer page carries its CSS inline (portal/critical_css.py), so its weight is in the
+HTML's figure; any stylesheet a page still links is fetched and counted as well.
+
 The real app (create_app, in process through Starlette's TestClient) serves the
 page to a signed-in customer; the stylesheets and scripts it links are fetched
 the way a browser with an empty cache would, with `Accept-Encoding: gzip`. The

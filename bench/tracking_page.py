@@ -95,9 +95,14 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
 
 @contextmanager
 def serve(
-    database_url: str, inline_reads: bool, var_dir: Path, page_cache: bool = True
+    database_url: str,
+    inline_reads: bool,
+    var_dir: Path,
+    page_cache: bool = True,
+    factory: str = "portal.app:create_app",
 ) -> Iterator[tuple[str, int]]:
-    """One uvicorn worker serving the app; yields its base URL and pid, then stops it."""
+    """One uvicorn worker serving the app (or `factory`, which builds it from the same
+    PORTAL_* variables); yields its base URL and pid, then stops it."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     environment = {
@@ -110,7 +115,7 @@ def serve(
         "PORTAL_PAGE_CACHE_SIZE": "2048" if page_cache else "0",
         "PORTAL_VAR_DIR": str(var_dir),
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "portal.app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory]
     command += ["--host", "127.0.0.1", "--port", str(port), *server_flavour()]
     command += ["--no-access-log", "--log-level", "warning"]
     process = subprocess.Popen(command, env=environment, cwd=PROJECT_ROOT)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from backend.clock import SHANGHAI, utcnow
 from portal import i18n
 from portal.charts import figure_rates, funnel_chart, label_channel, late_map, profit_heat
+from portal.critical_css import CRITICAL_CSS
 from portal.labels import carrier_label, cause_label, label
 from portal.page_cache import CSRF_MARKER, with_csrf
 
@@ -118,6 +120,8 @@ def build_templates(app: Starlette) -> Jinja2Templates:
         label_channel=label_channel,
         current_locale=i18n.current_locale,
         url_path=_path_finder(app),
+        # Exactly the text whose hash the CSP names; the template must not escape it.
+        critical_css=Markup(CRITICAL_CSS),  # noqa: S704 (our own portal.css, read at start)
     )
     return Jinja2Templates(env=environment)
 

@@ -17,6 +17,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.critical_css import CRITICAL_CSS_SOURCE
+
 CSRF_COOKIE = "portal_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -30,11 +32,13 @@ MAX_FORM_BYTES_FOR_CHECK = 256 * 1024
 # at most this much of an upload is held before the app reads it as a stream.
 MAX_MULTIPART_BYTES_BEFORE_TOKEN = 16 * 1024
 
+# The customer pages' inline <style> is allowed by its hash, computed at start from
+# portal.css (portal/critical_css.py); no other inline style is.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        f"style-src 'self' {CRITICAL_CSS_SOURCE}",
         "img-src 'self' data: blob:",
         "connect-src 'self'",
         "font-src 'self'",

@@ -9,8 +9,6 @@ values to the JS-SDK, which turns <wx-open-subscribe> into WeChat's own button.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ from backend.notifications.wechat_jsapi import JsapiConfig, JsapiSigner
 from backend.orders.access import CustomerSession
 from backend.orders.wechat_identity import has_wechat_id
 from portal import calls
+from portal.critical_css import hash_source
 from portal.wechat_context import Container, container_of, policy_with_jssdk
 
 logger = logging.getLogger(__name__)
@@ -72,5 +71,5 @@ async def subscribe_offer(request: Request, customer: CustomerSession) -> Subscr
 
 def policy_with_open_tag() -> str:
     """The JS-SDK's host in script-src, and the open tag's one style by its hash."""
-    digest = base64.b64encode(hashlib.sha256(OPEN_TAG_STYLE.encode()).digest()).decode()
-    return policy_with_jssdk().replace("style-src 'self'", f"style-src 'self' 'sha256-{digest}'", 1)
+    source = hash_source(OPEN_TAG_STYLE)
+    return policy_with_jssdk().replace("style-src 'self'", f"style-src 'self' {source}", 1)

@@ -16,9 +16,10 @@ from backend.notifications.wechat_jsapi import build_jsapi_signature
 from emulators.notifications import Fault, NotificationEmulator
 from emulators.serving import serve_in_thread
 from portal.app import create_app
+from portal.critical_css import hash_source
 from portal.security import CONTENT_SECURITY_POLICY
 from portal.wechat_context import policy_with_jssdk
-from portal.wechat_subscribe import policy_with_open_tag
+from portal.wechat_subscribe import OPEN_TAG_STYLE, policy_with_open_tag
 from tests.factories import make_order
 from tests.portal.wechat_official import (
     APPID,
@@ -98,7 +99,8 @@ def test_in_wechat_the_page_offers_the_open_tag_with_a_server_signed_config(
     policy = response.headers["content-security-policy"]
     assert policy == policy_with_open_tag()
     assert "script-src 'self' https://res.wx.qq.com;" in policy
-    assert re.search(r"style-src 'self' 'sha256-[A-Za-z0-9+/]+=*';", policy)
+    # the open tag's style, and the customer pages' inline stylesheet
+    assert re.search(r"style-src 'self'( 'sha256-[A-Za-z0-9+/]+=*'){2};", policy)
 
 
 def test_the_style_inside_the_template_is_the_one_the_policy_allows(portal, database):
@@ -120,7 +122,7 @@ def test_outside_wechat_s_browser_there_is_no_open_tag(portal, database, wechat,
     assert response.status_code == 200
     assert offer_of(response.text) is None and "wx-open-subscribe" not in response.text
     policy = response.headers["content-security-policy"]
-    assert "sha256-" not in policy
+    assert hash_source(OPEN_TAG_STYLE) not in policy
     assert policy in (CONTENT_SECURITY_POLICY, policy_with_jssdk())
     # and the page cached for that browser is not what WeChat gets either
     assert offer_of(portal.get(page, headers=WECHAT).text) is not None
