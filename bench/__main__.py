@@ -26,6 +26,7 @@ BENCHMARKS = (
     "return_requests",
     "ship_confirmations",
     "operations_page",
+    "peak",
 )
 
 
