@@ -353,8 +353,8 @@ def run() -> list[str]:
     print(
         f"  {SECONDS:.0f} s: Shopify {SHOPIFY_PER_SECOND:g}/s, Taobao {TAOBAO_PER_SECOND:g}/s, "
         f"3 Kuaidi100 pushes for each of {PARCELS} parcels, {CUSTOMERS} customers opening "
-        f"tracking pages; SIGTERM at {SECONDS / 3:.0f} s, SIGKILL at {2 * SECONDS / 3:.0f} s; "
-        f"{os.cpu_count()} CPUs"
+        f"tracking pages; SIGTERM at {SECONDS / 3:.0f} s, SIGKILL once those are back (at "
+        f"{2 * SECONDS / 3:.0f} s at the earliest); {os.cpu_count()} CPUs"
     )
     return measure(url)
 
