@@ -45,8 +45,18 @@ test: install browser-deps lint
 bench-deps:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 
+# With a local PostgreSQL and no PORTAL_BENCH_DATABASE_URL given, the benchmarks run on a
+# database of their own too, made fresh for this run and dropped after it (as .ci/run does).
 bench: install bench-deps
-	$(BIN)/python -m bench
+	@if [ -z "$$PORTAL_BENCH_DATABASE_URL" ] && pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+		db=portal_bench_$$$$; \
+		psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $$db" >/dev/null || exit 1; \
+		trap 'psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS '"$$db"' WITH (FORCE)" >/dev/null 2>&1 || true' EXIT; \
+		echo "PostgreSQL: fresh database $$db (dropped at the end)"; \
+		PORTAL_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/$$db $(BIN)/python -m bench $(BENCH); \
+	else \
+		$(BIN)/python -m bench $(BENCH); \
+	fi
 
 # Re-extract translatable strings and merge them into the zh_CN catalog.
 messages: install

@@ -8,6 +8,10 @@ give it a database that holds nothing else:
 
     psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE portal_bench"
     PORTAL_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/portal_bench make bench
+
+Without it, `make bench` makes a fresh database portal_bench_<pid> itself when a PostgreSQL
+answers on 127.0.0.1, and drops it afterwards. Some benchmarks (the peak) run on PostgreSQL
+only and say so when it is not given.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ BENCHMARKS = (
     "operations_page",
     "job_wakeup",
     "phone_speed",
+    "peak",
 )
 
 
