@@ -133,8 +133,9 @@ class Settings:
     inline_reads: bool = field(
         default=True,
         metadata=_help(
-            "Run short read queries on the event loop instead of the thread pool "
-            "(see README, Performance)"
+            "Run short read queries on the event loop instead of the thread pool; unset: on "
+            "with SQLite, off with PostgreSQL, where they lost in every run (README, Performance)",
+            shown="on with SQLite",
         ),
     )
     fast_refund: bool = field(
@@ -593,9 +594,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
                 "machine (var/secret.key) breaks every link another machine signed",
             )
         values["secret_keys"] = (_local_secret(),)
-    if "embedded_worker" not in values:
-        url = str(values.get("database_url", Settings.database_url))
-        values["embedded_worker"] = url.startswith("sqlite")
+    url = str(values.get("database_url", Settings.database_url))
+    for name in ("embedded_worker", "inline_reads"):
+        if name not in values:
+            values[name] = url.startswith("sqlite")
     return Settings(**values)  # type: ignore[arg-type]
 
 

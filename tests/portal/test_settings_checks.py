@@ -165,3 +165,19 @@ def test_the_defaults_pass_every_check():
 def test_every_limit_names_a_number_setting():
     numbers = {spec.name for spec in fields(Settings) if spec.type in ("int", "float")}
     assert set(LIMITS) <= numbers
+
+
+@pytest.mark.parametrize(
+    ("url", "given", "inline"),
+    [
+        ("sqlite:///portal.db", None, True),
+        ("postgresql://portal@db/portal", None, False),
+        ("postgresql://portal@db/portal", "1", True),
+        ("sqlite:///portal.db", "0", False),
+    ],
+)
+def test_inline_reads_follow_the_database_unless_set(url, given, inline, tmp_path):
+    environ = {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEYS": "k" * 32}
+    if given is not None:
+        environ["PORTAL_INLINE_READS"] = given
+    assert load_settings(environ).inline_reads is inline
