@@ -19,7 +19,13 @@ from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.channels import PayloadInvalid, map_order
 from backend.orders.channels import signatures as sig
-from backend.orders.intake import IntakeResult, IntakeRules, ingest_channel_order
+from backend.orders.intake import (
+    Arrival,
+    IntakeResult,
+    IntakeRules,
+    ingest_channel_order,
+    ingest_channel_orders,
+)
 from backend.orders.shops import ShopConfig
 
 
@@ -145,3 +151,39 @@ def ingest_delivery(
         shop_code=payload.get("shop"),
         receipt=payload.get("receipt"),  # jobs enqueued before receipts carry none
     )
+
+
+def _arrival(payload: dict[str, str | None]) -> Arrival:
+    channel = str(payload["channel"])
+    return Arrival(
+        map_order(channel, _json_object(str(payload["order"]))),
+        str(payload["raw"]),
+        _actor(channel),
+        delivery_id=payload.get("delivery_id"),
+        shop_code=payload.get("shop"),
+        receipt=payload.get("receipt"),
+    )
+
+
+def ingest_deliveries(
+    database: Database, payloads: list[dict[str, str | None]], rules: IntakeRules
+) -> list[BaseException | None]:
+    """Batch job handler: the deliveries in one transaction, each job's outcome its own.
+
+    A payload that no longer maps (a mapping changed since it was acknowledged) fails alone,
+    as does an order the database refuses; the others are ingested.
+    """
+    outcomes: list[BaseException | None] = [None] * len(payloads)
+    arrivals: list[Arrival] = []
+    places: list[int] = []
+    for place, payload in enumerate(payloads):
+        try:
+            arrivals.append(_arrival(payload))
+        except Exception as error:
+            outcomes[place] = error
+            continue
+        places.append(place)
+    results = ingest_channel_orders(database, arrivals, rules) if arrivals else []
+    for place, result in zip(places, results, strict=True):
+        outcomes[place] = result if isinstance(result, BaseException) else None
+    return outcomes
