@@ -137,23 +137,24 @@ def receive_form(database: Database, shop: ShopConfig, params: Mapping[str, str]
 def ingest_delivery(
     database: Database, payload: dict[str, str | None], rules: IntakeRules
 ) -> IntakeResult:
-    """Job handler; safe twice: a repeat is an older-or-equal update, or a known delivery id."""
-    channel = str(payload["channel"])
-    order = map_order(channel, _json_object(str(payload["order"])))
+    """One job's delivery; safe twice: a repeat is an older-or-equal update, or a known
+    delivery id, or a receipt already taken."""
+    arrival = _arrival(payload)
     return ingest_channel_order(
         database,
-        order,
-        str(payload["raw"]),
+        arrival.order,
+        arrival.raw,
         rules,
-        _actor(channel),
-        delivery_id=payload.get("delivery_id"),
-        # Jobs enqueued before shops carry none: the order then has no shop.
-        shop_code=payload.get("shop"),
-        receipt=payload.get("receipt"),  # jobs enqueued before receipts carry none
+        arrival.actor,
+        delivery_id=arrival.delivery_id,
+        shop_code=arrival.shop_code,
+        receipt=arrival.receipt,
     )
 
 
 def _arrival(payload: dict[str, str | None]) -> Arrival:
+    """Jobs enqueued before shops carry no shop (the order then has none), and jobs enqueued
+    before receipts no receipt."""
     channel = str(payload["channel"])
     return Arrival(
         map_order(channel, _json_object(str(payload["order"]))),

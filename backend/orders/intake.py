@@ -1,15 +1,18 @@
 """Channel orders into the one order model: idempotent, ordered, reserved, and held when doubtful.
 
 The same channel order twice updates, never duplicates; an older update never regresses
-a newer one; every raw payload is kept. New orders reserve stock at once and are held,
-with the reason staff see, when a SKU is unknown, stock is short, the same phone bought
-the same SKU minutes ago on any channel, the value needs a second reviewer, or the
-price is below cost.
+a newer one; every raw payload is kept. New orders reserve stock and are held, with the
+reason staff see, when a SKU is unknown, stock is short, the same phone bought the same SKU
+minutes ago on any channel, the value needs a second reviewer, or the price is below cost.
+
+The worker hands deliveries over in batches (`ingest_channel_orders`): one transaction, a
+SAVEPOINT per delivery, new orders written with Core inserts (intake_new_orders.py) and
+their stock reserved together at the end (reservations.py). Each rule holds per order as
+if it had come alone; a single delivery is a batch of one.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,39 +21,31 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import audit, jobs
+from backend import audit
 from backend.actors import Actor, ActorKind
 from backend.db import Database
-from backend.orders import allocation, inventory, reservations
+from backend.orders import allocation, reservations
 from backend.orders import intake_new_orders as new_orders
-from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
-from backend.orders.channels.canonical import CanonicalParcel
-from backend.orders.lifecycle import OrderAction, OrderStatus, can
+from backend.orders.channels import CanonicalOrder, parse_order_file
+from backend.orders.intake_updates import CHANNEL_PARCELS as CHANNEL_PARCELS  # re-exported
+from backend.orders.intake_updates import ORDER_CLOSED as ORDER_CLOSED  # re-exported
+from backend.orders.intake_updates import queue_parcels, update_stored
 from backend.orders.models import (
     ChannelEvent,
     HoldReason,
     IntakeOutcome,
     Order,
 )
-from backend.orders.service import (
-    transition,
-)
 from backend.orders.shops import ensure_shop
 from backend.staff.permissions import Permission, check_permission
 
 # Closed on the marketplace before it shipped; a refund there is the platform's, not ours.
 CLOSED_BY_CHANNEL = new_orders.CLOSED_BY_CHANNEL
-# An order closed after packing may have waybills booked at a carrier; fulfilment gives
-# them back (the order core never calls carriers). Payload: {"order_id": ...}.
-ORDER_CLOSED = "orders.closed_by_channel"
 
 
 # Channels whose order updates name parcels the platform or a 3PL shipped (docs/protocols.md,
 # "Waybills in channel order updates"); a channel whose fields prove wrong can be left out.
 PARCEL_CHANNELS = frozenset({"shopify", "taobao", "tmall", "jd", "pinduoduo", "douyin"})
-# Job: record those parcels once the order is stored; fulfilment handles it (orders may not
-# call fulfilment, which builds on orders).
-CHANNEL_PARCELS = "fulfilment.channel_parcels"
 
 # Orders arrive from the channels (webhooks), the worker and the demo seed without a role;
 # staff bring them in only by importing a file.
@@ -188,10 +183,13 @@ class _Batch:
             known = select(ChannelEvent.delivery_id).where(ChannelEvent.delivery_id.in_(deliveries))
             self.deliveries.update(d for d in session.scalars(known) if d)
         numbers = {a.order.channel_order_no for a in arrivals}
-        stored = select(Order.channel, Order.channel_order_no, Order.id)
-        for channel, number, order_id in session.execute(
-            stored.where(Order.channel_order_no.in_(numbers))
-        ):
+        channels = {str(a.order.channel) for a in arrivals}
+        stored = select(Order.channel, Order.channel_order_no, Order.id).where(
+            # Both columns, so that the unique (channel, channel_order_no) index answers it.
+            Order.channel.in_(channels),
+            Order.channel_order_no.in_(numbers),
+        )
+        for channel, number, order_id in session.execute(stored):
             self.orders[(str(channel), number)] = order_id
 
     def ingest(self, index: int, arrival: Arrival) -> IntakeResult | Exception:
@@ -268,12 +266,13 @@ class _Batch:
                 # this order is a misrouted or forged push; it must not cancel or pay it.
                 effects = _Effects(IntakeResult(stored.id, IntakeOutcome.OTHER_SHOP))
             else:
-                effects = _Effects(_update(session, stored, order, arrival.actor))
+                outcome = update_stored(session, stored, order, arrival.actor)
+                effects = _Effects(IntakeResult(stored.id, outcome))
         result = effects.result
         event_id = self._keep(arrival, arrival.delivery_id, result.outcome, result.order_id)
         shipped_outside = bool(order.parcels) and channel in self.rules.parcel_channels
         if shipped_outside and result.order_id and result.outcome != IntakeOutcome.IGNORED_OLDER:
-            _queue_parcels(session, event_id, result.order_id, order, arrival.actor)
+            queue_parcels(session, event_id, result.order_id, order, arrival.actor)
         return effects
 
     def _keep(
@@ -337,81 +336,6 @@ class _Batch:
             if isinstance(outcome, IntakeResult):
                 outcomes[index] = IntakeResult(outcome.order_id, outcome.outcome, hold)
         self.settle_pending(outcomes)
-
-
-def _queue_parcels(
-    session: Session, event_id: int, order_id: int, order: CanonicalOrder, actor: Actor
-) -> None:
-    """Known carriers go to fulfilment in one job; an unknown one is noted on the event."""
-    known: list[dict[str, object]] = []
-    for parcel in order.parcels:
-        if parcel.carrier_code is None:
-            audit.record(
-                session,
-                actor,
-                "channel.parcel_skipped",
-                subject="channel_event",
-                subject_id=event_id,
-                order_id=order_id,
-                after={"carrier": parcel.channel_carrier, "tracking_no": parcel.tracking_no},
-            )
-            continue
-        known.append(_parcel_job(session, str(order.channel), parcel))
-    if known:
-        # Per channel version: a newer update naming the same parcels asks again (the order
-        # may have been released from a hold since), and recording them twice is a no-op.
-        numbers = ",".join(sorted(f"{p['carrier']}:{p['tracking_no']}" for p in known))
-        numbers += f"@{order.updated_at.isoformat() if order.updated_at else ''}"
-        digest = hashlib.sha256(numbers.encode()).hexdigest()[:32]
-        jobs.enqueue(
-            session,
-            CHANNEL_PARCELS,
-            {"order_id": order_id, "channel": str(order.channel), "parcels": known},
-            key=f"parcels:{order_id}:{digest}",
-        )
-
-
-def _parcel_job(session: Session, channel: str, parcel: CanonicalParcel) -> dict[str, object]:
-    # Lines are stored under our SKU code when the channel's SKU maps to one (_lines_and_stock).
-    lines = []
-    for channel_sku, quantity in parcel.lines:
-        sku = inventory.resolve_sku(session, channel, channel_sku)
-        lines.append([sku.code if sku else channel_sku, quantity])
-    return {"carrier": parcel.carrier_code, "tracking_no": parcel.tracking_no, "lines": lines}
-
-
-def _update(session: Session, stored: Order, order: CanonicalOrder, actor: Actor) -> IntakeResult:
-    if not supersedes(order, stored.channel_updated_at):
-        return IntakeResult(stored.id, IntakeOutcome.IGNORED_OLDER)
-    stored.channel_updated_at = order.updated_at
-    current = OrderStatus(stored.status)
-    if order.status in CLOSED_BY_CHANNEL:
-        _close(session, stored, current, actor)
-    elif order.status != OrderStatus.PENDING_PAYMENT and can(current, OrderAction.PAY):
-        transition(session, stored, OrderAction.PAY, actor, order.paid_at)
-    return IntakeResult(stored.id, IntakeOutcome.UPDATED)
-
-
-def _close(session: Session, stored: Order, current: OrderStatus, actor: Actor) -> None:
-    """Closed on the channel. Before packing it is cancelled here too; once packed the
-    lifecycle keeps its status (the goods may be on their way), but a label not yet
-    collected must not travel: the order's labels are voided by a job."""
-    if can(current, OrderAction.CANCEL):
-        transition(session, stored, OrderAction.CANCEL, actor)
-        inventory.release(session, stored.id)
-    if stored.address_locked_at is None:
-        return
-    jobs.enqueue(session, ORDER_CLOSED, {"order_id": stored.id}, key=f"closed:{stored.id}")
-    audit.record(
-        session,
-        actor,
-        "order.closed_by_channel",
-        subject="order",
-        subject_id=stored.id,
-        order_id=stored.id,
-        before={"status": str(current)},
-        after={"status": str(stored.status)},
-    )
 
 
 @dataclass(frozen=True)
