@@ -516,7 +516,6 @@ def measure_drains(
     backend: Backend, database: Database, environment: dict[str, str]
 ) -> list[DrainRun]:
     """A fresh backlog per case, drained by worker processes: the baseline first."""
-    pg_cpu = (lambda: None) if backend.is_sqlite else postgres_cpu_seconds
     cases = [("baseline", 1, 1), ("batched", 1, BATCH_SIZE)]
     if not backend.is_sqlite:  # one writer at a time on SQLite: more workers only wait
         cases.append(("batched", 4, BATCH_SIZE))
@@ -526,7 +525,7 @@ def measure_drains(
         size = BACKLOG // 2 if batch == 1 else BACKLOG * workers
         store_backlog(database, build_deliveries(size, first=first), SHOPIFY_SECRET)
         first += size
-        run = drain_with(database, environment, label, workers, batch, pg_cpu)
+        run = drain_with(database, environment, label, workers, batch)
         runs.append(run)
         print(
             f"    {label + f' ×{workers}':10} {workers} worker process(es), batches of {batch}: "

@@ -6,8 +6,11 @@ apart), then N worker processes (multiprocessing, spawned: each its own interpre
 and GIL, as `portal worker` processes are) built like `portal worker` (load_settings,
 build_handlers, Worker) start together and run until nothing is due. Each counts the
 statements its engine sends (a `before_cursor_execute` event) and its own CPU time; the
-figures are per order actually ingested (new 'created' channel_events). Process start-up
-is not timed: the workers wait on one event, set when all are ready.
+figures are per order actually ingested (new 'created' channel_events); on PostgreSQL the
+CPU of the server processes behind each worker's connections (named by application_name,
+read from /proc: the server is local) is added apart, other clients of the same server
+left out. Process start-up is not timed: the workers wait on one event, set when all are
+ready.
 
 The baseline is the same worker with batches of one job: one claim, one ingest and one
 finish transaction per delivery, the way the worker ran before batching.
@@ -21,13 +24,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from backend.db import Database
 from backend.jobs.models import Job, JobStatus
 from backend.orders.channel_webhooks import INGEST, receive_shopify
 from backend.orders.models import ChannelEvent, IntakeOutcome, SalesChannel
 from backend.orders.shops import ShopConfig
+from bench.wrk import process_cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class WorkerRun:
     statements: int
     cpu_seconds: float
     finished: float  # time.perf_counter() (CLOCK_MONOTONIC, shared by the processes)
+    postgres_cpu_seconds: float | None  # the server backends of this worker's connections
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,12 @@ def _work(environment: dict[str, str], batch: int, name: str, go: Any, results: 
 
     settings = load_settings(environment)
     settings.install_keyring()
-    database = Database(settings.database_url)
+    # Its connections are named, so that their server processes' CPU can be read apart from
+    # what other clients of the same PostgreSQL spend.
+    label = f"bench-intake-{os.getpid()}"
+    postgres = not settings.database_url.startswith("sqlite")
+    options = {"connect_args": {"application_name": label}} if postgres else {}
+    database = Database(settings.database_url, **options)
     integrations = build_integrations(settings)
     counted = [0]
 
@@ -92,9 +102,22 @@ def _work(environment: dict[str, str], batch: int, name: str, go: Any, results: 
     go.wait()
     cpu = time.process_time()
     ran = worker.run_until_idle(limit=10**9)
-    results.put(WorkerRun(ran, counted[0], time.process_time() - cpu, time.perf_counter()))
+    cpu, finished = time.process_time() - cpu, time.perf_counter()
+    served = _backend_cpu_seconds(database, label) if postgres else None
+    results.put(WorkerRun(ran, counted[0], cpu, finished, served))
     integrations.close()
     database.dispose()
+
+
+def _backend_cpu_seconds(database: Database, label: str) -> float:
+    """CPU the server processes of these connections used since they were opened (this run:
+    the worker opens its first connection at its first claim)."""
+    with database.read() as session:
+        pids = session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :label"),
+            {"label": label},
+        ).all()
+    return sum(process_cpu_seconds(int(pid)) or 0.0 for pid in pids)
 
 
 def _created(database: Database) -> int:
@@ -122,7 +145,6 @@ def drain_with(
     label: str,
     workers: int,
     batch: int,
-    postgres_cpu: Any,
 ) -> DrainRun:
     """`workers` processes with batches of `batch` drain what is due; timed from one start."""
     context = multiprocessing.get_context("spawn")
@@ -136,14 +158,14 @@ def drain_with(
     for _ in processes:
         if results.get(timeout=120) != "ready":
             raise RuntimeError("a bench worker did not start")
-    created, pg_before = _created(database), postgres_cpu()
+    created = _created(database)
     started = time.perf_counter()
     go.set()
     runs = [results.get(timeout=600) for _ in processes]
     for process in processes:
         process.join(60)
-    pg_after = postgres_cpu()
-    pg = pg_after - pg_before if pg_before is not None and pg_after is not None else None
+    served = [run.postgres_cpu_seconds for run in runs]
+    pg = None if None in served else sum(seconds or 0.0 for seconds in served)
     return DrainRun(
         label=label,
         workers=workers,
