@@ -52,12 +52,13 @@ from backend.audit.models import AuditEvent
 from backend.clock import SHANGHAI, utcnow
 from backend.db import Database
 from backend.jobs.models import Job, JobStatus
-from backend.jobs.worker import Worker
+from backend.jobs.worker import BATCH_SIZE, Worker
 from backend.orders.channel_webhooks import INGEST
 from backend.orders.channels.signatures import build_shopify_hmac
 from backend.orders.inventory import save_sku
-from backend.orders.models import ChannelEvent, IntakeOutcome, Order, Reservation, SalesChannel, Sku
+from backend.orders.models import ChannelEvent, IntakeOutcome, Order, Reservation, SalesChannel
 from bench import Backend, list_backends, row, scratch_directory, seed_demo
+from bench.intake_drains import DrainRun, cores, describe, drain_with, store_backlog
 from bench.push_callbacks import PROJECT_ROOT, count, portal_worker, serve, server_environment
 from bench.tracking_page import _free_port, server_flavour
 from bench.tracking_page import run_wrk as run_plain_wrk
@@ -75,6 +76,9 @@ CONNECTIONS = int(os.environ.get("PORTAL_BENCH_CONNECTIONS", "16"))
 DRAIN_BUDGET_SECONDS = float(os.environ.get("PORTAL_BENCH_INTAKE_DRAIN_SECONDS", "60"))
 SAMPLE = 5
 PING_SECONDS = 3
+# Deliveries per drain case (the baseline gets half, four workers four times as many).
+BACKLOG = int(os.environ.get("PORTAL_BENCH_INTAKE_BACKLOG", "2000"))
+AIM_SQLITE_ORDERS, AIM_POSTGRES_ORDERS = 500, 1_000  # one worker; four workers
 AIM_ACKS_PER_SECOND, AIM_P99_MS = 1_000, 200.0
 # New each run, like BENCH_SECRET; the server gets it as PORTAL_SHOPIFY_WEBHOOK_SECRET.
 SHOPIFY_SECRET = secrets.token_urlsafe(32)
@@ -231,17 +235,18 @@ def seed_skus(database: Database) -> None:
         save_sku(database, code, title, STOCK, fen * 2 // 5, seeder)
 
 
-def build_deliveries(count: int) -> list[Delivery]:
-    """Distinct signed orders/create deliveries, placed over the last `count` seconds."""
+def build_deliveries(count: int, first: int = 0) -> list[Delivery]:
+    """Distinct signed orders/create deliveries, placed over the last `count` seconds; `first`
+    numbers them after those of an earlier call, so that every order is new."""
     recorded: dict[str, Any] = json.loads(RECORDED.read_bytes())
     first_id, first_line = int(recorded["id"]), int(recorded["line_items"][0]["id"])
     start = utcnow().astimezone(SHANGHAI) - timedelta(seconds=count + 60)
     deliveries = []
-    for index in range(count):
+    for index in range(first, first + count):
         sku, title, fen = PRODUCTS[index % len(PRODUCTS)]
         price = f"{fen // 100}.{fen % 100:02d}"  # Shopify's money: a decimal string in yuan
         line = {"id": first_line + index, "sku": sku, "title": title, "name": title, "price": price}
-        created_at = start + timedelta(seconds=index)
+        created_at = start + timedelta(seconds=index - first)
         phone = f"+86139{index:08d}"
         payload = {
             **recorded,
@@ -389,14 +394,14 @@ def outcomes(database: Database) -> Counter[str]:
 
 
 def drain(worker: Worker) -> Drain:
-    """Worker.run_one() until nothing is due or the budget is spent; timed, in this process."""
+    """Worker.run_batch() until nothing is due or the budget is spent; timed, in this process."""
     database, ingest = worker.database, Job.kind == INGEST
     done_before = count(database, Job, ingest, Job.status == JobStatus.DONE)
     outcomes_before = outcomes(database)
     deadline = time.perf_counter() + DRAIN_BUDGET_SECONDS
     started, cpu, ran = time.perf_counter(), time.process_time(), 0
-    while time.perf_counter() < deadline and worker.run_one():
-        ran += 1
+    while time.perf_counter() < deadline and (batch := worker.run_batch()):
+        ran += batch
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     new = outcomes(database)
     new.subtract(outcomes_before)
@@ -419,7 +424,11 @@ def read_back(database: Database, sent: dict[str, bytes], queue: Queue) -> Store
                 ChannelEvent.channel == SHOPIFY, ChannelEvent.outcome == CREATED
             )
         ).all()
-        units = session.scalar(select(func.sum(Sku.reserved)).where(Sku.on_hand == STOCK))
+        # The bench's own orders only: the demo's orders hold reservations of these SKUs too.
+        bench_orders = select(Order.id).where(shopify).scalar_subquery()
+        mine = Reservation.order_id.in_(bench_orders)
+        units = session.scalar(select(func.sum(Reservation.quantity)).where(mine))
+        reservations = session.scalar(select(func.count()).select_from(Reservation).where(mine))
         numbers = session.scalar(
             select(func.count(Order.channel_order_no.distinct())).where(shopify)
         )
@@ -435,7 +444,7 @@ def read_back(database: Database, sent: dict[str, bytes], queue: Queue) -> Store
         events_without_job=len(bodies.keys() - queue.delivered),
         duplicate_events=counted[DUPLICATE],
         ignored_events=counted[IGNORED],
-        reservations=count(database, Reservation),
+        reservations=reservations or 0,
         reserved_units=units or 0,
         audit_events=count(database, AuditEvent),
         held=count(database, Order, shopify, Order.hold_reason.is_not(None)),
@@ -498,11 +507,72 @@ def measure_backend(backend: Backend) -> list[str]:
                 replay_jobs = ingest_jobs(database) - queue.jobs
                 replay_drain = drain(worker)
                 after = read_back(database, sent, read_queue(database, sent))
+                drains = measure_drains(backend, database, environment)
     finally:
         database.dispose()
     outcome = Replay(replay, len(replays), replay_jobs, replay_drain, before, after)
     print_replay(outcome)
-    return report(backend, load, ping, drained, rest, before, verdict, outcome)
+    return report(backend, load, ping, drained, rest, before, verdict, outcome) + drain_rows(
+        backend, drains
+    )
+
+
+def measure_drains(
+    backend: Backend, database: Database, environment: dict[str, str]
+) -> list[DrainRun]:
+    """A fresh backlog per case, drained by worker processes: the baseline first."""
+    cases = [("baseline", 1, 1), ("batched", 1, BATCH_SIZE)]
+    if not backend.is_sqlite:  # one writer at a time on SQLite: more workers only wait
+        cases.append(("batched", 4, BATCH_SIZE))
+    runs: list[DrainRun] = []
+    first = DELIVERIES
+    for label, workers, batch in cases:
+        size = BACKLOG // 2 if batch == 1 else BACKLOG * workers
+        store_backlog(database, build_deliveries(size, first=first), SHOPIFY_SECRET)
+        first += size
+        run = drain_with(database, environment, label, workers, batch)
+        runs.append(run)
+        print(
+            f"    {label + f' ×{workers}':10} {workers} worker process(es), batches of {batch}: "
+            + describe(run, runs[0])
+        )
+    print_per_core(backend, runs[-1])
+    return runs
+
+
+def print_per_core(backend: Backend, run: DrainRun) -> None:
+    """What the figure implies off this shared machine: orders per CPU-second spent."""
+    spent = run.cpu_seconds + (run.postgres_cpu_seconds or 0.0)
+    per_cpu_second = run.orders / max(spent, 1e-9)
+    aim = AIM_SQLITE_ORDERS if backend.is_sqlite else AIM_POSTGRES_ORDERS
+    print(
+        f"    {'':10} {per_cpu_second:,.0f} orders per CPU-second (workers"
+        + ("" if backend.is_sqlite else " + PostgreSQL")
+        + f"), {cores()} cores here, load average {os.getloadavg()[0]:.1f}: {aim:,}/s needs "
+        f"about {aim / per_cpu_second:.1f} cores' worth of CPU"
+        + (" on one worker (one core at most)" if backend.is_sqlite else "")
+    )
+
+
+def drain_rows(backend: Backend, runs: list[DrainRun]) -> list[str]:
+    baseline, rows = runs[0], []
+    for run in runs[1:]:
+        aim = AIM_SQLITE_ORDERS if backend.is_sqlite else AIM_POSTGRES_ORDERS
+        met = run.rate >= aim if (backend.is_sqlite or run.workers == 4) else None
+        verdict = "" if met is None else f"; aim >= {aim:,}/s " + ("met" if met else "NOT met")
+        rows.append(
+            row(
+                "channel intake",
+                f"{backend.label}, {run.workers} worker process(es), batches of {run.batch}",
+                f"{run.rate:,.0f} orders/s, {run.rate / max(baseline.rate, 1e-9):.2f}× baseline",
+                f"baseline (batches of 1) {baseline.rate:,.0f}/s; "
+                f"CPU/order {run.cpu_ms:.2f} ms ({run.cpu_ms / max(baseline.cpu_ms, 1e-9):.2f}×), "
+                f"statements/order {run.statements_per_order:.1f} "
+                f"({run.statements_per_order / max(baseline.statements_per_order, 1e-9):.2f}×)"
+                + verdict,
+            )
+        )
+    return rows
 
 
 def acks_per_second(load: Load) -> float:
@@ -692,7 +762,7 @@ def run() -> list[str]:
         f"  uvicorn {' '.join(server_flavour())}, embedded worker off, no access log; "
         f"{SAMPLE} deliveries checked by hand, then wrk -t1 -c{CONNECTIONS} --latency "
         f"-s deliveries.lua for {SECONDS}s after a {WARMUP_SECONDS}s warm-up (every request "
-        f"a new order); drain: Worker.run_one() until idle (at most "
+        f"a new order); drain: Worker.run_batch() until idle (at most "
         f"{DRAIN_BUDGET_SECONDS:.0f} s); then 1 in {REPLAY_EVERY} stored deliveries replayed "
         f"for {REPLAY_SECONDS}s and drained; {os.cpu_count()} CPUs"
     )

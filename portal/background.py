@@ -14,7 +14,7 @@ from backend.exchanges import service as exchange_service
 from backend.fulfilment import channel_parcels, confirmations, labels
 from backend.jobs import pruning
 from backend.jobs.leases import SlotInUse
-from backend.jobs.queue import Handler, Periodic
+from backend.jobs.queue import Batched, Handler, Periodic
 from backend.jobs.worker import Worker
 from backend.logistics import address_propagation, tracking_jobs
 from backend.logistics.carriers import sandbox
@@ -45,7 +45,7 @@ from portal.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler]:
+def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, Handler | Batched]:
     tracking, notifications = integrations.tracking, integrations.notifications
     # Read at each job, not once at start: a rule saved in the admin reaches this process
     # within rules_refresh_seconds (portal/rules_in_force.py).
@@ -78,8 +78,12 @@ def build_handlers(settings: Settings, integrations: Integrations) -> dict[str, 
         payouts.RECONCILE: lambda db, _p: payouts.reconcile(db, integrations.refunds),
         payouts.SETTLED: _refund_settled,
         RELEASE_UNPAID: lambda db, _p: inventory.release_unpaid(db),
-        channel_webhooks.INGEST: lambda db, p: channel_webhooks.ingest_delivery(
-            db, p, in_force.current(db).intake
+        # Several deliveries to one transaction: the claim, the ingest and the finish of a
+        # batch cost about what one order's did (bench/channel_intake.py).
+        channel_webhooks.INGEST: Batched(
+            lambda db, payloads: channel_webhooks.ingest_deliveries(
+                db, payloads, in_force.current(db).intake
+            )
         ),
         channel_parcels.CHANNEL_PARCELS: channel_parcels.record_channel_parcels,
         RECONCILE_EXPORTS: lambda db, _p: reconciliation.reconcile_dropped_exports(

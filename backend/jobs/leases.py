@@ -128,23 +128,25 @@ def _take_back(
 
 
 def renew(
-    database: Database, instance: str, slot: str | None, job_id: int | None = None
-) -> tuple[bool, bool]:
-    """One heartbeat for the slot and the held job: (job still ours, slot still ours)."""
+    database: Database, instance: str, slot: str | None, job_ids: Collection[int] = ()
+) -> tuple[int, bool]:
+    """One heartbeat for the slot and the held jobs: (how many jobs are still ours, slot ours)."""
     now = utcnow()
-    job_kept = slot_kept = True
+    jobs_kept, slot_kept = 0, True
     with database.write() as session:
-        if job_id is not None:
+        if job_ids:
             held = update(Job).where(
-                Job.id == job_id, Job.locked_by == instance, Job.status == JobStatus.RUNNING
+                Job.id.in_(list(job_ids)),
+                Job.locked_by == instance,
+                Job.status == JobStatus.RUNNING,
             )
-            job_kept = _rowcount(session.execute(held.values(locked_at=now))) == 1
+            jobs_kept = _rowcount(session.execute(held.values(locked_at=now)))
         if slot is not None:
             ours = update(WorkerSlot).where(
                 WorkerSlot.name == slot, WorkerSlot.instance == instance
             )
             slot_kept = _rowcount(session.execute(ours.values(heartbeat_at=now))) == 1
-    return job_kept, slot_kept
+    return jobs_kept, slot_kept
 
 
 def release_slot(database: Database, name: str, instance: str) -> None:
@@ -159,23 +161,31 @@ def release_slot(database: Database, name: str, instance: str) -> None:
 
 @contextmanager
 def kept_lease(
-    database: Database, job_id: int, instance: str, slot: str | None, lease: timedelta = LEASE
+    database: Database,
+    job_ids: Collection[int],
+    instance: str,
+    slot: str | None,
+    lease: timedelta = LEASE,
 ) -> Iterator[None]:
-    """While the block runs, a thread renews the job's lease every third of it."""
+    """While the block runs, a thread renews the jobs' leases every third of a lease."""
     done = threading.Event()
+    first = min(job_ids)
 
     def beat() -> None:
+        held = len(job_ids)
         while not done.wait(lease.total_seconds() / 3):
             try:
-                job_kept, _slot_kept = renew(database, instance, slot, job_id)
+                kept, _slot_kept = renew(database, instance, slot, job_ids)
             except Exception as error:  # the database away for a moment: try again next beat
-                log.warning("job %s: heartbeat failed: %s", job_id, type(error).__name__)
+                log.warning("job %s: heartbeat failed: %s", first, type(error).__name__)
                 continue
-            if not job_kept:  # the lease ran out unrenewed; whoever has it now finishes it
-                log.warning("job %s: lease lost while its handler ran", job_id)
+            if kept < held:  # a lease ran out unrenewed; whoever has the job now finishes it
+                log.warning("job %s: %d lease(s) lost while the handler ran", first, held - kept)
+                held = kept
+            if not kept:
                 return
 
-    thread = threading.Thread(target=beat, name=f"lease-{job_id}", daemon=True)
+    thread = threading.Thread(target=beat, name=f"lease-{first}", daemon=True)
     thread.start()
     try:
         yield

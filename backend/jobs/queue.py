@@ -45,6 +45,19 @@ class Periodic:
 Handler = Callable[[Database, dict[str, Any]], object]
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A handler that takes every claimed job of its kind at once (up to the worker's batch).
+
+    `run` gets the payloads in claim order and returns one outcome per payload, in the same
+    order: None for done, or the exception that job would have raised alone (RetryLater,
+    GiveUp or any other), so each job is retried, delayed or given up on by itself. An
+    exception escaping `run` is every job's outcome.
+    """
+
+    run: Callable[[Database, list[dict[str, Any]]], list[BaseException | None]]
+
+
 def enqueue(
     session: Session,
     kind: str,

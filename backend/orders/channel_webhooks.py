@@ -19,7 +19,13 @@ from backend.actors import Actor, ActorKind
 from backend.db import Database
 from backend.orders.channels import PayloadInvalid, map_order
 from backend.orders.channels import signatures as sig
-from backend.orders.intake import IntakeResult, IntakeRules, ingest_channel_order
+from backend.orders.intake import (
+    Arrival,
+    IntakeResult,
+    IntakeRules,
+    ingest_channel_order,
+    ingest_channel_orders,
+)
 from backend.orders.shops import ShopConfig
 
 
@@ -133,18 +139,55 @@ def receive_form(database: Database, shop: ShopConfig, params: Mapping[str, str]
 def ingest_delivery(
     database: Database, payload: dict[str, str | None], rules: IntakeRules
 ) -> IntakeResult:
-    """Job handler; safe twice: a repeat is an older-or-equal update, or a known delivery id."""
-    channel = str(payload["channel"])
-    # No "order": the raw body is the order itself.
-    order = map_order(channel, _json_object(str(payload.get("order", payload["raw"]))))
+    """One job's delivery; safe twice: a repeat is an older-or-equal update, or a known
+    delivery id, or a receipt already taken."""
+    arrival = _arrival(payload)
     return ingest_channel_order(
         database,
-        order,
-        str(payload["raw"]),
+        arrival.order,
+        arrival.raw,
         rules,
+        arrival.actor,
+        delivery_id=arrival.delivery_id,
+        shop_code=arrival.shop_code,
+        receipt=arrival.receipt,
+    )
+
+
+def _arrival(payload: dict[str, str | None]) -> Arrival:
+    """Jobs enqueued before shops carry no shop (the order then has none), and jobs enqueued
+    before receipts no receipt."""
+    channel = str(payload["channel"])
+    return Arrival(
+        # No "order": the raw body is the order itself (a Shopify body is kept once).
+        map_order(channel, _json_object(str(payload.get("order", payload["raw"])))),
+        str(payload["raw"]),
         _actor(channel),
         delivery_id=payload.get("delivery_id"),
-        # Jobs enqueued before shops carry none: the order then has no shop.
         shop_code=payload.get("shop"),
-        receipt=payload.get("receipt"),  # jobs enqueued before receipts carry none
+        receipt=payload.get("receipt"),
     )
+
+
+def ingest_deliveries(
+    database: Database, payloads: list[dict[str, str | None]], rules: IntakeRules
+) -> list[BaseException | None]:
+    """Batch job handler: the deliveries in one transaction, each job's outcome its own.
+
+    A payload that no longer maps (a mapping changed since it was acknowledged) fails alone,
+    as does an order the database refuses; the others are ingested.
+    """
+    outcomes: list[BaseException | None] = [None] * len(payloads)
+    arrivals: list[Arrival] = []
+    places: list[int] = []
+    for place, payload in enumerate(payloads):
+        try:
+            arrivals.append(_arrival(payload))
+        except Exception as error:
+            outcomes[place] = error
+            continue
+        places.append(place)
+    results = ingest_channel_orders(database, arrivals, rules) if arrivals else []
+    for place, result in zip(places, results, strict=True):
+        outcomes[place] = result if isinstance(result, BaseException) else None
+    return outcomes

@@ -1,64 +1,51 @@
 """Channel orders into the one order model: idempotent, ordered, reserved, and held when doubtful.
 
 The same channel order twice updates, never duplicates; an older update never regresses
-a newer one; every raw payload is kept. New orders reserve stock at once and are held,
-with the reason staff see, when a SKU is unknown, stock is short, the same phone bought
-the same SKU minutes ago on any channel, the value needs a second reviewer, or the
-price is below cost.
+a newer one; every raw payload is kept. New orders reserve stock and are held, with the
+reason staff see, when a SKU is unknown, stock is short, the same phone bought the same SKU
+minutes ago on any channel, the value needs a second reviewer, or the price is below cost.
+
+The worker hands deliveries over in batches (`ingest_channel_orders`): one transaction, a
+SAVEPOINT per delivery, new orders written with Core inserts (intake_new_orders.py) and
+their stock reserved together at the end (reservations.py). Each rule holds per order as
+if it had come alone; a single delivery is a batch of one.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import audit, jobs
+from backend import audit
 from backend.actors import Actor, ActorKind
-from backend.clock import utcnow
 from backend.db import Database
-from backend.orders import allocation, inventory
-from backend.orders.channels import CanonicalOrder, parse_order_file, supersedes
-from backend.orders.channels.canonical import CanonicalParcel
-from backend.orders.lifecycle import OrderAction, OrderStatus, can
+from backend.orders import allocation, reservations
+from backend.orders import intake_new_orders as new_orders
+from backend.orders.channels import CanonicalOrder, parse_order_file
+from backend.orders.intake_updates import CHANNEL_PARCELS as CHANNEL_PARCELS  # re-exported
+from backend.orders.intake_updates import ORDER_CLOSED as ORDER_CLOSED  # re-exported
+from backend.orders.intake_updates import queue_parcels, update_stored
 from backend.orders.models import (
-    AddressVersion,
     ChannelEvent,
-    Customer,
     HoldReason,
     IntakeOutcome,
     Order,
-    OrderLine,
-    Sku,
-)
-from backend.orders.service import (
-    NewAddress,
-    add_address_version,
-    get_or_create_customer,
-    new_public_number,
-    transition,
 )
 from backend.orders.shops import ensure_shop
-from backend.personal_data import phone_index
 from backend.staff.permissions import Permission, check_permission
 
 # Closed on the marketplace before it shipped; a refund there is the platform's, not ours.
-CLOSED_BY_CHANNEL = frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED})
-# An order closed after packing may have waybills booked at a carrier; fulfilment gives
-# them back (the order core never calls carriers). Payload: {"order_id": ...}.
-ORDER_CLOSED = "orders.closed_by_channel"
+CLOSED_BY_CHANNEL = new_orders.CLOSED_BY_CHANNEL
 
 
 # Channels whose order updates name parcels the platform or a 3PL shipped (docs/protocols.md,
 # "Waybills in channel order updates"); a channel whose fields prove wrong can be left out.
 PARCEL_CHANNELS = frozenset({"shopify", "taobao", "tmall", "jd", "pinduoduo", "douyin"})
-# Job: record those parcels once the order is stored; fulfilment handles it (orders may not
-# call fulfilment, which builds on orders).
-CHANNEL_PARCELS = "fulfilment.channel_parcels"
 
 # Orders arrive from the channels (webhooks), the worker and the demo seed without a role;
 # staff bring them in only by importing a file.
@@ -82,6 +69,37 @@ class IntakeResult:
     hold: HoldReason | None = None
 
 
+_EVENTS: Table = ChannelEvent.__table__  # type: ignore[assignment]
+_ORDERS: Table = Order.__table__  # type: ignore[assignment]
+_NEW_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+# A batch's new orders, once their stock is settled: the address made current, the hold set.
+_SETTLE = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order"))
+    .values(
+        current_address_id=bindparam("address"),
+        hold_reason=bindparam("hold", type_=_ORDERS.c.hold_reason.type),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One delivery to ingest: the order as the channel sent it, and where it came from.
+
+    `shop_code` is the store the push came through; an order keeps the shop it first came
+    in by, and a push for it through another shop's URL changes nothing (OTHER_SHOP).
+    `receipt` names the acknowledged push, so that its job run twice records nothing again.
+    """
+
+    order: CanonicalOrder
+    raw: str
+    actor: Actor
+    delivery_id: str | None = None
+    shop_code: str | None = None
+    receipt: str | None = None
+
+
 def ingest_channel_order(
     database: Database,
     order: CanonicalOrder,
@@ -93,297 +111,231 @@ def ingest_channel_order(
     shop_code: str | None = None,
     receipt: str | None = None,
 ) -> IntakeResult:
-    """One delivery, one transaction. A concurrent twin that inserted first makes this an update.
+    """One delivery, one transaction. A concurrent twin that inserted first makes this an update."""
+    arrival = Arrival(order, raw, actor, delivery_id, shop_code, receipt)
+    (outcome,) = ingest_channel_orders(database, [arrival], rules)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
-    `shop_code` is the store the push came through; an order keeps the shop it first came
-    in by, and a push for it through another shop's URL changes nothing (OTHER_SHOP).
+
+def ingest_channel_orders(
+    database: Database, arrivals: Sequence[Arrival], rules: IntakeRules
+) -> list[IntakeResult | Exception]:
+    """Several deliveries, one transaction, a SAVEPOINT each: one that fails is its own outcome
+    (the exception), rolled back alone, and the others are ingested as if it never came.
+
+    Stock for the batch's new orders is reserved at the end (backend/orders/reservations.py);
+    an order twice in the batch sees its first delivery as stored, as it would across two
+    transactions.
     """
-    check_permission(actor, Permission.IMPORT_ORDERS, also=_INTAKE_SOURCES)
-    for attempt in range(2):
+    outcomes: list[IntakeResult | Exception] = []
+    with database.write() as session:
+        batch = _Batch(session, rules, arrivals)
+        for index, arrival in enumerate(arrivals):
+            outcomes.append(batch.ingest(index, arrival))
+        batch.settle(outcomes)
+    return outcomes
+
+
+@dataclass
+class _Effects:
+    """What one arrival's savepoint did, kept by the batch only once it is released."""
+
+    result: IntakeResult
+    created: new_orders.Created | None = None
+    buyer: tuple[str, int] | None = None
+
+
+class _Batch:
+    """The state of one intake transaction: what is known, read once, and what is pending."""
+
+    def __init__(self, session: Session, rules: IntakeRules, arrivals: Sequence[Arrival]) -> None:
+        self.session, self.rules = session, rules
+        self.catalogue = new_orders.Catalogue(session)
+        self.shops = {
+            arrival.shop_code: ensure_shop(session, arrival.shop_code, arrival.order.channel).id
+            for arrival in arrivals
+            if arrival.shop_code
+        }
+        self.receipts: dict[str, IntakeResult] = {}
+        self.deliveries: set[str] = set()
+        self.orders: dict[tuple[str, str], int] = {}
+        self._read(arrivals)
+        self.customers = new_orders.find_customers(session, [a.order for a in arrivals])
+        self.recent: list[new_orders.Recent] = []
+        self.pending: list[new_orders.Created] = []
+        self.settled_holds: dict[int, HoldReason | None] = {}  # settled before the batch ended
+
+    def _read(self, arrivals: Sequence[Arrival]) -> None:
+        """What the database holds already for these arrivals: three queries, not three each."""
+        session = self.session
+        receipts = {a.receipt for a in arrivals if a.receipt}
+        if receipts:
+            taken = select(ChannelEvent.receipt, ChannelEvent.order_id, ChannelEvent.outcome)
+            for receipt, order_id, outcome in session.execute(
+                taken.where(ChannelEvent.receipt.in_(receipts))
+            ):
+                if receipt:
+                    self.receipts[receipt] = IntakeResult(order_id, IntakeOutcome(outcome))
+        deliveries = {a.delivery_id for a in arrivals if a.delivery_id}
+        if deliveries:
+            known = select(ChannelEvent.delivery_id).where(ChannelEvent.delivery_id.in_(deliveries))
+            self.deliveries.update(d for d in session.scalars(known) if d)
+        numbers = {a.order.channel_order_no for a in arrivals}
+        channels = {str(a.order.channel) for a in arrivals}
+        stored = select(Order.channel, Order.channel_order_no, Order.id).where(
+            # Both columns, so that the unique (channel, channel_order_no) index answers it.
+            Order.channel.in_(channels),
+            Order.channel_order_no.in_(numbers),
+        )
+        for channel, number, order_id in session.execute(stored):
+            self.orders[(str(channel), number)] = order_id
+
+    def ingest(self, index: int, arrival: Arrival) -> IntakeResult | Exception:
         try:
-            with database.write() as session:
-                shop_id = ensure_shop(session, shop_code, order.channel).id if shop_code else None
-                done = _taken_already(session, receipt)
-                if done is not None:
-                    return done
-                return _ingest(session, order, raw, rules, actor, delivery_id, shop_id, receipt)
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+            check_permission(arrival.actor, Permission.IMPORT_ORDERS, also=_INTAKE_SOURCES)
+        except Exception as error:
+            return error
+        key = (str(arrival.order.channel), arrival.order.channel_order_no)
+        if any(created.ingested["channel_order_no"] == key[1] for created in self.pending):
+            self.settle_pending()  # the order is updated as stored, stock and hold included
+        for attempt in range(2):
+            try:
+                with self.session.begin_nested():
+                    effects = self._one(index, arrival)
+            except IntegrityError as error:
+                # A twin (another worker) stored this order or delivery first: read again.
+                if attempt:
+                    return error
+                self._read([arrival])
+                continue
+            except Exception as error:  # this order only; the batch goes on without it
+                return error
+            self._keep_effects(arrival, key, effects)
+            return effects.result
+        raise AssertionError("unreachable")
 
+    def _keep_effects(self, arrival: Arrival, key: tuple[str, str], effects: _Effects) -> None:
+        if arrival.delivery_id:
+            self.deliveries.add(arrival.delivery_id)
+        if arrival.receipt:
+            self.receipts[arrival.receipt] = effects.result
+        if (
+            effects.result.order_id is not None
+            and effects.result.outcome != IntakeOutcome.OTHER_SHOP
+        ):
+            self.orders.setdefault(key, effects.result.order_id)
+        if effects.buyer is not None:
+            self.customers[effects.buyer[0]] = effects.buyer[1]
+        if effects.created is not None:
+            self.pending.append(effects.created)
+            self.recent.append(effects.created.recent)
 
-def _taken_already(session: Session, receipt: str | None) -> IntakeResult | None:
-    """What the push with this receipt came to, if its job ran to the commit before."""
-    if not receipt:
-        return None
-    event = session.scalars(select(ChannelEvent).where(ChannelEvent.receipt == receipt)).first()
-    if event is None:
-        return None
-    return IntakeResult(event.order_id, IntakeOutcome(event.outcome))
-
-
-def _ingest(
-    session: Session,
-    order: CanonicalOrder,
-    raw: str,
-    rules: IntakeRules,
-    actor: Actor,
-    delivery_id: str | None,
-    shop_id: int | None,
-    receipt: str | None = None,
-) -> IntakeResult:
-    channel = str(order.channel)
-    if delivery_id and session.scalar(
-        select(ChannelEvent.id).where(ChannelEvent.delivery_id == delivery_id)
-    ):
-        _keep(session, channel, None, order, raw, IntakeOutcome.DUPLICATE_DELIVERY, None, receipt)
-        return IntakeResult(None, IntakeOutcome.DUPLICATE_DELIVERY)
-    stored = session.scalars(
-        select(Order)
-        .where(Order.channel == channel, Order.channel_order_no == order.channel_order_no)
-        .with_for_update()
-    ).first()
-    if stored is None:
-        result = _create(session, order, rules, actor, shop_id)
-    elif shop_id is not None and stored.shop_id is not None and stored.shop_id != shop_id:
-        # Order numbers are unique across a platform, so another store's secret naming
-        # this order is a misrouted or forged push; it must not cancel or pay it.
-        result = IntakeResult(stored.id, IntakeOutcome.OTHER_SHOP)
-    else:
-        result = _update(session, stored, order, actor)
-    event = _keep(
-        session, channel, delivery_id, order, raw, result.outcome, result.order_id, receipt
-    )
-    shipped_outside = bool(order.parcels) and channel in rules.parcel_channels
-    if shipped_outside and result.order_id and result.outcome != IntakeOutcome.IGNORED_OLDER:
-        _queue_parcels(session, event, result.order_id, order, actor)
-    return result
-
-
-def _queue_parcels(
-    session: Session, event: ChannelEvent, order_id: int, order: CanonicalOrder, actor: Actor
-) -> None:
-    """Known carriers go to fulfilment in one job; an unknown one is noted on the event."""
-    known: list[dict[str, object]] = []
-    for parcel in order.parcels:
-        if parcel.carrier_code is None:
-            audit.record(
+    def _one(self, index: int, arrival: Arrival) -> _Effects:
+        session, order = self.session, arrival.order
+        channel = str(order.channel)
+        if arrival.receipt and arrival.receipt in self.receipts:
+            return _Effects(self.receipts[arrival.receipt])
+        if arrival.delivery_id and arrival.delivery_id in self.deliveries:
+            self._keep(arrival, None, IntakeOutcome.DUPLICATE_DELIVERY, None)
+            return _Effects(IntakeResult(None, IntakeOutcome.DUPLICATE_DELIVERY))
+        shop_id = self.shops.get(arrival.shop_code) if arrival.shop_code else None
+        stored_id = self.orders.get((channel, order.channel_order_no))
+        effects = _Effects(IntakeResult(None, IntakeOutcome.CREATED))
+        if stored_id is None:
+            created, buyer_index, buyer_id = new_orders.create(
                 session,
-                actor,
-                "channel.parcel_skipped",
-                subject="channel_event",
-                subject_id=event.id,
-                order_id=order_id,
-                after={"carrier": parcel.channel_carrier, "tracking_no": parcel.tracking_no},
+                index,
+                order,
+                self.rules,
+                arrival.actor,
+                shop_id,
+                self.catalogue,
+                self.customers,
+                self.recent,
             )
-            continue
-        known.append(_parcel_job(session, str(order.channel), parcel))
-    if known:
-        # Per channel version: a newer update naming the same parcels asks again (the order
-        # may have been released from a hold since), and recording them twice is a no-op.
-        numbers = ",".join(sorted(f"{p['carrier']}:{p['tracking_no']}" for p in known))
-        numbers += f"@{order.updated_at.isoformat() if order.updated_at else ''}"
-        digest = hashlib.sha256(numbers.encode()).hexdigest()[:32]
-        jobs.enqueue(
-            session,
-            CHANNEL_PARCELS,
-            {"order_id": order_id, "channel": str(order.channel), "parcels": known},
-            key=f"parcels:{order_id}:{digest}",
-        )
-
-
-def _parcel_job(session: Session, channel: str, parcel: CanonicalParcel) -> dict[str, object]:
-    # Lines are stored under our SKU code when the channel's SKU maps to one (_lines_and_stock).
-    lines = []
-    for channel_sku, quantity in parcel.lines:
-        sku = inventory.resolve_sku(session, channel, channel_sku)
-        lines.append([sku.code if sku else channel_sku, quantity])
-    return {"carrier": parcel.carrier_code, "tracking_no": parcel.tracking_no, "lines": lines}
-
-
-def _keep(
-    session: Session,
-    channel: str,
-    delivery_id: str | None,
-    order: CanonicalOrder,
-    raw: str,
-    outcome: IntakeOutcome,
-    order_id: int | None,
-    receipt: str | None = None,
-) -> ChannelEvent:
-    event = ChannelEvent(
-        channel=channel,
-        delivery_id=delivery_id,
-        receipt=receipt,
-        order_id=order_id,
-        channel_order_no=order.channel_order_no,
-        body=raw,
-        outcome=str(outcome),
-    )
-    session.add(event)
-    session.flush()
-    return event
-
-
-def _update(session: Session, stored: Order, order: CanonicalOrder, actor: Actor) -> IntakeResult:
-    if not supersedes(order, stored.channel_updated_at):
-        return IntakeResult(stored.id, IntakeOutcome.IGNORED_OLDER)
-    stored.channel_updated_at = order.updated_at
-    current = OrderStatus(stored.status)
-    if order.status in CLOSED_BY_CHANNEL:
-        _close(session, stored, current, actor)
-    elif order.status != OrderStatus.PENDING_PAYMENT and can(current, OrderAction.PAY):
-        transition(session, stored, OrderAction.PAY, actor, order.paid_at)
-    return IntakeResult(stored.id, IntakeOutcome.UPDATED)
-
-
-def _close(session: Session, stored: Order, current: OrderStatus, actor: Actor) -> None:
-    """Closed on the channel. Before packing it is cancelled here too; once packed the
-    lifecycle keeps its status (the goods may be on their way), but a label not yet
-    collected must not travel: the order's labels are voided by a job."""
-    if can(current, OrderAction.CANCEL):
-        transition(session, stored, OrderAction.CANCEL, actor)
-        inventory.release(session, stored.id)
-    if stored.address_locked_at is None:
-        return
-    jobs.enqueue(session, ORDER_CLOSED, {"order_id": stored.id}, key=f"closed:{stored.id}")
-    audit.record(
-        session,
-        actor,
-        "order.closed_by_channel",
-        subject="order",
-        subject_id=stored.id,
-        order_id=stored.id,
-        before={"status": str(current)},
-        after={"status": str(stored.status)},
-    )
-
-
-def _customer(session: Session, order: CanonicalOrder) -> Customer:
-    # Marketplaces mask buyers' phones (135****1234); a masked number identifies nobody.
-    phone = order.buyer_phone or order.address.phone
-    if not phone or "*" in phone:
-        phone = f"{order.channel}:{order.channel_order_no}"[:20]
-    return get_or_create_customer(session, order.buyer_name or order.address.recipient_name, phone)
-
-
-def _create(
-    session: Session, order: CanonicalOrder, rules: IntakeRules, actor: Actor, shop_id: int | None
-) -> IntakeResult:
-    placed = order.placed_at or utcnow()
-    customer = _customer(session, order)
-    row = Order(
-        public_no=new_public_number(placed),
-        channel=str(order.channel),
-        channel_order_no=order.channel_order_no,
-        shop_id=shop_id,
-        customer_id=customer.id,
-        status=OrderStatus.PENDING_PAYMENT,
-        status_changed_at=placed,
-        total_fen=order.total_fen,
-        payment_method=order.payment_method,
-        placed_at=placed,
-        created_at=placed,
-        channel_updated_at=order.updated_at,
-        risk_flag=bool(order.risk_hints and "channel_risk_control" in order.risk_hints),
-    )
-    session.add(row)
-    session.flush()
-    a = order.address
-    address = NewAddress(
-        a.recipient_name, a.phone, a.province, a.city, a.district, a.street, a.postal_code
-    )
-    add_address_version(session, row, address, actor, at=placed)
-    hold = _lines_and_stock(session, row, order, rules)
-    hold = hold or _duplicate(session, row, order, rules) or _value_holds(session, row, rules)
-    row.hold_reason = hold
-    if order.status in CLOSED_BY_CHANNEL:
-        transition(session, row, OrderAction.CANCEL, actor, order.updated_at or placed)
-        inventory.release(session, row.id)
-    elif order.status != OrderStatus.PENDING_PAYMENT:
-        transition(session, row, OrderAction.PAY, actor, order.paid_at or placed)
-        row.paid_fen = order.total_fen
-    audit.record(
-        session,
-        actor,
-        "order.ingested",
-        subject="order",
-        subject_id=row.id,
-        order_id=row.id,
-        after={
-            "channel": str(order.channel),
-            "channel_order_no": order.channel_order_no,
-            "hold": str(hold) if hold else None,
-        },
-    )
-    return IntakeResult(row.id, IntakeOutcome.CREATED, hold)
-
-
-def _lines_and_stock(
-    session: Session, row: Order, order: CanonicalOrder, rules: IntakeRules
-) -> HoldReason | None:
-    lines: list[allocation.Line] = []
-    unknown = False
-    for line in order.lines:
-        sku = inventory.resolve_sku(session, str(order.channel), line.channel_sku)
-        stored = OrderLine(
-            order_id=row.id,
-            sku=sku.code if sku else line.channel_sku,
-            name=line.name,
-            quantity=line.quantity,
-            unit_price_fen=line.unit_price_fen,
-            channel_line_id=line.channel_line_id,
-        )
-        session.add(stored)
-        session.flush()
-        if sku is None:
-            unknown = True
+            effects = _Effects(IntakeResult(created.order_id, IntakeOutcome.CREATED), created)
+            effects.buyer = (buyer_index, buyer_id)
         else:
-            lines.append(allocation.Line(stored.id, sku.id, line.quantity))
-    if unknown:
-        return HoldReason.UNKNOWN_SKU
-    province = order.address.province
-    # All or nothing: a held order keeps no units.
-    if not inventory.reserve_lines(session, row.id, province, lines, rules.lead_times):
-        return HoldReason.OUT_OF_STOCK
-    return None
+            stored = session.scalars(
+                select(Order).where(Order.id == stored_id).with_for_update()
+            ).one()
+            if shop_id is not None and stored.shop_id is not None and stored.shop_id != shop_id:
+                # Order numbers are unique across a platform, so another store's secret naming
+                # this order is a misrouted or forged push; it must not cancel or pay it.
+                effects = _Effects(IntakeResult(stored.id, IntakeOutcome.OTHER_SHOP))
+            else:
+                outcome = update_stored(session, stored, order, arrival.actor)
+                effects = _Effects(IntakeResult(stored.id, outcome))
+        result = effects.result
+        event_id = self._keep(arrival, arrival.delivery_id, result.outcome, result.order_id)
+        shipped_outside = bool(order.parcels) and channel in self.rules.parcel_channels
+        if shipped_outside and result.order_id and result.outcome != IntakeOutcome.IGNORED_OLDER:
+            queue_parcels(session, event_id, result.order_id, order, arrival.actor)
+        return effects
 
+    def _keep(
+        self,
+        arrival: Arrival,
+        delivery_id: str | None,
+        outcome: IntakeOutcome,
+        order_id: int | None,
+    ) -> int:
+        """Every raw payload is kept, with what became of it."""
+        values = {
+            "channel": str(arrival.order.channel),
+            "delivery_id": delivery_id,
+            "receipt": arrival.receipt,
+            "order_id": order_id,
+            "channel_order_no": arrival.order.channel_order_no,
+            "body": arrival.raw,
+            "outcome": outcome,
+        }
+        return int(self.session.execute(_NEW_EVENT, values).scalar_one())
 
-def _duplicate(
-    session: Session, row: Order, order: CanonicalOrder, rules: IntakeRules
-) -> HoldReason | None:
-    phone = order.address.phone
-    if not phone or "*" in phone:
-        return None
-    skus = [line.channel_sku for line in order.lines]
-    since = (order.placed_at or utcnow()) - rules.duplicate_window
-    twin = session.scalar(
-        select(Order.id)
-        .join(AddressVersion, AddressVersion.id == Order.current_address_id)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(
-            Order.id != row.id,
-            AddressVersion.phone_index == phone_index(phone),
-            OrderLine.sku.in_(skus),
-            Order.placed_at >= since,
-            Order.status != OrderStatus.CANCELLED,
-        )
-        .limit(1)
-    )
-    return HoldReason.DUPLICATE_SUSPECT if twin is not None else None
+    def settle_pending(self, outcomes: list[IntakeResult | Exception] | None = None) -> None:
+        """Stock for the new orders so far, then their holds, addresses and audit events."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        wanted = [
+            reservations.Wanted(c.order_id, c.lines, c.destination, take=not c.closed)
+            for c in pending
+            if not c.unknown_sku
+        ]
+        placed = reservations.reserve_orders(self.session, wanted, self.rules.lead_times)
+        settled, events = [], []
+        for created in pending:
+            hold = created.hold(placed.get(created.order_id, False))
+            settled.append({"order": created.order_id, "address": created.address_id, "hold": hold})
+            events += created.events
+            after = created.ingested | {"hold": str(hold) if hold else None}
+            events.append(
+                audit.build(
+                    created.actor,
+                    "order.ingested",
+                    subject="order",
+                    subject_id=created.order_id,
+                    order_id=created.order_id,
+                    after=after,
+                )
+            )
+            if outcomes is not None:
+                outcomes[created.index] = IntakeResult(
+                    created.order_id, IntakeOutcome.CREATED, hold
+                )
+            else:
+                self.settled_holds[created.index] = hold
+        self.session.execute(_SETTLE, settled)
+        audit.record_all(self.session, events)
 
-
-def _value_holds(session: Session, row: Order, rules: IntakeRules) -> HoldReason | None:
-    if row.total_fen > rules.high_value_fen:
-        return HoldReason.HIGH_VALUE
-    cost = 0
-    for line in session.scalars(select(OrderLine).where(OrderLine.order_id == row.id)):
-        sku = session.scalar(select(Sku).where(Sku.code == line.sku))
-        cost += (sku.cost_fen if sku else 0) * line.quantity
-    if cost and row.total_fen < cost * (1 - rules.below_cost_tolerance):
-        return HoldReason.BELOW_COST
-    return None
+    def settle(self, outcomes: list[IntakeResult | Exception]) -> None:
+        for index, hold in self.settled_holds.items():
+            outcome = outcomes[index]
+            if isinstance(outcome, IntakeResult):
+                outcomes[index] = IntakeResult(outcome.order_id, outcome.outcome, hold)
+        self.settle_pending(outcomes)
 
 
 @dataclass(frozen=True)

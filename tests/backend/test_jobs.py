@@ -9,7 +9,15 @@ from sqlalchemy import select, text
 from backend.clock import utcnow
 from backend.jobs.models import Job, JobStatus
 from backend.jobs.pruning import prune_finished
-from backend.jobs.queue import MAX_ATTEMPTS, GiveUp, Periodic, RetryLater, backoff, enqueue
+from backend.jobs.queue import (
+    MAX_ATTEMPTS,
+    Batched,
+    GiveUp,
+    Periodic,
+    RetryLater,
+    backoff,
+    enqueue,
+)
 from backend.jobs.worker import Worker
 from tests.waiting import wait_until
 
@@ -328,3 +336,45 @@ def test_done_jobs_past_the_retention_are_pruned_in_batches_and_dead_ones_are_ke
         ("recent-2", JobStatus.DONE),
     ]
     assert prune_finished(database, timedelta(days=7)) == 0
+
+
+def test_a_batch_handler_gets_its_kinds_due_jobs_at_once_and_each_keeps_its_own_outcome(database):
+    with database.write() as session:
+        for value in ("ok", "later", "never", "ok-too", "beyond-the-batch"):
+            enqueue(session, "many", {"value": value})
+        enqueue(session, "other", {"value": "x"})
+    calls = []
+
+    def run_many(db, payloads):
+        calls.append([payload["value"] for payload in payloads])
+        outcomes = {"later": RetryLater(timedelta(hours=1)), "never": GiveUp("no")}
+        return [outcomes.get(payload["value"]) for payload in payloads]
+
+    worker = Worker(
+        database,
+        {"many": Batched(run_many), "other": lambda db, p: calls.append([p["value"]])},
+        batch_size=4,
+    )
+    assert worker.run_batch() == 4
+    assert calls == [["ok", "later", "never", "ok-too"]]
+    by_value = {job.payload["value"]: job for job in jobs(database).values()}
+    assert (by_value["ok"].status, by_value["ok-too"].status) == (JobStatus.DONE, JobStatus.DONE)
+    assert (by_value["later"].status, by_value["later"].attempts) == (JobStatus.PENDING, 0)
+    assert (by_value["never"].status, by_value["never"].attempts) == (JobStatus.DEAD, 1)
+    assert by_value["beyond-the-batch"].status == JobStatus.PENDING
+    assert worker.run_until_idle() == 2  # the fifth, then the other kind, each alone
+    assert calls[1:] == [["beyond-the-batch"], ["x"]]
+
+
+def test_a_batch_whose_handler_fails_as_a_whole_records_the_error_on_every_job(database):
+    with database.write() as session:
+        for value in range(3):
+            enqueue(session, "many", {"value": value})
+
+    def broken(db, payloads):
+        raise ConnectionError("database away")
+
+    Worker(database, {"many": Batched(broken)}).run_batch()
+    rows = list(jobs(database).values())
+    assert {(job.status, job.attempts) for job in rows} == {(JobStatus.PENDING, 1)}
+    assert all("database away" in job.last_error for job in rows)
