@@ -48,10 +48,9 @@ def test_refunds_cut_off_by_a_sigkill_are_each_paid_once_soon_after_the_restart(
 ):
     refunds = stored_refunds(database, settings, gateway, 12)
     environment = portal_environment(database, tmp_path, **gateway.settings)
+    gateway.gate.shut_after = 4  # the fifth request is held: the worker is in its job
     with Processes(environment, tmp_path) as processes:
         first = processes.worker("w1")
-        wait_until(lambda: gateway.paid(refunds) >= 4, timeout=120, what="refunds to be paid")
-        gateway.gate.shut = True
         wait_until(lambda: gateway.gate.held, timeout=120, what="a refund in flight")
         killed(first)  # its request never reaches the gateway
         assert running_jobs(database, payouts.EXECUTE) == 1
