@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 
 from backend.clock import utcnow
 from backend.db import Database
-from backend.orders.access import issue_short_link
+from backend.orders.access import CustomerSession, GrantedBy, issue_short_link
 from backend.orders.lifecycle import OrderAction
 from backend.orders.models import Order, OrderLine, PaymentMethod, SalesChannel
 from backend.orders.service import NewAddress, NewLine, NewOrder, transition
@@ -199,15 +199,17 @@ def list_targets(database: Database, sessions: Sessions) -> list[Target]:
     """Every seeded order with its customer's signed session and a CSRF token of its own."""
     with database.read() as session:
         rows = session.execute(
-            select(Order.id, Order.public_no, Order.customer_id, OrderLine.id)
+            select(Order.id, Order.public_no, Order.customer_id, OrderLine.id, Order.link_version)
             .join(OrderLine, OrderLine.order_id == Order.id)
             .where(Order.channel_order_no.startswith(PREFIX))
             .order_by(Order.id)
         ).all()
     targets = []
-    for order_id, public_no, customer_id, line_id in rows:
+    for order_id, public_no, customer_id, line_id, link_version in rows:
         csrf = secrets.token_urlsafe(32)
-        cookie = f"{CUSTOMER_COOKIE}={sessions.customer.dumps(customer_id)}; {CSRF_COOKIE}={csrf}"
+        granted = CustomerSession(customer_id, order_id, link_version, GrantedBy.SHORT_LINK)
+        value = sessions.customer_cookie_value(granted)
+        cookie = f"{CUSTOMER_COOKIE}={value}; {CSRF_COOKIE}={csrf}"
         targets.append(Target(order_id, public_no, customer_id, line_id, cookie, csrf))
     if len({target.customer_id for target in targets}) != len(targets):
         raise RuntimeError("the seeded orders share customers")
@@ -220,7 +222,8 @@ def check_sample(database: Database, base: str, sessions: Sessions, targets: lis
         code = issue_short_link(database, target.order_id, BENCH_ACTOR, timedelta(days=1))
         with httpx.Client(base_url=base, timeout=10) as client:
             entered = client.get(f"/t/{code}")
-            served = sessions.customer.loads(entered.cookies.get(CUSTOMER_COOKIE))
+            granted = sessions.read_customer_cookie(entered.cookies.get(CUSTOMER_COOKIE))
+            served = granted.customer_id if granted else None
             if entered.status_code != 303 or served != target.customer_id:
                 raise RuntimeError(f"/t/<code> answered {entered.status_code}, customer {served}")
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": base}

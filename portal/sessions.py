@@ -164,8 +164,16 @@ class Sessions:
             name, path="/", httponly=True, samesite="lax", secure=self.settings.cookie_secure
         )
 
+    def customer_cookie_value(self, session: CustomerSession) -> str:
+        """The cookie's value for `session`: what signing in sets (a benchmark's client too)."""
+        return self.customer_cookie.dumps(_customer_payload(session))
+
+    def read_customer_cookie(self, value: str | None) -> CustomerSession | None:
+        """What a cookie value says, unless forged, expired or of an older shape."""
+        return _customer_session(self.customer_cookie.loads(value))
+
     def sign_in_customer(self, response: Response, session: CustomerSession) -> None:
-        value = self.customer_cookie.dumps(_customer_payload(session))
+        value = self.customer_cookie_value(session)
         self._set(response, CUSTOMER_COOKIE, value, self.customer_cookie.max_age)
 
     def sign_out_customer(self, response: Response) -> None:
