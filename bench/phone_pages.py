@@ -134,7 +134,7 @@ def file_return(base: str, cookies: dict[str, str], public_no: str) -> str:
                 "description": "尺码不合适",
             },
         )
-        target = filed.headers.get("location", "")
+        target = str(filed.headers.get("location", ""))
         if filed.status_code != 303 or "/returns/" not in target:
             raise RuntimeError(f"filing a return answered {filed.status_code} ({target})")
         return target
