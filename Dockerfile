@@ -45,3 +45,7 @@ COPY --chown=root:root emulators /opt/demo/emulators
 ENV PYTHONPATH=/opt/demo \
     PORTAL_DEMO_EMULATORS=1
 CMD ["sh", "-c", "portal migrate && portal demo && exec portal serve --host 0.0.0.0 --port 8000"]
+
+# `docker build` without --target, and compose's `build: .`, make the last stage: it must be
+# the portal alone, or order-portal:latest would be the demo, emulators on.
+FROM runtime AS portal

@@ -94,9 +94,16 @@ def test_nothing_starts_before_the_migration_has_completed(compose):
         "postgres": {"condition": "service_healthy"}
     }
     for name in PORTAL_SERVICES[1:]:
-        assert services(compose)[name]["depends_on"] == {
-            "migrate": {"condition": "service_completed_successfully"}
+        assert services(compose)[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
         }
+
+
+def test_the_database_stops_after_every_web_and_worker_container(compose):
+    # Compose stops a service after its dependents; migrate has exited by then, so the
+    # order must come from a dependency on postgres itself.
+    for name in PORTAL_SERVICES[1:]:
+        assert services(compose)[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
 
 
 def test_postgres_keeps_its_data_in_a_volume_and_says_when_it_is_ready(compose):

@@ -92,6 +92,13 @@ def test_the_demo_stage_adds_the_repos_emulators_and_runs_real_commands():
         build_parser().parse_args(words[1:])
 
 
+def test_a_build_without_a_target_makes_the_portal_and_not_the_demo():
+    # `docker build .` and compose's `build: .` make the last stage of the file.
+    final = list(stages().values())[-1]
+    assert final == [("FROM", "runtime AS portal")]
+    assert "demo" in stages() and list(stages()).index("demo") < len(stages()) - 1
+
+
 @pytest.mark.parametrize("kept_out", [".venv", ".git", "var", "tests", "bench", "docs"])
 def test_the_build_context_leaves_out_what_the_image_does_not_need(kept_out):
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
