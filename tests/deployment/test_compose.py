@@ -27,7 +27,7 @@ REQUIRED = (
     "PORTAL_BLIND_INDEX_KEY",
     "PORTAL_BASE_URL",
 )
-PORTAL_SERVICES = ("migrate", "web-1", "web-2", "worker-1", "worker-2")
+APP_SERVICES = ("migrate", "web-1", "web-2", "worker-1", "worker-2")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_the_schema_refuses_what_compose_would_refuse(compose):
     assert not jsonschema.Draft201909Validator(schema).is_valid(broken)
 
 
-@pytest.mark.parametrize("name", PORTAL_SERVICES)
+@pytest.mark.parametrize("name", APP_SERVICES)
 def test_each_portal_service_runs_a_real_portal_command(compose, name):
     command = services(compose)[name]["command"]
     assert command[0] == "portal"
@@ -78,7 +78,7 @@ def test_each_worker_has_its_own_name_and_a_fixed_host(compose):
     assert found == {"worker-1": ("worker-1", "worker-1"), "worker-2": ("worker-2", "worker-2")}
 
 
-@pytest.mark.parametrize("name", PORTAL_SERVICES)
+@pytest.mark.parametrize("name", APP_SERVICES)
 def test_each_portal_service_gets_the_required_settings_and_stops_gracefully(compose, name):
     service = services(compose)[name]
     assert tuple(service["environment"]) == REQUIRED
@@ -93,7 +93,7 @@ def test_nothing_starts_before_the_migration_has_completed(compose):
     assert services(compose)["migrate"]["depends_on"] == {
         "postgres": {"condition": "service_healthy"}
     }
-    for name in PORTAL_SERVICES[1:]:
+    for name in APP_SERVICES[1:]:
         assert services(compose)[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }
@@ -102,7 +102,7 @@ def test_nothing_starts_before_the_migration_has_completed(compose):
 def test_the_database_stops_after_every_web_and_worker_container(compose):
     # Compose stops a service after its dependents; migrate has exited by then, so the
     # order must come from a dependency on postgres itself.
-    for name in PORTAL_SERVICES[1:]:
+    for name in APP_SERVICES[1:]:
         assert services(compose)[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
 
 
